@@ -1,0 +1,75 @@
+"""The ports: what the gateway asks of each domain's system of record.
+
+One Protocol per domain. Each adapter in connectors/<vendor>/ implements one or more of
+them; the gateway wiring picks the adapter per domain from settings. Batch methods take
+many keys and make as few upstream calls as the vendor's batch caps allow; results for
+keys the vendor does not know are simply absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from connectors.records import (
+    CustomerIdentity,
+    LocationRecord,
+    LoyaltyAccountRecord,
+    OrderQuery,
+    OrderRecord,
+    ProductPage,
+    ProductRecord,
+    StockLevel,
+)
+
+
+class CustomerDirectory(Protocol):
+    """Finding a person in one system by the contact details that link systems together."""
+
+    service: str
+
+    async def find_customers(
+        self, emails: Sequence[str], phones: Sequence[str]
+    ) -> list[CustomerIdentity]:
+        """Customers whose email (case-insensitive) or phone matches any of those given."""
+        ...
+
+
+class EcommercePort(CustomerDirectory, Protocol):
+    """The online store: the catalog, the single price source, online customers and orders."""
+
+    async def products_by_sku(self, skus: Sequence[str]) -> dict[str, ProductRecord]: ...
+
+    async def search_products(
+        self, query: str | None, first: int, after: str | None
+    ) -> ProductPage: ...
+
+    async def orders(self, query: OrderQuery) -> list[OrderRecord]: ...
+
+
+class PosPort(CustomerDirectory, Protocol):
+    """The point of sale: store locations, in-store customers, receipts and loyalty."""
+
+    async def locations(self) -> list[LocationRecord]: ...
+
+    async def orders(self, query: OrderQuery) -> list[OrderRecord]: ...
+
+    async def loyalty_accounts(self, customer_ids: Sequence[str]) -> list[LoyaltyAccountRecord]: ...
+
+
+class InventoryPort(Protocol):
+    """Sellable stock per SKU and location."""
+
+    service: str
+
+    async def stock(
+        self, skus: Sequence[str], location_ids: Sequence[str] | None = None
+    ) -> list[StockLevel]:
+        """Levels for every (sku, location) pair the system counts; None means every location."""
+        ...
+
+
+class CrmPort(CustomerDirectory, Protocol):
+    """The CRM, system of record for who a customer is."""
+
+    async def customers_by_id(self, ids: Sequence[str]) -> dict[str, CustomerIdentity]: ...

@@ -1,0 +1,161 @@
+"""Vendor-neutral records that every adapter returns and the gateway consumes.
+
+An adapter translates its vendor's payloads into these and nothing else crosses the port:
+the gateway never sees a Square, Shopify or Salesforce shape, so a second vendor is a new
+adapter, not a change to the resolvers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class System(StrEnum):
+    """The upstream systems an entity can come from (the `system` of an ExternalRef)."""
+
+    SQUARE = "SQUARE"
+    SHOPIFY = "SHOPIFY"
+    SALESFORCE = "SALESFORCE"
+
+
+class Channel(StrEnum):
+    """Where an order was placed."""
+
+    STORE = "STORE"
+    ONLINE = "ONLINE"
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalRef:
+    system: System
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecord:
+    sku: str
+    name: str
+    description: str
+    price: Money
+    image_urls: tuple[str, ...] = ()
+    category: str | None = None
+    external_refs: tuple[ExternalRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPage:
+    """One page of a catalog search; `end_cursor` is the vendor's own opaque cursor."""
+
+    items: list[ProductRecord]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    line2: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningPeriod:
+    """One opening period in the location's own time zone; `day` is MON..SUN."""
+
+    day: str
+    opens: str  # "HH:MM"
+    closes: str  # "HH:MM"
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRecord:
+    """A store or a warehouse, as the POS knows it."""
+
+    id: str
+    name: str
+    address: Address
+    timezone: str
+    opening_hours: tuple[OpeningPeriod, ...]
+    is_warehouse: bool = False
+    latitude: float | None = None
+    longitude: float | None = None
+    phone: str | None = None
+    external_refs: tuple[ExternalRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StockLevel:
+    """Sellable quantity of one SKU at one location (absent from a result means zero)."""
+
+    sku: str
+    location_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerIdentity:
+    """A person as one system knows them; contact details exactly as that system stores them."""
+
+    ref: ExternalRef
+    given_name: str | None
+    family_name: str | None
+    email: str | None
+    phone: str | None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    email_opt_in: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoyaltyAccountRecord:
+    ref: ExternalRef
+    customer_ref: ExternalRef
+    balance: int
+    lifetime_points: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    sku: str | None
+    name: str
+    quantity: int
+    unit_price: Money
+    total: Money
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    ref: ExternalRef
+    channel: Channel
+    created_at: datetime
+    total: Money
+    lines: tuple[OrderLine, ...] = ()
+    location_id: str | None = None
+    customer_ref: ExternalRef | None = None
+    status: str | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    """Newest-first order read for some of one system's customers.
+
+    `created_before` is inclusive: the gateway pages a merged stream across systems by the
+    (created_at, id) of the last order it returned, so each adapter only needs a time bound.
+    """
+
+    customer_ids: tuple[str, ...]
+    limit: int
+    created_before: datetime | None = None
