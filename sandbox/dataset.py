@@ -29,6 +29,9 @@ from functools import lru_cache
 CURRENCY = "USD"
 # Every timestamp is relative to this instant, so two builds are byte-for-byte equal.
 ANCHOR = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+# The online warehouse's Square location id is fixed so the gateway's default setting for it
+# (connectors.square.settings) names the sandbox's warehouse without a lookup.
+WAREHOUSE_LOCATION_ID = "L0NLINEWH0001"
 
 _UPPER_ALNUM = string.ascii_uppercase + string.digits
 _ALNUM = string.ascii_letters + string.digits
@@ -299,7 +302,7 @@ def _locations(rng: random.Random) -> list[Location]:
         )
     locations.append(
         Location(
-            id="L" + _token(rng, _UPPER_ALNUM, 12),
+            id=WAREHOUSE_LOCATION_ID,
             name="Omni Online Fulfilment Centre",
             address_line_1="1 Logistics Way",
             locality="Columbus",
