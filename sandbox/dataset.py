@@ -550,7 +550,7 @@ def _pos_orders(
 def _online_orders(
     rng: random.Random, customers: list[ShopCustomer], products: list[Product]
 ) -> list[OnlineOrder]:
-    orders = []
+    orders: list[OnlineOrder] = []
     for customer in customers:
         for _ in range(rng.choice((0, 1, 1, 2, 3, 5))):
             lines = _lines(rng, products, use_pos_price=False)

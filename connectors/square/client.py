@@ -1,0 +1,80 @@
+"""Square's request envelope for the adapters: auth headers, error envelope, cursor pages.
+
+Square answers failures as `{"errors": [{category, code, detail, field}]}`; the codes and
+details go into the `UpstreamError.detail` for logs, never into a public message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from connectors.errors import UpstreamUnavailable
+from connectors.http import UpstreamHttp
+from connectors.square.settings import SquareSettings
+
+_DETAIL_LIMIT = 500
+
+
+class SquareClient:
+    def __init__(self, http: UpstreamHttp, settings: SquareSettings) -> None:
+        self.http = http
+        self._headers = {
+            "Authorization": f"Bearer {settings.access_token.get_secret_value()}",
+            "Square-Version": settings.api_version,
+            "Accept": "application/json",
+        }
+
+    async def call(
+        self, operation: str, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One Square call; a non-2xx status or a body that is not a JSON object raises."""
+        response = await self.http.send(
+            operation, method, path, json_body=body, headers=self._headers
+        )
+        if not response.is_success:
+            raise self.http.status_error(operation, response, describe_errors(response))
+        payload = self.http.json(operation, response)
+        if not isinstance(payload, dict):
+            raise UpstreamUnavailable(self.http.service, operation, "response is not an object")
+        return payload
+
+    async def pages(
+        self, operation: str, path: str, body: dict[str, Any]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every page of a cursor-paginated POST, repeating the original body with each cursor."""
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = await self.call(
+                operation, "POST", path, body if cursor is None else {**body, "cursor": cursor}
+            )
+            yield page
+            cursor = page.get("cursor") or None
+            if cursor is None:
+                return
+            if cursor in seen:
+                # A cursor handed out twice would loop forever; Square's never repeat.
+                raise UpstreamUnavailable(self.http.service, operation, "cursor repeated")
+            seen.add(cursor)
+
+
+def describe_errors(response: httpx.Response) -> str:
+    """The Square errors of a failed response as one log line (`CODE field: detail; ...`)."""
+    try:
+        errors = json.loads(response.content)["errors"]
+        parts = [
+            " ".join(str(e[key]) for key in ("code", "field") if e.get(key))
+            + f": {e.get('detail', '')}"
+            for e in errors
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "response is not a Square error envelope"
+    return "; ".join(parts)[:_DETAIL_LIMIT]
+
+
+def chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]

@@ -1,0 +1,136 @@
+"""Square's JSON shapes translated into omnigate's vendor-neutral records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from connectors.records import (
+    Address,
+    Channel,
+    CustomerIdentity,
+    ExternalRef,
+    LocationRecord,
+    LoyaltyAccountRecord,
+    Money,
+    OpeningPeriod,
+    OrderLine,
+    OrderRecord,
+    System,
+)
+
+# Square's Money.amount is in the currency's smallest unit; most have two decimals.
+_MINOR_UNIT_EXPONENT = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3}
+
+
+def ref(square_id: str) -> ExternalRef:
+    return ExternalRef(System.SQUARE, square_id)
+
+
+def money(value: Any) -> Money:
+    value = value if isinstance(value, dict) else {}
+    currency = str(value.get("currency") or "USD")
+    exponent = _MINOR_UNIT_EXPONENT.get(currency, 2)
+    return Money(Decimal(int(value.get("amount") or 0)).scaleb(-exponent), currency)
+
+
+def timestamp(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def location(loc: dict[str, Any], online_location_id: str) -> LocationRecord:
+    address = loc.get("address") or {}
+    coordinates = loc.get("coordinates") or {}
+    periods = (loc.get("business_hours") or {}).get("periods") or []
+    return LocationRecord(
+        id=loc["id"],
+        name=loc.get("name") or "",
+        address=Address(
+            line1=address.get("address_line_1") or "",
+            line2=address.get("address_line_2"),
+            city=address.get("locality") or "",
+            region=address.get("administrative_district_level_1"),
+            postal_code=address.get("postal_code") or "",
+            country=address.get("country") or loc.get("country") or "",
+        ),
+        timezone=loc.get("timezone") or "UTC",
+        opening_hours=tuple(
+            # Square's local times are HH:MM:SS; the records keep HH:MM.
+            OpeningPeriod(p["day_of_week"], p["start_local_time"][:5], p["end_local_time"][:5])
+            for p in periods
+            if {"day_of_week", "start_local_time", "end_local_time"} <= p.keys()
+        ),
+        is_warehouse=loc["id"] == online_location_id,
+        latitude=coordinates.get("latitude"),
+        longitude=coordinates.get("longitude"),
+        phone=loc.get("phone_number"),
+        external_refs=(ref(loc["id"]),),
+    )
+
+
+def customer(data: dict[str, Any]) -> CustomerIdentity:
+    preferences = data.get("preferences") or {}
+    # Square records only an opt-out; not having unsubscribed is not consent, so that stays None.
+    opted_out = preferences.get("email_unsubscribed") is True
+    return CustomerIdentity(
+        ref=ref(data["id"]),
+        given_name=data.get("given_name"),
+        family_name=data.get("family_name"),
+        email=data.get("email_address"),
+        phone=data.get("phone_number"),
+        created_at=timestamp(data.get("created_at")),
+        updated_at=timestamp(data.get("updated_at")),
+        email_opt_in=False if opted_out else None,
+    )
+
+
+def loyalty_account(data: dict[str, Any]) -> LoyaltyAccountRecord:
+    return LoyaltyAccountRecord(
+        ref=ref(data["id"]),
+        customer_ref=ref(data["customer_id"]),
+        balance=int(data.get("balance") or 0),
+        lifetime_points=int(data.get("lifetime_points") or 0),
+    )
+
+
+def order(data: dict[str, Any], sku_by_variation: dict[str, str]) -> OrderRecord:
+    created_at = timestamp(data.get("created_at"))
+    if created_at is None:
+        raise ValueError(f"order {data.get('id')} has no created_at")
+    customer_id = data.get("customer_id")
+    return OrderRecord(
+        ref=ref(data["id"]),
+        channel=Channel.STORE,
+        created_at=created_at,
+        total=money(data.get("total_money")),
+        lines=tuple(_line(line, sku_by_variation) for line in data.get("line_items") or []),
+        location_id=data.get("location_id"),
+        customer_ref=ref(customer_id) if customer_id else None,
+        status=data.get("state"),
+        number=data.get("reference_id"),
+    )
+
+
+def _line(line: dict[str, Any], sku_by_variation: dict[str, str]) -> OrderLine:
+    # Square line items carry no SKU, only the variation's catalog id.
+    variation_id = line.get("catalog_object_id")
+    return OrderLine(
+        sku=sku_by_variation.get(variation_id) if variation_id else None,
+        name=line.get("name") or line.get("variation_name") or "",
+        quantity=_quantity(line.get("quantity")),
+        unit_price=money(line.get("base_price_money")),
+        total=money(line.get("total_money")),
+    )
+
+
+def _quantity(value: Any) -> int:
+    """Square quantities are decimal strings; the records count whole units."""
+    try:
+        quantity = Decimal(str(value))
+    except InvalidOperation:
+        return 0
+    return int(quantity.to_integral_value()) if quantity.is_finite() else 0

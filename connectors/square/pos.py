@@ -1,0 +1,204 @@
+"""Square as omnigate's PosPort: locations, in-store customers, receipts and loyalty."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.errors import UpstreamUnavailable
+from connectors.http import UpstreamHttp
+from connectors.records import (
+    CustomerIdentity,
+    LocationRecord,
+    LoyaltyAccountRecord,
+    OrderQuery,
+    OrderRecord,
+)
+from connectors.square import mapping
+from connectors.square.catalog import VariationCatalog
+from connectors.square.client import SquareClient, chunks
+from connectors.square.settings import SquareSettings
+
+# SearchCustomers: limit 1..100. BulkRetrieveCustomers: 1..100 ids.
+CUSTOMERS_PAGE_LIMIT = 100
+CUSTOMERS_PER_BULK_RETRIEVE = 100
+# SearchOrders: at most 10 location_ids and 10 customer_filter.customer_ids; limit max 1000.
+ORDER_LOCATIONS_PER_SEARCH = 10
+ORDER_CUSTOMERS_PER_SEARCH = 10
+ORDERS_PAGE_LIMIT = 1000
+# SearchLoyaltyAccounts: at most 30 customer_ids; limit 1..30.
+LOYALTY_CUSTOMERS_PER_SEARCH = 30
+# CustomerFilter.phone_number exact "must be of an E.164-compliant form".
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_PHONE_FORMATTING = re.compile(r"[\s\-().]")
+
+
+class SquarePos:
+    def __init__(
+        self,
+        http: UpstreamHttp,
+        settings: SquareSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = http.service
+        self._client = SquareClient(http, settings)
+        self._settings = settings
+        self._clock = clock
+        self._catalog = VariationCatalog(self._client, settings.catalog_cache_seconds, clock)
+        self._location_ids: tuple[list[str], float] | None = None  # (ids, expires_at)
+
+    async def locations(self) -> list[LocationRecord]:
+        operation = "square.locations.list"
+        payload = await self._client.call(operation, "GET", "/v2/locations")
+        with self._shape_errors(operation):
+            found = [loc for loc in payload.get("locations") or [] if isinstance(loc, dict)]
+            self._location_ids = (
+                [loc["id"] for loc in found],
+                self._clock() + self._settings.catalog_cache_seconds,
+            )
+            # ListLocations includes closed locations; only ACTIVE ones are stores to show.
+            return [
+                mapping.location(loc, self._settings.online_location_id)
+                for loc in found
+                if loc.get("status", "ACTIVE") == "ACTIVE"
+            ]
+
+    async def find_customers(
+        self, emails: Sequence[str], phones: Sequence[str]
+    ) -> list[CustomerIdentity]:
+        """One exact search per email and per phone: Square's CustomerFilter holds one value."""
+        filters = [{"email_address": {"exact": e.strip()}} for e in emails if e.strip()]
+        # Square refuses a non-E.164 exact phone; the gateway matches on E.164, so others skip.
+        for phone in phones:
+            compact = _PHONE_FORMATTING.sub("", phone)
+            if _E164.match(compact):
+                filters.append({"phone_number": {"exact": compact}})
+        found = await asyncio.gather(*(self._search_customers(f) for f in _unique_filters(filters)))
+        unique: dict[str, CustomerIdentity] = {}
+        for match in (c for batch in found for c in batch):
+            unique.setdefault(match.ref.id, match)
+        return list(unique.values())
+
+    async def customers_by_id(self, ids: Sequence[str]) -> dict[str, CustomerIdentity]:
+        """Customers by Square id, 100 per BulkRetrieveCustomers call; unknown ids are absent."""
+        batches = chunks(list(dict.fromkeys(ids)), CUSTOMERS_PER_BULK_RETRIEVE)
+        answers = await asyncio.gather(*(self._bulk_retrieve(batch) for batch in batches))
+        return {c.ref.id: c for batch in answers for c in batch}
+
+    async def orders(self, query: OrderQuery) -> list[OrderRecord]:
+        """Newest first across every location; `created_before` inclusive like Square's ranges."""
+        customers = list(dict.fromkeys(query.customer_ids))
+        if not customers or query.limit <= 0:
+            return []
+        locations = await self._all_location_ids()
+        searches = [
+            self._search_orders(location_batch, customer_batch, query)
+            for location_batch in chunks(locations, ORDER_LOCATIONS_PER_SEARCH)
+            for customer_batch in chunks(customers, ORDER_CUSTOMERS_PER_SEARCH)
+        ]
+        raw = [order for batch in await asyncio.gather(*searches) for order in batch]
+        operation = "square.orders.search"
+        with self._shape_errors(operation):
+            unique = {o["id"]: o for o in raw}
+            variation_ids = [
+                line["catalog_object_id"]
+                for o in unique.values()
+                for line in o.get("line_items") or []
+                if line.get("catalog_object_id")
+            ]
+            skus = await self._catalog.skus(variation_ids)
+            records = [mapping.order(o, skus) for o in unique.values()]
+        records.sort(key=lambda r: (r.created_at, r.ref.id), reverse=True)
+        return records[: query.limit]
+
+    async def loyalty_accounts(self, customer_ids: Sequence[str]) -> list[LoyaltyAccountRecord]:
+        batches = chunks(list(dict.fromkeys(customer_ids)), LOYALTY_CUSTOMERS_PER_SEARCH)
+        found = await asyncio.gather(*(self._search_loyalty(batch) for batch in batches))
+        return [account for batch in found for account in batch]
+
+    async def _search_customers(self, customer_filter: dict[str, Any]) -> list[CustomerIdentity]:
+        operation = "square.customers.search"
+        body = {"query": {"filter": customer_filter}, "limit": CUSTOMERS_PAGE_LIMIT}
+        found: list[CustomerIdentity] = []
+        async for page in self._client.pages(operation, "/v2/customers/search", body):
+            with self._shape_errors(operation):
+                found.extend(mapping.customer(c) for c in page.get("customers") or [])
+        return found
+
+    async def _bulk_retrieve(self, ids: list[str]) -> list[CustomerIdentity]:
+        operation = "square.customers.bulk_retrieve"
+        payload = await self._client.call(
+            operation, "POST", "/v2/customers/bulk-retrieve", {"customer_ids": ids}
+        )
+        with self._shape_errors(operation):
+            # Per-id failures (NOT_FOUND) sit in each response's own `errors`: those are absent.
+            answers = (payload.get("responses") or {}).values()
+            return [mapping.customer(a["customer"]) for a in answers if a.get("customer")]
+
+    async def _search_orders(
+        self, location_ids: list[str], customer_ids: list[str], query: OrderQuery
+    ) -> list[dict[str, Any]]:
+        order_filter: dict[str, Any] = {"customer_filter": {"customer_ids": customer_ids}}
+        if query.created_before is not None:
+            end_at = _rfc3339(query.created_before)
+            order_filter["date_time_filter"] = {"created_at": {"end_at": end_at}}
+        body = {
+            "location_ids": location_ids,
+            "query": {
+                "filter": order_filter,
+                # A created_at filter needs the same sort field; DESC gives newest first.
+                "sort": {"sort_field": "CREATED_AT", "sort_order": "DESC"},
+            },
+            "limit": min(query.limit, ORDERS_PAGE_LIMIT),
+            "return_entries": False,
+        }
+        found: list[dict[str, Any]] = []
+        async for page in self._client.pages("square.orders.search", "/v2/orders/search", body):
+            found.extend(o for o in page.get("orders") or [] if isinstance(o, dict) and "id" in o)
+            if len(found) >= query.limit:
+                break  # each search is newest first, so later pages cannot make the cut
+        return found
+
+    async def _search_loyalty(self, customer_ids: list[str]) -> list[LoyaltyAccountRecord]:
+        operation = "square.loyalty.search_accounts"
+        body = {"query": {"customer_ids": customer_ids}, "limit": LOYALTY_CUSTOMERS_PER_SEARCH}
+        found: list[LoyaltyAccountRecord] = []
+        async for page in self._client.pages(operation, "/v2/loyalty/accounts/search", body):
+            with self._shape_errors(operation):
+                found.extend(
+                    mapping.loyalty_account(a)
+                    for a in page.get("loyalty_accounts") or []
+                    if a.get("customer_id")
+                )
+        return found
+
+    async def _all_location_ids(self) -> list[str]:
+        if self._location_ids is None or self._location_ids[1] <= self._clock():
+            await self.locations()
+        assert self._location_ids is not None
+        return self._location_ids[0]
+
+    @contextmanager
+    def _shape_errors(self, operation: str) -> Iterator[None]:
+        """A 2xx body that is not the shape Square documents is the upstream's failure."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UpstreamUnavailable(self.service, operation, f"unexpected body: {exc!r}") from exc
+
+
+def _unique_filters(filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Filters without repeats: the same email given twice is one search."""
+    return list({json.dumps(f, sort_keys=True): f for f in filters}.values())
+
+
+def _rfc3339(moment: datetime) -> str:
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")

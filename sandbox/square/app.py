@@ -1,0 +1,59 @@
+"""The Square simulator app: the Square endpoints omnigate reads, on Square's own contract."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route
+
+from sandbox.calls import counted_app
+from sandbox.dataset import Dataset
+from sandbox.square.catalog import batch_retrieve_catalog_objects, search_catalog_objects
+from sandbox.square.customers import bulk_retrieve_customers, search_customers
+from sandbox.square.envelope import Gate, NoRateLimit, RateLimitPolicy, square_endpoint
+from sandbox.square.inventory import batch_retrieve_inventory_counts
+from sandbox.square.locations import list_locations
+from sandbox.square.loyalty import search_loyalty_accounts
+from sandbox.square.orders import batch_retrieve_orders, search_orders
+from sandbox.square.world import SquareWorld
+
+SANDBOX_ACCESS_TOKEN = "sandbox-square-token"
+
+
+def create_app(
+    dataset: Dataset,
+    *,
+    public_url: str,
+    access_token: str = SANDBOX_ACCESS_TOKEN,
+    rate_limit: RateLimitPolicy | None = None,
+) -> Starlette:
+    """The simulator; `public_url` is where it is reachable (webhook notification URLs sign it)."""
+    post = ["POST"]
+    routes: list[BaseRoute] = [
+        Route("/v2/locations", square_endpoint(list_locations), methods=["GET"]),
+        Route("/v2/catalog/search", square_endpoint(search_catalog_objects), methods=post),
+        Route(
+            "/v2/catalog/batch-retrieve",
+            square_endpoint(batch_retrieve_catalog_objects),
+            methods=post,
+        ),
+        Route(
+            "/v2/inventory/counts/batch-retrieve",
+            square_endpoint(batch_retrieve_inventory_counts),
+            methods=post,
+        ),
+        Route("/v2/customers/search", square_endpoint(search_customers), methods=post),
+        Route(
+            "/v2/customers/bulk-retrieve", square_endpoint(bulk_retrieve_customers), methods=post
+        ),
+        Route("/v2/orders/search", square_endpoint(search_orders), methods=post),
+        Route("/v2/orders/batch-retrieve", square_endpoint(batch_retrieve_orders), methods=post),
+        Route(
+            "/v2/loyalty/accounts/search", square_endpoint(search_loyalty_accounts), methods=post
+        ),
+    ]
+    return counted_app(
+        routes,
+        square=SquareWorld(dataset),
+        square_gate=Gate(access_token=access_token, rate_limit=rate_limit or NoRateLimit()),
+        public_url=public_url.rstrip("/"),
+    )
