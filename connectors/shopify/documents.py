@@ -1,0 +1,111 @@
+"""The GraphQL documents the adapter sends, and the page sizes their cost allows.
+
+Shopify refuses a query whose requested cost exceeds 1,000 points (objects 1, connections
+2 + first x node cost, scalars 0), so each page size below is the largest round number
+that keeps its document under that cap with headroom; the comment on each gives the sum.
+"""
+
+from __future__ import annotations
+
+# Product (1) + featuredMedia (1) + its image (1) = 3 points.
+_PRODUCT_FIELDS = """
+fragment ProductFields on Product {
+  id
+  title
+  handle
+  description
+  productType
+  vendor
+  featuredMedia { ... on MediaImage { image { url } } }
+}
+"""
+
+# shop 1 + 2 + 200 x (variant 1 + product 3) = 803: one request answers 200 SKUs.
+SKUS_PER_REQUEST = 200
+PRODUCTS_BY_SKU = (
+    """
+query ProductsBySku($first: Int!, $after: String, $query: String!) {
+  shop { currencyCode }
+  productVariants(first: $first, after: $after, query: $query) {
+    edges { node { sku price product { ...ProductFields } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+    + _PRODUCT_FIELDS
+)
+
+# shop 1 + 2 + 100 x (product 3 + variants(first: 1) 3) = 603.
+PRODUCTS_PER_PAGE = 100
+SEARCH_PRODUCTS = (
+    """
+query SearchProducts($first: Int!, $after: String, $query: String, $sortKey: ProductSortKeys!) {
+  shop { currencyCode }
+  products(first: $first, after: $after, query: $query, sortKey: $sortKey) {
+    edges {
+      node {
+        ...ProductFields
+        variants(first: 1) { edges { node { sku price } } }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+    + _PRODUCT_FIELDS
+)
+
+# 2 + 250 x (customer 1 + email 1 + phone 1) = 752.
+CUSTOMERS_PER_PAGE = 250
+# Terms per query string: a person has few contact details, a page holds their matches.
+CONTACTS_PER_REQUEST = 100
+FIND_CUSTOMERS = """
+query FindCustomers($first: Int!, $after: String, $query: String!) {
+  customers(first: $first, after: $after, query: $query) {
+    edges {
+      node {
+        id
+        firstName
+        lastName
+        defaultEmailAddress { emailAddress }
+        defaultPhoneNumber { phoneNumber }
+        createdAt
+        updatedAt
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+# Per order: order 1 + totalPriceSet 2 + customer 1 + lineItems (2 + 10 x 3) = 36;
+# 2 + 25 x 36 = 902. Orders with more than 10 lines are read with their first 10.
+ORDERS_PER_PAGE = 25
+LINES_PER_ORDER = 10
+CUSTOMER_ORDERS = f"""
+query CustomerOrders($first: Int!, $after: String, $query: String!) {{
+  orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT, reverse: true) {{
+    edges {{
+      node {{
+        id
+        name
+        createdAt
+        displayFinancialStatus
+        totalPriceSet {{ shopMoney {{ amount currencyCode }} }}
+        customer {{ id }}
+        lineItems(first: {LINES_PER_ORDER}) {{
+          edges {{
+            node {{
+              sku
+              name
+              quantity
+              originalUnitPriceSet {{ shopMoney {{ amount currencyCode }} }}
+            }}
+          }}
+        }}
+      }}
+    }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}
+"""

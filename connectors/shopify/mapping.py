@@ -1,0 +1,103 @@
+"""Shopify Admin API nodes -> omnigate records.
+
+Anything that does not have the shape the documents asked for raises `ShapeError`; the
+adapter turns it into UpstreamUnavailable, because a malformed answer is the upstream's
+failure, not the caller's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from connectors.records import (
+    Channel,
+    CustomerIdentity,
+    ExternalRef,
+    Money,
+    OrderLine,
+    OrderRecord,
+    ProductRecord,
+    System,
+)
+
+Node = dict[str, Any]
+SHAPE_ERRORS = (KeyError, TypeError, ValueError, InvalidOperation, AttributeError)
+
+
+def ref(gid: str) -> ExternalRef:
+    return ExternalRef(System.SHOPIFY, gid)
+
+
+def product(sku: str, price: str, node: Node, currency: str) -> ProductRecord:
+    """A product from its Product node and the price of the variant carrying `sku`."""
+    image = ((node.get("featuredMedia") or {}).get("image") or {}).get("url")
+    return ProductRecord(
+        sku=sku,
+        name=node["title"],
+        description=node.get("description") or "",
+        price=Money(Decimal(price), currency),
+        image_urls=(image,) if image else (),
+        category=node.get("productType") or None,
+        external_refs=(ref(node["id"]),),
+    )
+
+
+def listed_product(node: Node, currency: str) -> ProductRecord | None:
+    """A product from a catalog listing; None when its first variant has no SKU to key it."""
+    edges = node["variants"]["edges"]
+    variant = edges[0]["node"] if edges else None
+    if not variant or not variant.get("sku"):
+        return None
+    return product(variant["sku"], variant["price"], node, currency)
+
+
+def customer(node: Node) -> CustomerIdentity:
+    email = (node.get("defaultEmailAddress") or {}).get("emailAddress")
+    phone = (node.get("defaultPhoneNumber") or {}).get("phoneNumber")
+    return CustomerIdentity(
+        ref=ref(node["id"]),
+        given_name=node.get("firstName"),
+        family_name=node.get("lastName"),
+        email=email,
+        phone=phone,
+        created_at=_when(node.get("createdAt")),
+        updated_at=_when(node.get("updatedAt")),
+    )
+
+
+def order(node: Node) -> OrderRecord:
+    lines = tuple(_line(edge["node"]) for edge in node["lineItems"]["edges"])
+    buyer = node.get("customer")
+    return OrderRecord(
+        ref=ref(node["id"]),
+        channel=Channel.ONLINE,
+        created_at=datetime.fromisoformat(node["createdAt"]),
+        total=_money(node["totalPriceSet"]),
+        lines=lines,
+        customer_ref=ref(buyer["id"]) if buyer else None,
+        status=node.get("displayFinancialStatus"),
+        number=node.get("name"),
+    )
+
+
+def _line(node: Node) -> OrderLine:
+    unit = _money(node["originalUnitPriceSet"])
+    quantity = int(node["quantity"])
+    return OrderLine(
+        sku=node.get("sku") or None,
+        name=node["name"],
+        quantity=quantity,
+        unit_price=unit,
+        total=Money(unit.amount * quantity, unit.currency),
+    )
+
+
+def _money(bag: Node) -> Money:
+    shop_money = bag["shopMoney"]
+    return Money(Decimal(shop_money["amount"]), shop_money["currencyCode"])
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

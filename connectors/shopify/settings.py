@@ -1,0 +1,23 @@
+"""Where the Shopify Admin API is and how to reach it.
+
+A plain model, not a pydantic-settings class: the gateway's settings own the environment
+and hand this section down. The defaults point at the sandbox simulator; against a real
+shop `base_url` is `https://{shop}.myshopify.com` and the token an Admin API access token.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+
+class ShopifySettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str = "http://127.0.0.1:8102"
+    access_token: SecretStr = SecretStr("shpat_sandbox")
+    # The latest stable Admin API version (supported until at least July 2027).
+    api_version: str = "2026-07"
+
+    @property
+    def graphql_path(self) -> str:
+        return f"/admin/api/{self.api_version}/graphql.json"

@@ -1,0 +1,113 @@
+"""The executable Admin schema: the SDL subset with resolvers over `ShopData`.
+
+Objects are prebuilt dicts (see store.py), so graphql-core's default resolver serves every
+plain field; only root fields and connections with arguments need code. The schema is built
+once per process: parsing SDL is the expensive part and the data arrives per request
+through `info.context`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any, TypeVar
+
+from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_schema
+
+from sandbox.shopify.connection import connection
+from sandbox.shopify.filters import Searchable
+from sandbox.shopify.store import Graph, ShopData
+
+Row = TypeVar("Row")
+Info = GraphQLResolveInfo[ShopData]
+
+
+@lru_cache(maxsize=1)
+def admin_schema() -> GraphQLSchema:
+    sdl = resources.files("sandbox.shopify").joinpath("schema.graphql").read_text("utf-8")
+    schema = build_schema(sdl)
+    _attach(schema, "QueryRoot", _ROOT)
+    _attach(schema, "Product", {"variants": _nested("_variants"), "media": _nested("_media")})
+    _attach(schema, "Product", {"images": _nested("_images")})
+    _attach(schema, "Order", {"lineItems": _nested("_lines")})
+    return schema
+
+
+def _attach(
+    schema: GraphQLSchema, type_name: str, resolvers: dict[str, Callable[..., Any]]
+) -> None:
+    gql_type = schema.type_map[type_name]
+    assert isinstance(gql_type, GraphQLObjectType)
+    for name, resolve in resolvers.items():
+        gql_type.fields[name].resolve = resolve
+
+
+def _data(info: Info) -> ShopData:
+    return info.context
+
+
+def _numeric_id(graph: Graph) -> int:
+    return int(str(graph["id"]).rsplit("/", 1)[1])
+
+
+def _nested(key: str) -> Callable[..., Any]:
+    """A connection over a list the parent object carries (variants, media, line items)."""
+
+    def resolve(parent: Graph, info: Info, **args: Any) -> dict[str, Any]:
+        items: Sequence[Graph] = parent[key]
+        if args.get("reverse"):
+            items = items[::-1]
+        return connection(items, args, row_id=_numeric_id, node=lambda item: item)
+
+    return resolve
+
+
+def _listing(
+    pick: Callable[[ShopData], Searchable[Row]], node: Callable[[Row], Graph]
+) -> Callable[..., Any]:
+    """A root connection: filter with the search query, sort, then page."""
+
+    def resolve(_root: None, info: Info, **args: Any) -> dict[str, Any]:
+        searchable = pick(_data(info))
+        sort_key = args.get("sortKey", "ID")
+        rows = searchable.select(args.get("query"), sort_key, bool(args.get("reverse")))
+        return connection(
+            rows,
+            args,
+            row_id=searchable.row_id,
+            node=node,
+            sort_value=searchable.sort_keys.get(sort_key),
+        )
+
+    return resolve
+
+
+def _by_id(typename: str | None) -> Callable[..., Any]:
+    def resolve(_root: None, info: Info, id: str) -> Graph | None:
+        found = _data(info).node(id)
+        if found is None or (typename and found.get("__typename") != typename):
+            return None
+        return found
+
+    return resolve
+
+
+def _nodes(_root: None, info: Info, ids: list[str]) -> list[Graph | None]:
+    data = _data(info)
+    return [data.node(node_id) for node_id in ids]
+
+
+_ROOT: dict[str, Callable[..., Any]] = {
+    "shop": lambda _root, info: _data(info).shop,
+    "node": _by_id(None),
+    "nodes": _nodes,
+    "product": _by_id("Product"),
+    "productVariant": _by_id("ProductVariant"),
+    "customer": _by_id("Customer"),
+    "order": _by_id("Order"),
+    "products": _listing(lambda d: d.products, lambda r: r.graph),
+    "productVariants": _listing(lambda d: d.variants, lambda r: r.variant),
+    "customers": _listing(lambda d: d.customers, lambda r: r.graph),
+    "orders": _listing(lambda d: d.orders, lambda r: r.graph),
+}
