@@ -1,0 +1,105 @@
+"""Authenticated REST calls to the org: session retry, Salesforce's error array, query paging.
+
+Salesforce answers failures as `[{"message", "errorCode", "fields"?}]`; the codes and messages
+go into `UpstreamError.detail` for logs only. Its throttle signal is not 429 but 403 with
+REQUEST_LIMIT_EXCEEDED (the org's rolling 24-hour API allocation is used up).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from connectors.errors import UpstreamError, UpstreamThrottled, UpstreamUnavailable
+from connectors.http import UpstreamHttp
+from connectors.salesforce.session import ClientCredentialsSession, Session
+from connectors.salesforce.settings import SalesforceSettings
+
+_DETAIL_LIMIT = 500
+
+
+class SalesforceRest:
+    def __init__(self, http: UpstreamHttp, settings: SalesforceSettings) -> None:
+        self.http = http
+        self._session = ClientCredentialsSession(http, settings)
+        self._data = f"/services/data/{settings.api_version}"
+
+    def resource(self, path: str) -> str:
+        """The instance-relative path of a versioned resource, e.g. `query`."""
+        return f"{self._data}/{path}"
+
+    async def get(
+        self,
+        operation: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        """GET an instance-relative path; a session the org rejects is renewed once."""
+        session = await self._session.current()
+        response = await self._send(operation, session, path, params)
+        if _session_rejected(response):
+            session = await self._session.renew(session)
+            response = await self._send(operation, session, path, params)
+        if not response.is_success:
+            raise self._error(operation, response)
+        return self.http.json(operation, response)
+
+    async def query(self, operation: str, soql: str) -> list[dict[str, Any]]:
+        """Every record of a SOQL query, following `nextRecordsUrl` until `done`."""
+        page = await self.get(operation, self.resource("query"), {"q": soql})
+        records: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while True:
+            if not isinstance(page, dict) or not isinstance(page.get("records"), list):
+                raise UpstreamUnavailable(self.http.service, operation, "not a query result")
+            records.extend(page["records"])
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not isinstance(next_url, str):
+                return records
+            if next_url in seen:
+                # A locator handed out twice would loop forever; Salesforce's never repeat.
+                raise UpstreamUnavailable(self.http.service, operation, "nextRecordsUrl repeated")
+            seen.add(next_url)
+            page = await self.get(operation, next_url)
+
+    async def _send(
+        self, operation: str, session: Session, path: str, params: Mapping[str, str] | None
+    ) -> httpx.Response:
+        return await self.http.send(
+            operation,
+            "GET",
+            session.instance_url + path,
+            params=params,
+            headers={
+                "Authorization": f"Bearer {session.access_token}",
+                "Accept": "application/json",
+            },
+        )
+
+    def _error(self, operation: str, response: httpx.Response) -> UpstreamError:
+        codes, detail = describe_errors(response)
+        if response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in codes:
+            # No Retry-After: the allocation is a rolling 24-hour window.
+            return UpstreamThrottled(self.http.service, operation, f"HTTP 403: {detail}")
+        return self.http.status_error(operation, response, detail)
+
+
+def _session_rejected(response: httpx.Response) -> bool:
+    if response.status_code != 401:
+        return False
+    codes, _ = describe_errors(response)
+    return "INVALID_SESSION_ID" in codes
+
+
+def describe_errors(response: httpx.Response) -> tuple[set[str], str]:
+    """The error codes of a failed response and the errors as one log line."""
+    try:
+        errors = json.loads(response.content)
+        codes = {str(e["errorCode"]) for e in errors}
+        line = "; ".join(f"{e['errorCode']}: {e.get('message', '')}" for e in errors)
+    except (ValueError, KeyError, TypeError):
+        return set(), "response is not a Salesforce error array"
+    return codes, " ".join(line.split())[:_DETAIL_LIMIT]

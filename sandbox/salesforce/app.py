@@ -1,0 +1,60 @@
+"""The Salesforce simulator app: OAuth client credentials, SOQL query and sObject Collections."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route
+
+from sandbox.calls import counted_app
+from sandbox.dataset import Dataset, salesforce_id
+from sandbox.salesforce.composite import retrieve
+from sandbox.salesforce.contacts import ContactTable
+from sandbox.salesforce.envelope import ApiLimit, Gate, NoApiLimit, rest_endpoint
+from sandbox.salesforce.oauth import ConnectedApp, token
+from sandbox.salesforce.query import QueryCursors, query, query_more
+from sandbox.salesforce.sessions import DEFAULT_SESSION_TIMEOUT, Clock, SessionStore, utc_now
+
+# The gateway's default SalesforceSettings hold these (connectors.salesforce.settings).
+SANDBOX_CLIENT_ID = "sandbox-client-id"
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
+
+
+def create_app(
+    dataset: Dataset,
+    *,
+    public_url: str,
+    client_id: str = SANDBOX_CLIENT_ID,
+    client_secret: str = SANDBOX_CLIENT_SECRET,
+    session_timeout: timedelta = DEFAULT_SESSION_TIMEOUT,
+    clock: Clock = utc_now,
+    api_limit: ApiLimit | None = None,
+) -> Starlette:
+    """The simulator; `public_url` is both its login URL and the `instance_url` it hands out."""
+    public_url = public_url.rstrip("/")
+    ids = random.Random(f"salesforce-org-{dataset.seed}")
+    org_id = salesforce_id("00D", ids)
+    sessions = SessionStore(org_id, session_timeout, clock)
+    data = "/services/data/{version}"
+    routes: list[BaseRoute] = [
+        Route("/services/oauth2/token", token, methods=["POST"]),
+        Route(data + "/query", rest_endpoint(query), methods=["GET"]),
+        Route(data + "/query/{locator}", rest_endpoint(query_more), methods=["GET"]),
+        Route(data + "/composite/sobjects/{sobject}", rest_endpoint(retrieve), methods=["GET"]),
+    ]
+    return counted_app(
+        routes,
+        salesforce_gate=Gate(sessions=sessions, api_limit=api_limit or NoApiLimit()),
+        salesforce_connected_app=ConnectedApp(
+            client_id=client_id,
+            client_secret=client_secret,
+            org_id=org_id,
+            run_as_user_id=salesforce_id("005", ids),
+            public_url=public_url,
+        ),
+        salesforce_contacts=ContactTable(dataset),
+        salesforce_cursors=QueryCursors(),
+        public_url=public_url,
+    )

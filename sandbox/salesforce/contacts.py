@@ -1,0 +1,101 @@
+"""The Contact sObject as the simulator serves it: field names, types and JSON values.
+
+Values come from `sandbox.dataset.CrmContact` exactly as stored (stray spaces, capitals and
+national-format phones included). Field names are case-insensitive on input and answered
+with their canonical API name, as Salesforce does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from sandbox.dataset import CrmContact, Dataset
+from sandbox.salesforce.envelope import SalesforceApiError
+
+SOBJECT = "Contact"
+
+
+class FieldType(Enum):
+    ID = "id"  # Id and lookups: 15 or 18 case-sensitive characters
+    STRING = "string"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+
+
+Value = str | bool | datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: FieldType
+    read: Callable[[CrmContact], Value]
+
+
+FIELDS: dict[str, Field] = {
+    field.name.lower(): field
+    for field in (
+        Field("Id", FieldType.ID, lambda c: c.id),
+        Field("FirstName", FieldType.STRING, lambda c: c.first_name),
+        Field("LastName", FieldType.STRING, lambda c: c.last_name),
+        Field("Email", FieldType.STRING, lambda c: c.email),
+        Field("Phone", FieldType.STRING, lambda c: c.phone),
+        Field("MobilePhone", FieldType.STRING, lambda c: c.mobile_phone),
+        Field("HasOptedOutOfEmail", FieldType.BOOLEAN, lambda c: c.has_opted_out_of_email),
+        Field("AccountId", FieldType.ID, lambda c: c.account_id),
+        Field("CreatedDate", FieldType.DATETIME, lambda c: c.created_date),
+        Field("LastModifiedDate", FieldType.DATETIME, lambda c: c.last_modified_date),
+    )
+}
+
+
+def field(name: str) -> Field:
+    """The Contact field called `name` (any case), or Salesforce's INVALID_FIELD."""
+    found = FIELDS.get(name.lower())
+    if found is None:
+        raise SalesforceApiError(
+            400,
+            "INVALID_FIELD",
+            f"No such column '{name}' on entity '{SOBJECT}'. If you are attempting to use a "
+            "custom field, be sure to append the '__c' after the custom field name. Please "
+            "reference your WSDL or the describe call for the appropriate names.",
+        )
+    return found
+
+
+def format_datetime(value: datetime) -> str:
+    """Salesforce's JSON dateTime: `2024-09-18T07:40:00.000+0000`, always in UTC."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def render(contact: CrmContact, fields: list[Field], version: str) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "attributes": {
+            "type": SOBJECT,
+            "url": f"/services/data/{version}/sobjects/{SOBJECT}/{contact.id}",
+        }
+    }
+    for selected in fields:
+        value = selected.read(contact)
+        record[selected.name] = format_datetime(value) if isinstance(value, datetime) else value
+    return record
+
+
+class ContactTable:
+    """The org's Contacts in a stable order, findable by 18- or 15-character id."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.rows: list[CrmContact] = list(dataset.crm_contacts)
+        self._by_id = {c.id: c for c in self.rows}
+        self._by_short_id = {c.id[:15]: c for c in self.rows}
+
+    def get(self, record_id: str) -> CrmContact | None:
+        if len(record_id) == 18:
+            return self._by_id.get(record_id)
+        if len(record_id) == 15:
+            return self._by_short_id.get(record_id)
+        return None
