@@ -56,7 +56,7 @@ class UpstreamHttp:
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
     ) -> httpx.Response:
-        """One upstream call; `operation` names it in metrics and errors (e.g. `inventory.counts`)."""
+        """One upstream call; `operation` names it in metrics and errors."""
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         started = time.perf_counter()
         status: int | None = None

@@ -277,7 +277,8 @@ def _locations(rng: random.Random) -> list[Location]:
     locations = []
     for index, (city, region, postal, tz, lat, lon) in enumerate(_CITIES):
         weekday_close = rng.choice(("19:00:00", "20:00:00", "21:00:00"))
-        hours = tuple((day, "09:00:00", weekday_close) for day in _DAYS[:5]) + (
+        hours = (
+            *((day, "09:00:00", weekday_close) for day in _DAYS[:5]),
             ("SAT", "10:00:00", "18:00:00"),
         )
         if index % 3 != 0:  # a third of the stores close on Sundays
@@ -483,9 +484,7 @@ def _identities(
     return crm, pos, shop
 
 
-def _loyalty(
-    rng: random.Random, pos: list[PosCustomer], program_id: str
-) -> list[LoyaltyAccount]:
+def _loyalty(rng: random.Random, pos: list[PosCustomer], program_id: str) -> list[LoyaltyAccount]:
     accounts = []
     for customer in pos:
         if customer.phone_number is None or rng.random() >= 0.70:
@@ -505,7 +504,9 @@ def _loyalty(
     return accounts
 
 
-def _lines(rng: random.Random, products: list[Product], use_pos_price: bool) -> tuple[LineItem, ...]:
+def _lines(
+    rng: random.Random, products: list[Product], use_pos_price: bool
+) -> tuple[LineItem, ...]:
     lines = []
     for product in rng.sample(products, rng.randint(1, 4)):
         lines.append(
@@ -527,7 +528,10 @@ def _when(rng: random.Random, since: datetime) -> datetime:
 
 
 def _pos_orders(
-    rng: random.Random, customers: list[PosCustomer], stores: list[Location], products: list[Product]
+    rng: random.Random,
+    customers: list[PosCustomer],
+    stores: list[Location],
+    products: list[Product],
 ) -> list[PosOrder]:
     orders = []
     for customer in customers:

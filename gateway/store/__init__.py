@@ -1,0 +1,6 @@
+"""MongoDB persistence: what belongs to no single upstream system."""
+
+from gateway.store.mongo import connect_mongo, ensure_indexes, mongo_reachable
+from gateway.store.profile_cache import CachedProfile, ProfileCache
+
+__all__ = ["CachedProfile", "ProfileCache", "connect_mongo", "ensure_indexes", "mongo_reachable"]
