@@ -1,0 +1,1 @@
+"""Strawberry types and fields, one module per domain; thin, they call gateway services."""
