@@ -1,0 +1,69 @@
+"""The Starlette application: `create_app(settings)` is the one place the graph is wired."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gateway.graphql_view import GatewayGraphQL
+from gateway.health import healthz, metrics, readyz
+from gateway.metrics import Metrics
+from gateway.settings import Settings
+from gateway.timing import RequestTiming
+from gateway.wiring import build_services
+from resolvers.schema import build_schema
+
+log = logging.getLogger(__name__)
+GRAPHIQL_DIR = Path(__file__).parent / "graphiql"
+
+
+def create_app(settings: Settings, *, http_client: httpx.AsyncClient | None = None) -> Starlette:
+    metrics_ = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with build_services(settings, metrics_, http_client) as services:
+            app.state.services = services
+            yield
+
+    graphql = GatewayGraphQL(build_schema(), graphiql=settings.graphiql_enabled)
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    if settings.graphiql_enabled:
+        routes += _graphiql_routes(settings.graphiql_assets_dir)
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestTiming, metrics=metrics_)],
+        lifespan=lifespan,
+    )
+
+
+def _graphiql_routes(assets_dir: Path) -> list[BaseRoute]:
+    if not (assets_dir / "graphiql.min.js").exists():
+        log.warning("GraphiQL assets missing in %s: run `make install`", assets_dir)
+    return [
+        Mount("/graphiql/vendor", StaticFiles(directory=assets_dir, check_dir=False)),
+        Route("/graphiql/init.js", _file(GRAPHIQL_DIR / "init.js", "text/javascript")),
+        Route("/graphiql/page.css", _file(GRAPHIQL_DIR / "page.css", "text/css")),
+    ]
+
+
+def _file(path: Path, media_type: str) -> Callable[[Request], Awaitable[Response]]:
+    async def serve(request: Request) -> Response:
+        return FileResponse(path, media_type=media_type)
+
+    return serve

@@ -1,0 +1,46 @@
+"""`omnigate dev` (what `make run` starts): a local mongod, the sandbox vendors and the
+gateway, in the foreground; Ctrl-C stops all of it.
+
+mongod is a child process that also dies with us (PR_SET_PDEATHSIG), so even a killed
+`make run` leaves nothing behind. Its data stays in `.data/mongodb` between runs; delete
+the folder to start afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gateway.app import create_app
+from gateway.local_mongod import LocalMongod
+from gateway.serving import CoServer, serve_together, server_config
+from gateway.settings import Settings
+from sandbox.server import sandbox_apps
+
+log = logging.getLogger("omnigate.dev")
+
+
+def run_dev_stack(settings: Settings, data_dir: Path, *, scale: float, seed: int) -> None:
+    with LocalMongod(data_dir / "mongodb") as mongod:
+        settings = settings.with_changes(mongodb_uri=mongod.uri)
+        apps = sandbox_apps(ports=sandbox_ports(settings), scale=scale, seed=seed)
+        servers = [CoServer(server_config(a.app, "127.0.0.1", a.port)) for a in apps]
+        gateway = CoServer(server_config(create_app(settings), settings.host, settings.port))
+        print(f"MongoDB    {mongod.uri}  (data in {data_dir / 'mongodb'})")
+        for a in apps:
+            print(f"sandbox    {a.vendor:<10} {a.url}")
+        print(f"\nGraphiQL   http://{settings.host}:{settings.port}/graphql\n")
+        print("Ctrl-C stops everything.", flush=True)
+        asyncio.run(serve_together([*servers, gateway]))
+
+
+def sandbox_ports(settings: Settings) -> dict[str, int]:
+    """Serve each simulator where the gateway's settings expect that vendor."""
+    urls = {
+        "square": settings.square.base_url,
+        "shopify": settings.shopify.base_url,
+        "salesforce": settings.salesforce.login_url,
+    }
+    return {vendor: port for vendor, url in urls.items() if (port := urlsplit(url).port)}

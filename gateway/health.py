@@ -1,0 +1,40 @@
+"""Liveness, readiness and metrics endpoints."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.metrics import CONTENT_TYPE_LATEST
+from gateway.settings import upstream_services
+from gateway.store import mongo_reachable
+from gateway.wiring import Services
+
+
+async def healthz(request: Request) -> Response:
+    """Alive: the process answers. Nothing external is checked, so a MongoDB outage never
+    gets pods restarted in a loop."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to take traffic: MongoDB answers a ping and every upstream is configured."""
+    services: Services = request.app.state.services
+    mongo_ok = await mongo_reachable(services.mongo)
+    upstreams = {name: bool(url) for name, url in upstream_services(services.settings).items()}
+    ready = mongo_ok and all(upstreams.values())
+    body = {
+        "status": "ready" if ready else "unavailable",
+        "checks": {
+            "mongodb": "ok" if mongo_ok else "unreachable",
+            "upstreams": {
+                name: "configured" if ok else "missing" for name, ok in upstreams.items()
+            },
+        },
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
