@@ -1,0 +1,120 @@
+"""The merged customer profile, its cache in MongoDB, and orders across channels."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from sandbox.dataset import Dataset
+
+PROFILE = """
+query ($id: ID!) {
+  customer(id: $id) {
+    id givenName familyName email phone emailOptIn
+    externalRefs { system id }
+    loyalty { balance lifetimePoints tier }
+  }
+}
+"""
+
+ORDERS = """
+query ($id: ID!, $first: Int!, $after: String) {
+  customer(id: $id) {
+    orders(first: $first, after: $after) {
+      edges { cursor node {
+        id channel createdAt number total { amount currency }
+        store { id } lines { sku quantity }
+      } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def everywhere(dataset: Dataset):
+    """A person known to the CRM once, to the POS (with loyalty) and to the online shop,
+    with orders on both channels."""
+    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
+    loyalty = {a.customer_id: a for a in dataset.loyalty_accounts}
+    pos_orders = Counter(o.customer_id for o in dataset.pos_orders)
+    shop_orders = Counter(o.customer_id for o in dataset.online_orders)
+    shop_by_person = {c.person_key: c for c in dataset.shop_customers}
+    for pos in dataset.pos_customers:
+        shop = shop_by_person.get(pos.person_key)
+        if (
+            crm_count[pos.person_key] == 1
+            and pos.id in loyalty
+            and pos.email_address
+            and shop is not None
+            and pos_orders[pos.id] >= 2
+            and shop_orders[shop.id] >= 2
+        ):
+            contact = next(c for c in dataset.crm_contacts if c.person_key == pos.person_key)
+            return contact, pos, shop, loyalty[pos.id]
+    raise AssertionError("the dataset has no such person")
+
+
+async def test_profile_merges_crm_pos_and_online_identities(gateway, everywhere):
+    contact, pos, shop, account = everywhere
+    body = await gateway.query(PROFILE, {"id": contact.id})
+    assert "errors" not in body, body
+    customer = body["data"]["customer"]
+    assert customer["givenName"] == contact.first_name
+    assert customer["email"] == contact.email.strip().lower()
+    assert customer["phone"].startswith("+1")
+    assert customer["emailOptIn"] is (not contact.has_opted_out_of_email)
+    refs = {(r["system"], r["id"]) for r in customer["externalRefs"]}
+    assert refs == {
+        ("SALESFORCE", contact.id),
+        ("SQUARE", pos.id),
+        ("SHOPIFY", f"gid://shopify/Customer/{shop.id}"),
+    }
+    assert customer["loyalty"]["balance"] == account.balance
+    assert customer["loyalty"]["lifetimePoints"] == account.lifetime_points
+
+
+async def test_second_read_within_the_ttl_makes_no_upstream_call(gateway, sandbox, everywhere):
+    contact = everywhere[0]
+    first = await gateway.query(PROFILE, {"id": contact.id})
+    assert sandbox.total_calls("salesforce") >= 1
+    sandbox.reset_calls()
+    second = await gateway.query(PROFILE, {"id": contact.id})
+    assert second == first
+    assert sandbox.total_calls("salesforce") == 0
+    assert sandbox.total_calls("square") == 0
+    assert sandbox.total_calls("shopify") == 0
+
+
+async def test_unknown_customer_is_null(gateway):
+    body = await gateway.query(PROFILE, {"id": "0035g00000ZZZZZZZZ"})
+    assert body == {"data": {"customer": None}}
+
+
+async def test_orders_are_one_newest_first_stream_across_channels(gateway, dataset, everywhere):
+    contact, pos, shop, _ = everywhere
+    expected = {o.id for o in dataset.pos_orders if o.customer_id == pos.id} | {
+        f"gid://shopify/Order/{o.id}" for o in dataset.online_orders if o.customer_id == shop.id
+    }
+    seen: list[dict] = []
+    after = None
+    while True:
+        body = await gateway.query(ORDERS, {"id": contact.id, "first": 2, "after": after})
+        assert "errors" not in body, body
+        page = body["data"]["customer"]["orders"]
+        seen += [edge["node"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(expected)
+    assert {order["id"] for order in seen} == expected
+    created = [order["createdAt"] for order in seen]
+    assert created == sorted(created, reverse=True)
+    channels = {order["channel"] for order in seen}
+    assert channels == {"STORE", "ONLINE"}
+    for order in seen:
+        assert (order["store"] is not None) == (order["channel"] == "STORE")
+        assert order["lines"]
+        assert all(line["sku"] for line in order["lines"])

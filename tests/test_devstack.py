@@ -1,0 +1,62 @@
+"""`make run`'s stack (`omnigate dev`): it starts, answers, and Ctrl-C leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from conftest import REPO_ROOT
+
+from gateway.local_mongod import free_port, pid_alive
+
+
+def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset):
+    port = free_port()
+    env = {
+        **os.environ,
+        "OMNIGATE_PORT": str(port),
+        "OMNIGATE_SQUARE__BASE_URL": f"http://127.0.0.1:{free_port()}",
+        "OMNIGATE_SHOPIFY__BASE_URL": f"http://127.0.0.1:{free_port()}",
+        "OMNIGATE_SALESFORCE__LOGIN_URL": f"http://127.0.0.1:{free_port()}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "dev", "--data-dir", str(tmp_path)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "dev stack did not become ready"
+            time.sleep(0.2)
+        response = httpx.post(
+            url + "/graphql", json={"query": "{ products(first: 2) { edges { node { sku } } } }"}
+        )
+        assert (
+            response.json()["data"]["products"]["edges"][0]["node"]["sku"]
+            == dataset.products[0].sku
+        )
+        mongod_pid = int((tmp_path / "mongodb" / "mongod.lock").read_text().strip())
+        assert pid_alive(mongod_pid)
+
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert f"GraphiQL   {url}/graphql" in output
+    deadline = time.monotonic() + 10
+    while pid_alive(mongod_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pid_alive(mongod_pid), "mongod outlived the dev stack"
