@@ -7,6 +7,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.federation import Schema
 
 from gateway.errors import ErrorShaping
+from gateway.execution import TrivialFieldExecutor
 from resolvers.customers import CustomerQueries
 from resolvers.products import ProductQueries
 from resolvers.stores import StoreQueries
@@ -27,4 +28,5 @@ def build_schema() -> Schema:
             lambda: ValidationCache(maxsize=512),
             ErrorShaping,
         ],
+        execution_context_class=TrivialFieldExecutor,
     )
