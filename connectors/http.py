@@ -8,12 +8,12 @@ observer (metrics) without the adapter knowing about metrics.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+import orjson
 
 from connectors.errors import (
     UpstreamError,
@@ -58,11 +58,14 @@ class UpstreamHttp:
     ) -> httpx.Response:
         """One upstream call; `operation` names it in metrics and errors."""
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        if json_body is not None:
+            content = orjson.dumps(json_body)
+            headers = {**(headers or {}), "content-type": "application/json"}
         started = time.perf_counter()
         status: int | None = None
         try:
             response = await self.client.request(
-                method, url, json=json_body, params=params, headers=headers, content=content
+                method, url, params=params, headers=headers, content=content
             )
             status = response.status_code
             return response
@@ -87,8 +90,8 @@ class UpstreamHttp:
     def json(self, operation: str, response: httpx.Response) -> Any:
         """The decoded body; a body that is not JSON is the upstream's failure, not ours."""
         try:
-            return json.loads(response.content)
-        except ValueError as exc:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             raise UpstreamUnavailable(self.service, operation, "response is not JSON") from exc
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
@@ -36,6 +37,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
     ) -> Context:
         # services live on the app (built in the lifespan); loaders are made fresh here
         return Context(request.app.state.services, request, response)
+
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: the websocket transport sends bytes as binary frames, which
+        # graphql-transport-ws clients do not read
+        return orjson.dumps(data).decode()
 
     async def process_result(
         self, request: Request, result: ExecutionResult
