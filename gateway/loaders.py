@@ -7,6 +7,7 @@ makes one call per upstream endpoint, not 20.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from strawberry.dataloader import DataLoader
@@ -50,7 +51,19 @@ class CustomerByIdLoader(DataLoader[str, ProfileRead | None]):
 
 
 class Loaders:
+    """Made on first use: most requests need one or two of them."""
+
     def __init__(self, services: Services) -> None:
-        self.product_by_sku = ProductBySkuLoader(services)
-        self.stock_by_sku = StockBySkuLoader(services)
-        self.customer_by_id = CustomerByIdLoader(services)
+        self._services = services
+
+    @cached_property
+    def product_by_sku(self) -> ProductBySkuLoader:
+        return ProductBySkuLoader(self._services)
+
+    @cached_property
+    def stock_by_sku(self) -> StockBySkuLoader:
+        return StockBySkuLoader(self._services)
+
+    @cached_property
+    def customer_by_id(self) -> CustomerByIdLoader:
+        return CustomerByIdLoader(self._services)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import strawberry
 
 from connectors.records import LocationRecord
@@ -48,8 +46,20 @@ class Store:
 
 # Locations are immutable records served from the StoreDirectory's copy: converting each
 # once saves rebuilding the same objects for every product of every availability answer.
-@lru_cache(maxsize=1024)
+# Keyed by id and checked by identity: hashing a whole record costs more than converting it.
+_converted: dict[str, tuple[LocationRecord, Store]] = {}
+
+
 def store_from_record(location: LocationRecord) -> Store:
+    cached = _converted.get(location.id)
+    if cached is not None and cached[0] is location:
+        return cached[1]
+    store = _convert(location)
+    _converted[location.id] = (location, store)
+    return store
+
+
+def _convert(location: LocationRecord) -> Store:
     address = location.address
     return Store(
         id=strawberry.ID(location.id),
