@@ -1,0 +1,1 @@
+"""Load benchmarks: figures for the README, never timed assertions in tests."""

@@ -1,0 +1,121 @@
+"""The 20-products-with-stock query under load: requests/s, latency, gateway CPU per request
+and upstream calls per request.
+
+    python -m bench.products_load [--seconds 20] [--connections 32] [--scale 1]
+                                  [--transport aiohttp|httpx]
+
+wrk (Debian package `wrk`) drives the load from its own process; the gateway runs one
+worker in its own process, the sandbox vendors in another, so the CPU figure is the
+gateway's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from bench.stack import cpu_seconds, running_stack
+
+QUERY = """query TwentyProductsWithStock {
+  products(first: 20) {
+    edges { node {
+      sku name price { amount currency }
+      availability { online { quantity } stores(first: 5) { store { id name } quantity } }
+    } }
+  }
+}"""
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = {body}
+"""
+
+
+def upstream_calls(metrics_text: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics_text.splitlines()
+        if line.startswith("omnigate_upstream_requests_total{")
+    )
+
+
+def graphql_requests(metrics_text: str) -> float:
+    pattern = re.compile(
+        r"^omnigate_http_request_duration_seconds_count"
+        r'\{method="POST",route="/graphql",status="200"\} (\S+)$',
+        re.M,
+    )
+    match = pattern.search(metrics_text)
+    return float(match.group(1)) if match else 0.0
+
+
+def _latency(output: str, label: str) -> str:
+    match = re.search(rf"^\s+{label}\s+(\S+)", output, re.M)
+    return match.group(1) if match else "?"
+
+
+def run(seconds: int, connections: int, scale: float, transport: str) -> dict[str, object]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_stack(Path(tmp), scale=scale, transport=transport) as stack,
+    ):
+        url = stack.gateway_url + "/graphql"
+        warm = httpx.post(url, json={"query": QUERY}, timeout=30)
+        assert "errors" not in warm.json(), warm.text
+        script = Path(tmp) / "post.lua"
+        script.write_text(WRK_SCRIPT.format(body=json.dumps(json.dumps({"query": QUERY}))))
+        # warm-up: caches, JIT-free but pools and allocator settle
+        subprocess.run(["wrk", "-t2", f"-c{connections}", "-d3s", "-s", str(script), url],
+                       capture_output=True, check=True)  # fmt: skip
+        before_metrics = httpx.get(stack.gateway_url + "/metrics").text
+        cpu_before = cpu_seconds(stack.gateway_pid)
+        load = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
+        result = subprocess.run(
+            [*load, url],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        cpu_after = cpu_seconds(stack.gateway_pid)
+        after_metrics = httpx.get(stack.gateway_url + "/metrics").text
+    output = result.stdout
+    requests = graphql_requests(after_metrics) - graphql_requests(before_metrics)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "connections": connections,
+        "seconds": seconds,
+        "transport": transport,
+        "requests": int(requests),
+        "requests_per_second": round(requests / seconds, 1),
+        "p50": _latency(output, "50%"),
+        "p99": _latency(output, "99%"),
+        "gateway_cpu_ms_per_request": round((cpu_after - cpu_before) * 1000 / max(requests, 1), 2),
+        "upstream_calls_per_request": round(
+            (upstream_calls(after_metrics) - upstream_calls(before_metrics)) / max(requests, 1), 2
+        ),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp")
+    args = parser.parse_args()
+    figures = run(args.seconds, args.connections, args.scale, args.transport)
+    for key, value in figures.items():
+        print(f"{key:<30} {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Starting the pieces a benchmark measures, each in its own process so the gateway's CPU
+time is its own: a real mongod, the sandbox vendors, and the gateway (one worker)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from gateway.local_mongod import LocalMongod, free_port
+
+
+@dataclass(frozen=True)
+class Stack:
+    gateway_url: str
+    gateway_pid: int
+    sandbox_pid: int
+
+
+def _wait_until(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def running_stack(data_dir: Path, *, scale: float, transport: str = "aiohttp") -> Iterator[Stack]:
+    ports = {vendor: free_port() for vendor in ("square", "shopify", "salesforce")}
+    gateway_port = free_port()
+    with LocalMongod(data_dir / "mongodb") as mongod:
+        sandbox = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "sandbox", "--unthrottled", "--scale", str(scale),
+             *[f"--{vendor}-port={port}" for vendor, port in ports.items()]],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        env = {
+            **os.environ,
+            "OMNIGATE_ENV": "test",
+            "OMNIGATE_MONGODB_URI": mongod.uri,
+            "OMNIGATE_HTTP__TRANSPORT": transport,
+            "OMNIGATE_SQUARE__BASE_URL": f"http://127.0.0.1:{ports['square']}",
+            "OMNIGATE_SHOPIFY__BASE_URL": f"http://127.0.0.1:{ports['shopify']}",
+            "OMNIGATE_SALESFORCE__LOGIN_URL": f"http://127.0.0.1:{ports['salesforce']}",
+        }
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--port", str(gateway_port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            _wait_until(f"http://127.0.0.1:{ports['shopify']}/_sandbox/calls", sandbox)
+            url = f"http://127.0.0.1:{gateway_port}"
+            _wait_until(url + "/healthz", gateway)
+            yield Stack(url, gateway.pid, sandbox.pid)
+        finally:
+            for process in (gateway, sandbox):
+                process.terminate()
+            for process in (gateway, sandbox):
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
