@@ -24,3 +24,25 @@ class GatewayAiohttpTransport(AiohttpTransport):
             ):
                 raise httpx.ConnectError(str(cause), request=request) from cause
             raise
+
+
+class _DiscardedCookies(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Set-Cookie from an upstream is dropped (and not parsed: that costs per call)."""
+
+
+class UpstreamClient(httpx.AsyncClient):
+    """The shared upstream client keeps no cookies.
+
+    One client serves every user's requests, so a cookie an upstream sets while answering
+    one request must never ride along on another user's. Vendors here authenticate with
+    tokens in headers; none needs a cookie jar.
+    """
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _DiscardedCookies()
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        """Ignored: see the class docstring."""

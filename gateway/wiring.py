@@ -16,7 +16,7 @@ from connectors.ports import CrmPort, EcommercePort, InventoryPort, PosPort
 from connectors.salesforce import SalesforceCrm
 from connectors.shopify import ShopifyEcommerce
 from connectors.square import SquareInventory, SquarePos
-from gateway.http_transport import GatewayAiohttpTransport
+from gateway.http_transport import GatewayAiohttpTransport, UpstreamClient
 from gateway.metrics import Metrics
 from gateway.services.customers import CustomerProfiles
 from gateway.services.orders import OrderHistory
@@ -47,8 +47,8 @@ def build_http_client(settings: HttpSettings) -> httpx.AsyncClient:
     )
     if settings.transport == "aiohttp":
         transport = GatewayAiohttpTransport(limits=limits, trust_env=False)
-        return httpx.AsyncClient(transport=transport, timeout=timeout)
-    return httpx.AsyncClient(timeout=timeout, limits=limits)
+        return UpstreamClient(transport=transport, timeout=timeout)
+    return UpstreamClient(timeout=timeout, limits=limits)
 
 
 @asynccontextmanager
