@@ -42,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every upstream call at INFO: noise at our volume, and measurable CPU
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.command == "export-schema":
         return _export_schema()
     if args.command == "serve":
