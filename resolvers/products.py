@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from connectors.records import ProductRecord, StockLevel
+from connectors.records import LocationRecord, ProductRecord, StockLevel
 from gateway.context import Info
 from gateway.errors import BadUserInput
 from gateway.services.catalog import search_products
@@ -77,11 +77,10 @@ class Product:
     @strawberry.field(description="Stock online and per store; null if inventory is unreachable.")
     async def availability(self, info: Info) -> Availability | None:
         levels = await info.context.loaders.stock_by_sku.load(self.sku)
-        return await _availability(info, levels)
+        return _availability(await info.context.services.stores.all(), levels)
 
 
-async def _availability(info: Info, levels: list[StockLevel]) -> Availability:
-    locations = await info.context.services.stores.all()
+def _availability(locations: dict[str, LocationRecord], levels: list[StockLevel]) -> Availability:
     online = 0
     stores: list[StoreStock] = []
     for level in levels:

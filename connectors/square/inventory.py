@@ -74,8 +74,11 @@ class SquareInventory:
 
 def _sellable(count: dict[str, Any]) -> int:
     """Whole units from Square's decimal-string quantity; a negative count sells nothing."""
+    raw = str(count.get("quantity", "0"))
+    if raw.isdigit():  # the common case, a whole count: skip Decimal's parse
+        return int(raw)
     try:
-        quantity = Decimal(str(count.get("quantity", "0")))
+        quantity = Decimal(raw)
     except InvalidOperation:
         return 0
     return max(0, int(quantity)) if quantity.is_finite() else 0
