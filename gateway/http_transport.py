@@ -1,9 +1,11 @@
 """The upstream HTTP transport: httpx's API over aiohttp's connection pool.
 
-httpx-aiohttp maps aiohttp's `ClientConnectorError` (refused, unreachable, DNS) to
-`httpx.ConnectTimeout`, because that class also matches its `ClientConnectionError` rule
-first. A refused connection is not a timeout: reporting it as one would send clients
-UPSTREAM_TIMEOUT for a service that is down, so it is mapped back to `httpx.ConnectError`.
+httpx-aiohttp maps every `aiohttp.ClientConnectionError` to `httpx.ConnectTimeout`: a
+refused connection, a reset, a server closing without an answer. None of those is a
+timeout, and reporting one as such would send clients UPSTREAM_TIMEOUT for a service that
+is down, so they are mapped back to what httpx's own transport raises: `ConnectError`
+when no connection was made, `ReadError` when the connection broke (as observed through
+tests/fault_proxy.py). Real timeouts keep their timeout class.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ class GatewayAiohttpTransport(AiohttpTransport):
             return await super().handle_async_request(request)
         except httpx.ConnectTimeout as exc:
             cause = exc.__cause__
-            if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(
-                cause, aiohttp.ServerTimeoutError
-            ):
+            if isinstance(cause, aiohttp.ServerTimeoutError | TimeoutError):
+                raise
+            if isinstance(cause, aiohttp.ClientConnectorError):
                 raise httpx.ConnectError(str(cause), request=request) from cause
+            if isinstance(cause, aiohttp.ClientConnectionError):
+                raise httpx.ReadError(str(cause), request=request) from cause
             raise
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fault_proxy import Fault, FaultProxy
 
 from gateway.local_mongod import free_port
 
@@ -65,3 +66,31 @@ async def test_internal_errors_are_masked(settings, make_gateway, dataset):
     assert error["message"] == "Unexpected error."
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
     assert body["data"] == {"product": None}
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        (Fault.RESET, "UPSTREAM_UNAVAILABLE"),
+        (Fault.CLOSE, "UPSTREAM_UNAVAILABLE"),
+        (Fault.HTTP_500, "UPSTREAM_UNAVAILABLE"),
+        (Fault.MALFORMED_JSON, "UPSTREAM_UNAVAILABLE"),
+        (Fault.THROTTLE_429, "UPSTREAM_THROTTLED"),
+    ],
+)
+async def test_a_broken_inventory_upstream_nulls_availability_only(
+    settings, sandbox, make_gateway, dataset, fault, code
+):
+    """Through the real aiohttp transport: a reset is the service failing, not a timeout."""
+    query = "query ($sku: ID!) { product(sku: $sku) { name availability { online { quantity } } } }"
+    proxy = FaultProxy(sandbox.url("square"))
+    async with proxy, make_gateway(settings.with_changes(square={"base_url": proxy.url})) as gw:
+        warm = await gw.query(query, {"sku": dataset.products[1].sku})
+        assert "errors" not in warm  # stores and the SKU mapping are cached now
+        proxy.set(fault)
+        body = await gw.query(query, {"sku": dataset.products[2].sku})
+    assert body["data"]["product"]["name"] == dataset.products[2].title
+    assert body["data"]["product"]["availability"] is None
+    [error] = body["errors"]
+    assert error["path"] == ["product", "availability"]
+    assert error["extensions"] == {"code": code, "service": "square"}
