@@ -38,12 +38,16 @@ async def serve_together(servers: Sequence[uvicorn.Server]) -> None:
 
     def stop_all() -> None:
         for server in servers:
-            # a second Ctrl-C skips the graceful drain
-            server.force_exit = server.should_exit
             server.should_exit = True
 
+    def on_signal() -> None:
+        for server in servers:
+            # a second Ctrl-C skips the graceful drain
+            server.force_exit = server.should_exit
+        stop_all()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop_all)
+        loop.add_signal_handler(sig, on_signal)
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

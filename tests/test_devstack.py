@@ -55,6 +55,7 @@ def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset)
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
+    assert "Traceback" not in output, output
     assert f"GraphiQL   {url}/graphql" in output
     deadline = time.monotonic() + 10
     while pid_alive(mongod_pid) and time.monotonic() < deadline:
