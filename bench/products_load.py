@@ -31,6 +31,12 @@ QUERY = """query TwentyProductsWithStock {
     } }
   }
 }"""
+# The same products with online stock only: no per-store rows (~120 fields, not ~600).
+LEAN_QUERY = """query TwentyProductsWithOnlineStock {
+  products(first: 20) {
+    edges { node { sku name price { amount currency } availability { online { quantity } } } }
+  }
+}"""
 
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -62,7 +68,9 @@ def _latency(output: str, label: str) -> str:
     return match.group(1) if match else "?"
 
 
-def run(seconds: int, connections: int, scale: float, transport: str) -> dict[str, object]:
+def run(
+    seconds: int, connections: int, scale: float, transport: str, query: str = QUERY
+) -> dict[str, object]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     with (
@@ -70,10 +78,10 @@ def run(seconds: int, connections: int, scale: float, transport: str) -> dict[st
         running_stack(Path(tmp), scale=scale, transport=transport) as stack,
     ):
         url = stack.gateway_url + "/graphql"
-        warm = httpx.post(url, json={"query": QUERY}, timeout=30)
+        warm = httpx.post(url, json={"query": query}, timeout=30)
         assert "errors" not in warm.json(), warm.text
         script = Path(tmp) / "post.lua"
-        script.write_text(WRK_SCRIPT.format(body=json.dumps(json.dumps({"query": QUERY}))))
+        script.write_text(WRK_SCRIPT.format(body=json.dumps(json.dumps({"query": query}))))
         # warm-up: caches, JIT-free but pools and allocator settle
         subprocess.run(["wrk", "-t2", f"-c{connections}", "-d3s", "-s", str(script), url],
                        capture_output=True, check=True)  # fmt: skip
@@ -90,6 +98,7 @@ def run(seconds: int, connections: int, scale: float, transport: str) -> dict[st
     requests = graphql_requests(after_metrics) - graphql_requests(before_metrics)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
+        "query": query.split("{", 1)[0].removeprefix("query ").strip(),
         "connections": connections,
         "seconds": seconds,
         "transport": transport,
@@ -111,8 +120,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp")
+    parser.add_argument("--lean", action="store_true", help="online stock only, no store rows")
     args = parser.parse_args()
-    figures = run(args.seconds, args.connections, args.scale, args.transport)
+    query = LEAN_QUERY if args.lean else QUERY
+    figures = run(args.seconds, args.connections, args.scale, args.transport, query)
     for key, value in figures.items():
         print(f"{key:<30} {value}")
 
