@@ -42,6 +42,44 @@ class CacheSettings(BaseModel):
     stores_ttl_seconds: int = Field(default=60, ge=0)
 
 
+class WebhookSettings(BaseModel):
+    """Vendor-signed webhooks in (docs/customer-profile.md). The secrets' defaults are the
+    sandbox's; production refuses them."""
+
+    square_signature_key: SecretStr = SecretStr("sandbox-square-signature-key")
+    # Square signs the notification URL it calls, byte for byte, so it must be configured
+    # exactly as in the Square subscription (scheme, host, path, any query string).
+    square_notification_url: str = "http://127.0.0.1:8000/webhooks/square"
+    shopify_secret: SecretStr = SecretStr("sandbox-shopify-client-secret")
+    # Oldest signed timestamp accepted, for vendors that sign one (HubSpot v3).
+    max_age_seconds: int = Field(default=300, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    # How long delivery ids are remembered to drop duplicates; longer than any vendor's
+    # retry schedule (Shopify: 8 tries over 4 hours; Square: up to 72 hours).
+    delivery_retention_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+
+class LimitsSettings(BaseModel):
+    """Operation limits and protocol hygiene on /graphql (docs/security.md). Depth, alias,
+    directive and token defaults are GraphQL Armor's."""
+
+    # levels of nested selection sets; leaf fields and fragments add none
+    max_depth: int = Field(default=6, ge=1)
+    # aliased fields, a fragment counted once per spread
+    max_aliases: int = Field(default=15, ge=0)
+    max_directives: int = Field(default=50, ge=0)
+    # lexical tokens (comments are limited to the same number separately)
+    max_tokens: int = Field(default=1000, ge=1)
+    # each field 1, a list multiplies its sub-selection by its size (docs/security.md)
+    max_cost: int = Field(default=5000, ge=1)
+    # the size assumed for a list field that has no `first` argument
+    default_list_size: int = Field(default=10, ge=1)
+    max_body_bytes: int = Field(default=65_536, ge=1)
+    csrf_prevention: bool = True
+    introspection: bool | None = None  # None: on outside production
+    field_suggestions: bool | None = None  # None: on outside production
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OMNIGATE_",
@@ -65,6 +103,8 @@ class Settings(BaseSettings):
     square: SquareSettings = SquareSettings()
     shopify: ShopifySettings = ShopifySettings()
     salesforce: SalesforceSettings = SalesforceSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    limits: LimitsSettings = LimitsSettings()
 
     def with_changes(self, **changes: object) -> Settings:
         """A validated copy (model_copy would skip validation); the environment is not
@@ -85,6 +125,14 @@ class Settings(BaseSettings):
             "salesforce.client_secret": (
                 self.salesforce.client_secret,
                 SalesforceSettings().client_secret,
+            ),
+            "webhooks.square_signature_key": (
+                self.webhooks.square_signature_key,
+                WebhookSettings().square_signature_key,
+            ),
+            "webhooks.shopify_secret": (
+                self.webhooks.shopify_secret,
+                WebhookSettings().shopify_secret,
             ),
         }
         placeholders = [

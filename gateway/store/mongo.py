@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from gateway.store.profile_cache import ProfileCache
+from gateway.store.webhook_deliveries import WebhookDeliveries
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ async def ensure_indexes(database: AsyncDatabase[Document]) -> None:
     need it fall back or fail per field, and /readyz says so."""
     try:
         await ProfileCache(database).ensure_indexes()
+        await WebhookDeliveries(database).ensure_indexes()
     except PyMongoError as exc:
         log.warning("could not ensure MongoDB indexes: %s", exc)
 

@@ -3,10 +3,13 @@
 A document per customer: the merged profile as plain BSON, the time it was assembled and
 when it expires. A TTL index removes expired documents; since the TTL monitor runs only
 once a minute, reads also filter on `expires_at` so nothing past its TTL is ever served.
+Signed vendor webhooks drop the profiles that hold a changed upstream id
+(`invalidate_by_refs`), so the next read assembles them again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +34,9 @@ class ProfileCache:
 
     async def ensure_indexes(self) -> None:
         await self._collection.create_index("expires_at", expireAfterSeconds=0)
+        # Multikey: one entry per external ref, so a webhook finds its profiles by vendor id.
+        await self._collection.create_index("profile.external_refs.id")
+        await self._collection.create_index("profile.loyalty.account.id")
 
     async def get(self, customer_id: str) -> CachedProfile | None:
         now = datetime.now(UTC)
@@ -49,3 +55,26 @@ class ProfileCache:
 
     async def delete(self, customer_id: str) -> None:
         await self._collection.delete_one({"_id": customer_id})
+
+    async def invalidate_by_refs(self, system: str, ids: Collection[str]) -> int:
+        """Drop every cached profile holding one of `ids` of `system`, as an external ref or
+        as its loyalty account; expired or not. Returns how many were dropped."""
+        if not ids:
+            return 0
+        wanted = sorted(set(ids))
+        result = await self._collection.delete_many(
+            {
+                "$or": [
+                    {
+                        "profile.external_refs": {
+                            "$elemMatch": {"system": system, "id": {"$in": wanted}}
+                        }
+                    },
+                    {
+                        "profile.loyalty.account.system": system,
+                        "profile.loyalty.account.id": {"$in": wanted},
+                    },
+                ]
+            }
+        )
+        return result.deleted_count

@@ -1,0 +1,21 @@
+"""Vendor-signed webhooks in: verifiers per vendor, the delivery log, the Starlette routes."""
+
+from gateway.webhooks.delivery import DeliveryNotApplied, DeliveryOutcome, apply_delivery
+from gateway.webhooks.endpoints import webhook_routes
+from gateway.webhooks.hubspot import verify_hubspot_v3
+from gateway.webhooks.shopify import shopify_customer_gids, verify_shopify
+from gateway.webhooks.signing import InvalidSignature
+from gateway.webhooks.square import square_ids, verify_square
+
+__all__ = [
+    "DeliveryNotApplied",
+    "DeliveryOutcome",
+    "InvalidSignature",
+    "apply_delivery",
+    "shopify_customer_gids",
+    "square_ids",
+    "verify_hubspot_v3",
+    "verify_shopify",
+    "verify_square",
+    "webhook_routes",
+]

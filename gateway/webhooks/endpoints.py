@@ -1,0 +1,134 @@
+"""POST /webhooks/square and POST /webhooks/shopify: signed deliveries that invalidate cached
+customer profiles.
+
+Each request: the raw body is read once, capped (413); the signature is checked on exactly
+those bytes before anything is parsed (401, nothing applied); the delivery id is recorded so
+a redelivery is a no-op; the profiles holding the vendor's ids are dropped; 200.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from connectors.records import System
+from gateway.settings import WebhookSettings
+from gateway.store import ProfileCache, WebhookDeliveries
+from gateway.webhooks import shopify, square
+from gateway.webhooks.delivery import DeliveryNotApplied, apply_delivery
+from gateway.webhooks.signing import InvalidSignature
+from gateway.wiring import Services
+
+log = logging.getLogger(__name__)
+
+# Verifies one vendor's delivery and names it: (delivery id, the vendor ids it concerns).
+Handler = Callable[[WebhookSettings, bytes], Awaitable[tuple[str, set[str]]]]
+
+
+def webhook_routes() -> list[BaseRoute]:
+    return [
+        Route("/webhooks/square", square_webhook, methods=["POST"]),
+        Route("/webhooks/shopify", shopify_webhook, methods=["POST"]),
+    ]
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def square_webhook(request: Request) -> Response:
+    async def handle(config: WebhookSettings, body: bytes) -> tuple[str, set[str]]:
+        square.verify_square(
+            config.square_signature_key.get_secret_value(),
+            config.square_notification_url,
+            body,
+            request.headers.get(square.SIGNATURE_HEADER),
+        )
+        event = _json_object(body)
+        delivery_id = square.square_delivery_id(event)
+        if delivery_id is None:
+            raise _Refused(400, "event_id missing")
+        return delivery_id, square.square_ids(event)
+
+    return await _receive(request, "square", System.SQUARE, handle)
+
+
+async def shopify_webhook(request: Request) -> Response:
+    async def handle(config: WebhookSettings, body: bytes) -> tuple[str, set[str]]:
+        shopify.verify_shopify(
+            config.shopify_secret.get_secret_value(),
+            body,
+            request.headers.get(shopify.SIGNATURE_HEADER),
+        )
+        delivery_id = request.headers.get(shopify.WEBHOOK_ID_HEADER)
+        if not delivery_id:
+            raise _Refused(400, f"{shopify.WEBHOOK_ID_HEADER} missing")
+        topic = request.headers.get(shopify.TOPIC_HEADER, "")
+        return delivery_id, shopify.shopify_customer_gids(topic, _json_object(body))
+
+    return await _receive(request, "shopify", System.SHOPIFY, handle)
+
+
+async def _receive(request: Request, vendor: str, system: System, handle: Handler) -> Response:
+    services: Services = request.app.state.services
+    config = services.settings.webhooks
+    try:
+        body = await _read_body(request, config.max_body_bytes)
+        delivery_id, ids = await handle(config, body)
+        database = services.mongo[services.settings.mongodb_database]
+        outcome = await apply_delivery(
+            deliveries=WebhookDeliveries(database),
+            cache=ProfileCache(database),
+            vendor=vendor,
+            delivery_id=delivery_id,
+            system=system,
+            ids=ids,
+            retention=timedelta(seconds=config.delivery_retention_seconds),
+        )
+    except InvalidSignature as exc:
+        log.warning("%s webhook refused: %s", vendor, exc)
+        return _error(401, "invalid signature")
+    except _Refused as exc:
+        log.warning("%s webhook refused: %s", vendor, exc.message)
+        return _error(exc.status, exc.message)
+    except DeliveryNotApplied as exc:
+        log.warning("%s webhook not applied, the vendor will retry: %s", vendor, exc)
+        return _error(503, "temporarily unavailable")
+    status = "duplicate" if outcome.duplicate else "applied"
+    return JSONResponse({"status": status, "invalidated": outcome.invalidated})
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _Refused(413, "body too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _Refused(413, "body too large")
+    return bytes(body)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _Refused(400, "body is not JSON") from exc
+    if not isinstance(document, dict):
+        raise _Refused(400, "body is not a JSON object")
+    return document
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)

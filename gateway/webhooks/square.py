@@ -1,0 +1,60 @@
+"""Square webhooks: signature and the Square ids an event concerns.
+
+`x-square-hmacsha256-signature` is base64 HMAC-SHA256, keyed with the subscription's
+signature key, of the notification URL followed by the raw body
+(developer.squareup.com/docs/webhooks/step3validate). The body names the event
+(`event_id`, `type`) and carries `data: {type, id, object: {<type>: {...}}}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.webhooks.signing import hmac_sha256_base64, require_signature
+
+SIGNATURE_HEADER = "x-square-hmacsha256-signature"
+
+
+def verify_square(
+    signature_key: str, notification_url: str, body: bytes, signature: str | None
+) -> None:
+    """Raise InvalidSignature unless `signature` signs `notification_url` + `body`."""
+    expected = hmac_sha256_base64(signature_key.encode(), notification_url.encode() + body)
+    require_signature(expected, signature)
+
+
+def square_delivery_id(event: dict[str, Any]) -> str | None:
+    """Square resends a notification with the same `event_id`."""
+    event_id = event.get("event_id")
+    return event_id if isinstance(event_id, str) and event_id else None
+
+
+def square_ids(event: dict[str, Any]) -> set[str]:
+    """Square customer and loyalty account ids whose cached profiles the event makes stale.
+
+    customer.created/updated/deleted: the customer (`data.id`), and on a merge the customers
+    merged away (`event_context.merge`). loyalty.account.*: the account and its customer;
+    loyalty.event.created: the account. Other events change nothing a profile holds.
+    """
+    event_type = event.get("type")
+    data = _object(event.get("data"))
+    found: list[Any] = []
+    if isinstance(event_type, str) and event_type.startswith("customer."):
+        obj = _object(data.get("object"))
+        merge = _object(_object(obj.get("event_context")).get("merge"))
+        found += [data.get("id"), _object(obj.get("customer")).get("id")]
+        found += [merge.get("to_customer_id"), *_list(merge.get("from_customer_ids"))]
+    elif isinstance(event_type, str) and event_type.startswith("loyalty."):
+        obj = _object(data.get("object"))
+        account = _object(obj.get("loyalty_account"))
+        found += [account.get("id"), account.get("customer_id")]
+        found.append(_object(obj.get("loyalty_event")).get("loyalty_account_id"))
+    return {value for value in found if isinstance(value, str) and value}
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
