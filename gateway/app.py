@@ -14,12 +14,15 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from gateway.graphql_view import GatewayGraphQL
 from gateway.health import healthz, metrics, readyz
+from gateway.limits import BodySizeLimit, CsrfPrevention, OperationLimits
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.timing import RequestTiming
+from gateway.webhooks import webhook_routes
 from gateway.wiring import build_services
 from resolvers.schema import build_schema
 
@@ -36,12 +39,18 @@ def create_app(settings: Settings, *, http_client: httpx.AsyncClient | None = No
             app.state.services = services
             yield
 
-    graphql = GatewayGraphQL(build_schema(), graphiql=settings.graphiql_enabled)
+    limits = OperationLimits.from_settings(settings.limits, settings.env)
+    graphql: ASGIApp = GatewayGraphQL(build_schema(limits), graphiql=settings.graphiql_enabled)
+    # Outermost first: a forged request is refused before its body is read.
+    graphql = BodySizeLimit(graphql, settings.limits.max_body_bytes)
+    if settings.limits.csrf_prevention:
+        graphql = CsrfPrevention(graphql)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *webhook_routes(),
     ]
     if settings.graphiql_enabled:
         routes += _graphiql_routes(settings.graphiql_assets_dir)

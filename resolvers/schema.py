@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.federation import Schema
 
 from gateway.errors import ErrorShaping
 from gateway.execution import TrivialFieldExecutor
+from gateway.limits import LimitedValidation, OperationLimits, TokenLimitedParser
 from resolvers.customers import CustomerQueries
 from resolvers.products import ProductQueries
 from resolvers.stores import StoreQueries
@@ -18,14 +18,18 @@ class Query(ProductQueries, StoreQueries, CustomerQueries):
     pass
 
 
-def build_schema() -> Schema:
+def build_schema(limits: OperationLimits | None = None) -> Schema:
+    """`limits` default to the development ones (introspection and suggestions on); they
+    change what is accepted, never the printed SDL."""
+    policy = limits or OperationLimits.defaults()
     return Schema(
         query=Query,
         extensions=[
-            # Clients repeat the same few operations: parse and validate each once. The
-            # caches live at module level, so a fresh extension per request still hits them.
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+            # Clients repeat the same few operations: parse and validate each once (limits
+            # included). The caches live at module level, so a fresh extension per request
+            # still hits them.
+            lambda: TokenLimitedParser(policy.max_tokens, maxsize=512),
+            lambda: LimitedValidation(policy, maxsize=512),
             ErrorShaping,
         ],
         execution_context_class=TrivialFieldExecutor,

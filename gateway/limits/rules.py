@@ -1,0 +1,74 @@
+"""Validation rules for depth, aliases and directives, and the introspection switch. They
+read only the document, so the validation cache runs them once per distinct document."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    ValidationRule,
+)
+from graphql.language.visitor import SKIP, VisitorAction
+
+from gateway.limits.policy import OperationLimits
+from gateway.limits.refusal import too_complex
+from gateway.limits.shape import INTROSPECTION_FIELDS, ShapeMeter
+
+INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+
+
+@cache
+def limit_rules(limits: OperationLimits) -> tuple[type[ValidationRule], ...]:
+    """The same classes for the same limits, so the validation cache's key stays stable."""
+
+    class OperationShapeRule(ValidationRule):
+        def enter_document(self, node: DocumentNode, *_args: Any) -> VisitorAction:
+            meter = ShapeMeter(self.context.get_fragment)
+            for definition in node.definitions:
+                if isinstance(definition, OperationDefinitionNode):
+                    for error in _shape_errors(meter, definition, limits):
+                        self.report_error(error)
+            return SKIP
+
+    rules: tuple[type[ValidationRule], ...] = (OperationShapeRule,)
+    if not limits.introspection:
+        rules += (NoIntrospection,)
+    return rules
+
+
+def _shape_errors(
+    meter: ShapeMeter, operation: OperationDefinitionNode, limits: OperationLimits
+) -> list[GraphQLError]:
+    shape = meter.operation(operation)
+    checks = (
+        ("depth", shape.depth, limits.max_depth, "max_depth"),
+        ("aliases", shape.aliases, limits.max_aliases, "max_aliases"),
+        ("directives", shape.directives, limits.max_directives, "max_directives"),
+    )
+    return [
+        too_complex(
+            f"Operation refused: {measure} {value} exceeds the limit of {limit} ({setting}).",
+            operation,
+        )
+        for measure, value, limit, setting in checks
+        if value > limit
+    ]
+
+
+class NoIntrospection(ValidationRule):
+    """graphql-core's NoSchemaIntrospectionCustomRule with a code of its own."""
+
+    def enter_field(self, node: FieldNode, *_args: Any) -> None:
+        if node.name.value in INTROSPECTION_FIELDS:
+            self.report_error(
+                GraphQLError(
+                    f"Introspection is disabled; the operation asked for '{node.name.value}'.",
+                    node,
+                    extensions={"code": INTROSPECTION_DISABLED},
+                )
+            )

@@ -1,0 +1,74 @@
+"""Validation, cached per document (a drop-in for Strawberry's ValidationCache), that can
+hide "Did you mean ...?" suggestions, followed by the cost check with this request's
+variables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import cache, lru_cache
+
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from gateway.limits.cost import operation_cost
+from gateway.limits.policy import OperationLimits
+from gateway.limits.refusal import too_complex
+from gateway.limits.rules import limit_rules
+
+Rules = tuple[type[ASTValidationRule], ...]
+# Strawberry adds these to every validation of its own
+_STRAWBERRY_RULES: Rules = (MaybeNullValidationRule, OneOfInputValidationRule)
+
+
+@cache
+def _cached_validate(
+    maxsize: int,
+) -> Callable[[GraphQLSchema, DocumentNode, Rules, bool], list[GraphQLError]]:
+    return lru_cache(maxsize=maxsize)(_validate)
+
+
+def _validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: Rules, hide_suggestions: bool
+) -> list[GraphQLError]:
+    return validate(
+        schema, document, (*rules, *_STRAWBERRY_RULES), hide_suggestions=hide_suggestions
+    )
+
+
+class LimitedValidation(SchemaExtension):
+    def __init__(self, limits: OperationLimits, maxsize: int = 512) -> None:
+        super().__init__()
+        self._limits = limits
+        self._rules = limit_rules(limits)
+        self._validate = _cached_validate(maxsize)
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.validation_rules:
+            schema = context.schema._schema
+            errors = self._validate(
+                schema,
+                document,
+                context.validation_rules + self._rules,
+                not self._limits.suggestions,
+            )
+            if not errors:
+                cost = operation_cost(
+                    schema,
+                    document,
+                    context.operation_name,
+                    context.variables,
+                    self._limits.default_list_size,
+                )
+                if cost > self._limits.max_cost:
+                    errors = [
+                        too_complex(
+                            f"Operation refused: cost {cost} exceeds the limit of "
+                            f"{self._limits.max_cost} (max_cost)."
+                        )
+                    ]
+            context.pre_execution_errors = errors
+        yield
