@@ -82,7 +82,7 @@ async def build_services(
             mongo=mongo,
             ecommerce=ecommerce,
             pos=pos,
-            inventory=SquareInventory(square, settings.square),
+            inventory=SquareInventory(square, settings.square, catalog=pos.catalog),
             crm=crm,
             stores=StoreDirectory(pos, settings.cache.stores_ttl_seconds),
             customers=CustomerProfiles(

@@ -28,10 +28,15 @@ class SquareInventory:
         settings: SquareSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
+        catalog: VariationCatalog | None = None,
     ) -> None:
+        """`catalog`: share the SKU mapping with the POS adapter (`SquarePos.catalog`), so
+        one lookup serves both stock reads and order lines."""
         self.service = http.service
         self._client = SquareClient(http, settings)
-        self._catalog = VariationCatalog(self._client, settings.catalog_cache_seconds, clock)
+        self._catalog = catalog or VariationCatalog(
+            self._client, settings.catalog_cache_seconds, clock
+        )
 
     async def stock(
         self, skus: Sequence[str], location_ids: Sequence[str] | None = None

@@ -54,6 +54,11 @@ class SquarePos:
         self._catalog = VariationCatalog(self._client, settings.catalog_cache_seconds, clock)
         self._location_ids: tuple[list[str], float] | None = None  # (ids, expires_at)
 
+    @property
+    def catalog(self) -> VariationCatalog:
+        """The SKU <-> variation id mapping this adapter keeps, for SquareInventory to share."""
+        return self._catalog
+
     async def locations(self) -> list[LocationRecord]:
         operation = "square.locations.list"
         payload = await self._client.call(operation, "GET", "/v2/locations")
