@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from gateway.app import create_app
 from gateway.local_mongod import LocalMongod
 from gateway.serving import CoServer, serve_together, server_config
-from gateway.settings import Settings
+from gateway.settings import Settings, upstream_services
 from sandbox.server import sandbox_apps
 
 log = logging.getLogger("omnigate.dev")
@@ -38,9 +38,5 @@ def run_dev_stack(settings: Settings, data_dir: Path, *, scale: float, seed: int
 
 def sandbox_ports(settings: Settings) -> dict[str, int]:
     """Serve each simulator where the gateway's settings expect that vendor."""
-    urls = {
-        "square": settings.square.base_url,
-        "shopify": settings.shopify.base_url,
-        "salesforce": settings.salesforce.login_url,
-    }
+    urls = upstream_services(settings)
     return {vendor: port for vendor, url in urls.items() if (port := urlsplit(url).port)}

@@ -22,7 +22,7 @@ from gateway.services.customers import CustomerProfiles
 from gateway.services.orders import OrderHistory
 from gateway.services.stores import StoreDirectory
 from gateway.settings import HttpSettings, Settings
-from gateway.store import ProfileCache, connect_mongo, ensure_indexes
+from gateway.store import ProfileCache, WebhookDeliveries, connect_mongo, ensure_indexes
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,8 @@ class Services:
     inventory: InventoryPort
     crm: CrmPort
     stores: StoreDirectory
+    profile_cache: ProfileCache
+    webhook_deliveries: WebhookDeliveries
     customers: CustomerProfiles
     orders: OrderHistory
 
@@ -68,6 +70,7 @@ async def build_services(
                 client, service=service, base_url=base_url, observer=metrics.observe_upstream
             )
 
+        profile_cache = ProfileCache(database)
         square = upstream("square", settings.square.base_url)
         pos = SquarePos(square, settings.square)
         ecommerce = ShopifyEcommerce(
@@ -85,11 +88,13 @@ async def build_services(
             inventory=SquareInventory(square, settings.square, catalog=pos.catalog),
             crm=crm,
             stores=StoreDirectory(pos, settings.cache.stores_ttl_seconds),
+            profile_cache=profile_cache,
+            webhook_deliveries=WebhookDeliveries(database),
             customers=CustomerProfiles(
                 crm=crm,
                 pos=pos,
                 ecommerce=ecommerce,
-                cache=ProfileCache(database),
+                cache=profile_cache,
                 ttl=timedelta(seconds=settings.cache.profile_ttl_seconds),
                 metrics=metrics,
             ),

@@ -20,7 +20,6 @@ from starlette.routing import BaseRoute, Route
 
 from connectors.records import System
 from gateway.settings import WebhookSettings
-from gateway.store import ProfileCache, WebhookDeliveries
 from gateway.webhooks import shopify, square
 from gateway.webhooks.delivery import DeliveryNotApplied, apply_delivery
 from gateway.webhooks.signing import InvalidSignature
@@ -85,10 +84,9 @@ async def _receive(request: Request, vendor: str, system: System, handle: Handle
     try:
         body = await _read_body(request, config.max_body_bytes)
         delivery_id, ids = await handle(config, body)
-        database = services.mongo[services.settings.mongodb_database]
         outcome = await apply_delivery(
-            deliveries=WebhookDeliveries(database),
-            cache=ProfileCache(database),
+            deliveries=services.webhook_deliveries,
+            cache=services.profile_cache,
             vendor=vendor,
             delivery_id=delivery_id,
             system=system,
