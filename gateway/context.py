@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from gateway.auth import ANONYMOUS, Principal
 from gateway.loaders import Loaders
 from gateway.wiring import Services
 
@@ -18,6 +19,7 @@ class Context:
     services: Services
     request: Request | WebSocket
     response: Response | WebSocket | None = None
+    principal: Principal = ANONYMOUS
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,44 @@
+"""Who is asking: the principal every resolver checks before it reads or changes anything.
+
+A request carries at most one identity (a customer's JWT, a kiosk device token, a staff
+token) and, independently, at most one guest cart token. The token is kept apart from the
+identity because a customer who logs in still holds the guest cart they filled before:
+presenting both is how that cart is merged into theirs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PrincipalKind(StrEnum):
+    ANONYMOUS = "ANONYMOUS"
+    CUSTOMER = "CUSTOMER"
+    KIOSK = "KIOSK"
+    STAFF = "STAFF"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: PrincipalKind = PrincipalKind.ANONYMOUS
+    # the customer id (CRM contact id) for CUSTOMER, the device or staff id otherwise
+    subject: str | None = None
+    # the store a KIOSK device or a STAFF member is scoped to
+    store_id: str | None = None
+    # the customer who identified at a kiosk (a verified hand-off token)
+    handoff_customer_id: str | None = None
+    # a guest cart token presented with the request (any kind may carry one)
+    cart_token: str | None = None
+
+    @property
+    def customer_id(self) -> str | None:
+        """The customer whose own cart, wishlist and profile this request may reach."""
+        if self.kind is PrincipalKind.CUSTOMER:
+            return self.subject
+        if self.kind is PrincipalKind.KIOSK:
+            return self.handoff_customer_id
+        return None
+
+
+ANONYMOUS = Principal()
