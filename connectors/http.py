@@ -1,16 +1,25 @@
 """The one door every adapter uses to reach its upstream.
 
 Adapters get an `UpstreamHttp` for their service from the gateway wiring: it wraps the
-app-scoped `httpx.AsyncClient` (so the transport, pool and timeouts are chosen in one
-place), turns transport failures into `connectors.errors`, and reports each call to an
-observer (metrics) without the adapter knowing about metrics.
+app-scoped `httpx.AsyncClient` (so the transport and pool are chosen in one place), applies
+the service's `UpstreamPolicy` (deadline, concurrency limit, circuit breaker, retries:
+connectors/resilience, docs/resilience.md), turns transport failures into
+`connectors.errors`, and reports each attempt to an observer (metrics) without the adapter
+knowing about metrics.
+
+An adapter says two things per call: whether it may be sent twice (`idempotent`), and,
+through `read`, what the answer means. A reader runs inside each attempt, so a failure it
+raises (a vendor's throttle signal in a 200, a body that does not parse) is retried and
+seen by the breaker exactly like a 5xx.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar, overload
 
 import httpx
 import orjson
@@ -22,9 +31,14 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from connectors.resilience import UNGUARDED, UpstreamPolicy
 
-# (service, operation, HTTP status or None when no response arrived, seconds)
+T = TypeVar("T")
+
+# (service, operation, HTTP status or None when no response arrived, seconds); per attempt
 RequestObserver = Callable[[str, str, int | None, float], None]
+# What an answer means: the value the adapter wants, or an UpstreamError raised
+ResponseReader = Callable[[httpx.Response], T]
 
 
 def _ignore(service: str, operation: str, status: int | None, seconds: float) -> None:
@@ -39,11 +53,45 @@ class UpstreamHttp:
         service: str,
         base_url: str,
         observer: RequestObserver = _ignore,
+        policy: UpstreamPolicy | None = None,
     ) -> None:
+        """Without a `policy` (contract tests, scripts) each call is one attempt, bounded by
+        the request deadline if one is set and by the client's own timeouts."""
         self.client = client
         self.service = service
         self.base_url = base_url.rstrip("/")
+        self.policy = policy or UpstreamPolicy(service, UNGUARDED)
         self._observer = observer
+
+    @overload
+    async def send(
+        self,
+        operation: str,
+        method: str,
+        path_or_url: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        idempotent: bool = False,
+        read: None = None,
+    ) -> httpx.Response: ...
+
+    @overload
+    async def send(
+        self,
+        operation: str,
+        method: str,
+        path_or_url: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        idempotent: bool = False,
+        read: ResponseReader[T],
+    ) -> T: ...
 
     async def send(
         self,
@@ -55,26 +103,58 @@ class UpstreamHttp:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
-    ) -> httpx.Response:
-        """One upstream call; `operation` names it in metrics and errors."""
+        idempotent: bool = False,
+        read: ResponseReader[Any] | None = None,
+    ) -> Any:
+        """One upstream call; `operation` names it in metrics and errors.
+
+        `idempotent=True` lets the policy send it again after a retryable failure: pass it
+        for reads (whatever their method) and for writes that carry the vendor's
+        idempotency key, never otherwise. A connection that could not be made is retried
+        either way (nothing was sent).
+
+        With `read`, returns what the reader makes of the answer. Without, returns the
+        response whatever its status, as before; a 5xx or 429 is still retried (when
+        allowed) and counted by the breaker, and the last one is returned.
+        """
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         if json_body is not None:
             content = orjson.dumps(json_body)
             headers = {**(headers or {}), "content-type": "application/json"}
-        started = time.perf_counter()
-        status: int | None = None
+        status_check: _StatusCheck | None = None
+        reader: ResponseReader[Any]
+        if read is None:
+            status_check = _StatusCheck(self, operation)
+            reader = status_check.read
+        else:
+            reader = read
+        connect_timeout = self.policy.settings.connect_timeout_seconds
+
+        async def attempt(seconds: float) -> Any:
+            timeout = httpx.Timeout(seconds, connect=min(seconds, connect_timeout))
+            started = time.perf_counter()
+            status: int | None = None
+            try:
+                response = await self.client.request(
+                    method, url, params=params, headers=headers, content=content, timeout=timeout
+                )
+                status = response.status_code
+            except httpx.ConnectError as exc:
+                raise UpstreamUnavailable(self.service, operation, repr(exc), sent=False) from exc
+            except httpx.TimeoutException as exc:
+                raise UpstreamTimeout(self.service, operation, type(exc).__name__) from exc
+            except httpx.HTTPError as exc:
+                raise UpstreamUnavailable(self.service, operation, repr(exc)) from exc
+            finally:
+                self._observer(self.service, operation, status, time.perf_counter() - started)
+            return reader(response)
+
         try:
-            response = await self.client.request(
-                method, url, params=params, headers=headers, content=content
-            )
-            status = response.status_code
-            return response
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(self.service, operation, type(exc).__name__) from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(self.service, operation, repr(exc)) from exc
-        finally:
-            self._observer(self.service, operation, status, time.perf_counter() - started)
+            return await self.policy.run(operation, attempt, idempotent=idempotent)
+        except UpstreamError as error:
+            if status_check is not None and status_check.failed is error:
+                return status_check.response
+            raise
 
     def status_error(self, operation: str, response: httpx.Response, detail: str) -> UpstreamError:
         """The error for a non-success status, once the adapter has read its vendor's envelope."""
@@ -95,11 +175,39 @@ class UpstreamHttp:
             raise UpstreamUnavailable(self.service, operation, "response is not JSON") from exc
 
 
+class _StatusCheck:
+    """The reader of a call made without one: a 5xx or 429 fails the attempt (so it can be
+    retried and the breaker hears of it), and the last such response goes back to the
+    caller, who reads the vendor's envelope for the logs as it always did."""
+
+    def __init__(self, http: UpstreamHttp, operation: str) -> None:
+        self._http = http
+        self._operation = operation
+        self.failed: UpstreamError | None = None
+        self.response: httpx.Response | None = None
+
+    def read(self, response: httpx.Response) -> httpx.Response:
+        status = response.status_code
+        if status >= 500 or status == 429:
+            self.failed = self._http.status_error(self._operation, response, "body not read")
+            self.response = response
+            raise self.failed
+        return response
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
+    """`Retry-After` in seconds: delay-seconds, or an HTTP-date (RFC 9110 10.2.3)."""
     value = response.headers.get("retry-after")
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -18,7 +18,14 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready to take traffic: MongoDB answers a ping and every upstream is configured."""
+    """Ready to take traffic: MongoDB answers a ping and every upstream is configured.
+
+    Each upstream's circuit breaker state is reported under `circuits` but never makes the
+    pod unready. Every pod calls the same vendors, so their breakers open together: taking
+    them all out of the Service would turn one vendor's outage (its fields null with
+    CIRCUIT_OPEN, everything else answered) into a total one. And a pod removed from the
+    Service gets no traffic to probe the vendor with, so its breaker could not close.
+    """
     services: Services = request.app.state.services
     mongo_ok = await mongo_reachable(services.mongo)
     upstreams = {name: bool(url) for name, url in upstream_services(services.settings).items()}
@@ -29,6 +36,10 @@ async def readyz(request: Request) -> Response:
             "mongodb": "ok" if mongo_ok else "unreachable",
             "upstreams": {
                 name: "configured" if ok else "missing" for name, ok in upstreams.items()
+            },
+            "circuits": {
+                name: policy.breaker.state.value
+                for name, policy in services.upstream_policies.items()
             },
         },
     }

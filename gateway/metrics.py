@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from connectors.resilience import CircuitState
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -13,6 +15,7 @@ __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._circuits: dict[str, CircuitState] = {}
         self.upstream_requests = Counter(
             "omnigate_upstream_requests_total",
             "Calls made to upstream systems.",
@@ -39,6 +42,37 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # connectors/resilience (docs/resilience.md): Metrics is its ResilienceObserver
+        self.upstream_retries = Counter(
+            "omnigate_upstream_retries_total",
+            "Retries sent to upstreams, by the failure that caused them.",
+            ["service", "operation", "reason"],
+            registry=self.registry,
+        )
+        self.upstream_retries_refused = Counter(
+            "omnigate_upstream_retries_refused_total",
+            "Retryable failures not retried: retry budget spent, or no time before the deadline.",
+            ["service", "reason"],
+            registry=self.registry,
+        )
+        self.upstream_rejections = Counter(
+            "omnigate_upstream_rejected_calls_total",
+            "Upstream calls not sent: circuit open, or no concurrency slot before the deadline.",
+            ["service", "reason"],
+            registry=self.registry,
+        )
+        self.circuit_state = Gauge(
+            "omnigate_upstream_circuit_state",
+            "1 for each upstream's current circuit breaker state, 0 for the others.",
+            ["service", "state"],
+            registry=self.registry,
+        )
+        self.circuit_transitions = Counter(
+            "omnigate_upstream_circuit_transitions_total",
+            "Circuit breaker state changes, by the state entered.",
+            ["service", "state"],
+            registry=self.registry,
+        )
         self.cache_lookups = Counter(
             "omnigate_cache_lookups_total",
             "Cache lookups by cache and result (hit, miss, error).",
@@ -53,6 +87,22 @@ class Metrics:
         self.upstream_latency.labels(service, operation).observe(seconds)
         if status is None or status >= 400:
             self.upstream_failures.labels(service, operation).inc()
+
+    def retried(self, service: str, operation: str, reason: str) -> None:
+        self.upstream_retries.labels(service, operation, reason).inc()
+
+    def retry_refused(self, service: str, operation: str, reason: str) -> None:
+        self.upstream_retries_refused.labels(service, reason).inc()
+
+    def rejected(self, service: str, operation: str, reason: str) -> None:
+        self.upstream_rejections.labels(service, reason).inc()
+
+    def circuit_changed(self, service: str, state: CircuitState) -> None:
+        for each in CircuitState:
+            self.circuit_state.labels(service, each.value).set(1 if each is state else 0)
+        if self._circuits.get(service, state) is not state:  # the first report is no change
+            self.circuit_transitions.labels(service, state.value).inc()
+        self._circuits[service] = state
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -33,7 +33,9 @@ as a reverse proxy does, so an upstream that hands out its address (Salesforce's
 `instance_url`) keeps being reached through the proxy.
 
 To put a gateway behind it, give the proxy's `url` as the vendor's base URL in Settings
-(`square.base_url`, `shopify.base_url`, `salesforce.login_url`).
+(`square.base_url`, `shopify.base_url`, `salesforce.login_url`); `proxies_in_front_of(urls)`
+runs one per vendor, each in its own thread, and `behind_proxies(settings, proxies)` points
+a copy of the settings at them.
 """
 
 from __future__ import annotations
@@ -379,3 +381,28 @@ def _synthetic(plan: _Plan) -> tuple[int, Headers, bytes]:
     if plan.fault is Fault.THROTTLE_429:
         return 429, [_JSON, (b"retry-after", str(plan.retry_after).encode())], content
     return 500, [_JSON], content
+
+
+@contextlib.contextmanager
+def proxies_in_front_of(targets: dict[str, str]) -> Iterator[dict[str, FaultProxy]]:
+    """A proxy per name (vendor) -> target URL, each on a loop and thread of its own, so a
+    held or dripping connection costs the code under test nothing."""
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: stack.enter_context(FaultProxy(url).running_in_thread())
+            for name, url in targets.items()
+        }
+
+
+# The Settings field holding each vendor's URL
+URL_SETTING = {"square": "base_url", "shopify": "base_url", "salesforce": "login_url"}
+
+
+def behind_proxies(settings: Any, proxies: dict[str, FaultProxy], **changes: Any) -> Any:
+    """`settings` (a gateway Settings) with each vendor reached through its proxy, every
+    proxy reset to PASS with its counts cleared, and `changes` applied."""
+    for proxy in proxies.values():
+        proxy.set(Fault.PASS)
+        proxy.reset_counts()
+    urls = {vendor: {URL_SETTING[vendor]: proxy.url} for vendor, proxy in proxies.items()}
+    return settings.with_changes(**urls, **changes)

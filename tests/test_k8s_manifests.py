@@ -372,8 +372,17 @@ def test_every_variable_the_manifests_set_is_a_setting(target: str) -> None:
 
 
 def test_the_setting_check_catches_a_made_up_name() -> None:
-    names = ["OMNIGATE_HTTP__TIMEOUT_SECONDS", "OMNIGATE_SQUARE__ACESS_TOKEN", "OMNIGATE_HTTP"]
-    assert unknown_env_names(names) == ["OMNIGATE_HTTP", "OMNIGATE_SQUARE__ACESS_TOKEN"]
+    names = [
+        "OMNIGATE_UPSTREAMS__SHOPIFY__RETRIES",
+        "OMNIGATE_SQUARE__ACESS_TOKEN",
+        "OMNIGATE_HTTP",
+        "OMNIGATE_HTTP__TIMEOUT_SECONDS",  # moved to OMNIGATE_UPSTREAMS__ALL__DEADLINE_SECONDS
+    ]
+    assert unknown_env_names(names) == [
+        "OMNIGATE_HTTP",
+        "OMNIGATE_HTTP__TIMEOUT_SECONDS",
+        "OMNIGATE_SQUARE__ACESS_TOKEN",
+    ]
     assert "OMNIGATE_CACHE__PROFILE_TTL_SECONDS" in settings_env_names()
 
 
@@ -398,7 +407,8 @@ def test_settings_accept_what_an_overlay_configures(
 
     assert settings.env == env
     assert settings.graphiql_enabled is graphiql
-    assert settings.http.timeout_seconds == 5
+    assert settings.upstreams.for_service("shopify").deadline_seconds == 5
+    assert settings.request_deadline_seconds == 10
     assert settings.cache.profile_ttl_seconds == 300
     assert settings.shopify.base_url.startswith("https://")
     assert settings.salesforce.login_url.startswith("https://")

@@ -19,6 +19,7 @@ from connectors.salesforce.session import ClientCredentialsSession, Session
 from connectors.salesforce.settings import SalesforceSettings
 
 _DETAIL_LIMIT = 500
+_SESSION_REJECTED: Any = object()  # the org refused the session: renew it and ask again
 
 
 class SalesforceRest:
@@ -39,13 +40,11 @@ class SalesforceRest:
     ) -> Any:
         """GET an instance-relative path; a session the org rejects is renewed once."""
         session = await self._session.current()
-        response = await self._send(operation, session, path, params)
-        if _session_rejected(response):
+        payload = await self._send(operation, session, path, params, renewable=True)
+        if payload is _SESSION_REJECTED:
             session = await self._session.renew(session)
-            response = await self._send(operation, session, path, params)
-        if not response.is_success:
-            raise self._error(operation, response)
-        return self.http.json(operation, response)
+            payload = await self._send(operation, session, path, params, renewable=False)
+        return payload
 
     async def query(self, operation: str, soql: str) -> list[dict[str, Any]]:
         """Every record of a SOQL query, following `nextRecordsUrl` until `done`."""
@@ -66,8 +65,24 @@ class SalesforceRest:
             page = await self.get(operation, next_url)
 
     async def _send(
-        self, operation: str, session: Session, path: str, params: Mapping[str, str] | None
-    ) -> httpx.Response:
+        self,
+        operation: str,
+        session: Session,
+        path: str,
+        params: Mapping[str, str] | None,
+        *,
+        renewable: bool,
+    ) -> Any:
+        """The decoded answer, or _SESSION_REJECTED when `renewable` and the org refused the
+        session. Every call here is a GET: a read, safe to send again."""
+
+        def read(response: httpx.Response) -> Any:
+            if renewable and _session_rejected(response):
+                return _SESSION_REJECTED
+            if not response.is_success:
+                raise self._error(operation, response)
+            return self.http.json(operation, response)
+
         return await self.http.send(
             operation,
             "GET",
@@ -77,13 +92,18 @@ class SalesforceRest:
                 "Authorization": f"Bearer {session.access_token}",
                 "Accept": "application/json",
             },
+            idempotent=True,
+            read=read,
         )
 
     def _error(self, operation: str, response: httpx.Response) -> UpstreamError:
         codes, detail = describe_errors(response)
         if response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in codes:
-            # No Retry-After: the allocation is a rolling 24-hour window.
-            return UpstreamThrottled(self.http.service, operation, f"HTTP 403: {detail}")
+            # No Retry-After, and no retry: the allocation is a rolling 24-hour window, so
+            # a retry within this request would only be refused again.
+            return UpstreamThrottled(
+                self.http.service, operation, f"HTTP 403: {detail}", retryable=False
+            )
         return self.http.status_error(operation, response, detail)
 
 

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import httpx
+
 from connectors.errors import UpstreamUnavailable
 from connectors.http import UpstreamHttp
 from connectors.salesforce.settings import SalesforceSettings
@@ -58,7 +60,9 @@ class ClientCredentialsSession:
             return self._current
 
     async def _fetch(self) -> Session:
-        response = await self._http.send(
+        # A POST, but safe to send again: a client credentials grant creates nothing the
+        # org keeps per request (a lost answer costs one more token, nothing else).
+        return await self._http.send(
             TOKEN_OPERATION,
             "POST",
             TOKEN_PATH,
@@ -67,7 +71,11 @@ class ClientCredentialsSession:
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Accept": "application/json",
             },
+            idempotent=True,
+            read=self._session_from,
         )
+
+    def _session_from(self, response: httpx.Response) -> Session:
         if not response.is_success:
             raise self._http.status_error(TOKEN_OPERATION, response, _oauth_error(response.content))
         payload = self._http.json(TOKEN_OPERATION, response)
