@@ -4,6 +4,18 @@ One Protocol per domain. Each adapter in connectors/<vendor>/ implements one or 
 them; the gateway wiring picks the adapter per domain from settings. Batch methods take
 many keys and make as few upstream calls as the vendor's batch caps allow; results for
 keys the vendor does not know are simply absent.
+
+`place_order` is the one write, with one contract on both order-taking ports:
+
+- the same `idempotency_key` with the same draft, however often and however concurrently
+  it is sent, creates one upstream order and answers that order every time: a checkout
+  whose answer was lost (timeout, crash) is retried with its key, never without it;
+- the same key with a different draft raises `IdempotencyKeyReused` (code
+  IDEMPOTENCY_KEY_REUSED) and changes nothing upstream;
+- a refusal of the order itself raises an `UpstreamRejected` (`OrderRejected` where the
+  vendor explains it), whose `public_message` never carries the vendor's words;
+- an `UpstreamUnavailable` or `UpstreamTimeout` leaves it unknown whether the order was
+  placed: retrying with the same key and draft is always safe and settles it.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from connectors.records import (
     CustomerIdentity,
     LocationRecord,
     LoyaltyAccountRecord,
+    OrderDraft,
     OrderQuery,
     OrderRecord,
     ProductPage,
@@ -46,6 +59,13 @@ class EcommercePort(CustomerDirectory, Protocol):
 
     async def orders(self, query: OrderQuery) -> list[OrderRecord]: ...
 
+    async def place_order(self, draft: OrderDraft) -> OrderRecord:
+        """Place an online order (web, mobile) exactly once per key; see the module docstring.
+
+        The record is the one `orders` returns for it later, channel ONLINE.
+        """
+        ...
+
 
 class PosPort(CustomerDirectory, Protocol):
     """The point of sale: store locations, in-store customers, receipts and loyalty."""
@@ -53,6 +73,13 @@ class PosPort(CustomerDirectory, Protocol):
     async def locations(self) -> list[LocationRecord]: ...
 
     async def orders(self, query: OrderQuery) -> list[OrderRecord]: ...
+
+    async def place_order(self, draft: OrderDraft) -> OrderRecord:
+        """Place a store order (store, kiosk) exactly once per key; see the module docstring.
+
+        The record is the one `orders` returns for it later, channel STORE.
+        """
+        ...
 
     async def loyalty_accounts(self, customer_ids: Sequence[str]) -> list[LoyaltyAccountRecord]: ...
 

@@ -149,6 +149,40 @@ class OrderRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderLineDraft:
+    """One line of an order to place: the SKU, how many, and the unit price the shopper saw."""
+
+    sku: str
+    quantity: int
+    unit_price: Money
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDraft:
+    """An order to place in one system, exactly once per `idempotency_key`.
+
+    `customer_refs` holds the shopper's ids in every system they are known to; each adapter
+    picks its own system's id, and places a guest order when there is none. `location_id`
+    is the store (the POS location id omnigate uses for stores): where a POS order is rung
+    up, and the pickup store of a click-and-collect order. `discount` is the one
+    order-level amount the gateway's promotion engine computed; line prices are before it.
+    """
+
+    idempotency_key: str
+    customer_refs: tuple[ExternalRef, ...]
+    lines: tuple[OrderLineDraft, ...]
+    currency: str
+    location_id: str | None
+    pickup: bool
+    discount: Money | None = None
+    note: str | None = None
+
+    def customer_id(self, system: System) -> str | None:
+        """The shopper's id in `system`, or None for a guest there."""
+        return next((ref.id for ref in self.customer_refs if ref.system == system), None)
+
+
+@dataclass(frozen=True, slots=True)
 class OrderQuery:
     """Newest-first order read for some of one system's customers.
 

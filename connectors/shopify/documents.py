@@ -109,3 +109,72 @@ query CustomerOrders($first: Int!, $after: String, $query: String!) {{
   }}
 }}
 """
+
+# --- placing orders ---------------------------------------------------------------------
+
+# 2 + 200 x variant 1 = 202: variant ids for a checkout's SKUs, 200 per request.
+VARIANT_IDS_BY_SKU = """
+query VariantIdsBySku($first: Int!, $after: String, $query: String!) {
+  productVariants(first: $first, after: $after, query: $query) {
+    edges { node { id sku } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+# An order as `orders` reads it, plus the fingerprint of the draft that placed it: order 1 +
+# totalPriceSet 2 + customer 1 + metafield 1 + lineItems (2 + $lines x 3). At the 250-line
+# maximum that is 757, and the mutation adds 10 - 1 for its payload.
+MAX_PLACED_LINES = 250
+_PLACED_ORDER_FIELDS = """
+fragment PlacedOrderFields on Order {
+  id
+  name
+  createdAt
+  displayFinancialStatus
+  totalPriceSet { shopMoney { amount currencyCode } }
+  customer { id }
+  lineItems(first: $lines) {
+    edges {
+      node {
+        sku
+        name
+        quantity
+        originalUnitPriceSet { shopMoney { amount currencyCode } }
+      }
+    }
+  }
+  fingerprint: metafield(namespace: $namespace, key: $fingerprintKey) { value }
+}
+"""
+
+# The order a checkout key placed, if any: a lookup by custom ID, not a search, so it sees
+# an order the moment it exists (the search index behind `orders(query:)` lags).
+PLACED_ORDER = (
+    """
+query PlacedOrder(
+  $identifier: OrderIdentifierInput!, $lines: Int!, $namespace: String!, $fingerprintKey: String!
+) {
+  orderByIdentifier(identifier: $identifier) { ...PlacedOrderFields }
+}
+"""
+    + _PLACED_ORDER_FIELDS
+)
+
+PLACE_ORDER = (
+    """
+mutation PlaceOrder(
+  $order: OrderCreateOrderInput!
+  $options: OrderCreateOptionsInput
+  $lines: Int!
+  $namespace: String!
+  $fingerprintKey: String!
+) {
+  orderCreate(order: $order, options: $options) {
+    order { ...PlacedOrderFields }
+    userErrors { field message code }
+  }
+}
+"""
+    + _PLACED_ORDER_FIELDS
+)

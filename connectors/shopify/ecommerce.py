@@ -3,7 +3,8 @@
 Shopify holds the price every channel shows, so `products_by_sku` is omnigate's single
 price source: a variant's price, with the shop's currency read in the same request. Reads
 are batched as far as Shopify's single-query cost cap allows (see documents.py) and every
-page is one call named `shopify.<method>` in metrics and errors.
+page is one call named `shopify.<method>` in metrics and errors. `place_order` is the one
+write: `orderCreate`, made exactly-once by omnigate itself (see order_input.py).
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from connectors.errors import UpstreamUnavailable
+from connectors.errors import IdempotencyKeyReused, OrderRejected, UpstreamUnavailable
 from connectors.http import UpstreamHttp
-from connectors.records import CustomerIdentity, OrderQuery, OrderRecord, ProductPage, ProductRecord
-from connectors.shopify import documents, mapping
+from connectors.records import (
+    CustomerIdentity,
+    OrderDraft,
+    OrderQuery,
+    OrderRecord,
+    ProductPage,
+    ProductRecord,
+)
+from connectors.shopify import documents, mapping, order_input
 from connectors.shopify.graphql import ShopifyGraphql
 from connectors.shopify.search import any_of, free_text, numeric_id, timestamp
 from connectors.shopify.settings import ShopifySettings
@@ -25,6 +33,7 @@ class ShopifyEcommerce:
     def __init__(self, http: UpstreamHttp, settings: ShopifySettings) -> None:
         self.service = http.service
         self._graphql = ShopifyGraphql(http, settings)
+        self._settings = settings
 
     async def products_by_sku(self, skus: Sequence[str]) -> dict[str, ProductRecord]:
         wanted = _unique(sku for sku in skus if sku)
@@ -42,7 +51,9 @@ class ShopifyEcommerce:
             "query": any_of("sku", batch),
         }
         while missing:
-            data = await self._graphql.query(operation, documents.PRODUCTS_BY_SKU, variables)
+            data = await self._graphql.query(
+                operation, documents.PRODUCTS_BY_SKU, variables, idempotent=True
+            )
             with self._shape(operation):
                 currency = data["shop"]["currencyCode"]
                 for edge in data["productVariants"]["edges"]:
@@ -68,7 +79,9 @@ class ShopifyEcommerce:
             # Shopify asks not to sort by relevance without search terms.
             "sortKey": "RELEVANCE" if words else "ID",
         }
-        data = await self._graphql.query(operation, documents.SEARCH_PRODUCTS, variables)
+        data = await self._graphql.query(
+            operation, documents.SEARCH_PRODUCTS, variables, idempotent=True
+        )
         with self._shape(operation):
             currency = data["shop"]["currencyCode"]
             listed = (
@@ -102,7 +115,9 @@ class ShopifyEcommerce:
                 "query": " OR ".join(batch),
             }
             while True:
-                data = await self._graphql.query(operation, documents.FIND_CUSTOMERS, variables)
+                data = await self._graphql.query(
+                    operation, documents.FIND_CUSTOMERS, variables, idempotent=True
+                )
                 with self._shape(operation):
                     for edge in data["customers"]["edges"]:
                         person = mapping.customer(edge["node"])
@@ -129,7 +144,9 @@ class ShopifyEcommerce:
         variables: dict[str, Any] = {"after": None, "query": search}
         while len(records) < query.limit:
             variables["first"] = min(documents.ORDERS_PER_PAGE, query.limit - len(records))
-            data = await self._graphql.query(operation, documents.CUSTOMER_ORDERS, variables)
+            data = await self._graphql.query(
+                operation, documents.CUSTOMER_ORDERS, variables, idempotent=True
+            )
             with self._shape(operation):
                 records += [mapping.order(edge["node"]) for edge in data["orders"]["edges"]]
                 page = data["orders"]["pageInfo"]
@@ -137,6 +154,114 @@ class ShopifyEcommerce:
                 break
             variables["after"] = page["endCursor"]
         return records[: query.limit]
+
+    async def place_order(self, draft: OrderDraft) -> OrderRecord:
+        """orderCreate once per checkout key, with no idempotency from Shopify to lean on.
+
+        1. Look the key up by custom ID: an order with the same fingerprint is this checkout
+           placed by an earlier attempt and is the answer; another fingerprint means the
+           key was reused for other contents (IdempotencyKeyReused), and nothing is created.
+        2. Otherwise create the order, carrying the key and the fingerprint as metafields.
+           The mutation has no Shopify idempotency, so the transport never repeats it.
+        3. If Shopify refuses it (userErrors), look the key up again: two attempts of one
+           checkout that raced past step 1 both try to create, the key's custom ID is
+           unique, and the loser finds the winner's order. Any other refusal is an
+           OrderRejected.
+
+        What remains: a create whose answer is lost surfaces as UpstreamUnavailable or
+        UpstreamTimeout although the order exists; the caller's retry with the same key
+        finds it in step 1. Uniqueness needs the shop's `id` metafield definition
+        (ShopifySettings.checkout_key_*); custom-ID lookups see an order at once, unlike
+        `orders(query:)`, whose search index lags.
+        """
+        operation = "shopify.place_order"
+        variant_by_sku = await self._variant_ids([line.sku for line in draft.lines])
+        order = order_input.order_input(draft, variant_by_sku)
+        digest = order_input.fingerprint(order)
+        shared = {
+            "lines": max(1, min(len(draft.lines), documents.MAX_PLACED_LINES)),
+            "namespace": self._settings.checkout_key_namespace,
+            "fingerprintKey": order_input.FINGERPRINT_KEY,
+        }
+        placed = await self._placed_order(draft.idempotency_key, digest, shared)
+        if placed is not None:
+            return placed
+        variables = {
+            **shared,
+            "order": order_input.with_checkout_metafields(
+                order, draft.idempotency_key, digest, self._settings
+            ),
+            "options": {"inventoryBehaviour": "DECREMENT_OBEYING_POLICY"},
+        }
+        data = await self._graphql.query(
+            operation, documents.PLACE_ORDER, variables, idempotent=False
+        )
+        with self._shape(operation):
+            payload = data["orderCreate"]
+            user_errors = payload["userErrors"]
+            created = payload["order"]
+            if not user_errors and created is not None:
+                return mapping.order(created)
+        placed = await self._placed_order(draft.idempotency_key, digest, shared)
+        if placed is not None:
+            return placed
+        raise OrderRejected(self.service, operation, _describe_user_errors(user_errors))
+
+    async def _placed_order(
+        self, key: str, digest: str, shared: dict[str, Any]
+    ) -> OrderRecord | None:
+        """The order `key` placed, if any; raises IdempotencyKeyReused if from another draft."""
+        operation = "shopify.placed_order"
+        identifier = {
+            "customId": {
+                "namespace": self._settings.checkout_key_namespace,
+                "key": self._settings.checkout_key_key,
+                "value": key,
+            }
+        }
+        data = await self._graphql.query(
+            operation, documents.PLACED_ORDER, {**shared, "identifier": identifier}, idempotent=True
+        )
+        with self._shape(operation):
+            node = data["orderByIdentifier"]
+            if node is None:
+                return None
+            stored = (node.get("fingerprint") or {}).get("value")
+            record = mapping.order(node)
+        if stored != digest:
+            raise IdempotencyKeyReused(
+                self.service, operation, f"{record.ref.id} was placed from another draft"
+            )
+        return record
+
+    async def _variant_ids(self, skus: Sequence[str]) -> dict[str, str]:
+        """Variant gid per SKU the shop has; absent SKUs become custom line items."""
+        operation = "shopify.variant_ids"
+        wanted = _unique(sku for sku in skus if sku)
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), documents.SKUS_PER_REQUEST):
+            batch = wanted[start : start + documents.SKUS_PER_REQUEST]
+            missing = set(batch)
+            variables: dict[str, Any] = {
+                "first": len(batch),
+                "after": None,
+                "query": any_of("sku", batch),
+            }
+            while missing:
+                data = await self._graphql.query(
+                    operation, documents.VARIANT_IDS_BY_SKU, variables, idempotent=True
+                )
+                with self._shape(operation):
+                    for edge in data["productVariants"]["edges"]:
+                        sku = edge["node"].get("sku")
+                        if sku in missing:  # search may match more loosely than SKU equality
+                            found[sku] = edge["node"]["id"]
+                            missing.discard(sku)
+                    page = data["productVariants"]["pageInfo"]
+                if not page["hasNextPage"]:
+                    break
+                variables["after"] = page["endCursor"]
+        return found
 
     @contextmanager
     def _shape(self, operation: str) -> Iterator[None]:
@@ -150,6 +275,20 @@ class ShopifyEcommerce:
 
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
+
+def _describe_user_errors(errors: Any) -> str:
+    """Shopify's userErrors as one log line (`CODE field.path: message; ...`)."""
+    if not isinstance(errors, list) or not errors:
+        return "orderCreate returned no order"
+    parts = []
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        path = ".".join(str(part) for part in error.get("field") or [])
+        head = " ".join(str(part) for part in (error.get("code") or "ERROR", path) if part)
+        parts.append(f"{head}: {str(error.get('message', ''))[:200]}")
+    return "; ".join(parts)[:500]
 
 
 def _digits(phone: str) -> str:

@@ -4,12 +4,17 @@ Shopify answers most refusals with HTTP 200 and `errors[].extensions.code`: THRO
 the app's cost bucket lacks the points (retry once the bucket has restored them, which
 `extensions.cost` lets us compute), INTERNAL_SERVER_ERROR for its own faults, anything else
 (MAX_COST_EXCEEDED, validation) for a request that would be refused again.
+
+Every call says whether the transport may send it again (`idempotent`): queries may be, a
+mutation only if it carries Shopify's own idempotency (`@idempotent(key:)`).
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+import httpx
 
 from connectors.errors import UpstreamRejected, UpstreamThrottled, UpstreamUnavailable
 from connectors.http import UpstreamHttp
@@ -22,16 +27,27 @@ class ShopifyGraphql:
         self.settings = settings
 
     async def query(
-        self, operation: str, document: str, variables: dict[str, Any]
+        self,
+        operation: str,
+        document: str,
+        variables: dict[str, Any],
+        *,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
         """The `data` of a successful answer; raises the matching UpstreamError otherwise."""
-        response = await self.http.send(
+        return await self.http.send(
             operation,
             "POST",
             self.settings.graphql_path,
             json_body={"query": document, "variables": variables},
             headers={"X-Shopify-Access-Token": self.settings.access_token.get_secret_value()},
+            idempotent=idempotent,
+            read=lambda response: self._data(operation, response),
         )
+
+    def _data(self, operation: str, response: httpx.Response) -> dict[str, Any]:
+        """What an answer means. It runs inside each attempt, so a THROTTLED answer (HTTP 200)
+        is retried once the bucket has restored the points, like a 429 with Retry-After."""
         if response.status_code != 200:
             raise self.http.status_error(operation, response, _http_detail(response.content))
         body = self.http.json(operation, response)

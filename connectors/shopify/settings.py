@@ -17,6 +17,13 @@ class ShopifySettings(BaseModel):
     access_token: SecretStr = SecretStr("shpat_sandbox")
     # The latest stable Admin API version (supported until at least July 2027).
     api_version: str = "2026-07"
+    # Where an order placed by omnigate keeps its checkout's idempotency key: an order
+    # metafield of type `id` (a custom ID: unique across the shop's orders, and readable
+    # with `orderByIdentifier`). The shop needs that metafield definition once, created
+    # with `metafieldDefinitionCreate(ownerType: ORDER, type: "id", namespace, key)`;
+    # without it Shopify does not enforce the uniqueness placement relies on.
+    checkout_key_namespace: str = "omnigate"
+    checkout_key_key: str = "checkout_key"
 
     @property
     def graphql_path(self) -> str:

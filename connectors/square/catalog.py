@@ -96,6 +96,7 @@ class VariationCatalog:
             "POST",
             "/v2/catalog/batch-retrieve",
             {"object_ids": variation_ids},
+            idempotent=True,
         )
         expires_at = self._clock() + self._ttl
         answered: dict[str, str | None] = dict.fromkeys(variation_ids)

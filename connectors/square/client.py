@@ -1,7 +1,9 @@
 """Square's request envelope for the adapters: auth headers, error envelope, cursor pages.
 
 Square answers failures as `{"errors": [{category, code, detail, field}]}`; the codes and
-details go into the `UpstreamError.detail` for logs, never into a public message.
+details go into the `UpstreamError.detail` for logs, never into a public message. Every
+call says whether it may be repeated (`idempotent`): reads, and writes that carry Square's
+own `idempotency_key`; nothing else is ever sent twice by the transport.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from connectors.errors import UpstreamUnavailable
+from connectors.errors import IdempotencyKeyReused, UpstreamError, UpstreamUnavailable
 from connectors.http import UpstreamHttp
 from connectors.square.settings import SquareSettings
 
@@ -29,14 +31,34 @@ class SquareClient:
         }
 
     async def call(
-        self, operation: str, method: str, path: str, body: dict[str, Any] | None = None
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
-        """One Square call; a non-2xx status or a body that is not a JSON object raises."""
-        response = await self.http.send(
-            operation, method, path, json_body=body, headers=self._headers
+        """One Square call; a non-2xx status or a body that is not a JSON object raises.
+
+        `idempotent`: the call may be sent again with the same effect (a read, or a write
+        carrying Square's `idempotency_key`).
+        """
+        return await self.http.send(
+            operation,
+            method,
+            path,
+            json_body=body,
+            headers=self._headers,
+            idempotent=idempotent,
+            read=lambda response: self._payload(operation, response),
         )
+
+    def _payload(self, operation: str, response: httpx.Response) -> dict[str, Any]:
+        """What an answer means; run inside each attempt, so an unreadable answer is retried
+        (when the call allows) and seen by the circuit breaker like a 5xx."""
         if not response.is_success:
-            raise self.http.status_error(operation, response, describe_errors(response))
+            raise self._status_error(operation, response)
         payload = self.http.json(operation, response)
         if not isinstance(payload, dict):
             raise UpstreamUnavailable(self.http.service, operation, "response is not an object")
@@ -50,7 +72,11 @@ class SquareClient:
         seen: set[str] = set()
         while True:
             page = await self.call(
-                operation, "POST", path, body if cursor is None else {**body, "cursor": cursor}
+                operation,
+                "POST",
+                path,
+                body if cursor is None else {**body, "cursor": cursor},
+                idempotent=True,
             )
             yield page
             cursor = page.get("cursor") or None
@@ -60,6 +86,21 @@ class SquareClient:
                 # A cursor handed out twice would loop forever; Square's never repeat.
                 raise UpstreamUnavailable(self.http.service, operation, "cursor repeated")
             seen.add(cursor)
+
+    def _status_error(self, operation: str, response: httpx.Response) -> UpstreamError:
+        detail = describe_errors(response)
+        if response.status_code == 400 and "IDEMPOTENCY_KEY_REUSED" in error_codes(response):
+            return IdempotencyKeyReused(self.http.service, operation, f"HTTP 400: {detail}")
+        return self.http.status_error(operation, response, detail)
+
+
+def error_codes(response: httpx.Response) -> list[str]:
+    """The `code` of every error in a Square error envelope; empty when it is not one."""
+    try:
+        errors = json.loads(response.content)["errors"]
+        return [str(e["code"]) for e in errors if isinstance(e, dict) and "code" in e]
+    except (ValueError, KeyError, TypeError):
+        return []
 
 
 def describe_errors(response: httpx.Response) -> str:

@@ -35,6 +35,15 @@ def money(value: Any) -> Money:
     return Money(Decimal(int(value.get("amount") or 0)).scaleb(-exponent), currency)
 
 
+def square_money(value: Money) -> dict[str, Any]:
+    """A Money as Square's `{amount: <smallest unit>, currency}`; sub-unit amounts are refused."""
+    exponent = _MINOR_UNIT_EXPONENT.get(value.currency, 2)
+    minor = value.amount.scaleb(exponent)
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{value.amount} {value.currency} is finer than the currency's unit")
+    return {"amount": int(minor), "currency": value.currency}
+
+
 def timestamp(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(value) if isinstance(value, str) else None
@@ -116,10 +125,13 @@ def order(data: dict[str, Any], sku_by_variation: dict[str, str]) -> OrderRecord
 
 
 def _line(line: dict[str, Any], sku_by_variation: dict[str, str]) -> OrderLine:
-    # Square line items carry no SKU, only the variation's catalog id.
+    # Square line items carry no SKU, only the variation's catalog id; the ad hoc lines
+    # omnigate places for SKUs the catalog lacks keep theirs in the line's metadata.
     variation_id = line.get("catalog_object_id")
+    metadata = line.get("metadata")
+    ad_hoc_sku = metadata.get("sku") if isinstance(metadata, dict) else None
     return OrderLine(
-        sku=sku_by_variation.get(variation_id) if variation_id else None,
+        sku=sku_by_variation.get(variation_id) if variation_id else ad_hoc_sku,
         name=line.get("name") or line.get("variation_name") or "",
         quantity=_quantity(line.get("quantity")),
         unit_price=money(line.get("base_price_money")),

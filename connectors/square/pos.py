@@ -1,4 +1,5 @@
-"""Square as omnigate's PosPort: locations, in-store customers, receipts and loyalty."""
+"""Square as omnigate's PosPort: locations, in-store customers, receipts, loyalty, and
+placing store orders through CreateOrder (see order_request.py for the body)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from connectors.records import (
     CustomerIdentity,
     LocationRecord,
     LoyaltyAccountRecord,
+    OrderDraft,
     OrderQuery,
     OrderRecord,
 )
 from connectors.square import mapping
 from connectors.square.catalog import VariationCatalog
 from connectors.square.client import SquareClient, chunks
+from connectors.square.order_request import create_order_body
 from connectors.square.settings import SquareSettings
 
 # SearchCustomers: limit 1..100. BulkRetrieveCustomers: 1..100 ids.
@@ -61,7 +64,7 @@ class SquarePos:
 
     async def locations(self) -> list[LocationRecord]:
         operation = "square.locations.list"
-        payload = await self._client.call(operation, "GET", "/v2/locations")
+        payload = await self._client.call(operation, "GET", "/v2/locations", idempotent=True)
         with self._shape_errors(operation):
             found = [loc for loc in payload.get("locations") or [] if isinstance(loc, dict)]
             self._location_ids = (
@@ -123,6 +126,23 @@ class SquarePos:
         records.sort(key=lambda r: (r.created_at, r.ref.id), reverse=True)
         return records[: query.limit]
 
+    async def place_order(self, draft: OrderDraft) -> OrderRecord:
+        """CreateOrder with the draft's key as Square's `idempotency_key`.
+
+        Square itself makes this exactly-once: a retry with the same key and body answers
+        the order the first attempt created, the same key with another body is refused
+        with IDEMPOTENCY_KEY_REUSED. So the transport may repeat this call. An order
+        without a location is rung up at the online fulfilment location.
+        """
+        operation = "square.orders.create"
+        variation_by_sku = await self._catalog.variation_ids([line.sku for line in draft.lines])
+        location_id = draft.location_id or self._settings.online_location_id
+        body = create_order_body(draft, location_id, variation_by_sku)
+        payload = await self._client.call(operation, "POST", "/v2/orders", body, idempotent=True)
+        with self._shape_errors(operation):
+            sku_by_variation = {vid: sku for sku, vid in variation_by_sku.items()}
+            return mapping.order(payload["order"], sku_by_variation)
+
     async def loyalty_accounts(self, customer_ids: Sequence[str]) -> list[LoyaltyAccountRecord]:
         batches = chunks(list(dict.fromkeys(customer_ids)), LOYALTY_CUSTOMERS_PER_SEARCH)
         found = await asyncio.gather(*(self._search_loyalty(batch) for batch in batches))
@@ -140,7 +160,11 @@ class SquarePos:
     async def _bulk_retrieve(self, ids: list[str]) -> list[CustomerIdentity]:
         operation = "square.customers.bulk_retrieve"
         payload = await self._client.call(
-            operation, "POST", "/v2/customers/bulk-retrieve", {"customer_ids": ids}
+            operation,
+            "POST",
+            "/v2/customers/bulk-retrieve",
+            {"customer_ids": ids},
+            idempotent=True,
         )
         with self._shape_errors(operation):
             # Per-id failures (NOT_FOUND) sit in each response's own `errors`: those are absent.

@@ -34,7 +34,7 @@ from sandbox.dataset import Dataset
 from sandbox.shopify import envelopes
 from sandbox.shopify.cost import QueryCost
 from sandbox.shopify.resolvers import admin_schema
-from sandbox.shopify.store import ShopData
+from sandbox.shopify.store import ShopData, WallClock, utc_now
 from sandbox.shopify.throttle import STANDARD, Clock, LeakyBucket, Throttle, ThrottlePlan
 
 GRAPHQL_PATH = "/admin/api/{version}/graphql.json"
@@ -48,10 +48,16 @@ def create_app(
     access_tokens: tuple[str, ...] = (SANDBOX_ACCESS_TOKEN,),
     plan: ThrottlePlan = STANDARD,
     clock: Clock = time.monotonic,
+    wall_clock: WallClock = utc_now,
 ) -> Starlette:
-    """The simulator app; `app.state.throttle` holds the buckets, `app.state.shop` the data."""
+    """The simulator app; `app.state.throttle` holds the buckets, `app.state.shop` the data.
+
+    `clock` drives the cost buckets; `wall_clock` stamps the orders `orderCreate` places.
+    """
     endpoint = _Endpoint(
-        ShopData(dataset, public_url=public_url), Throttle(plan, clock), access_tokens
+        ShopData(dataset, public_url=public_url, wall_clock=wall_clock),
+        Throttle(plan, clock),
+        access_tokens,
     )
     routes: list[BaseRoute] = [Route(GRAPHQL_PATH, endpoint.handle, methods=["POST"])]
     return counted_app(routes, shop=endpoint.data, throttle=endpoint.throttle)

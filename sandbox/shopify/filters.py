@@ -5,8 +5,9 @@ order, the filter fields Shopify documents for its `query:` argument, the fields
 is matched against, and exact-value indexes. A query that is an OR of indexed terms
 (`sku:A OR sku:B`, the connector's hot path) is answered from the index instead of a scan,
 so a lookup costs the same on a catalog of 2,000 products as on one of 20,000. Any other
-query is compiled into a predicate and scanned, and since the data never changes the
-scan's answer is remembered: browsing pages through one cached, ordered selection.
+query is compiled into a predicate and scanned, and since the data only changes when a
+row is added (an order placed through orderCreate), the scan's answer is remembered until
+then: browsing pages through one cached, ordered selection.
 """
 
 from __future__ import annotations
@@ -44,9 +45,18 @@ class Searchable(Generic[Row]):
     free_text: tuple[Callable[[Row], str | None], ...]
     sort_keys: dict[str, Callable[[Row], Any]]
     indexes: dict[str, dict[str, list[Row]] | None] = field(default_factory=dict)
-    # Scans are the slow path and the data never changes: remember their answers.
+    # Scans are the slow path and the data rarely changes: remember their answers.
     _selected: dict[tuple[str, str, bool], Ordered[Row]] = field(default_factory=dict)
     _haystacks: dict[int, str] = field(default_factory=dict)
+
+    def add(self, row: Row) -> None:
+        """A new row, whose id is above every other (Shopify ids only grow)."""
+        self.rows.append(row)
+        self._selected.clear()
+        for name, table in self.indexes.items():
+            value = self.fields[name].get(row)
+            if table is not None and value is not None:
+                table.setdefault(normal(self.fields[name].kind, str(value)), []).append(row)
 
     def index(self, name: str) -> None:
         """Answer exact `name:value` terms from an index, built on the first such query."""

@@ -17,6 +17,7 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_
 
 from sandbox.shopify.connection import connection
 from sandbox.shopify.filters import Searchable
+from sandbox.shopify.order_create import order_by_identifier, order_create, order_metafield
 from sandbox.shopify.store import Graph, ShopData
 
 Row = TypeVar("Row")
@@ -30,7 +31,8 @@ def admin_schema() -> GraphQLSchema:
     _attach(schema, "QueryRoot", _ROOT)
     _attach(schema, "Product", {"variants": _nested("_variants"), "media": _nested("_media")})
     _attach(schema, "Product", {"images": _nested("_images")})
-    _attach(schema, "Order", {"lineItems": _nested("_lines")})
+    _attach(schema, "Order", {"lineItems": _nested("_lines"), "metafield": order_metafield})
+    _attach(schema, "Mutation", {"orderCreate": order_create})
     return schema
 
 
@@ -110,4 +112,5 @@ _ROOT: dict[str, Callable[..., Any]] = {
     "productVariants": _listing(lambda d: d.variants, lambda r: r.variant),
     "customers": _listing(lambda d: d.customers, lambda r: r.graph),
     "orders": _listing(lambda d: d.orders, lambda r: r.graph),
+    "orderByIdentifier": order_by_identifier,
 }

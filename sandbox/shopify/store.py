@@ -3,12 +3,16 @@
 Every GraphQL object is prebuilt as the dict graphql-core's default resolver reads, with
 money and dates already in Shopify's string formats, so serving a request only filters,
 pages and copies references: the simulator stays cheap on the benchmarks' hot path.
+
+Orders placed through `orderCreate` (order_create.py) are added here, per app: the dataset
+is shared by every simulator and test, so it is never written to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +20,13 @@ from sandbox.dataset import CURRENCY, Dataset, LineItem, OnlineOrder, Product, S
 from sandbox.shopify import searchables
 
 Graph = dict[str, Any]
+WallClock = Callable[[], datetime]
+# The namespace a metafield gets when none is given: Shopify uses the calling app's own.
+APP_NAMESPACE = "$app"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def gid(kind: str, number: int) -> str:
@@ -51,18 +62,40 @@ class CustomerRow:
     graph: Graph
 
 
-class OrderRow:
-    """An order, shaped on first read: orders outnumber everything else and most are never read."""
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """An order created through orderCreate, with the fields searches read off OnlineOrder."""
 
-    __slots__ = ("_graph", "_variants", "customer", "id", "order")
+    id: int
+    name: str
+    customer_id: int | None
+    created_at: datetime
+    line_items: tuple[LineItem, ...]
+    total: Decimal
+    financial_status: str
+    fulfillment_status: str = "UNFULFILLED"
+
+
+class OrderRow:
+    """An order, shaped on first read: orders outnumber everything else and most are never read.
+
+    `extra` holds what only a placed order has (note, tags, discount, metafields).
+    """
+
+    __slots__ = ("_extra", "_graph", "_variants", "customer", "id", "order")
 
     def __init__(
-        self, order: OnlineOrder, customer: CustomerRow | None, variants: dict[int, ProductRow]
+        self,
+        order: OnlineOrder | PlacedOrder,
+        customer: CustomerRow | None,
+        variants: dict[int, ProductRow],
+        extra: Graph | None = None,
     ) -> None:
         self.id = order.id
         self.order = order
         self.customer = customer
         self._variants = variants
+        self._extra = extra
         self._graph: Graph | None = None
 
     @property
@@ -83,17 +116,28 @@ class OrderRow:
                 "currencyCode": CURRENCY,
                 "displayFinancialStatus": order.financial_status,
                 "displayFulfillmentStatus": order.fulfillment_status,
+                "subtotalPriceSet": money_bag(order.total),
+                "totalDiscountsSet": money_bag(Decimal(0)),
                 "totalPriceSet": money_bag(order.total),
+                "discountCode": None,
+                "note": None,
+                "tags": [],
+                "customAttributes": [],
                 "customer": self.customer.graph if self.customer else None,
                 "_lines": lines,
+                "_metafields": {},
             }
+            self._graph.update(self._extra or {})
         return self._graph
 
 
 class ShopData:
     """Rows, search indexes and a gid lookup for products, variants, customers, orders."""
 
-    def __init__(self, dataset: Dataset, *, public_url: str) -> None:
+    def __init__(
+        self, dataset: Dataset, *, public_url: str, wall_clock: WallClock = utc_now
+    ) -> None:
+        self.wall_clock = wall_clock
         domain = "omnigate-sandbox.myshopify.com"
         self.shop: Graph = {
             "__typename": "Shop",
@@ -117,6 +161,12 @@ class ShopData:
             OrderRow(o, customers.get(o.customer_id), variant_of) for o in dataset.online_orders
         ]
         self._orders_by_id = {row.id: row for row in order_rows}
+        self._customers_by_id = customers
+        self._variant_rows = variant_of
+        # (namespace, key, value) of every `id` metafield on an order: custom IDs are unique.
+        self._orders_by_custom_id: dict[tuple[str, str, str], OrderRow] = {}
+        self._next_order_number = 1001 + len(dataset.online_orders)
+        self._next_metafield_id = 1
 
         self.products = searchables.products(product_rows)
         self.variants = searchables.variants(product_rows)
@@ -129,6 +179,77 @@ class ShopData:
             row = self._orders_by_id.get(_number(node_id))
             return row.graph if row else None
         return self.by_gid.get(node_id)
+
+    def customer_row(self, customer_gid: str) -> CustomerRow | None:
+        if not customer_gid.startswith("gid://shopify/Customer/"):
+            return None
+        return self._customers_by_id.get(_number(customer_gid))
+
+    def variant_row(self, variant_gid: str) -> ProductRow | None:
+        if not variant_gid.startswith("gid://shopify/ProductVariant/"):
+            return None
+        return self._variant_rows.get(_number(variant_gid))
+
+    def order_by_custom_id(self, namespace: str | None, key: str, value: str) -> Graph | None:
+        row = self._orders_by_custom_id.get((namespace or APP_NAMESPACE, key, value))
+        return row.graph if row else None
+
+    def place_order(
+        self,
+        lines: list[LineItem],
+        customer: CustomerRow | None,
+        discount: Decimal,
+        financial_status: str,
+        extra: Graph,
+        metafields: list[tuple[str, str, str, str]],
+    ) -> Graph:
+        """A new order, found from now on by `orders`, `order`, `node` and its custom IDs.
+
+        `metafields` are (namespace, key, type, value), already checked for uniqueness.
+        """
+        number = self._next_order_number
+        self._next_order_number += 1
+        subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+        applied = min(discount, subtotal)
+        order = PlacedOrder(
+            id=5_600_000_000 + number,
+            name=f"#{number}",
+            customer_id=customer.id if customer else None,
+            created_at=self.wall_clock(),
+            line_items=tuple(lines),
+            total=subtotal - applied,
+            financial_status=financial_status,
+        )
+        stored: dict[tuple[str, str], Graph] = {}
+        for namespace, key, kind, value in metafields:
+            stored[namespace, key] = {
+                "__typename": "Metafield",
+                "id": gid("Metafield", self._next_metafield_id),
+                "namespace": namespace,
+                "key": key,
+                "type": kind,
+                "value": value,
+            }
+            self._next_metafield_id += 1
+        extra = {
+            **extra,
+            "subtotalPriceSet": money_bag(subtotal),
+            "totalDiscountsSet": money_bag(applied),
+            "_metafields": stored,
+        }
+        row = OrderRow(order, customer, self._variant_rows, extra)
+        self._orders_by_id[row.id] = row
+        self.orders.add(row)
+        for namespace, key, kind, value in metafields:
+            if kind == "id":
+                self._orders_by_custom_id[namespace, key, value] = row
+        if customer is not None:
+            count = int(customer.graph.get("numberOfOrders") or 0)
+            customer.graph["numberOfOrders"] = str(count + 1)
+        return row.graph
+
+    def custom_id_taken(self, namespace: str, key: str, value: str) -> bool:
+        return (namespace, key, value) in self._orders_by_custom_id
 
     def _product(self, product: Product) -> ProductRow:
         pid = product.shopify_product_id
@@ -212,7 +333,7 @@ def _line(line_id: int, line: LineItem, variants: dict[int, ProductRow]) -> Grap
     row = variants.get(line.shopify_variant_id)
     return {
         "id": gid("LineItem", line_id),
-        "sku": line.sku,
+        "sku": line.sku or None,
         "name": line.name,
         "title": line.name,
         "quantity": line.quantity,

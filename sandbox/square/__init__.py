@@ -1,4 +1,4 @@
-"""A faithful local simulator of the Square APIs omnigate reads (see `app.create_app`)."""
+"""A faithful local simulator of the Square APIs omnigate uses (see `app.create_app`)."""
 
 from sandbox.square.app import SANDBOX_ACCESS_TOKEN, create_app
 from sandbox.square.envelope import DEFAULT_SQUARE_VERSION, NoRateLimit, RateLimitPolicy

@@ -1,4 +1,5 @@
-"""The Square simulator app: the Square endpoints omnigate reads, on Square's own contract."""
+"""The Square simulator app: the Square endpoints omnigate reads, and CreateOrder, on
+Square's own contract."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from starlette.routing import BaseRoute, Route
 from sandbox.calls import counted_app
 from sandbox.dataset import Dataset
 from sandbox.square.catalog import batch_retrieve_catalog_objects, search_catalog_objects
+from sandbox.square.create_order import create_order
 from sandbox.square.customers import bulk_retrieve_customers, search_customers
 from sandbox.square.envelope import Gate, NoRateLimit, RateLimitPolicy, square_endpoint
 from sandbox.square.inventory import batch_retrieve_inventory_counts
 from sandbox.square.locations import list_locations
 from sandbox.square.loyalty import search_loyalty_accounts
 from sandbox.square.orders import batch_retrieve_orders, search_orders
-from sandbox.square.world import SquareWorld
+from sandbox.square.world import SquareWorld, WallClock, utc_now
 
 SANDBOX_ACCESS_TOKEN = "sandbox-square-token"
 
@@ -25,8 +27,13 @@ def create_app(
     public_url: str,
     access_token: str = SANDBOX_ACCESS_TOKEN,
     rate_limit: RateLimitPolicy | None = None,
+    wall_clock: WallClock = utc_now,
 ) -> Starlette:
-    """The simulator; `public_url` is where it is reachable (webhook notification URLs sign it)."""
+    """The simulator; `public_url` is where it is reachable (webhook notification URLs sign it).
+
+    `wall_clock` stamps the orders CreateOrder makes; `app.state.square` holds the seller's
+    data, including those orders.
+    """
     post = ["POST"]
     routes: list[BaseRoute] = [
         Route("/v2/locations", square_endpoint(list_locations), methods=["GET"]),
@@ -45,6 +52,7 @@ def create_app(
         Route(
             "/v2/customers/bulk-retrieve", square_endpoint(bulk_retrieve_customers), methods=post
         ),
+        Route("/v2/orders", square_endpoint(create_order), methods=post),
         Route("/v2/orders/search", square_endpoint(search_orders), methods=post),
         Route("/v2/orders/batch-retrieve", square_endpoint(batch_retrieve_orders), methods=post),
         Route(
@@ -53,7 +61,7 @@ def create_app(
     ]
     return counted_app(
         routes,
-        square=SquareWorld(dataset),
+        square=SquareWorld(dataset, wall_clock=wall_clock),
         square_gate=Gate(access_token=access_token, rate_limit=rate_limit or NoRateLimit()),
         public_url=public_url.rstrip("/"),
     )

@@ -1,4 +1,5 @@
-"""Orders API: SearchOrders and BatchRetrieveOrders for the stores' POS receipts.
+"""Orders API: SearchOrders and BatchRetrieveOrders over the stores' POS receipts and the
+orders created through CreateOrder (create_order.py).
 
 Caps and rules from Square's SearchOrders reference: 1 to 10 `location_ids`, at most 10
 `customer_filter.customer_ids`, `limit` >= 1 (default 500, max 1000), date-time ranges inclusive
@@ -12,12 +13,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from sandbox.dataset import PosOrder
 from sandbox.square import shapes
 from sandbox.square.body import field, id_list, one_of, strict_limit, timestamp
 from sandbox.square.envelope import invalid_request
 from sandbox.square.paging import paginate
-from sandbox.square.world import SquareWorld
+from sandbox.square.world import PlacedOrder, SquareWorld, StoredOrder
 
 SEARCH_MAX_LOCATIONS = 10
 SEARCH_MAX_CUSTOMERS = 10
@@ -55,7 +55,7 @@ async def search_orders(request: Request, body: dict[str, Any]) -> dict[str, Any
     if customers is not None:
         candidates = [o for c in dict.fromkeys(customers) for o in world.orders_by_customer[c]]
     else:
-        candidates = list(world.dataset.pos_orders)
+        candidates = list(world.orders)
     found = [
         o
         for o in candidates
@@ -64,14 +64,15 @@ async def search_orders(request: Request, body: dict[str, Any]) -> dict[str, Any
         and (start is None or o.created_at >= start)
         and (end is None or o.created_at <= end)
     ]
-    # Every timestamp of a sandbox order is its created_at, so one sort key serves all fields.
+    # Every timestamp of a sandbox order is its created_at (a created order is never updated
+    # and not closed), so one sort key serves all fields.
     found.sort(key=lambda o: (o.created_at, o.id), reverse=descending)
     page = paginate(found, body, limit)
     payload: dict[str, Any]
     if body.get("return_entries"):
-        payload = {"order_entries": [shapes.order_entry(o) for o in page.items]}
+        payload = {"order_entries": [_entry(o) for o in page.items]}
     else:
-        payload = {"orders": [shapes.order(o) for o in page.items]}
+        payload = {"orders": [render(o) for o in page.items]}
     if page.cursor:
         payload["cursor"] = page.cursor
     return payload
@@ -82,13 +83,27 @@ async def batch_retrieve_orders(request: Request, body: dict[str, Any]) -> dict[
     ids = id_list(body, "order_ids", max_length=BATCH_RETRIEVE_MAX_IDS, required=True) or []
     location_id = body.get("location_id")
     # "If a given order ID does not exist, the ID is ignored instead of generating an error."
-    orders: list[PosOrder] = [
+    orders: list[StoredOrder] = [
         world.orders_by_id[order_id]
         for order_id in dict.fromkeys(ids)
         if order_id in world.orders_by_id
         and (location_id is None or world.orders_by_id[order_id].location_id == location_id)
     ]
-    return {"orders": [shapes.order(o) for o in orders]}
+    return {"orders": [render(o) for o in orders]}
+
+
+def render(order: StoredOrder) -> dict[str, Any]:
+    return order.payload if isinstance(order, PlacedOrder) else shapes.order(order)
+
+
+def _entry(order: StoredOrder) -> dict[str, Any]:
+    if isinstance(order, PlacedOrder):
+        return {
+            "order_id": order.id,
+            "version": order.payload["version"],
+            "location_id": order.location_id,
+        }
+    return shapes.order_entry(order)
 
 
 def _time_range(body: dict[str, Any], sort_field: str) -> tuple[datetime | None, datetime | None]:

@@ -1,13 +1,49 @@
-"""The Square seller account the simulator serves: the dataset's Square slice, indexed once."""
+"""The Square seller account the simulator serves: the dataset's Square slice, indexed once,
+plus the orders created through the API since the app started.
+
+The dataset is shared (and cached) across simulators and tests, so created orders live
+here, in the app's own world, never in the dataset.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sandbox.dataset import Dataset, LoyaltyAccount, PosCustomer, PosOrder, Product
 from sandbox.square.shapes import calculated_at
+
+WallClock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """An order created through CreateOrder, kept as the Order JSON Square answered with."""
+
+    id: str
+    location_id: str
+    customer_id: str | None
+    created_at: datetime
+    state: str
+    payload: dict[str, Any]
+
+
+StoredOrder = PosOrder | PlacedOrder
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentCall:
+    """What one idempotency key was first used for: the request's fingerprint and its order."""
+
+    fingerprint: str
+    order_id: str
 
 
 @dataclass(slots=True)
@@ -19,8 +55,12 @@ class SquareWorld:
     customers_by_id: dict[str, PosCustomer] = field(init=False)
     # Square's default SearchCustomers order: alphabetical by given_name, family_name.
     customers_by_name: list[PosCustomer] = field(init=False)
-    orders_by_id: dict[str, PosOrder] = field(init=False)
-    orders_by_customer: dict[str, list[PosOrder]] = field(init=False)
+    wall_clock: WallClock = utc_now
+    orders: list[StoredOrder] = field(init=False)
+    orders_by_id: dict[str, StoredOrder] = field(init=False)
+    orders_by_customer: dict[str, list[StoredOrder]] = field(init=False)
+    # CreateOrder idempotency keys -> their first use
+    create_order_keys: dict[str, IdempotentCall] = field(init=False)
     loyalty_by_customer: dict[str, list[LoyaltyAccount]] = field(init=False)
     loyalty_by_phone: dict[str, list[LoyaltyAccount]] = field(init=False)
     # variation id -> [(location id, quantity, calculated_at)] for every tracked pair
@@ -37,10 +77,13 @@ class SquareWorld:
         self.customers_by_name = sorted(
             customers, key=lambda c: (c.given_name, c.family_name, c.id)
         )
-        self.orders_by_id = {o.id: o for o in self.dataset.pos_orders}
+        self.orders = list(self.dataset.pos_orders)
+        self.orders_by_id = {o.id: o for o in self.orders}
         self.orders_by_customer = defaultdict(list)
-        for order in self.dataset.pos_orders:
-            self.orders_by_customer[order.customer_id].append(order)
+        for order in self.orders:
+            if order.customer_id is not None:
+                self.orders_by_customer[order.customer_id].append(order)
+        self.create_order_keys = {}
         self.loyalty_by_customer = defaultdict(list)
         self.loyalty_by_phone = defaultdict(list)
         for account in self.dataset.loyalty_accounts:
@@ -50,3 +93,10 @@ class SquareWorld:
         for (variation_id, location_id), quantity in self.dataset.inventory.items():
             moment = calculated_at(variation_id, location_id)
             self.counts_by_variation[variation_id].append((location_id, quantity, moment))
+
+    def add_order(self, order: PlacedOrder) -> None:
+        """A created order, from now on found by SearchOrders and BatchRetrieveOrders."""
+        self.orders.append(order)
+        self.orders_by_id[order.id] = order
+        if order.customer_id is not None:
+            self.orders_by_customer[order.customer_id].append(order)
