@@ -1,13 +1,23 @@
-"""Customers: the profile merged from CRM, POS and e-commerce, and their orders."""
+"""Customers: the profile merged from CRM, POS and e-commerce, their orders, and the kiosk
+hand-off. Who may read whom is gateway.auth.access's table; staff reads are audited."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from connectors.records import OrderRecord
+from gateway.auth import (
+    CustomerAccess,
+    CustomerRead,
+    customer_read_access,
+    handoff_requester,
+    signed_in_customer,
+)
 from gateway.context import Info
 from gateway.errors import BadUserInput
 from gateway.services.orders import InvalidCursor, encode_order_cursor
@@ -130,7 +140,13 @@ class Customer:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer | None:
-        read = await info.context.loaders.customer_by_id.load(id)
+        """`customer(id:)` and a router's `_entities` both come here: one authorization."""
+        await authorize_customer_read(info, id)
+        return await cls.load(info, id)
+
+    @classmethod
+    async def load(cls, info: Info, customer_id: str) -> Customer | None:
+        read = await info.context.loaders.customer_by_id.load(customer_id)
         return cls.from_profile(read.profile) if read else None
 
     @strawberry.field(description="POS receipts and online orders, newest first.")
@@ -153,8 +169,117 @@ class Customer:
         )
 
 
+async def authorize_customer_read(info: Info, customer_id: str) -> None:
+    """Raises before anything is fetched; a staff read is written to the audit log first."""
+    principal = info.context.principal
+    if customer_read_access(principal, customer_id) is CustomerAccess.STAFF:
+        await info.context.services.audit.customer_read(principal, _read(info, customer_id))
+
+
+def _read(info: Info, customer_id: str) -> CustomerRead:
+    operation = info.operation
+    return CustomerRead(
+        customer_id=customer_id,
+        operation_name=operation.name.value if operation.name else None,
+        operation_type=operation.operation.value,
+        path=".".join(str(key) for key in info.path.as_list()),
+        fields=sorted(_customer_fields(info.selected_fields)),
+    )
+
+
+def _customer_fields(selections: Iterable[Selection]) -> set[str]:
+    """The Customer fields selected under this field, through fragments (`_entities` selects
+    them in `... on Customer`)."""
+    names: set[str] = set()
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            names |= _fields_of(selection.selections)
+    return names
+
+
+def _fields_of(selections: Iterable[Selection]) -> set[str]:
+    names: set[str] = set()
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name != "__typename":
+                names.add(selection.name)
+        elif selection.type_condition in (None, "Customer"):
+            names |= _fields_of(selection.selections)
+    return names
+
+
 @strawberry.type
 class CustomerQueries:
-    @strawberry.field(description="A customer by their CRM contact id; null when unknown.")
+    @strawberry.field(
+        description="The signed-in customer's own profile: a customer token's, or that of "
+        "the customer who handed off to this kiosk. UNAUTHENTICATED without one."
+    )
+    async def me(self, info: Info) -> Customer | None:
+        return await Customer.load(info, signed_in_customer(info.context.principal))
+
+    @strawberry.field(
+        description="A customer by their CRM contact id, for staff (every read is audited); "
+        "null when unknown. A customer reaches only their own id: any other is NOT_FOUND."
+    )
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         return await Customer.resolve_reference(info, id)
+
+
+@strawberry.enum
+class KioskHandoffErrorCode(Enum):
+    STORE_NOT_FOUND = "STORE_NOT_FOUND"
+
+
+@strawberry.type
+class KioskHandoffUserError:
+    field: list[str] | None = strawberry.field(description="Path to the input at fault.")
+    message: str
+    code: KioskHandoffErrorCode
+
+
+@strawberry.type(description="A customer's identity lent to one kiosk of one store.")
+class KioskHandoff:
+    token: str = strawberry.field(
+        description="Shown to the kiosk, which sends it as the X-Handoff-Token header with "
+        "its own device token. The first kiosk of the store to do so holds it until it expires."
+    )
+    store_id: strawberry.ID
+    expires_at: datetime
+
+
+@strawberry.type
+class KioskHandoffCreatePayload:
+    handoff: KioskHandoff | None
+    user_errors: list[KioskHandoffUserError]
+
+
+@strawberry.type
+class CustomerMutations:
+    @strawberry.mutation(
+        description="Lend the signed-in customer's identity to a kiosk of this store for a "
+        "few minutes (their cart, wishlist and `me` there). Null with UNAUTHENTICATED or "
+        "FORBIDDEN without a customer token."
+    )
+    async def kiosk_handoff_create(
+        self, info: Info, store_id: strawberry.ID
+    ) -> KioskHandoffCreatePayload | None:
+        customer_id = handoff_requester(info.context.principal)
+        services = info.context.services
+        if await services.stores.get(store_id) is None or store_id in (
+            await services.stores.warehouse_ids()
+        ):
+            error = KioskHandoffUserError(
+                field=["storeId"],
+                message="No store has this id.",
+                code=KioskHandoffErrorCode.STORE_NOT_FOUND,
+            )
+            return KioskHandoffCreatePayload(handoff=None, user_errors=[error])
+        handoff = await services.auth.handoffs.create(customer_id, store_id)
+        return KioskHandoffCreatePayload(
+            handoff=KioskHandoff(
+                token=handoff.token,
+                store_id=strawberry.ID(handoff.store_id),
+                expires_at=handoff.expires_at,
+            ),
+            user_errors=[],
+        )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 
 from sandbox.dataset import Dataset, build_dataset
+from sandbox.identity import create_app as identity_app
 from sandbox.salesforce import create_app as salesforce_app
 from sandbox.shopify import STANDARD, ThrottlePlan
 from sandbox.shopify import create_app as shopify_app
@@ -15,12 +16,14 @@ from sandbox.square import create_app as square_app
 
 AppFactory = Callable[..., Starlette]
 
-# The gateway's default settings point at these ports (connectors/*/settings.py).
-DEFAULT_PORTS = {"square": 8101, "shopify": 8102, "salesforce": 8103}
+# The gateway's default settings point at these ports (connectors/*/settings.py, and the
+# `auth` issuer in gateway/settings.py for the identity provider).
+DEFAULT_PORTS = {"square": 8101, "shopify": 8102, "salesforce": 8103, "identity": 8104}
 FACTORIES: dict[str, AppFactory] = {
     "square": square_app,
     "shopify": shopify_app,
     "salesforce": salesforce_app,
+    "identity": identity_app,
 }
 
 

@@ -1,10 +1,15 @@
-"""The merged customer profile, its cache in MongoDB, and orders across channels."""
+"""The merged customer profile, its cache in MongoDB, and orders across channels.
+
+Read as staff (`customer(id:)` is staff-only; tests/test_auth_customers.py holds who may
+read what) and, for a customer's own profile, through `me`.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
+from conftest import bearer
 
 from sandbox.dataset import Dataset
 
@@ -33,6 +38,11 @@ query ($id: ID!, $first: Int!, $after: String) {
 """
 
 
+@pytest.fixture
+def staff(tokens, dataset: Dataset) -> dict[str, str]:
+    return bearer(tokens.staff(dataset.stores[0].id))
+
+
 @pytest.fixture(scope="module")
 def everywhere(dataset: Dataset):
     """A person known to the CRM once, to the POS (with loyalty) and to the online shop,
@@ -57,9 +67,9 @@ def everywhere(dataset: Dataset):
     raise AssertionError("the dataset has no such person")
 
 
-async def test_profile_merges_crm_pos_and_online_identities(gateway, everywhere):
+async def test_profile_merges_crm_pos_and_online_identities(gateway, staff, everywhere):
     contact, pos, shop, account = everywhere
-    body = await gateway.query(PROFILE, {"id": contact.id})
+    body = await gateway.query(PROFILE, {"id": contact.id}, headers=staff)
     assert "errors" not in body, body
     customer = body["data"]["customer"]
     assert customer["givenName"] == contact.first_name
@@ -76,24 +86,36 @@ async def test_profile_merges_crm_pos_and_online_identities(gateway, everywhere)
     assert customer["loyalty"]["lifetimePoints"] == account.lifetime_points
 
 
-async def test_second_read_within_the_ttl_makes_no_upstream_call(gateway, sandbox, everywhere):
+async def test_second_read_within_the_ttl_makes_no_upstream_call(
+    gateway, sandbox, staff, everywhere
+):
     contact = everywhere[0]
-    first = await gateway.query(PROFILE, {"id": contact.id})
+    first = await gateway.query(PROFILE, {"id": contact.id}, headers=staff)
     assert sandbox.total_calls("salesforce") >= 1
     sandbox.reset_calls()
-    second = await gateway.query(PROFILE, {"id": contact.id})
+    second = await gateway.query(PROFILE, {"id": contact.id}, headers=staff)
     assert second == first
     assert sandbox.total_calls("salesforce") == 0
     assert sandbox.total_calls("square") == 0
     assert sandbox.total_calls("shopify") == 0
 
 
-async def test_unknown_customer_is_null(gateway):
-    body = await gateway.query(PROFILE, {"id": "0035g00000ZZZZZZZZ"})
+async def test_unknown_customer_is_null_for_staff(gateway, staff):
+    body = await gateway.query(PROFILE, {"id": "0035g00000ZZZZZZZZ"}, headers=staff)
     assert body == {"data": {"customer": None}}
 
 
-async def test_orders_are_one_newest_first_stream_across_channels(gateway, dataset, everywhere):
+async def test_me_is_the_same_merged_profile_as_staff_see(gateway, tokens, staff, everywhere):
+    contact = everywhere[0]
+    as_staff = await gateway.query(PROFILE, {"id": contact.id}, headers=staff)
+    me = PROFILE.replace("query ($id: ID!)", "query").replace("customer(id: $id)", "me")
+    own = await gateway.query(me, headers=bearer(tokens.customer(contact.id)))
+    assert own == {"data": {"me": as_staff["data"]["customer"]}}
+
+
+async def test_orders_are_one_newest_first_stream_across_channels(
+    gateway, dataset, staff, everywhere
+):
     contact, pos, shop, _ = everywhere
     expected = {o.id for o in dataset.pos_orders if o.customer_id == pos.id} | {
         f"gid://shopify/Order/{o.id}" for o in dataset.online_orders if o.customer_id == shop.id
@@ -101,7 +123,9 @@ async def test_orders_are_one_newest_first_stream_across_channels(gateway, datas
     seen: list[dict] = []
     after = None
     while True:
-        body = await gateway.query(ORDERS, {"id": contact.id, "first": 2, "after": after})
+        body = await gateway.query(
+            ORDERS, {"id": contact.id, "first": 2, "after": after}, headers=staff
+        )
         assert "errors" not in body, body
         page = body["data"]["customer"]["orders"]
         seen += [edge["node"] for edge in page["edges"]]

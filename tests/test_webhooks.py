@@ -188,8 +188,10 @@ async def webhook_gateway(settings: Settings) -> AsyncIterator[GatewayClient]:
 
 
 @pytest.fixture
-async def gateway(webhook_settings, sandbox) -> AsyncIterator[GatewayClient]:
+async def gateway(webhook_settings, sandbox, tokens, dataset) -> AsyncIterator[GatewayClient]:
     async with webhook_gateway(webhook_settings) as client:
+        # profiles are read as staff: `customer(id:)` is staff-only
+        client.http.headers["authorization"] = f"Bearer {tokens.staff(dataset.stores[0].id)}"
         sandbox.reset_calls()
         yield client
 

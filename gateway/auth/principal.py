@@ -30,6 +30,9 @@ class Principal:
     handoff_customer_id: str | None = None
     # a guest cart token presented with the request (any kind may carry one)
     cart_token: str | None = None
+    # when the credentials presented stop being valid (seconds since the epoch): the earlier
+    # of the token's `exp` and the hand-off's expiry; a websocket is closed then
+    expires_at: float | None = None
 
     @property
     def customer_id(self) -> str | None:
