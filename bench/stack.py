@@ -22,6 +22,7 @@ class Stack:
     gateway_url: str
     gateway_pid: int
     sandbox_pid: int
+    identity_url: str
 
 
 def _wait_until(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -40,7 +41,7 @@ def _wait_until(url: str, process: subprocess.Popen[bytes], timeout: float = 120
 
 @contextmanager
 def running_stack(data_dir: Path, *, scale: float, transport: str = "aiohttp") -> Iterator[Stack]:
-    ports = {vendor: free_port() for vendor in ("square", "shopify", "salesforce")}
+    ports = {vendor: free_port() for vendor in ("square", "shopify", "salesforce", "identity")}
     gateway_port = free_port()
     with LocalMongod(data_dir / "mongodb") as mongod:
         sandbox = subprocess.Popen(
@@ -56,6 +57,7 @@ def running_stack(data_dir: Path, *, scale: float, transport: str = "aiohttp") -
             "OMNIGATE_SQUARE__BASE_URL": f"http://127.0.0.1:{ports['square']}",
             "OMNIGATE_SHOPIFY__BASE_URL": f"http://127.0.0.1:{ports['shopify']}",
             "OMNIGATE_SALESFORCE__LOGIN_URL": f"http://127.0.0.1:{ports['salesforce']}",
+            "OMNIGATE_AUTH__ISSUER": f"http://127.0.0.1:{ports['identity']}",
         }
         gateway = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", "--port", str(gateway_port)],
@@ -65,7 +67,7 @@ def running_stack(data_dir: Path, *, scale: float, transport: str = "aiohttp") -
             _wait_until(f"http://127.0.0.1:{ports['shopify']}/_sandbox/calls", sandbox)
             url = f"http://127.0.0.1:{gateway_port}"
             _wait_until(url + "/healthz", gateway)
-            yield Stack(url, gateway.pid, sandbox.pid)
+            yield Stack(url, gateway.pid, sandbox.pid, f"http://127.0.0.1:{ports['identity']}")
         finally:
             for process in (gateway, sandbox):
                 process.terminate()

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
@@ -40,13 +40,16 @@ def create_app(settings: Settings, *, http_client: httpx.AsyncClient | None = No
             yield
 
     limits = OperationLimits.from_settings(settings.limits, settings.env)
-    graphql: ASGIApp = GatewayGraphQL(build_schema(limits), graphiql=settings.graphiql_enabled)
+    view = GatewayGraphQL(build_schema(limits), graphiql=settings.graphiql_enabled)
     # Outermost first: a forged request is refused before its body is read.
-    graphql = BodySizeLimit(graphql, settings.limits.max_body_bytes)
+    graphql: ASGIApp = BodySizeLimit(view, settings.limits.max_body_bytes)
     if settings.limits.csrf_prevention:
         graphql = CsrfPrevention(graphql)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Subscriptions (graphql-transport-ws). Credentials travel in connection_init, not
+        # in cookies, so a cross-site page opening a socket proves nothing: no CSRF check.
+        WebSocketRoute("/graphql", view),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

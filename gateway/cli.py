@@ -11,6 +11,10 @@ from pathlib import Path
 
 from gateway.settings import Settings
 
+# The sandbox's vendors and default ports (sandbox/server.py DEFAULT_PORTS; kept literal so
+# `omnigate --help` does not import every simulator).
+SANDBOX_PORTS = {"square": 8101, "shopify": 8102, "salesforce": 8103, "identity": 8104}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -25,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sandbox = commands.add_parser("sandbox", help="run the simulated vendor APIs")
     sandbox.add_argument("--host", default="127.0.0.1")
-    for vendor, port in (("square", 8101), ("shopify", 8102), ("salesforce", 8103)):
+    for vendor, port in SANDBOX_PORTS.items():
         sandbox.add_argument(f"--{vendor}-port", type=int, default=port)
     sandbox.add_argument(
         "--unthrottled",
@@ -88,7 +92,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     from sandbox.server import UNTHROTTLED, sandbox_apps
     from sandbox.shopify import STANDARD
 
-    ports = {v: getattr(args, f"{v}_port") for v in ("square", "shopify", "salesforce")}
+    ports = {vendor: getattr(args, f"{vendor}_port") for vendor in SANDBOX_PORTS}
     plan = UNTHROTTLED if args.unthrottled else STANDARD
     apps = sandbox_apps(args.host, ports, scale=args.scale, seed=args.seed, shopify_plan=plan)
     for app in apps:

@@ -3,6 +3,7 @@
 PublicError               raised by resolvers for the client's own mistakes
 └── BadUserInput          BAD_USER_INPUT: an argument out of range or malformed
 connectors.errors.UpstreamError   UPSTREAM_* with `service`; the field is null
+pymongo.errors.PyMongoError       DATABASE_UNAVAILABLE: omnigate's own MongoDB failed
 anything else             masked as INTERNAL_SERVER_ERROR, logged with its trace
 """
 
@@ -13,11 +14,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
+from pymongo.errors import PyMongoError
 from strawberry.extensions import SchemaExtension
 
 from connectors.errors import UpstreamError
 
 log = logging.getLogger(__name__)
+
+
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 
 
 class PublicError(Exception):
@@ -46,6 +51,11 @@ def _shaped(error: GraphQLError) -> GraphQLError:
     elif isinstance(original, PublicError):
         message = str(original)
         extensions = {"code": original.code, **original.extensions}
+    elif isinstance(original, PyMongoError):
+        # omnigate's own store (carts, wishlists, checkouts) did not answer
+        message = "The gateway's database did not answer; try again."
+        extensions = {"code": DATABASE_UNAVAILABLE}
+        log.warning("MongoDB failure at %s: %s", error.path, original)
     elif original is None or isinstance(original, GraphQLError):
         # parse, validation and variable-coercion errors: the client's request is at fault
         message = error.message

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +16,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http import process_result as strawberry_process_result
 from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
+from gateway.auth import AuthRefusal, Credentials
 from gateway.context import Context
 from gateway.errors import shape_errors
 from gateway.limits.http_refusal import send_refusal
@@ -32,12 +39,25 @@ GRAPHIQL_CSP = (
 # Codes for the refusals Strawberry raises as HTTP errors before any operation runs
 HTTP_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 BATCHING_NOT_ENABLED = "BATCHING_NOT_ENABLED"
+# where a websocket's scope keeps the task that closes it when its credentials expire
+EXPIRY_TASK = "omnigate.credentials_expiry"
+# graphql-transport-ws's close code for a refused connection_init; graphql-ws clients
+# reconnect after it (it is not one of their fatal codes), asking for fresh credentials
+WS_FORBIDDEN = 4403
 
 
 class RefusedRequest(HTTPException):
     def __init__(self, status_code: int, code: str, reason: str) -> None:
         super().__init__(status_code, reason)
         self.code = code
+
+
+@dataclass(slots=True)
+class SocketContext(Context):
+    """A websocket's context: Strawberry puts the `connection_init` payload here, and the
+    principal it proves is set by `on_ws_connect` for every operation of the connection."""
+
+    connection_params: dict[str, Any] | None = None
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -47,10 +67,25 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                if (expiry := scope.get(EXPIRY_TASK)) is not None:
+                    expiry.cancel()
             return
         try:
             response = await self.run(Request(scope, receive))
+        except AuthRefusal as refusal:
+            # before any operation ran: 401 for credentials that prove nothing (as Apollo
+            # Router's JWT authentication answers), 503 when they cannot be checked
+            body = {"errors": [{"message": refusal.message, "extensions": refusal.extensions}]}
+            await Response(
+                orjson.dumps(body),
+                status_code=refusal.status,
+                headers=refusal.headers,
+                media_type="application/json",
+            )(scope, receive, send)
+            return
         except HTTPException as error:
             # GraphQL-shaped, with a code, where Strawberry answers plain text
             code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(
@@ -73,7 +108,27 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         # services live on the app (built in the lifespan); loaders are made fresh here
-        return Context(request.app.state.services, request, response)
+        services = request.app.state.services
+        if isinstance(request, WebSocket):
+            return SocketContext(services, request, response)  # on_ws_connect authenticates
+        credentials = Credentials.from_headers(request.headers)
+        return Context(services, request, response, await services.auth.principal(credentials))
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params if isinstance(context, SocketContext) else None
+        credentials = Credentials.from_connection_params(params or {}, context.request.headers)
+        try:
+            context.principal = await context.services.auth.principal(credentials)
+        except AuthRefusal as refusal:
+            # graphql-transport-ws has no error message before the ack: the socket closes 4403
+            raise ConnectionRejectionError(refusal.extensions) from refusal
+        expires_at = context.principal.expires_at
+        if expires_at is not None and isinstance(context.response, WebSocket):
+            context.request.scope[EXPIRY_TASK] = asyncio.create_task(
+                _close_at(context.response, expires_at)
+            )
+        unset: UnsetType = UNSET
+        return unset
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: the websocket transport sends bytes as binary frames, which
@@ -89,3 +144,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._graphiql_html, headers={"Content-Security-Policy": GRAPHIQL_CSP})
+
+
+async def _close_at(websocket: WebSocket, expires_at: float) -> None:
+    """A subscription outlives no token: the socket closes when its credentials expire."""
+    await asyncio.sleep(max(0.0, expires_at - time.time()))
+    with contextlib.suppress(RuntimeError, OSError):  # the client closed it meanwhile
+        await websocket.close(WS_FORBIDDEN, "Credentials expired")

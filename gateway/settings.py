@@ -1,6 +1,7 @@
 """Runtime configuration: environment (OMNIGATE_*), then `.env`, then these defaults.
 
-Nested sections use `__`: `OMNIGATE_SQUARE__ACCESS_TOKEN`, `OMNIGATE_HTTP__TIMEOUT_SECONDS`.
+Nested sections use `__`: `OMNIGATE_SQUARE__ACCESS_TOKEN`,
+`OMNIGATE_UPSTREAMS__ALL__DEADLINE_SECONDS`.
 The vendor sections' defaults point at the sandbox simulators and carry the sandbox's
 credentials, so `make run` needs no configuration; production refuses them.
 """
@@ -11,9 +12,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.resilience import ResilienceOverrides, ResilienceSettings
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.shopify.settings import ShopifySettings
 from connectors.square.settings import SquareSettings
@@ -28,13 +30,47 @@ class Environment(StrEnum):
 
 
 class HttpSettings(BaseModel):
-    """The shared upstream HTTP client (one pool for every connector)."""
+    """The shared upstream HTTP client (one pool for every connector). Timeouts are per
+    upstream: `upstreams` (docs/resilience.md)."""
 
     # aiohttp spends about a third of httpx's own transport's CPU per call (bench/README.md).
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
-    connect_timeout_seconds: float = Field(default=2.0, gt=0)
-    timeout_seconds: float = Field(default=5.0, gt=0)
     max_connections: int = Field(default=200, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_timeouts(cls, data: object) -> object:
+        # Refused rather than ignored: a deployment still setting them would otherwise run
+        # on defaults it did not choose.
+        moved = {
+            "connect_timeout_seconds": "upstreams.all.connect_timeout_seconds",
+            "timeout_seconds": "upstreams.all.deadline_seconds",
+        }
+        if isinstance(data, dict):
+            found = [f"http.{old} is now {new}" for old, new in moved.items() if old in data]
+            if found:
+                raise ValueError("; ".join(found) + " (docs/resilience.md)")
+        return data
+
+
+class UpstreamsSettings(BaseModel):
+    """Deadline, retries, circuit breaker and concurrency per upstream (docs/resilience.md):
+    `all` for every upstream, then each system's overrides (None inherits from `all`)."""
+
+    all: ResilienceSettings = ResilienceSettings()
+    square: ResilienceOverrides = ResilienceOverrides()
+    shopify: ResilienceOverrides = ResilienceOverrides()
+    salesforce: ResilienceOverrides = ResilienceOverrides()
+
+    def for_service(self, service: str) -> ResilienceSettings:
+        overrides: ResilienceOverrides = getattr(self, service)
+        return overrides.applied_to(self.all)
+
+    @model_validator(mode="after")
+    def _overrides_valid(self) -> UpstreamsSettings:
+        for service in ("square", "shopify", "salesforce"):
+            self.for_service(service)  # raises on an out-of-bounds merge
+        return self
 
 
 class CacheSettings(BaseModel):
@@ -57,6 +93,77 @@ class WebhookSettings(BaseModel):
     # How long delivery ids are remembered to drop duplicates; longer than any vendor's
     # retry schedule (Shopify: 8 tries over 4 hours; Square: up to 72 hours).
     delivery_retention_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+
+class CartMergePolicy(StrEnum):
+    """What happens to a guest cart when its holder signs in (docs/cart.md)."""
+
+    MERGE_QUANTITIES = "MERGE_QUANTITIES"  # every line of both; same SKU adds up
+    KEEP_NEWEST = "KEEP_NEWEST"  # the lines of whichever cart changed last
+    KEEP_CUSTOMER = "KEEP_CUSTOMER"  # the customer's lines; the guest's are dropped
+
+
+class CartSettings(BaseModel):
+    """The omnichannel cart, wishlist and checkout (docs/cart.md)."""
+
+    max_lines: int = Field(default=100, ge=1)
+    max_quantity_per_line: int = Field(default=999, ge=1)
+    max_wishlist_items: int = Field(default=200, ge=1)
+    # an untouched guest cart is removed this long after its last change
+    guest_cart_ttl_days: int = Field(default=30, ge=1)
+    merge_policy: CartMergePolicy = CartMergePolicy.MERGE_QUANTITIES
+    # how long an idempotency key's checkout outcome is kept for replays
+    checkout_retention_days: int = Field(default=7, ge=1)
+    # the currency of an empty cart's zero totals
+    default_currency: str = Field(default="USD", min_length=3, max_length=3)
+
+
+# The sandbox identity provider (sandbox/identity) on its default port; production refuses it.
+SANDBOX_ISSUER = "http://127.0.0.1:8104"
+# Asymmetric only: with an HS* algorithm allowed, a token "signed" with the IdP's public key
+# as an HMAC secret would verify (RS/HS confusion); `none` verifies anything.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+class AuthSettings(BaseModel):
+    """Verifying the identity provider's JWTs (docs/security.md "Principals"). The defaults
+    are the sandbox IdP's; production refuses them."""
+
+    # compared exactly with each token's `iss` (mind a trailing slash: Auth0's has one)
+    issuer: str = SANDBOX_ISSUER
+    audience: str = "omnigate"
+    # None: the `jwks_uri` of the issuer's OIDC discovery document
+    jwks_url: str | None = None
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"], min_length=1)
+    # clock skew tolerated on `exp`, `nbf` and `iat`
+    leeway_seconds: float = Field(default=30, ge=0, le=300)
+    jwks_cache_seconds: float = Field(default=600, gt=0)
+    # a token naming an unknown `kid` fetches the JWKS again at most this often (rotation)
+    jwks_refetch_seconds: float = Field(default=30, ge=0)
+    # how long a kiosk hand-off lasts
+    handoff_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, algorithms: list[str]) -> list[str]:
+        refused = [a for a in algorithms if a not in ASYMMETRIC_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"not accepted: {', '.join(refused)}; only asymmetric algorithms "
+                f"({', '.join(sorted(ASYMMETRIC_ALGORITHMS))}) can be allowed"
+            )
+        return algorithms
+
+    def production_problems(self) -> list[str]:
+        problems = []
+        if self.issuer.rstrip("/") == SANDBOX_ISSUER:
+            problems.append("auth.issuer is the sandbox identity provider")
+        for name, url in (("auth.issuer", self.issuer), ("auth.jwks_url", self.jwks_url)):
+            if url is not None and not url.startswith("https://"):
+                problems.append(f"{name} must be an https URL")
+        return problems
 
 
 class LimitsSettings(BaseModel):
@@ -99,12 +206,18 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1)
 
     http: HttpSettings = HttpSettings()
+    upstreams: UpstreamsSettings = UpstreamsSettings()
+    # No GraphQL response takes longer: every upstream call a request makes ends by then
+    # (its fields then answer UPSTREAM_TIMEOUT). Keep it below the ingress's timeout.
+    request_deadline_seconds: float = Field(default=10.0, gt=0)
     cache: CacheSettings = CacheSettings()
     square: SquareSettings = SquareSettings()
     shopify: ShopifySettings = ShopifySettings()
     salesforce: SalesforceSettings = SalesforceSettings()
     webhooks: WebhookSettings = WebhookSettings()
     limits: LimitsSettings = LimitsSettings()
+    auth: AuthSettings = AuthSettings()
+    cart: CartSettings = CartSettings()
 
     def with_changes(self, **changes: object) -> Settings:
         """A validated copy (model_copy would skip validation); the environment is not
@@ -145,6 +258,8 @@ class Settings(BaseSettings):
                 "production needs real upstream credentials; still the sandbox's: "
                 + ", ".join(placeholders)
             )
+        if problems := self.auth.production_problems():
+            raise ValueError("production needs a real identity provider: " + "; ".join(problems))
         return self
 
 

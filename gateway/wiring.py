@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,26 +11,46 @@ from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from connectors.http import UpstreamHttp
 from connectors.ports import CrmPort, EcommercePort, InventoryPort, PosPort
+from connectors.resilience import UpstreamPolicy
 from connectors.salesforce import SalesforceCrm
 from connectors.shopify import ShopifyEcommerce
 from connectors.square import SquareInventory, SquarePos
+from gateway.auth.audit import AuditLog
+from gateway.auth.authenticator import Authenticator, build_authenticator
+from gateway.auth.indexes import ensure_auth_indexes
 from gateway.http_transport import GatewayAiohttpTransport, UpstreamClient
 from gateway.metrics import Metrics
+from gateway.services.cart_changes import CartChangeFeed
+from gateway.services.cart_merge import CartMerge
+from gateway.services.carts import CartService
+from gateway.services.checkout import CheckoutService
 from gateway.services.customers import CustomerProfiles
 from gateway.services.orders import OrderHistory
 from gateway.services.stores import StoreDirectory
+from gateway.services.wishlists import WishlistService
 from gateway.settings import HttpSettings, Settings
 from gateway.store import ProfileCache, WebhookDeliveries, connect_mongo, ensure_indexes
+from gateway.store.carts import CartLimits, CartStore
+from gateway.store.checkouts import CheckoutStore
+from gateway.store.promo_codes import PromoCodes
+from gateway.store.wishlists import WishlistStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
     metrics: Metrics
+    # per upstream: its breaker's state feeds /readyz's detail (gateway/health.py)
+    upstream_policies: Mapping[str, UpstreamPolicy]
     mongo: AsyncMongoClient[dict[str, Any]]
+    auth: Authenticator
+    audit: AuditLog
     ecommerce: EcommercePort
     pos: PosPort
     inventory: InventoryPort
@@ -39,10 +60,21 @@ class Services:
     webhook_deliveries: WebhookDeliveries
     customers: CustomerProfiles
     orders: OrderHistory
+    promo_codes: PromoCodes
+    carts: CartService
+    cart_merge: CartMerge
+    cart_feed: CartChangeFeed
+    wishlists: WishlistService
+    checkout: CheckoutService
+
+
+# Upstream calls set their own timeouts per attempt (connectors/resilience); this is for
+# anything else using the client directly (JWKS fetches).
+CLIENT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 
 
 def build_http_client(settings: HttpSettings) -> httpx.AsyncClient:
-    timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
+    timeout = CLIENT_TIMEOUT
     limits = httpx.Limits(
         max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_connections,
@@ -53,6 +85,15 @@ def build_http_client(settings: HttpSettings) -> httpx.AsyncClient:
     return UpstreamClient(timeout=timeout, limits=limits)
 
 
+async def ensure_cart_indexes(carts: CartStore, checkouts: CheckoutStore) -> None:
+    """Like ensure_indexes: an unreachable MongoDB at start-up is logged, not fatal."""
+    try:
+        await carts.ensure_indexes()
+        await checkouts.ensure_indexes()
+    except PyMongoError as exc:
+        log.warning("could not ensure cart indexes: %s", exc)
+
+
 @asynccontextmanager
 async def build_services(
     settings: Settings, metrics: Metrics, http_client: httpx.AsyncClient | None = None
@@ -61,13 +102,25 @@ async def build_services(
     transport in (respx, an ASGI app) without patching."""
     client = http_client or build_http_client(settings.http)
     mongo = connect_mongo(settings.mongodb_uri.get_secret_value(), settings.mongodb_timeout_seconds)
+    cart_feed: CartChangeFeed | None = None
     try:
         database = mongo[settings.mongodb_database]
         await ensure_indexes(database)
 
+        policies = {
+            service: UpstreamPolicy(
+                service, settings.upstreams.for_service(service), observer=metrics
+            )
+            for service in ("square", "shopify", "salesforce")
+        }
+
         def upstream(service: str, base_url: str) -> UpstreamHttp:
             return UpstreamHttp(
-                client, service=service, base_url=base_url, observer=metrics.observe_upstream
+                client,
+                service=service,
+                base_url=base_url,
+                observer=metrics.observe_upstream,
+                policy=policies[service],
             )
 
         profile_cache = ProfileCache(database)
@@ -79,28 +132,79 @@ async def build_services(
         crm = SalesforceCrm(
             upstream("salesforce", settings.salesforce.login_url), settings.salesforce
         )
+        stores = StoreDirectory(pos, settings.cache.stores_ttl_seconds)
+        customers = CustomerProfiles(
+            crm=crm,
+            pos=pos,
+            ecommerce=ecommerce,
+            cache=profile_cache,
+            ttl=timedelta(seconds=settings.cache.profile_ttl_seconds),
+            metrics=metrics,
+        )
+        cart = settings.cart
+        cart_store = CartStore(
+            database,
+            CartLimits(max_lines=cart.max_lines, max_quantity=cart.max_quantity_per_line),
+            guest_ttl=timedelta(days=cart.guest_cart_ttl_days),
+        )
+        checkout_store = CheckoutStore(database, timedelta(days=cart.checkout_retention_days))
+        await ensure_cart_indexes(cart_store, checkout_store)
+        auth = build_authenticator(settings.auth, client, database)
+        audit = AuditLog(database)
+        await ensure_auth_indexes(auth, audit)
+        promo_codes = PromoCodes(database)
+        carts = CartService(
+            cart_store,
+            promo_codes,
+            stores,
+            audit,
+            online_location_id=settings.square.online_location_id,
+            max_quantity=cart.max_quantity_per_line,
+        )
+        cart_feed = CartChangeFeed(cart_store.collection)
         yield Services(
             settings=settings,
             metrics=metrics,
+            upstream_policies=policies,
             mongo=mongo,
+            auth=auth,
+            audit=audit,
             ecommerce=ecommerce,
             pos=pos,
             inventory=SquareInventory(square, settings.square, catalog=pos.catalog),
             crm=crm,
-            stores=StoreDirectory(pos, settings.cache.stores_ttl_seconds),
+            stores=stores,
             profile_cache=profile_cache,
             webhook_deliveries=WebhookDeliveries(database),
-            customers=CustomerProfiles(
-                crm=crm,
-                pos=pos,
-                ecommerce=ecommerce,
-                cache=profile_cache,
-                ttl=timedelta(seconds=settings.cache.profile_ttl_seconds),
-                metrics=metrics,
-            ),
+            customers=customers,
             orders=OrderHistory(pos=pos, ecommerce=ecommerce),
+            promo_codes=promo_codes,
+            carts=carts,
+            cart_merge=CartMerge(
+                cart_store,
+                mongo,
+                default_policy=cart.merge_policy,
+                max_lines=cart.max_lines,
+                max_quantity=cart.max_quantity_per_line,
+            ),
+            cart_feed=cart_feed,
+            wishlists=WishlistService(
+                WishlistStore(database, cart.max_wishlist_items), carts, mongo
+            ),
+            checkout=CheckoutService(
+                carts=carts,
+                checkouts=checkout_store,
+                promo_codes=promo_codes,
+                customers=customers,
+                ecommerce=ecommerce,
+                pos=pos,
+                mongo=mongo,
+                default_currency=cart.default_currency,
+            ),
         )
     finally:
+        if cart_feed is not None:
+            await cart_feed.close()
         await mongo.close()
         if http_client is None:
             await client.aclose()

@@ -3,27 +3,56 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.federation import Schema
+from strawberry.types import ExecutionContext
 
-from gateway.errors import ErrorShaping
+from gateway.errors import ErrorShaping, shape_errors
 from gateway.execution import TrivialFieldExecutor
 from gateway.limits import LimitedValidation, OperationLimits, TokenLimitedParser
-from resolvers.customers import CustomerQueries
+from gateway.request_deadline import RequestDeadline
+from resolvers.cart_mutations import CartMutations, CartQueries
+from resolvers.cart_subscriptions import CartSubscriptions
+from resolvers.checkout import CheckoutMutations
+from resolvers.customers import CustomerMutations, CustomerQueries
 from resolvers.products import ProductQueries
 from resolvers.stores import StoreQueries
+from resolvers.wishlist import WishlistMutations, WishlistQueries
 
 
 @strawberry.type
-class Query(ProductQueries, StoreQueries, CustomerQueries):
+class Query(ProductQueries, StoreQueries, CustomerQueries, CartQueries, WishlistQueries):
     pass
+
+
+@strawberry.type
+class Mutation(CartMutations, WishlistMutations, CheckoutMutations, CustomerMutations):
+    pass
+
+
+@strawberry.type
+class Subscription(CartSubscriptions):
+    pass
+
+
+class GatewaySchema(Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Every result passes here, subscription events included (which skip extensions'
+        # on_operation): shape in place so a websocket client gets the same codes and the
+        # same masking as HTTP. Unexpected errors are logged by shape_errors.
+        errors[:] = shape_errors(errors)
 
 
 def build_schema(limits: OperationLimits | None = None) -> Schema:
     """`limits` default to the development ones (introspection and suggestions on); they
     change what is accepted, never the printed SDL."""
     policy = limits or OperationLimits.defaults()
-    return Schema(
+    return GatewaySchema(
         query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             # Clients repeat the same few operations: parse and validate each once (limits
             # included). The caches live at module level, so a fresh extension per request
@@ -31,6 +60,7 @@ def build_schema(limits: OperationLimits | None = None) -> Schema:
             lambda: TokenLimitedParser(policy.max_tokens, maxsize=512),
             lambda: LimitedValidation(policy, maxsize=512),
             ErrorShaping,
+            RequestDeadline,
         ],
         execution_context_class=TrivialFieldExecutor,
     )

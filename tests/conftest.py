@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from gateway.local_mongod import LocalMongod, free_port
 from gateway.serving import CoServer, server_config
 from gateway.settings import Environment, Settings
 from sandbox.dataset import Dataset, build_dataset
+from sandbox.identity import SANDBOX_AUDIENCE, TOKEN_PATH, KeyRing
 from sandbox.server import UNTHROTTLED, SandboxApp, sandbox_apps
 
 
@@ -62,7 +64,7 @@ def dataset() -> Dataset:
 
 @pytest.fixture(scope="session")
 def sandbox(dataset: Dataset) -> Iterator[Sandbox]:
-    ports = {vendor: free_port() for vendor in ("square", "shopify", "salesforce")}
+    ports = {vendor: free_port() for vendor in ("square", "shopify", "salesforce", "identity")}
     apps = sandbox_apps("127.0.0.1", ports, dataset=dataset, shopify_plan=UNTHROTTLED)
     servers = [CoServer(server_config(a.app, "127.0.0.1", a.port)) for a in apps]
     thread = threading.Thread(target=_serve_in_thread, args=(servers,), daemon=True)
@@ -95,19 +97,90 @@ def settings(mongod: LocalMongod, sandbox: Sandbox) -> Settings:
         square={"base_url": sandbox.url("square")},
         shopify={"base_url": sandbox.url("shopify")},
         salesforce={"login_url": sandbox.url("salesforce")},
+        auth={"issuer": sandbox.url("identity")},
     )
+
+
+@dataclass
+class Tokens:
+    """Tokens from the sandbox identity provider: `tokens.customer(contact_id)`,
+    `tokens.staff(store_id)`, `tokens.kiosk(store_id)` ask its dev token endpoint over HTTP;
+    `claims` and `sign` make tokens it would never issue (expired, another audience...),
+    signed with its current key unless `headers` say otherwise."""
+
+    sandbox: Sandbox
+
+    @property
+    def keys(self) -> KeyRing:
+        return self.sandbox.apps["identity"].app.state.identity_keys
+
+    @property
+    def issuer(self) -> str:
+        return self.sandbox.url("identity")
+
+    def issue(self, kind: str, **body: Any) -> str:
+        response = httpx.post(self.issuer + TOKEN_PATH, json={"kind": kind, **body}, timeout=10)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def customer(self, contact_id: str, **body: Any) -> str:
+        return self.issue("customer", subject=contact_id, **body)
+
+    def staff(self, store_id: str, staff_id: str = "staff-0001", **body: Any) -> str:
+        return self.issue("staff", store_id=store_id, subject=staff_id, **body)
+
+    def kiosk(self, store_id: str, device_id: str = "kiosk-0001", **body: Any) -> str:
+        return self.issue("kiosk", store_id=store_id, subject=device_id, **body)
+
+    def claims(self, kind: str, subject: str, **overrides: Any) -> dict[str, Any]:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": SANDBOX_AUDIENCE,
+            "sub": subject,
+            "role": kind,
+            "iat": now,
+            "exp": now + 600,
+        }
+        return {**claims, **overrides}
+
+    def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
+        return self.keys.sign(claims, headers)
+
+    def rotate(self, algorithm: str | None = None) -> str:
+        """Ask the IdP to sign with a new key (the old stays published); its kid."""
+        body = {"algorithm": algorithm} if algorithm else None
+        response = httpx.post(self.issuer + "/_sandbox/rotate", json=body, timeout=10)
+        assert response.status_code == 200, response.text
+        return str(response.json()["kid"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def tokens(sandbox: Sandbox) -> Tokens:
+    return Tokens(sandbox)
 
 
 @dataclass
 class GatewayClient:
     http: httpx.AsyncClient
 
-    async def query(self, document: str, variables: dict[str, Any] | None = None) -> Any:
-        """The JSON body of a POST /graphql, which must answer 200."""
+    async def query(
+        self,
+        document: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Any:
+        """The JSON body of a POST /graphql, which must answer `status`."""
         response = await self.http.post(
-            "/graphql", json={"query": document, "variables": variables or {}}
+            "/graphql", json={"query": document, "variables": variables or {}}, headers=headers
         )
-        assert response.status_code == 200, response.text
+        assert response.status_code == status, response.text
         return response.json()
 
 

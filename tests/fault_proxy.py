@@ -112,6 +112,8 @@ class FaultProxy:
         self._thread_id: int | None = None
         self._listener: socket.socket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # accepted sockets: a task cancelled before it first runs never closes its own
+        self._accepted: set[socket.socket] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._client: httpx.AsyncClient | None = None
 
@@ -161,6 +163,9 @@ class FaultProxy:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for conn in self._accepted:
+            conn.close()  # a no-op for those their transport closed already
+        self._accepted.clear()
         if self._client is not None:
             await self._client.aclose()
         self._client = self._loop = self._thread_id = None
@@ -254,6 +259,7 @@ class FaultProxy:
             except OSError:  # BlockingIOError: the backlog is empty
                 return
             self.connections += 1
+            self._accepted.add(conn)
             task = self._loop.create_task(self._serve(conn))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -276,6 +282,7 @@ class FaultProxy:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+            self._accepted.discard(conn)
 
     async def _exchange(
         self, http: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

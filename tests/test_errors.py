@@ -94,3 +94,16 @@ async def test_a_broken_inventory_upstream_nulls_availability_only(
     [error] = body["errors"]
     assert error["path"] == ["product", "availability"]
     assert error["extensions"] == {"code": code, "service": "square"}
+
+
+def test_errors_of_every_transport_are_shaped_and_masked_by_the_schema():
+    """Subscription events skip extensions' on_operation; the schema's process_errors still
+    shapes them, so a websocket never sees an internal message."""
+    from graphql import GraphQLError
+
+    from resolvers.schema import build_schema
+
+    errors = [GraphQLError("boom", original_error=RuntimeError("secret detail"))]
+    build_schema().process_errors(errors)
+    assert errors[0].message == "Unexpected error."
+    assert errors[0].extensions == {"code": "INTERNAL_SERVER_ERROR"}

@@ -52,3 +52,10 @@ async def test_entities_resolve_by_key(gateway, dataset):
         {"sku": product.sku, "name": product.title},
         {"id": store.id, "name": store.name},
     ]
+
+
+def test_the_cli_knows_every_sandbox_vendor_and_its_port():
+    from gateway.cli import SANDBOX_PORTS
+    from sandbox.server import DEFAULT_PORTS
+
+    assert SANDBOX_PORTS == DEFAULT_PORTS

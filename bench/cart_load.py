@@ -1,0 +1,145 @@
+"""Cart mutations under concurrent devices: mutations/s, latency, gateway CPU per mutation.
+
+    python -m bench.cart_load [--seconds 20] [--customers 50] [--devices 2] [--hot]
+
+Each customer has `--devices` devices signed in with the customer's token (from the sandbox
+identity provider); every device loops `cartLinesAdd` of one unit of a well-stocked SKU on
+the customer's one cart, without expectedVersion, as fast as the gateway answers. `--hot`
+puts every device on one customer's cart (the worst case: all writes on one document).
+At the end each cart's quantities are checked against the adds that succeeded: a lost
+update would show as a mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.stack import cpu_seconds, running_stack
+from sandbox.dataset import WAREHOUSE_LOCATION_ID, build_dataset
+
+CREATE = "mutation { cartCreate { cart { id } } }"
+ADD = """mutation ($cartId: ID!, $sku: ID!) {
+  cartLinesAdd(cartId: $cartId, lines: [{sku: $sku, quantity: 1}]) {
+    cart { version } userErrors { code }
+  }
+}"""
+CART = "query { cart { lines { sku quantity } } }"
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, int(fraction * len(sorted_values)))
+    return sorted_values[index]
+
+
+async def _token(client: httpx.AsyncClient, issuer: str, contact_id: str) -> str:
+    response = await client.post(
+        issuer + "/dev/token", json={"kind": "customer", "subject": contact_id}
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+async def load(
+    gateway_url: str, issuer: str, seconds: float, customers: int, devices: int, hot: bool
+) -> dict[str, object]:
+    dataset = build_dataset()
+    skus = [
+        p.sku
+        for p in dataset.products
+        if dataset.inventory.get((p.square_variation_id, WAREHOUSE_LOCATION_ID), 0) >= 400
+    ][:20]
+    contacts = [c.id for c in dataset.crm_contacts[: 1 if hot else customers]]
+    limits = httpx.Limits(max_connections=customers * devices)
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30, limits=limits) as client:
+        tokens = [await _token(client, issuer, contact) for contact in contacts]
+        headers = [{"authorization": f"Bearer {token}"} for token in tokens]
+        carts = []
+        for header in headers:
+            created = await client.post("/graphql", json={"query": CREATE}, headers=header)
+            carts.append(created.json()["data"]["cartCreate"]["cart"]["id"])
+        latencies: list[float] = []
+        added: dict[tuple[int, str], int] = {}
+        refused = 0
+        stop = time.monotonic() + seconds
+
+        async def device(owner: int, rng: random.Random) -> None:
+            nonlocal refused
+            while time.monotonic() < stop:
+                sku = rng.choice(skus)
+                started = time.perf_counter()
+                response = await client.post(
+                    "/graphql",
+                    json={"query": ADD, "variables": {"cartId": carts[owner], "sku": sku}},
+                    headers=headers[owner],
+                )
+                latencies.append(time.perf_counter() - started)
+                body = response.json()
+                payload = (body.get("data") or {}).get("cartLinesAdd")
+                if payload is None or payload["userErrors"]:
+                    refused += 1
+                    continue
+                added[(owner, sku)] = added.get((owner, sku), 0) + 1
+
+        owners = [i % len(carts) for i in range(customers * devices)]
+        await asyncio.gather(*(device(o, random.Random(i)) for i, o in enumerate(owners)))
+        lost = 0
+        for owner, header in enumerate(headers):
+            lines = (await client.post("/graphql", json={"query": CART}, headers=header)).json()
+            have = {x["sku"]: x["quantity"] for x in lines["data"]["cart"]["lines"]}
+            for (who, sku), count in added.items():
+                if who == owner and have.get(sku, 0) != count:
+                    lost += abs(count - have.get(sku, 0))
+    latencies.sort()
+    return {
+        "mutations": len(latencies),
+        "refused_or_failed": refused,
+        "lost_updates": lost,
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--customers", type=int, default=50)
+    parser.add_argument("--devices", type=int, default=2, help="devices per customer")
+    parser.add_argument("--hot", action="store_true", help="every device on one cart")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), scale=1.0) as stack:
+        cpu_before = cpu_seconds(stack.gateway_pid)
+        started = time.monotonic()
+        figures = asyncio.run(
+            load(
+                stack.gateway_url,
+                stack.identity_url,
+                args.seconds,
+                args.customers,
+                args.devices,
+                args.hot,
+            )
+        )
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(stack.gateway_pid) - cpu_before
+    mutations = int(figures["mutations"])  # type: ignore[call-overload]
+    figures = {
+        "devices": args.customers * args.devices,
+        "carts": 1 if args.hot else args.customers,
+        **figures,
+        "mutations_per_second": round(mutations / args.seconds, 1),
+        "gateway_cpu_ms_per_mutation": round(cpu * 1000 / max(mutations, 1), 2),
+        "wall_seconds": round(elapsed, 1),
+    }
+    for key, value in figures.items():
+        print(f"{key:<30} {value}")
+
+
+if __name__ == "__main__":
+    main()

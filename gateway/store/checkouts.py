@@ -1,0 +1,236 @@
+"""Checkout attempts by idempotency key, in MongoDB (`checkouts`).
+
+One document per (principal, key): `_id` is a hash of both, so one customer's key can
+never collide with, or reveal, another's. It holds the cart and channel the key was first
+used with, the order draft sent upstream (a retry must send the very same body for the
+vendor's own idempotency to recognise it), and the outcome once known. Kept for
+`retention`, then removed by a TTL index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from connectors.records import (
+    Channel,
+    ExternalRef,
+    Money,
+    OrderDraft,
+    OrderLine,
+    OrderLineDraft,
+    OrderRecord,
+    System,
+)
+
+Document = dict[str, Any]
+COLLECTION = "checkouts"
+
+
+class CheckoutState(StrEnum):
+    PENDING = "PENDING"  # draft stored; the upstream order may or may not exist yet
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"  # the upstream refused the order; the cart was reopened
+
+
+def checkout_id(scope: str, key: str) -> str:
+    return hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRecord:
+    id: str
+    cart_id: str
+    channel: str
+    cart_version: int
+    state: CheckoutState
+    draft: OrderDraft
+    order: OrderRecord | None
+    failure_message: str | None
+
+    @classmethod
+    def from_document(cls, doc: Document) -> CheckoutRecord:
+        order = doc.get("order")
+        return cls(
+            id=doc["_id"],
+            cart_id=doc["cart_id"],
+            channel=doc["channel"],
+            cart_version=doc["cart_version"],
+            state=CheckoutState(doc["state"]),
+            draft=draft_from_document(doc["draft"]),
+            order=None if order is None else order_from_document(order),
+            failure_message=doc.get("failure_message"),
+        )
+
+
+class CheckoutStore:
+    def __init__(self, database: AsyncDatabase[Document], retention: timedelta) -> None:
+        self._collection: AsyncCollection[Document] = database[COLLECTION]
+        self._retention = retention
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index("expires_at", expireAfterSeconds=0)
+
+    async def get(self, record_id: str) -> CheckoutRecord | None:
+        doc = await self._collection.find_one({"_id": record_id})
+        return CheckoutRecord.from_document(doc) if doc else None
+
+    async def start(
+        self, record_id: str, cart_id: str, channel: str, cart_version: int, draft: OrderDraft
+    ) -> bool:
+        """Records a new attempt; False if the key was taken first (by a concurrent retry)."""
+        now = datetime.now(UTC)
+        try:
+            await self._collection.insert_one(
+                {
+                    "_id": record_id,
+                    "cart_id": cart_id,
+                    "channel": channel,
+                    "cart_version": cart_version,
+                    "state": CheckoutState.PENDING.value,
+                    "draft": draft_to_document(draft),
+                    "created_at": now,
+                    "updated_at": now,
+                    "expires_at": now + self._retention,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def abandon(self, record_id: str) -> None:
+        """Drops a PENDING attempt that never reached the upstream (its cart moved on)."""
+        await self._collection.delete_one({"_id": record_id, "state": CheckoutState.PENDING.value})
+
+    async def complete(
+        self, record_id: str, order: OrderRecord, session: AsyncClientSession
+    ) -> None:
+        await self._collection.update_one(
+            {"_id": record_id},
+            {
+                "$set": {
+                    "state": CheckoutState.COMPLETED.value,
+                    "order": order_to_document(order),
+                    "updated_at": datetime.now(UTC),
+                }
+            },
+            session=session,
+        )
+
+    async def fail(self, record_id: str, message: str, session: AsyncClientSession) -> None:
+        await self._collection.update_one(
+            {"_id": record_id, "state": CheckoutState.PENDING.value},
+            {
+                "$set": {
+                    "state": CheckoutState.FAILED.value,
+                    "failure_message": message,
+                    "updated_at": datetime.now(UTC),
+                }
+            },
+            session=session,
+        )
+
+
+def _money(money: Money) -> Document:
+    return {"amount": format(money.amount, "f"), "currency": money.currency}
+
+
+def _money_from(doc: Document) -> Money:
+    return Money(Decimal(doc["amount"]), doc["currency"])
+
+
+def _ref(ref: ExternalRef) -> Document:
+    return {"system": ref.system.value, "id": ref.id}
+
+
+def _ref_from(doc: Document) -> ExternalRef:
+    return ExternalRef(System(doc["system"]), doc["id"])
+
+
+def draft_to_document(draft: OrderDraft) -> Document:
+    return {
+        "idempotency_key": draft.idempotency_key,
+        "customer_refs": [_ref(ref) for ref in draft.customer_refs],
+        "lines": [
+            {"sku": line.sku, "quantity": line.quantity, "unit_price": _money(line.unit_price)}
+            for line in draft.lines
+        ],
+        "currency": draft.currency,
+        "location_id": draft.location_id,
+        "pickup": draft.pickup,
+        "discount": None if draft.discount is None else _money(draft.discount),
+        "note": draft.note,
+    }
+
+
+def draft_from_document(doc: Document) -> OrderDraft:
+    discount = doc.get("discount")
+    return OrderDraft(
+        idempotency_key=doc["idempotency_key"],
+        customer_refs=tuple(_ref_from(ref) for ref in doc["customer_refs"]),
+        lines=tuple(
+            OrderLineDraft(line["sku"], line["quantity"], _money_from(line["unit_price"]))
+            for line in doc["lines"]
+        ),
+        currency=doc["currency"],
+        location_id=doc.get("location_id"),
+        pickup=doc["pickup"],
+        discount=None if discount is None else _money_from(discount),
+        note=doc.get("note"),
+    )
+
+
+def order_to_document(order: OrderRecord) -> Document:
+    return {
+        "ref": _ref(order.ref),
+        "channel": order.channel.value,
+        "created_at": order.created_at,
+        "total": _money(order.total),
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": _money(line.unit_price),
+                "total": _money(line.total),
+            }
+            for line in order.lines
+        ],
+        "location_id": order.location_id,
+        "customer_ref": None if order.customer_ref is None else _ref(order.customer_ref),
+        "status": order.status,
+        "number": order.number,
+    }
+
+
+def order_from_document(doc: Document) -> OrderRecord:
+    customer = doc.get("customer_ref")
+    return OrderRecord(
+        ref=_ref_from(doc["ref"]),
+        channel=Channel(doc["channel"]),
+        created_at=doc["created_at"],
+        total=_money_from(doc["total"]),
+        lines=tuple(
+            OrderLine(
+                sku=line.get("sku"),
+                name=line["name"],
+                quantity=line["quantity"],
+                unit_price=_money_from(line["unit_price"]),
+                total=_money_from(line["total"]),
+            )
+            for line in doc.get("lines", [])
+        ),
+        location_id=doc.get("location_id"),
+        customer_ref=None if customer is None else _ref_from(customer),
+        status=doc.get("status"),
+        number=doc.get("number"),
+    )

@@ -1,0 +1,45 @@
+"""`cartUpdated`: every device watching a cart sees each change, made through any pod."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from gateway.context import Info
+from gateway.errors import PublicError
+from gateway.loaders import Loaders
+from gateway.services.cart_changes import FeedUnavailable
+from resolvers.cart_types import Cart
+
+
+@strawberry.type
+class CartSubscriptions:
+    @strawberry.subscription(
+        description="The cart as it is when subscribing, then after every change."
+    )
+    async def cart_updated(self, info: Info, cart_id: strawberry.ID) -> AsyncGenerator[Cart, None]:
+        services = info.context.services
+        if await services.carts.find(info.context.principal, cart_id) is None:
+            raise PublicError("No cart with this id.", code="NOT_FOUND")
+        try:
+            async with services.cart_feed.subscribe(cart_id) as changes:
+                # read after subscribing, so no change falls between the read and the feed
+                current = await services.carts.store.get(cart_id)
+                if current is None:
+                    return
+                yield Cart.from_stored(current)
+                version = current.version
+                while True:
+                    cart = await changes.get()
+                    if cart.version <= version:
+                        continue
+                    version = cart.version
+                    # fresh loaders per event: prices and stock must not come from the
+                    # first event's cache
+                    info.context.loaders = Loaders(services)
+                    yield Cart.from_stored(cart)
+        except FeedUnavailable as exc:
+            raise PublicError(
+                "Live cart updates are unavailable right now.", code="CACHE_UNAVAILABLE"
+            ) from exc

@@ -1,0 +1,60 @@
+"""Checkout: the cart placed as one order upstream, exactly once per idempotency key."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from gateway.context import Info
+from gateway.services import checkout
+from resolvers.cart_types import Cart, CartUserError, cart_or_none
+from resolvers.customers import Order
+
+
+@strawberry.enum(description="Where the checkout happens; decides the system of record.")
+class SalesChannel(Enum):
+    WEB = "WEB"
+    MOBILE = "MOBILE"
+    STORE = "STORE"
+    KIOSK = "KIOSK"
+
+
+@strawberry.type
+class CheckoutPayload:
+    order: Order | None
+    cart: Cart | None
+    replayed: bool = strawberry.field(
+        description="True when this answer is the stored result of an earlier call with the "
+        "same idempotency key."
+    )
+    user_errors: list[CartUserError]
+
+
+@strawberry.type
+class CheckoutMutations:
+    @strawberry.mutation(
+        description="Places the cart's order in the e-commerce system (WEB, MOBILE) or the "
+        "POS (STORE, KIOSK). The same idempotencyKey replays the same result; retry with it "
+        "after any failure or timeout."
+    )
+    async def checkout(
+        self,
+        info: Info,
+        cart_id: strawberry.ID,
+        channel: SalesChannel,
+        idempotency_key: str,
+    ) -> CheckoutPayload:
+        outcome = await info.context.services.checkout.checkout(
+            info.context.principal,
+            cart_id,
+            checkout.SalesChannel(channel.value),
+            idempotency_key,
+            info.context.loaders,
+        )
+        return CheckoutPayload(
+            order=Order.from_record(outcome.order) if outcome.order else None,
+            cart=cart_or_none(outcome.cart),
+            replayed=outcome.replayed,
+            user_errors=[CartUserError.from_error(e) for e in outcome.errors],
+        )

@@ -1,0 +1,121 @@
+"""GraphQL documents and small helpers shared by the cart, wishlist and checkout tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.dataset import WAREHOUSE_LOCATION_ID, Dataset
+
+CART_FIELDS = """
+  id version status totalQuantity
+  lines {
+    id sku quantity addedUnitPrice { amount currency }
+    unitPrice { amount currency } total { amount currency }
+    priceChanged availableQuantity outOfStock
+  }
+  fulfillment { type store { id } }
+  promoCodes { code applicable reason discount { amount } }
+  cost { subtotal { amount currency } discount { amount } total { amount currency } }
+"""
+ERRORS = "userErrors { field message code reason }"
+
+CART_CREATE = f"""
+mutation ($lines: [CartLineInput!]) {{
+  cartCreate(lines: $lines) {{ cartToken cart {{ {CART_FIELDS} }} {ERRORS} }}
+}}
+"""
+CART = f"query ($id: ID) {{ cart(id: $id) {{ {CART_FIELDS} }} }}"
+LINES_ADD = f"""
+mutation ($cartId: ID!, $lines: [CartLineInput!]!, $v: Int) {{
+  cartLinesAdd(cartId: $cartId, lines: $lines, expectedVersion: $v) {{
+    cart {{ {CART_FIELDS} }} {ERRORS}
+  }}
+}}
+"""
+LINES_UPDATE = f"""
+mutation ($cartId: ID!, $lines: [CartLineUpdateInput!]!, $v: Int) {{
+  cartLinesUpdate(cartId: $cartId, lines: $lines, expectedVersion: $v) {{
+    cart {{ {CART_FIELDS} }} {ERRORS}
+  }}
+}}
+"""
+LINES_REMOVE = f"""
+mutation ($cartId: ID!, $ids: [ID!]!, $v: Int) {{
+  cartLinesRemove(cartId: $cartId, lineIds: $ids, expectedVersion: $v) {{
+    cart {{ {CART_FIELDS} }} {ERRORS}
+  }}
+}}
+"""
+SET_FULFILLMENT = f"""
+mutation ($cartId: ID!, $type: FulfillmentType!, $storeId: ID) {{
+  cartSetFulfillment(cartId: $cartId, type: $type, storeId: $storeId) {{
+    cart {{ {CART_FIELDS} }} {ERRORS}
+  }}
+}}
+"""
+APPLY_CODE = f"""
+mutation ($cartId: ID!, $code: String!) {{
+  cartApplyPromoCode(cartId: $cartId, code: $code) {{ cart {{ {CART_FIELDS} }} {ERRORS} }}
+}}
+"""
+REMOVE_CODE = f"""
+mutation ($cartId: ID!, $code: String!) {{
+  cartRemovePromoCode(cartId: $cartId, code: $code) {{ cart {{ {CART_FIELDS} }} {ERRORS} }}
+}}
+"""
+MERGE = f"""
+mutation ($token: String, $policy: CartMergePolicy) {{
+  cartMergeGuest(guestCartToken: $token, policy: $policy) {{ cart {{ {CART_FIELDS} }} {ERRORS} }}
+}}
+"""
+CHECKOUT = f"""
+mutation ($cartId: ID!, $channel: SalesChannel!, $key: String!) {{
+  checkout(cartId: $cartId, channel: $channel, idempotencyKey: $key) {{
+    replayed
+    order {{ id channel total {{ amount currency }} lines {{ sku quantity }} store {{ id }} }}
+    cart {{ id status version }}
+    {ERRORS}
+  }}
+}}
+"""
+
+
+def stocked_skus(dataset: Dataset, location_id: str, at_least: int, count: int) -> list[str]:
+    """SKUs of which `location_id` holds at least `at_least` units."""
+    found = []
+    for product in dataset.products:
+        if dataset.inventory.get((product.square_variation_id, location_id), 0) >= at_least:
+            found.append(product.sku)
+            if len(found) == count:
+                return found
+    raise AssertionError(f"fewer than {count} SKUs with {at_least} units at {location_id}")
+
+
+def online_skus(dataset: Dataset, at_least: int = 50, count: int = 3) -> list[str]:
+    return stocked_skus(dataset, WAREHOUSE_LOCATION_ID, at_least, count)
+
+
+def stock_at(dataset: Dataset, sku: str, location_id: str) -> int:
+    product = dataset.products_by_sku[sku]
+    return dataset.inventory.get((product.square_variation_id, location_id), 0)
+
+
+@dataclass
+class Device:
+    """One device of a shopper: a gateway client and the credentials it sends."""
+
+    client: Any
+    headers: dict[str, str]
+
+    async def run(self, document: str, **variables: Any) -> Any:
+        body = await self.client.query(document, variables, headers=self.headers)
+        assert "errors" not in body, body
+        return body["data"]
+
+    async def raw(self, document: str, **variables: Any) -> Any:
+        return await self.client.query(document, variables, headers=self.headers)
+
+
+def codes(payload: dict[str, Any]) -> list[str]:
+    return [error["code"] for error in payload["userErrors"]]

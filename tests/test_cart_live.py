@@ -1,0 +1,170 @@
+"""`cartUpdated` over graphql-transport-ws, across gateway processes sharing one MongoDB.
+
+Process A is the in-test gateway; process B is `omnigate serve` in a subprocess. A device
+subscribed on B sees a change made through A: the only path between them is MongoDB's
+change stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from cart_api import CART_CREATE, LINES_ADD, Device, online_skus
+from conftest import REPO_ROOT
+
+from gateway.local_mongod import free_port
+from gateway.settings import Settings
+
+SUBSCRIBE = """
+subscription ($cartId: ID!) {
+  cartUpdated(cartId: $cartId) { id version totalQuantity lines { sku quantity } }
+}
+"""
+
+
+def settings_env(settings: Settings, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "OMNIGATE_ENV": "test",
+        "OMNIGATE_PORT": str(port),
+        "OMNIGATE_MONGODB_URI": settings.mongodb_uri.get_secret_value(),
+        "OMNIGATE_MONGODB_DATABASE": settings.mongodb_database,
+        "OMNIGATE_SQUARE__BASE_URL": settings.square.base_url,
+        "OMNIGATE_SHOPIFY__BASE_URL": settings.shopify.base_url,
+        "OMNIGATE_SALESFORCE__LOGIN_URL": settings.salesforce.login_url,
+        **auth_env(settings),
+    }
+
+
+def auth_env(settings: Settings) -> dict[str, str]:
+    auth = getattr(settings, "auth", None)
+    if auth is None:
+        return {}
+    dumped = auth.model_dump(mode="json")
+    return {
+        f"OMNIGATE_AUTH__{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in dumped.items()
+        if value is not None
+    }
+
+
+@contextmanager
+def gateway_process(settings: Settings) -> Iterator[str]:
+    """A second gateway process on its own port; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=settings_env(settings, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"gateway B exited: {process.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("gateway B did not become ready")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+class Subscription:
+    def __init__(self, socket: Any) -> None:
+        self._socket = socket
+
+    async def next(self) -> dict[str, Any]:
+        while True:
+            message = json.loads(await asyncio.wait_for(self._socket.recv(), 10))
+            if message["type"] == "ping":
+                await self._socket.send(json.dumps({"type": "pong"}))
+                continue
+            assert message["type"] == "next", message
+            return dict(message["payload"])
+
+
+@asynccontextmanager
+async def subscribe(
+    base_url: str, cart_id: str, payload: dict[str, str]
+) -> AsyncIterator[Subscription]:
+    ws_url = base_url.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+        ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert ack["type"] == "connection_ack", ack
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": SUBSCRIBE, "variables": {"cartId": cart_id}},
+                }
+            )
+        )
+        yield Subscription(socket)
+
+
+@pytest.fixture
+def customer_token(tokens, dataset) -> str:
+    return str(tokens.customer(dataset.crm_contacts[11].id))
+
+
+async def test_a_change_through_one_process_reaches_a_device_on_another(
+    gateway, settings, dataset, customer_token
+):
+    phone = Device(gateway, {"authorization": f"Bearer {customer_token}"})
+    sku = online_skus(dataset)[0]
+    cart = (await phone.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]["cart"]
+    with gateway_process(settings) as other_process:
+        async with subscribe(
+            other_process, cart["id"], {"authorization": f"Bearer {customer_token}"}
+        ) as kiosk:
+            first = await kiosk.next()
+            assert first["data"]["cartUpdated"]["version"] == cart["version"]
+            await phone.run(LINES_ADD, cartId=cart["id"], lines=[{"sku": sku, "quantity": 2}])
+            changed = await kiosk.next()
+            assert changed["data"]["cartUpdated"]["version"] == cart["version"] + 1
+            assert changed["data"]["cartUpdated"]["lines"] == [{"sku": sku, "quantity": 3}]
+
+
+async def test_subscribing_to_another_customers_cart_is_not_found(
+    gateway, settings, dataset, customer_token, tokens
+):
+    owner = Device(gateway, {"authorization": f"Bearer {customer_token}"})
+    cart = (await owner.run(CART_CREATE))["cartCreate"]["cart"]
+    stranger = tokens.customer(dataset.crm_contacts[12].id)
+    with gateway_process(settings) as other_process:
+        async with subscribe(
+            other_process, cart["id"], {"authorization": f"Bearer {stranger}"}
+        ) as subscription:
+            refused = await subscription.next()
+    assert refused["data"] is None
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["NOT_FOUND"]
