@@ -46,8 +46,11 @@ format: install
 schema: install
 	$(BIN)/omnigate export-schema > schema.graphql
 
+# wrk (Debian) drives the products load from its own process; the cart load is async Python.
 bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.products_load
+	$(BIN)/python -m bench.cart_load
 
 # Debian's chromium for the browser tests (Playwright drives it; it downloads no browser).
 browser:

@@ -10,13 +10,15 @@ from gateway.context import Info
 from gateway.errors import PublicError
 from gateway.loaders import Loaders
 from gateway.services.cart_changes import FeedUnavailable
+from gateway.store.carts import CartStatus
 from resolvers.cart_types import Cart
 
 
 @strawberry.type
 class CartSubscriptions:
     @strawberry.subscription(
-        description="The cart as it is when subscribing, then after every change."
+        description="The cart as it is when subscribing, then after every change; completes "
+        "after the cart is checked out or merged."
     )
     async def cart_updated(self, info: Info, cart_id: strawberry.ID) -> AsyncGenerator[Cart, None]:
         services = info.context.services
@@ -29,6 +31,8 @@ class CartSubscriptions:
                 if current is None:
                     return
                 yield Cart.from_stored(current)
+                if current.status in (CartStatus.CHECKED_OUT, CartStatus.MERGED):
+                    return
                 version = current.version
                 while True:
                     cart = await changes.get()
@@ -39,6 +43,8 @@ class CartSubscriptions:
                     # first event's cache
                     info.context.loaders = Loaders(services)
                     yield Cart.from_stored(cart)
+                    if cart.status in (CartStatus.CHECKED_OUT, CartStatus.MERGED):
+                        return  # closed for good: the stream completes after its last state
         except FeedUnavailable as exc:
             raise PublicError(
                 "Live cart updates are unavailable right now.", code="CACHE_UNAVAILABLE"

@@ -10,8 +10,9 @@ import strawberry
 
 from connectors import records
 from gateway.context import Info
+from gateway.errors import PublicError
 from gateway.services import cart_errors
-from gateway.services.cart_pricing import CartPrice, price_cart
+from gateway.services.cart_pricing import CartPrice, MixedCurrencies, price_cart
 from gateway.store import carts as stored_carts
 from resolvers.common import Money
 from resolvers.products import Product
@@ -210,6 +211,15 @@ class Cart:
         )
 
     async def _price(self, info: Info) -> CartPrice:
+        try:
+            return await self._shared_price(info)
+        except MixedCurrencies as exc:
+            raise PublicError(
+                "The cart's products are priced in different currencies.",
+                code="CURRENCY_MISMATCH",
+            ) from exc
+
+    async def _shared_price(self, info: Info) -> CartPrice:
         # cost and promoCodes share one pricing per cart object
         if "price" not in self.pricing:
             services = info.context.services

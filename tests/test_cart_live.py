@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from cart_api import CART_CREATE, LINES_ADD, Device, online_skus
+from cart_api import CART_CREATE, CHECKOUT, LINES_ADD, Device, online_skus
 from conftest import REPO_ROOT
 
 from gateway.local_mongod import free_port
@@ -28,7 +28,7 @@ from gateway.settings import Settings
 
 SUBSCRIBE = """
 subscription ($cartId: ID!) {
-  cartUpdated(cartId: $cartId) { id version totalQuantity lines { sku quantity } }
+  cartUpdated(cartId: $cartId) { id version status totalQuantity lines { sku quantity } }
 }
 """
 
@@ -102,13 +102,20 @@ class Subscription:
         self._socket = socket
 
     async def next(self) -> dict[str, Any]:
+        message = await self._message()
+        assert message["type"] == "next", message
+        return dict(message["payload"])
+
+    async def completed(self) -> None:
+        message = await self._message()
+        assert message == {"id": "1", "type": "complete"}, message
+
+    async def _message(self) -> dict[str, Any]:
         while True:
             message = json.loads(await asyncio.wait_for(self._socket.recv(), 10))
-            if message["type"] == "ping":
-                await self._socket.send(json.dumps({"type": "pong"}))
-                continue
-            assert message["type"] == "next", message
-            return dict(message["payload"])
+            if message["type"] != "ping":
+                return dict(message)
+            await self._socket.send(json.dumps({"type": "pong"}))
 
 
 @asynccontextmanager
@@ -153,6 +160,13 @@ async def test_a_change_through_one_process_reaches_a_device_on_another(
             changed = await kiosk.next()
             assert changed["data"]["cartUpdated"]["version"] == cart["version"] + 1
             assert changed["data"]["cartUpdated"]["lines"] == [{"sku": sku, "quantity": 3}]
+            # checking out freezes the cart, then closes it; the stream ends with it
+            await phone.run(CHECKOUT, cartId=cart["id"], channel="WEB", key="live-1")
+            statuses = [(await kiosk.next())["data"]["cartUpdated"]["status"]]
+            if statuses[-1] != "CHECKED_OUT":
+                statuses.append((await kiosk.next())["data"]["cartUpdated"]["status"])
+            assert statuses[-1] == "CHECKED_OUT"
+            await kiosk.completed()
 
 
 async def test_subscribing_to_another_customers_cart_is_not_found(

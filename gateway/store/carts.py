@@ -194,18 +194,17 @@ class CartStore:
     async def create_for_customer(self, customer_id: str) -> StoredCart:
         """The customer's active cart, made if there is none (a concurrent creator on
         another pod loses the unique index race and gets the winner's cart)."""
-        existing = await self.active_for_customer(customer_id)
-        if existing is not None:
-            return existing
-        doc = self._new_document(customer_id=customer_id)
-        try:
-            await self.collection.insert_one(doc)
-        except DuplicateKeyError:
+        for _ in range(3):
             existing = await self.active_for_customer(customer_id)
-            if existing is None:  # checked out in between: try once more
-                return await self.create_for_customer(customer_id)
-            return existing
-        return StoredCart.from_document(doc)
+            if existing is not None:
+                return existing
+            doc = self._new_document(customer_id=customer_id)
+            try:
+                await self.collection.insert_one(doc)
+            except DuplicateKeyError:
+                continue  # made meanwhile (or checked out in between): read it again
+            return StoredCart.from_document(doc)
+        raise RuntimeError(f"customer {customer_id}'s cart kept changing while being made")
 
     async def create_for_guest(self) -> tuple[StoredCart, str]:
         """A new guest cart and its token; the token is shown to the caller only now."""
@@ -487,7 +486,8 @@ class CartStore:
             {"_id": cart_id, "status": CartStatus.CHECKING_OUT.value, "checkout_key": checkout_key},
             {
                 "$set": {"status": CartStatus.CHECKED_OUT.value, "updated_at": datetime.now(UTC)},
-                "$unset": {"active_customer_id": "", "expires_at": ""},
+                # a guest cart keeps its expiry: the TTL index removes it in time
+                "$unset": {"active_customer_id": ""},
                 "$inc": {"version": 1},
             },
             session=session,
