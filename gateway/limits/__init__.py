@@ -2,13 +2,18 @@
 
 Parse: TokenLimitedParser. Validate: LimitedValidation (depth, aliases, directives,
 introspection switch, suggestions, then cost). HTTP: BodySizeLimit, CsrfPrevention.
+Per request, once the principal is known: admission.py (RateLimiter, then persisted
+queries from gateway.persisted), over HTTP and websockets (socket_admission.py).
 """
 
 from gateway.limits.body_size import PAYLOAD_TOO_LARGE, BodySizeLimit
+from gateway.limits.client_address import client_address
 from gateway.limits.cost import operation_cost
 from gateway.limits.csrf import CSRF_PREVENTED, CsrfPrevention
+from gateway.limits.http_refusal import Refusal
 from gateway.limits.parsing import TokenLimitedParser
 from gateway.limits.policy import OperationLimits
+from gateway.limits.rate_limit import RATE_LIMITED, RateLimiter
 from gateway.limits.refusal import QUERY_TOO_COMPLEX, too_complex
 from gateway.limits.rules import INTROSPECTION_DISABLED, limit_rules
 from gateway.limits.validation import LimitedValidation
@@ -18,11 +23,15 @@ __all__ = [
     "INTROSPECTION_DISABLED",
     "PAYLOAD_TOO_LARGE",
     "QUERY_TOO_COMPLEX",
+    "RATE_LIMITED",
     "BodySizeLimit",
     "CsrfPrevention",
     "LimitedValidation",
     "OperationLimits",
+    "RateLimiter",
+    "Refusal",
     "TokenLimitedParser",
+    "client_address",
     "limit_rules",
     "operation_cost",
     "too_complex",

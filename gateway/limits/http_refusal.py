@@ -1,14 +1,33 @@
-"""A refusal answered by ASGI middleware before the GraphQL view runs: a GraphQL-shaped JSON
-body, so clients read `errors[0].extensions.code` whatever refused them."""
+"""A refusal answered before any operation runs: a GraphQL-shaped JSON body, so clients read
+`errors[0].extensions.code` whatever refused them. ASGI middleware sends one directly; the
+GraphQL view raises `Refusal` and sends it."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import orjson
 from starlette.types import Send
 
 
-async def send_refusal(send: Send, status: int, code: str, message: str) -> None:
+class Refusal(Exception):
+    """The request is answered `status` with one error and no operation runs."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+async def send_refusal(
+    send: Send, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> None:
     body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+    extra = headers or {}
     await send(
         {
             "type": "http.response.start",
@@ -16,6 +35,7 @@ async def send_refusal(send: Send, status: int, code: str, message: str) -> None
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()),
             ],
         }
     )

@@ -1,0 +1,75 @@
+"""The same admission for operations sent over a websocket: each `subscribe` (graphql-ws's
+`start`) passes the rate limit and persisted queries, so a safelisted kiosk cannot run an
+unregistered subscription over the socket, and a hash-only `extensions.persistedQuery`
+works there too. A refusal is the protocol's `error` message for that operation; the
+connection stays open. APQ does not register over a websocket (nothing there validates the
+document before it streams): register over HTTP first, as Apollo clients do."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from graphql import GraphQLFormattedError
+from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage,
+    SubscribeMessage,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyErrorMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+
+from gateway.context import Context
+from gateway.limits.http_refusal import Refusal
+
+
+async def _admitted_query(context: Context, payload: dict[str, Any]) -> str | None:
+    """The document to run. Raises Refusal."""
+    data = GraphQLRequestData(
+        query=payload.get("query"),
+        variables=payload.get("variables"),
+        operation_name=payload.get("operationName"),
+        extensions=payload.get("extensions"),
+    )
+    admitted = await context.services.admission.admit(context.request, context.principal, data)
+    return admitted.data.query
+
+
+def _formatted(refusal: Refusal) -> GraphQLFormattedError:
+    return {"message": refusal.message, "extensions": {"code": refusal.code}}
+
+
+class AdmittingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            payload = cast("dict[str, Any]", message["payload"])
+            try:
+                query = await _admitted_query(self.context, payload)
+            except Refusal as refusal:
+                error = ErrorMessage(id=message["id"], type="error", payload=[_formatted(refusal)])
+                await self.send_message(error)
+                return
+            if query is not None:
+                message = cast(
+                    "SubscribeMessage", {**message, "payload": {**payload, "query": query}}
+                )
+        await super().handle_subscribe(message)
+
+
+class AdmittingWSHandler(BaseGraphQLWSHandler[Context, None]):
+    async def handle_start(self, message: StartMessage) -> None:
+        if self.connection_acknowledged:
+            payload = cast("dict[str, Any]", message["payload"])
+            try:
+                query = await _admitted_query(self.context, payload)
+            except Refusal as refusal:
+                await self.send_message(
+                    LegacyErrorMessage(type="error", id=message["id"], payload=_formatted(refusal))
+                )
+                return
+            if query is not None:
+                message = cast("StartMessage", {**message, "payload": {**payload, "query": query}})
+        await super().handle_start(message)
