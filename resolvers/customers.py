@@ -4,12 +4,13 @@ hand-off. Who may read whom is gateway.auth.access's table; staff reads are audi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
+from connectors import records
 from connectors.records import OrderRecord
 from gateway.auth import (
     CustomerAccess,
@@ -20,9 +21,11 @@ from gateway.auth import (
 )
 from gateway.context import Info
 from gateway.errors import BadUserInput
+from gateway.notices import add_error, add_warning
+from gateway.services import profile as model
 from gateway.services.orders import InvalidCursor, encode_order_cursor
-from gateway.services.profile import CustomerProfile
-from resolvers.common import ExternalRef, Money, PageInfo, check_first
+from gateway.services.profile import CustomerProfile, Freshness, ProfileRead
+from resolvers.common import ExternalRef, Money, PageInfo, System, check_first
 from resolvers.stores import Store, store_from_record
 
 
@@ -30,6 +33,51 @@ from resolvers.stores import Store, store_from_record
 class Channel(Enum):
     STORE = "STORE"
     ONLINE = "ONLINE"
+
+
+@strawberry.enum(description="A contact detail that links one person across systems.")
+class IdentityField(Enum):
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+
+
+@strawberry.type(
+    description="Several CRM contacts claim this email or phone. They are not merged: the "
+    "profile holds this contact's data only, until the duplicate is resolved in the CRM."
+)
+class IdentityConflict:
+    field: IdentityField
+    value: str = strawberry.field(description="Normalised: a lower-case email, an E.164 phone.")
+    contact_ids: list[strawberry.ID] = strawberry.field(
+        description="Every CRM contact claiming it, this customer's own included."
+    )
+
+    @classmethod
+    def from_model(cls, conflict: model.IdentityConflict) -> IdentityConflict:
+        return cls(
+            field=IdentityField(conflict.field.value),
+            value=conflict.value,
+            contact_ids=[strawberry.ID(i) for i in conflict.contact_ids],
+        )
+
+
+@strawberry.type(description="What one upstream system contributed to the profile.")
+class ProfileSource:
+    system: System
+    ids: list[strawberry.ID] = strawberry.field(description="Its records merged in.")
+    updated_at: datetime | None = strawberry.field(
+        description="The newest change time that system reports for them (its version)."
+    )
+    fetched_at: datetime = strawberry.field(description="When the gateway read them.")
+
+    @classmethod
+    def from_model(cls, source: model.SourceVersion) -> ProfileSource:
+        return cls(
+            system=System(source.system.value),
+            ids=[strawberry.ID(i) for i in source.ids],
+            updated_at=source.updated_at,
+            fetched_at=source.fetched_at,
+        )
 
 
 @strawberry.type
@@ -117,6 +165,13 @@ class Customer:
     email_opt_in: bool | None
     external_refs: list[ExternalRef]
     loyalty: Loyalty | None
+    identity_conflicts: list[IdentityConflict] = strawberry.field(
+        description="CRM duplicates: other contacts claiming this customer's email or phone."
+    )
+    sources: list[ProfileSource] = strawberry.field(
+        description="Each system's part in this profile, its version and when it was read. "
+        "Field precedence: docs/customer-profile.md."
+    )
     profile: strawberry.Private[CustomerProfile]
 
     @classmethod
@@ -135,6 +190,8 @@ class Customer:
             else Loyalty(
                 balance=loyalty.balance, lifetime_points=loyalty.lifetime_points, tier=loyalty.tier
             ),
+            identity_conflicts=[IdentityConflict.from_model(c) for c in profile.identity_conflicts],
+            sources=[ProfileSource.from_model(source) for source in profile.sources],
             profile=profile,
         )
 
@@ -147,15 +204,23 @@ class Customer:
     @classmethod
     async def load(cls, info: Info, customer_id: str) -> Customer | None:
         read = await info.context.loaders.customer_by_id.load(customer_id)
-        return cls.from_profile(read.profile) if read else None
+        if read is None:
+            return None
+        report_freshness(info.path.as_list(), read)
+        return cls.from_profile(read.profile)
 
-    @strawberry.field(description="POS receipts and online orders, newest first.")
+    @strawberry.field(
+        description="POS receipts and online orders, newest first; `channel` keeps one of "
+        "them (STORE: POS receipts, ONLINE: online orders). A cursor is valid with or "
+        "without the filter."
+    )
     async def orders(
-        self, info: Info, first: int = 10, after: str | None = None
+        self, info: Info, first: int = 10, after: str | None = None, channel: Channel | None = None
     ) -> OrderConnection | None:
         check_first(first)
+        only = None if channel is None else records.Channel(channel.value)
         try:
-            page = await info.context.services.orders.page(self.profile, first, after)
+            page = await info.context.services.orders.page(self.profile, first, after, only)
         except InvalidCursor as exc:
             raise BadUserInput("`after` is not a cursor this API gave out.", field="after") from exc
         edges = [
@@ -166,6 +231,35 @@ class Customer:
             page_info=PageInfo(
                 has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else after
             ),
+        )
+
+
+def report_freshness(path: list[str | int], read: ProfileRead) -> None:
+    """Nothing stale is served as fresh (docs/customer-profile.md "What a read says")."""
+    age = read.age_seconds(datetime.now(UTC))
+    if read.freshness is Freshness.STALE:
+        failure = read.failure
+        service = failure.service if failure is not None else None
+        add_error(
+            path,
+            "STALE_DATA",
+            f"A cached copy {age} s old: the {service or 'upstream'} service did not give a "
+            "current one.",
+            ageSeconds=age,
+            service=service,
+        )
+    elif read.freshness is Freshness.REVALIDATING:
+        add_warning(
+            path,
+            "STALE_WHILE_REVALIDATE",
+            f"A cached copy {age} s old; a refresh is under way.",
+            ageSeconds=age,
+        )
+    if not read.cache_available:
+        add_warning(
+            path,
+            "CACHE_UNAVAILABLE",
+            "The profile cache is unavailable: read from the upstream systems directly.",
         )
 
 

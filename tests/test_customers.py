@@ -142,3 +142,74 @@ async def test_orders_are_one_newest_first_stream_across_channels(
         assert (order["store"] is not None) == (order["channel"] == "STORE")
         assert order["lines"]
         assert all(line["sku"] for line in order["lines"])
+
+
+ORDERS_IN = """
+query ($id: ID!, $first: Int!, $after: String, $channel: Channel) {
+  customer(id: $id) {
+    orders(first: $first, after: $after, channel: $channel) {
+      edges { cursor node { id channel createdAt store { id } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+
+async def all_orders(gateway, staff, contact_id, channel, after=None, first=2):
+    seen: list[dict] = []
+    while True:
+        variables = {"id": contact_id, "first": first, "after": after, "channel": channel}
+        body = await gateway.query(ORDERS_IN, variables, headers=staff)
+        assert "errors" not in body, body
+        page = body["data"]["customer"]["orders"]
+        seen += [edge["node"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return seen
+        after = page["pageInfo"]["endCursor"]
+
+
+@pytest.mark.parametrize(("channel", "asked", "not_asked"), [
+    ("STORE", "square", "shopify"),
+    ("ONLINE", "shopify", "square"),
+])  # fmt: skip
+async def test_the_channel_filter_keeps_one_channel_across_pages(
+    gateway, sandbox, dataset, staff, everywhere, channel, asked, not_asked
+):
+    contact, pos, shop, _ = everywhere
+    await gateway.query(PROFILE, {"id": contact.id}, headers=staff)  # profile cached
+    expected = (
+        {o.id for o in dataset.pos_orders if o.customer_id == pos.id}
+        if channel == "STORE"
+        else {
+            f"gid://shopify/Order/{o.id}" for o in dataset.online_orders if o.customer_id == shop.id
+        }
+    )
+    sandbox.reset_calls()
+    seen = await all_orders(gateway, staff, contact.id, channel)
+    assert [order["id"] for order in seen]
+    assert {order["id"] for order in seen} == expected
+    assert len(seen) == len(expected)
+    assert {order["channel"] for order in seen} == {channel}
+    created = [order["createdAt"] for order in seen]
+    assert created == sorted(created, reverse=True)
+    assert sandbox.total_calls(asked) >= 1
+    assert sandbox.total_calls(not_asked) == 0
+
+
+async def test_a_cursor_of_the_merged_stream_continues_a_filtered_one(gateway, staff, everywhere):
+    contact = everywhere[0]
+    merged = await all_orders(gateway, staff, contact.id, None, first=100)
+    body = await gateway.query(
+        ORDERS_IN, {"id": contact.id, "first": 3, "channel": None}, headers=staff
+    )
+    cursor = body["data"]["customer"]["orders"]["edges"][-1]["cursor"]
+    older_in_store = [o for o in merged[3:] if o["channel"] == "STORE"]
+    continued = await all_orders(gateway, staff, contact.id, "STORE", after=cursor)
+    assert [o["id"] for o in continued] == [o["id"] for o in older_in_store]
+    # and both filters together are the merged stream, in the same order
+    both = await all_orders(gateway, staff, contact.id, "STORE") + await all_orders(
+        gateway, staff, contact.id, "ONLINE"
+    )
+    both.sort(key=lambda o: o["createdAt"], reverse=True)
+    assert [o["id"] for o in both] == [o["id"] for o in merged]

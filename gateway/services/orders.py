@@ -4,6 +4,11 @@ Each system is asked for at most `first + 1` orders created at or before the cur
 time, the answers are merged by (created_at, system, id) descending, and the cursor is
 the key of the last order returned. So a page costs one call per system whatever the
 page number, and no order is skipped or repeated between pages.
+
+A channel filter asks only the system holding that channel's orders (STORE: the POS,
+ONLINE: the e-commerce system) and keeps only orders of that channel. The cursor is the
+same key with or without it, so a cursor from the merged stream continues a filtered one
+from the same point, and the other way round.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connectors.ports import EcommercePort, PosPort
-from connectors.records import OrderQuery, OrderRecord, System
+from connectors.records import Channel, OrderQuery, OrderRecord, System
 from gateway.services.profile import CustomerProfile
 
 OrderKey = tuple[datetime, str, str]
@@ -54,15 +59,27 @@ class OrderHistory:
         self._pos = pos
         self._ecommerce = ecommerce
 
-    async def page(self, profile: CustomerProfile, first: int, after: str | None) -> OrderPage:
+    async def page(
+        self,
+        profile: CustomerProfile,
+        first: int,
+        after: str | None,
+        channel: Channel | None = None,
+    ) -> OrderPage:
         bound = decode_order_cursor(after) if after else None
         created_before = bound[0] if bound else None
         reads = []
-        for port, system in ((self._pos, System.SQUARE), (self._ecommerce, System.SHOPIFY)):
+        sources = (
+            (self._pos, System.SQUARE, Channel.STORE),
+            (self._ecommerce, System.SHOPIFY, Channel.ONLINE),
+        )
+        for port, system, holds in sources:
             ids = profile.refs_in(system)
-            if ids:
+            if ids and channel in (None, holds):
                 reads.append(port.orders(OrderQuery(ids, first + 1, created_before)))
         merged = [order for result in await asyncio.gather(*reads) for order in result]
+        if channel is not None:
+            merged = [order for order in merged if order.channel is channel]
         if bound is not None:
             merged = [order for order in merged if order_key(order) < bound]
         merged.sort(key=order_key, reverse=True)

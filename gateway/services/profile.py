@@ -1,9 +1,10 @@
-"""The merged customer profile and its MongoDB form."""
+"""The merged customer profile, its MongoDB form, and how fresh one read of it is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from connectors.records import ExternalRef, System
@@ -32,6 +33,32 @@ class Loyalty:
         return loyalty_tier(self.lifetime_points)
 
 
+class IdentityField(Enum):
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityConflict:
+    """Several CRM contacts claim one normalised email or phone. Surfaced, never merged: the
+    other contacts' data stays out of the profile until the CRM resolves the duplicate."""
+
+    field: IdentityField
+    value: str
+    contact_ids: tuple[str, ...]  # every contact claiming it, this profile's own included
+
+
+@dataclass(frozen=True, slots=True)
+class SourceVersion:
+    """What one system contributed: its records' ids, the newest change time it reports for
+    them (its version), and when the gateway read them."""
+
+    system: System
+    ids: tuple[str, ...]
+    updated_at: datetime | None
+    fetched_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerProfile:
     id: str
@@ -42,6 +69,8 @@ class CustomerProfile:
     email_opt_in: bool | None
     external_refs: tuple[ExternalRef, ...]
     loyalty: Loyalty | None
+    identity_conflicts: tuple[IdentityConflict, ...] = ()
+    sources: tuple[SourceVersion, ...] = ()
 
     def refs_in(self, system: System) -> tuple[str, ...]:
         return tuple(ref.id for ref in self.external_refs if ref.system == system)
@@ -54,17 +83,27 @@ class CustomerProfile:
             "email": self.email,
             "phone": self.phone,
             "email_opt_in": self.email_opt_in,
-            "external_refs": [{"system": r.system.value, "id": r.id} for r in self.external_refs],
+            "external_refs": [_ref_document(r) for r in self.external_refs],
             "loyalty": None
             if self.loyalty is None
             else {
-                "account": {
-                    "system": self.loyalty.account.system.value,
-                    "id": self.loyalty.account.id,
-                },
+                "account": _ref_document(self.loyalty.account),
                 "balance": self.loyalty.balance,
                 "lifetime_points": self.loyalty.lifetime_points,
             },
+            "identity_conflicts": [
+                {"field": c.field.value, "value": c.value, "contact_ids": list(c.contact_ids)}
+                for c in self.identity_conflicts
+            ],
+            "sources": [
+                {
+                    "system": s.system.value,
+                    "ids": list(s.ids),
+                    "updated_at": s.updated_at,
+                    "fetched_at": s.fetched_at,
+                }
+                for s in self.sources
+            ],
         }
 
     @classmethod
@@ -81,17 +120,53 @@ class CustomerProfile:
             loyalty=None
             if loyalty is None
             else Loyalty(_ref(loyalty["account"]), loyalty["balance"], loyalty["lifetime_points"]),
+            identity_conflicts=tuple(
+                IdentityConflict(IdentityField(c["field"]), c["value"], tuple(c["contact_ids"]))
+                for c in doc.get("identity_conflicts", [])
+            ),
+            sources=tuple(
+                SourceVersion(
+                    System(s["system"]), tuple(s["ids"]), s["updated_at"], s["fetched_at"]
+                )
+                for s in doc.get("sources", [])
+            ),
         )
+
+
+def _ref_document(ref: ExternalRef) -> dict[str, str]:
+    return {"system": ref.system.value, "id": ref.id}
 
 
 def _ref(doc: dict[str, str]) -> ExternalRef:
     return ExternalRef(System(doc["system"]), doc["id"])
 
 
+class Freshness(Enum):
+    """How one read of a profile relates to what the upstreams say now."""
+
+    FRESH = "FRESH"  # read from the upstreams now, or a cached copy within its soft TTL
+    REVALIDATING = "REVALIDATING"  # a copy past its soft TTL; a refresh runs in the background
+    STALE = "STALE"  # a copy served because the upstreams failed to give a newer one
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFailure:
+    """The upstream whose failure made a read fall back to a cached copy."""
+
+    service: str
+    code: str
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileRead:
-    """A profile and where it came from this time (for metrics and, later, staleness)."""
+    """A profile and what the client must be told about it (gateway/services/customers.py)."""
 
     profile: CustomerProfile
     from_cache: bool
-    fetched_at: datetime
+    fetched_at: datetime  # when the upstreams were read for this copy
+    freshness: Freshness = Freshness.FRESH
+    failure: SourceFailure | None = None  # set when STALE
+    cache_available: bool = True  # False: MongoDB failed, the upstreams were read directly
+
+    def age_seconds(self, now: datetime) -> int:
+        return max(0, int((now - self.fetched_at).total_seconds()))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from pymongo.monitoring import CommandListener
 
 from gateway.store.profile_cache import ProfileCache
 from gateway.store.webhook_deliveries import WebhookDeliveries
@@ -17,11 +19,15 @@ log = logging.getLogger(__name__)
 Document = dict[str, Any]
 
 
-def connect_mongo(uri: str, timeout_seconds: float) -> AsyncMongoClient[Document]:
-    """A client that fails fast: a read waits `timeout_seconds` for a server, not 30 s."""
+def connect_mongo(
+    uri: str, timeout_seconds: float, *, event_listeners: Sequence[CommandListener] = ()
+) -> AsyncMongoClient[Document]:
+    """A client that fails fast: a read waits `timeout_seconds` for a server, not 30 s.
+    `event_listeners`: command monitoring for this client only (trace spans)."""
     timeout_ms = int(timeout_seconds * 1000)
     return AsyncMongoClient(
         uri,
+        event_listeners=event_listeners,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         timeoutMS=timeout_ms,

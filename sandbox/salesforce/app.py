@@ -12,6 +12,7 @@ from sandbox.calls import counted_app
 from sandbox.dataset import Dataset, salesforce_id
 from sandbox.salesforce.composite import retrieve
 from sandbox.salesforce.contacts import ContactTable
+from sandbox.salesforce.control import control_routes
 from sandbox.salesforce.envelope import ApiLimit, Gate, NoApiLimit, rest_endpoint
 from sandbox.salesforce.oauth import ConnectedApp, token
 from sandbox.salesforce.query import QueryCursors, query, query_more
@@ -43,6 +44,7 @@ def create_app(
         Route(data + "/query", rest_endpoint(query), methods=["GET"]),
         Route(data + "/query/{locator}", rest_endpoint(query_more), methods=["GET"]),
         Route(data + "/composite/sobjects/{sobject}", rest_endpoint(retrieve), methods=["GET"]),
+        *control_routes,
     ]
     return counted_app(
         routes,

@@ -7,8 +7,8 @@ with their canonical API name, as Salesforce does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -53,6 +53,17 @@ FIELDS: dict[str, Field] = {
 }
 
 
+# The fields a user can edit, and the CrmContact attribute each is kept in.
+UPDATABLE = {
+    "FirstName": "first_name",
+    "LastName": "last_name",
+    "Email": "email",
+    "Phone": "phone",
+    "MobilePhone": "mobile_phone",
+    "HasOptedOutOfEmail": "has_opted_out_of_email",
+}
+
+
 def field(name: str) -> Field:
     """The Contact field called `name` (any case), or Salesforce's INVALID_FIELD."""
     found = FIELDS.get(name.lower())
@@ -92,6 +103,19 @@ class ContactTable:
         self.rows: list[CrmContact] = list(dataset.crm_contacts)
         self._by_id = {c.id: c for c in self.rows}
         self._by_short_id = {c.id[:15]: c for c in self.rows}
+
+    def update(self, record_id: str, changes: Mapping[str, Value], at: datetime) -> CrmContact:
+        """Apply an edit as Salesforce records one: LastModifiedDate becomes `at`, cut to the
+        second as the org stores it. KeyError for an unknown id."""
+        current = self.get(record_id)
+        if current is None:
+            raise KeyError(record_id)
+        attributes: dict[str, Any] = {UPDATABLE[name]: value for name, value in changes.items()}
+        updated = replace(current, **attributes, last_modified_date=at.replace(microsecond=0))
+        self.rows[self.rows.index(current)] = updated
+        self._by_id[updated.id] = updated
+        self._by_short_id[updated.id[:15]] = updated
+        return updated
 
     def get(self, record_id: str) -> CrmContact | None:
         if len(record_id) == 18:

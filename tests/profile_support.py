@@ -1,0 +1,110 @@
+"""Helpers the customer profile tests share: the cache collection as MongoDB holds it, a
+transport that holds CRM calls until released, and waiting for a background effect."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+Document = dict[str, Any]
+
+PROFILE = """
+query ($id: ID!) {
+  customer(id: $id) {
+    id givenName familyName email phone emailOptIn
+    externalRefs { system id }
+    loyalty { balance lifetimePoints tier }
+  }
+}
+"""
+ME = "query { me { id givenName email loyalty { balance } } }"
+
+
+@asynccontextmanager
+async def database_of(settings: Any) -> AsyncIterator[AsyncDatabase[Document]]:
+    """The test's own MongoDB database, as the gateway under test uses it."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value(), tz_aware=True
+    )
+    try:
+        yield client[settings.mongodb_database]
+    finally:
+        await client.close()
+
+
+def profiles_of(database: AsyncDatabase[Document]) -> AsyncCollection[Document]:
+    return database["customer_profiles"]
+
+
+async def make_stale(
+    profiles: AsyncCollection[Document], customer_id: str, **profile_changes: Any
+) -> None:
+    """Move a cached copy past its soft TTL (and change it, to tell it from a fresh one)."""
+    changes = {f"profile.{name}": value for name, value in profile_changes.items()}
+    result = await profiles.update_one(
+        {"_id": customer_id},
+        {"$set": {"fresh_until": datetime.now(UTC) - timedelta(seconds=1), **changes}},
+    )
+    assert result.matched_count == 1, f"{customer_id} is not cached"
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[Any]], *, within: float = 10.0, interval: float = 0.02
+) -> Any:
+    """`check()`'s first truthy answer, polled; fails the test after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        answer = await check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {within} s: {check}")
+        await asyncio.sleep(interval)
+
+
+class HeldUpstream(httpx.AsyncBaseTransport):
+    """httpx's own transport, except that requests to one upstream wait until `release()`:
+    a refresh in flight can be held while reads are made and checked."""
+
+    def __init__(self, upstream_url: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._port = urlsplit(upstream_url).port
+        self._open = asyncio.Event()
+        self._open.set()
+        self.held = 0
+
+    def hold(self) -> None:
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.port == self._port and not self._open.is_set():
+            self.held += 1
+            await self._open.wait()
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def salesforce_reads(calls: dict[str, int]) -> dict[str, int]:
+    """The CRM's data calls by kind (contacts by id, SOQL queries), tokens left out."""
+    kinds = {"composite/sobjects/Contact": "by_id", "/query": "query"}
+    counted = dict.fromkeys(kinds.values(), 0)
+    for call, count in calls.items():
+        for marker, kind in kinds.items():
+            if marker in call:
+                counted[kind] += count
+    return counted

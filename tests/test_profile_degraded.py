@@ -1,0 +1,181 @@
+"""Degraded mode: with the CRM stopped or past its deadline (tests/fault_proxy.py in front
+of it), a cached copy is served with STALE_DATA and its age at the path of the stale
+field, until its hard TTL; with no copy the field is null with the upstream's error.
+Nothing stale is served as fresh."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import bearer
+from fault_proxy import Fault, FaultProxy, behind_proxies, proxies_in_front_of
+from profile_support import ME, database_of, make_stale, profiles_of, wait_for
+
+RESILIENCE = {
+    "deadline_seconds": 0.4,
+    "connect_timeout_seconds": 0.2,
+    "retries": 1,
+    "backoff_base_seconds": 0.02,
+    "backoff_max_seconds": 0.05,
+    "breaker_min_calls": 1000,  # every call goes out: the breaker has its own tests
+}
+STALE_NAME = "Copy-Of-Before"
+
+
+@pytest.fixture(scope="module")
+def crm_proxy(sandbox) -> Iterator[FaultProxy]:
+    with proxies_in_front_of({"salesforce": sandbox.url("salesforce")}) as proxies:
+        yield proxies["salesforce"]
+
+
+@pytest.fixture
+def degraded_settings(settings, crm_proxy):
+    return behind_proxies(
+        settings,
+        {"salesforce": crm_proxy},
+        upstreams={"all": RESILIENCE},
+        request_deadline_seconds=2.0,
+        cache={"profile_refresh_retry_seconds": 30},
+    )
+
+
+@pytest.fixture
+async def profiles(settings):
+    async with database_of(settings) as database:
+        yield profiles_of(database)
+
+
+@pytest.fixture
+def contact(dataset):
+    return dataset.crm_contacts[21]
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault.REFUSE, Fault.TIMEOUT], ids=["crm-down", "crm-past-its-deadline"]
+)
+async def test_an_invalidated_copy_is_served_stale_when_the_crm_fails(
+    degraded_settings, make_gateway, crm_proxy, tokens, contact, profiles, fault
+):
+    headers = bearer(tokens.customer(contact.id))
+    async with make_gateway(degraded_settings) as gateway:
+        fresh = await gateway.query(ME, headers=headers)
+        await profiles.update_one(
+            {"_id": contact.id}, {"$set": {"invalidated_at": datetime.now(UTC)}}
+        )
+        crm_proxy.set(fault)
+
+        body = await gateway.query(ME, headers=headers)
+
+    assert body["data"] == fresh["data"]
+    [error] = body["errors"]
+    assert error["path"] == ["me"]
+    assert error["extensions"]["code"] == "STALE_DATA"
+    assert error["extensions"]["service"] == "salesforce"
+    assert 0 <= error["extensions"]["ageSeconds"] <= 60
+    assert crm_proxy.seen() >= 1  # the CRM was asked, and failed
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [(Fault.REFUSE, "UPSTREAM_UNAVAILABLE"), (Fault.TIMEOUT, "UPSTREAM_TIMEOUT")],
+    ids=["crm-down", "crm-past-its-deadline"],
+)
+async def test_without_a_copy_the_field_is_null_with_the_upstream_error(
+    degraded_settings, make_gateway, crm_proxy, tokens, contact, fault, code
+):
+    async with make_gateway(degraded_settings) as gateway:
+        crm_proxy.set(fault)
+        body = await gateway.query(ME, headers=bearer(tokens.customer(contact.id)))
+    assert body["data"] == {"me": None}
+    [error] = body["errors"]
+    assert error["path"] == ["me"]
+    assert error["extensions"] == {"code": code, "service": "salesforce"}
+
+
+async def test_a_copy_past_its_hard_ttl_is_never_served(
+    degraded_settings, make_gateway, crm_proxy, tokens, contact, profiles
+):
+    headers = bearer(tokens.customer(contact.id))
+    async with make_gateway(degraded_settings) as gateway:
+        await gateway.query(ME, headers=headers)
+        await profiles.update_one({"_id": contact.id}, {"$set": {"expires_at": datetime.now(UTC)}})
+        crm_proxy.set(Fault.REFUSE)
+        body = await gateway.query(ME, headers=headers)
+    assert body["data"] == {"me": None}
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UPSTREAM_UNAVAILABLE"]
+
+
+async def test_past_the_soft_ttl_a_failed_refresh_turns_revalidating_into_stale_and_back(
+    degraded_settings, make_gateway, crm_proxy, tokens, contact, profiles
+):
+    headers = bearer(tokens.customer(contact.id))
+    async with make_gateway(degraded_settings) as gateway:
+        await gateway.query(ME, headers=headers)
+        await make_stale(profiles, contact.id, given_name=STALE_NAME)
+        crm_proxy.set(Fault.REFUSE)
+
+        # 1. served at once, said to be revalidating; the refresh in the background fails
+        first = await gateway.query(ME, headers=headers)
+        assert first["data"]["me"]["givenName"] == STALE_NAME
+        assert "errors" not in first
+        assert [w["code"] for w in first["extensions"]["warnings"]] == ["STALE_WHILE_REVALIDATE"]
+
+        async def failure_recorded():
+            document = await profiles.find_one({"_id": contact.id})
+            return document.get("refresh_failure")
+
+        failure = await wait_for(failure_recorded)
+        assert (failure["service"], failure["code"]) == ("salesforce", "UPSTREAM_UNAVAILABLE")
+
+        # 2. the copy is now known stale; no refresh is tried again during the back-off
+        crm_proxy.reset_counts()
+        second = await gateway.query(ME, headers=headers)
+        assert second["data"] == first["data"]
+        [error] = second["errors"]
+        assert error["path"] == ["me"]
+        assert error["extensions"]["code"] == "STALE_DATA"
+        assert error["extensions"]["service"] == "salesforce"
+        assert error["extensions"]["ageSeconds"] >= 0
+        assert crm_proxy.seen() == 0
+
+    # 3. the CRM is back and the back-off over (a pod that did not see the failure, so
+    # holds no back-off of its own): still stale while the refresh runs...
+    crm_proxy.set(Fault.PASS)
+    await profiles.update_one(
+        {"_id": contact.id},
+        {"$set": {"refreshing_until": datetime.now(UTC) - timedelta(seconds=1)}},
+    )
+    async with make_gateway(degraded_settings) as other_pod:
+        third = await other_pod.query(ME, headers=headers)
+        assert [e["extensions"]["code"] for e in third["errors"]] == ["STALE_DATA"]
+
+        async def refreshed():
+            document = await profiles.find_one({"_id": contact.id})
+            return document["profile"]["given_name"] == contact.first_name
+
+        await wait_for(refreshed)
+
+        # 4. ...and fresh once it has
+        fourth = await other_pod.query(ME, headers=headers)
+    assert fourth == {"data": {"me": {**first["data"]["me"], "givenName": contact.first_name}}}
+
+
+async def test_a_failing_pos_on_an_invalidated_copy_is_stale_too(
+    settings, make_gateway, sandbox, tokens, contact, profiles
+):
+    with proxies_in_front_of({"square": sandbox.url("square")}) as proxies:
+        faulty = behind_proxies(settings, proxies, upstreams={"all": RESILIENCE})
+        headers = bearer(tokens.customer(contact.id))
+        async with make_gateway(faulty) as gateway:
+            fresh = await gateway.query(ME, headers=headers)
+            await profiles.update_one(
+                {"_id": contact.id}, {"$set": {"invalidated_at": datetime.now(UTC)}}
+            )
+            proxies["square"].set(Fault.HTTP_500)
+            body = await gateway.query(ME, headers=headers)
+    assert body["data"] == fresh["data"]
+    [error] = body["errors"]
+    assert (error["path"], error["extensions"]["code"]) == (["me"], "STALE_DATA")
+    assert error["extensions"]["service"] == "square"
