@@ -27,6 +27,7 @@ from connectors.records import (
     CustomerIdentity,
     LocationRecord,
     LoyaltyAccountRecord,
+    LoyaltyPointsChange,
     OrderDraft,
     OrderQuery,
     OrderRecord,
@@ -82,6 +83,26 @@ class PosPort(CustomerDirectory, Protocol):
         ...
 
     async def loyalty_accounts(self, customer_ids: Sequence[str]) -> list[LoyaltyAccountRecord]: ...
+
+    async def accumulate_loyalty_points(
+        self,
+        account_id: str,
+        *,
+        idempotency_key: str,
+        location_id: str,
+        order_id: str | None = None,
+        points: int | None = None,
+    ) -> LoyaltyPointsChange:
+        """Points earned by a purchase: a POS order by its id (the vendor computes them), or
+        a purchase made elsewhere by its `points`. Exactly once per key."""
+        ...
+
+    async def adjust_loyalty_points(
+        self, account_id: str, points: int, *, idempotency_key: str, reason: str
+    ) -> LoyaltyPointsChange:
+        """Points added (positive) or spent (negative), exactly once per key; spending past
+        the balance raises UpstreamRejected."""
+        ...
 
 
 class InventoryPort(Protocol):

@@ -127,6 +127,15 @@ class LoyaltyAccountRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LoyaltyPointsChange:
+    """Points added to (positive) or taken from (negative) a loyalty account by one call."""
+
+    account_id: str
+    points: int
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class OrderLine:
     sku: str | None
     name: str

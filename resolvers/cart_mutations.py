@@ -12,12 +12,18 @@ from typing import Annotated
 import strawberry
 
 from gateway.context import Info
+from gateway.offers import channel as offer_channel
 from gateway.services.cart_errors import CartOutcome
-from gateway.services.cart_pricing import price_cart
 from gateway.services.carts import LineRequest
 from gateway.settings import CartMergePolicy as MergePolicySetting
 from gateway.store import carts as stored
-from resolvers.cart_types import Cart, CartUserError, FulfillmentType, cart_or_none
+from resolvers.cart_types import (
+    Cart,
+    CartUserError,
+    FulfillmentType,
+    PricingChannel,
+    cart_or_none,
+)
 
 ExpectedVersion = Annotated[
     int | None,
@@ -178,28 +184,49 @@ class CartMutations:
         )
         return CartPayload.from_outcome(outcome)
 
-    @strawberry.mutation(description="Refused with PROMO_NOT_APPLICABLE and the reason.")
+    @strawberry.mutation(
+        description="Refused with PROMO_NOT_APPLICABLE and the reason (expired, not valid on "
+        "this channel, minimum not reached, already used...)."
+    )
     async def cart_apply_promo_code(
         self,
         info: Info,
         cart_id: strawberry.ID,
         code: str,
         expected_version: ExpectedVersion = None,
+        channel: PricingChannel = None,
     ) -> CartPayload:
-        services = info.context.services
         principal = info.context.principal
-        cart = await services.carts.find(principal, cart_id)
-        subtotal = None
-        if cart is not None and cart.lines:
-            price = await price_cart(
-                cart,
-                info.context.loaders,
-                services.promo_codes,
-                services.settings.cart.default_currency,
-            )
-            subtotal = price.subtotal
-        outcome = await services.carts.apply_promo_code(
-            principal, cart_id, code, expected_version, subtotal
+        sales_channel = (
+            offer_channel.SalesChannel(channel.value)
+            if channel is not None
+            else offer_channel.default_channel(principal)
+        )
+        outcome = await info.context.services.carts.apply_promo_code(
+            principal,
+            cart_id,
+            code,
+            expected_version,
+            info.context.loaders,
+            sales_channel.value,
+            offer_channel.pricing_store(principal, sales_channel, None),
+        )
+        return CartPayload.from_outcome(outcome)
+
+    @strawberry.mutation(
+        description="Spends loyalty points on the cart (0 spends none): each takes the "
+        "configured point value off the total, after promotions; taken from the loyalty "
+        "account once, at checkout. INSUFFICIENT_POINTS past the balance."
+    )
+    async def cart_apply_loyalty_points(
+        self,
+        info: Info,
+        cart_id: strawberry.ID,
+        points: int,
+        expected_version: ExpectedVersion = None,
+    ) -> CartPayload:
+        outcome = await info.context.services.carts.apply_loyalty_points(
+            info.context.principal, cart_id, points, expected_version
         )
         return CartPayload.from_outcome(outcome)
 

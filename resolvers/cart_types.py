@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
 from connectors import records
 from gateway.context import Info
 from gateway.errors import PublicError
+from gateway.offers import channel as offer_channel
+from gateway.offers.quotes import QuoteLine
 from gateway.services import cart_errors
 from gateway.services.cart_pricing import CartPrice, MixedCurrencies, price_cart
 from gateway.store import carts as stored_carts
@@ -31,6 +34,23 @@ class CartStatus(Enum):
 class FulfillmentType(Enum):
     DELIVERY = "DELIVERY"
     PICKUP = "PICKUP"
+
+
+@strawberry.enum(description="Where a cart is priced or checked out; decides the offers.")
+class SalesChannel(Enum):
+    WEB = "WEB"
+    MOBILE = "MOBILE"
+    STORE = "STORE"
+    KIOSK = "KIOSK"
+
+
+PricingChannel = Annotated[
+    SalesChannel | None,
+    strawberry.argument(
+        description="The channel to price for; default: KIOSK for a kiosk, STORE for staff, "
+        "else WEB (docs/offers.md)."
+    ),
+]
 
 
 CartErrorCode = strawberry.enum(
@@ -130,8 +150,37 @@ class CartPromoCode:
     discount: Money | None
 
 
+@strawberry.type(description="A promotion taking something off the cart.")
+class CartDiscount:
+    promotion_id: strawberry.ID
+    title: str
+    code: str | None = strawberry.field(description="Null for an automatic promotion.")
+    kind: str = strawberry.field(
+        description="PERCENTAGE, FIXED_AMOUNT, BUY_X_GET_Y or FREE_SHIPPING."
+    )
+    amount: Money
+
+
 @strawberry.type
 class CartCost:
+    subtotal: Money
+    discount: Money
+    total: Money
+    free_shipping: bool = strawberry.field(description="A promotion ships this cart free.")
+    loyalty_points: int = strawberry.field(description="Loyalty points spent on this cart.")
+    loyalty_discount: Money = strawberry.field(
+        description="What those points take off (part of `discount`)."
+    )
+
+
+@strawberry.type(
+    description="The cart's totals signed by omnigate: pass `token` to checkout(quote:) on "
+    "any channel before `expiresAt` and, if the cart is unchanged, exactly this is charged."
+)
+class CartQuote:
+    token: str
+    expires_at: datetime
+    channel: SalesChannel = strawberry.field(description="The channel it was priced for.")
     subtotal: Money
     discount: Money
     total: Money
@@ -189,49 +238,115 @@ class Cart:
         )
 
     @strawberry.field(description="Codes applied, each with what it takes off now.")
-    async def promo_codes(self, info: Info) -> list[CartPromoCode]:
-        price = await self._price(info)
+    async def promo_codes(self, info: Info, channel: PricingChannel = None) -> list[CartPromoCode]:
+        price = await self._price(info, channel)
+        currency = price.subtotal.currency
         return [
             CartPromoCode(
                 code=o.code,
                 applicable=o.applicable,
                 reason=o.refusal.value if o.refusal else None,
-                discount=Money.from_record(o.discount) if o.discount else None,
+                discount=Money.from_record(records.Money(o.discount, currency))
+                if o.applicable
+                else None,
             )
-            for o in price.promotions
+            for o in price.offers
+            if o.code is not None
+        ]
+
+    @strawberry.field(
+        description="Every promotion taking something off now, automatic ones and codes."
+    )
+    async def discounts(self, info: Info, channel: PricingChannel = None) -> list[CartDiscount]:
+        price = await self._price(info, channel)
+        return [
+            CartDiscount(
+                promotion_id=strawberry.ID(o.promotion.id),
+                title=o.promotion.title,
+                code=o.code,
+                kind=o.promotion.kind.value,
+                amount=Money.from_record(records.Money(o.discount, price.subtotal.currency)),
+            )
+            for o in price.offers
+            if o.applicable and o.promotion is not None
         ]
 
     @strawberry.field(description="Totals at today's prices; null if prices are unreachable.")
-    async def cost(self, info: Info) -> CartCost | None:
-        price = await self._price(info)
+    async def cost(self, info: Info, channel: PricingChannel = None) -> CartCost | None:
+        price = await self._price(info, channel)
         return CartCost(
             subtotal=Money.from_record(price.subtotal),
             discount=Money.from_record(price.discount),
             total=Money.from_record(price.total),
+            free_shipping=price.free_shipping,
+            loyalty_points=price.loyalty_points,
+            loyalty_discount=Money.from_record(
+                records.Money(price.loyalty_discount, price.subtotal.currency)
+            ),
         )
 
-    async def _price(self, info: Info) -> CartPrice:
+    @strawberry.field(
+        description="A signed quote of cost(channel:), honoured by checkout on every channel."
+    )
+    async def quote(self, info: Info, channel: PricingChannel = None) -> CartQuote | None:
+        price = await self._price(info, channel)
+        sales_channel = self._channel(info, channel)
+        currency = price.subtotal.currency
+        quote, token = info.context.services.quotes.issue(
+            cart_id=self.stored.id,
+            cart_version=self.stored.version,
+            channel=sales_channel.value,
+            currency=currency,
+            lines=tuple(
+                QuoteLine(line.sku, line.quantity, line.unit_price) for line in price.lines
+            ),
+            promotion_ids=tuple(price.promotion_ids),
+            loyalty_points=price.loyalty_points,
+            subtotal=price.subtotal.amount,
+            discount=price.discount.amount,
+        )
+        return CartQuote(
+            token=token,
+            expires_at=quote.expires_at,
+            channel=SalesChannel(sales_channel.value),
+            subtotal=Money.from_record(price.subtotal),
+            discount=Money.from_record(price.discount),
+            total=Money.from_record(records.Money(quote.total, currency)),
+        )
+
+    def _channel(self, info: Info, channel: SalesChannel | None) -> offer_channel.SalesChannel:
+        if channel is not None:
+            return offer_channel.SalesChannel(channel.value)
+        return offer_channel.default_channel(info.context.principal)
+
+    async def _price(self, info: Info, channel: SalesChannel | None) -> CartPrice:
         try:
-            return await self._shared_price(info)
+            return await self._shared_price(info, channel)
         except MixedCurrencies as exc:
             raise PublicError(
                 "The cart's products are priced in different currencies.",
                 code="CURRENCY_MISMATCH",
             ) from exc
 
-    async def _shared_price(self, info: Info) -> CartPrice:
-        # cost and promoCodes share one pricing per cart object
-        if "price" not in self.pricing:
+    async def _shared_price(self, info: Info, channel: SalesChannel | None) -> CartPrice:
+        # cost, promoCodes and discounts share one pricing per cart object and channel
+        principal = info.context.principal
+        sales_channel = self._channel(info, channel)
+        if sales_channel.value not in self.pricing:
             services = info.context.services
-            self.pricing["price"] = asyncio.ensure_future(
+            self.pricing[sales_channel.value] = asyncio.ensure_future(
                 price_cart(
                     self.stored,
                     info.context.loaders,
-                    services.promo_codes,
+                    services.offers,
                     services.settings.cart.default_currency,
+                    channel=sales_channel.value,
+                    store_id=offer_channel.pricing_store(
+                        principal, sales_channel, self.stored.pickup_store_id
+                    ),
                 )
             )
-        return await self.pricing["price"]
+        return await self.pricing[sales_channel.value]
 
     def _location(self, info: Info) -> str:
         if (

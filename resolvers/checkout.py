@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from typing import Annotated
 
 import strawberry
 
 from gateway.context import Info
 from gateway.services import checkout
-from resolvers.cart_types import Cart, CartUserError, cart_or_none
+from resolvers.cart_types import Cart, CartUserError, SalesChannel, cart_or_none
 from resolvers.customers import Order
-
-
-@strawberry.enum(description="Where the checkout happens; decides the system of record.")
-class SalesChannel(Enum):
-    WEB = "WEB"
-    MOBILE = "MOBILE"
-    STORE = "STORE"
-    KIOSK = "KIOSK"
 
 
 @strawberry.type
@@ -44,6 +36,13 @@ class CheckoutMutations:
         cart_id: strawberry.ID,
         channel: SalesChannel,
         idempotency_key: str,
+        quote: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A Cart.quote token: charge what it says (QUOTE_EXPIRED, "
+                "QUOTE_STALE if the cart changed, QUOTE_INVALID if tampered with)."
+            ),
+        ] = None,
     ) -> CheckoutPayload:
         outcome = await info.context.services.checkout.checkout(
             info.context.principal,
@@ -51,6 +50,7 @@ class CheckoutMutations:
             checkout.SalesChannel(channel.value),
             idempotency_key,
             info.context.loaders,
+            quote,
         )
         return CheckoutPayload(
             order=Order.from_record(outcome.order) if outcome.order else None,

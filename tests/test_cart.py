@@ -24,8 +24,9 @@ from cart_api import (
     stock_at,
     stocked_skus,
 )
+from offers_api import code_promo, put_promotions
 
-from gateway.store.promo_codes import DiscountKind, PromoCode
+from gateway.offers import Conditions, OfferKind, Promotion
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, Dataset
 
 
@@ -279,28 +280,21 @@ async def test_another_customers_cart_is_not_found_and_costs_no_upstream_call(
     assert sum(sandbox.total_calls(v) for v in ("square", "shopify", "salesforce")) == 0
 
 
-async def _promo(settings, *codes_: PromoCode) -> None:
-    from pymongo import AsyncMongoClient
-
-    from gateway.store.promo_codes import PromoCodes
-
-    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_uri.get_secret_value())
-    try:
-        store = PromoCodes(client[settings.mongodb_database])
-        for code in codes_:
-            await store.put(code)
-    finally:
-        await client.close()
+async def _promo(settings, *promotions: Promotion) -> None:
+    await put_promotions(settings, *promotions)
 
 
 async def test_promo_codes_apply_with_reasons_when_refused(shopper, dataset, settings):
     now = datetime.now(UTC)
+    yesterday, tomorrow = now - timedelta(days=1), now + timedelta(days=1)
     await _promo(
         settings,
-        PromoCode("TENOFF", DiscountKind.PERCENTAGE, Decimal(10)),
-        PromoCode("OLD", DiscountKind.FIXED_AMOUNT, Decimal(5), ends_at=now - timedelta(days=1)),
-        PromoCode("LATER", DiscountKind.FIXED_AMOUNT, Decimal(5), starts_at=now + timedelta(1)),
-        PromoCode("BIG", DiscountKind.FIXED_AMOUNT, Decimal(5), min_subtotal=Decimal(100_000)),
+        code_promo("TENOFF", OfferKind.PERCENTAGE, 10),
+        code_promo("OLD", OfferKind.FIXED_AMOUNT, 5, conditions=Conditions(ends_at=yesterday)),
+        code_promo("LATER", OfferKind.FIXED_AMOUNT, 5, conditions=Conditions(starts_at=tomorrow)),
+        code_promo(
+            "BIG", OfferKind.FIXED_AMOUNT, 5, conditions=Conditions(min_subtotal=Decimal(100_000))
+        ),
     )
     device = shopper()
     sku = online_skus(dataset)[0]
@@ -362,7 +356,7 @@ async def _guest_cart(gateway, lines, code: str | None = None) -> str:
 async def test_login_merges_the_guest_cart_by_policy(
     gateway, shopper, dataset, settings, policy, expected
 ):
-    await _promo(settings, PromoCode("WELCOME", DiscountKind.FIXED_AMOUNT, Decimal(1)))
+    await _promo(settings, code_promo("WELCOME", OfferKind.FIXED_AMOUNT, 1))
     a, b, c = online_skus(dataset, count=3)
     sku = {"a": a, "b": b, "c": c}
     device = shopper()

@@ -18,6 +18,7 @@ from connectors.records import (
     CustomerIdentity,
     LocationRecord,
     LoyaltyAccountRecord,
+    LoyaltyPointsChange,
     OrderDraft,
     OrderQuery,
     OrderRecord,
@@ -147,6 +148,50 @@ class SquarePos:
         batches = chunks(list(dict.fromkeys(customer_ids)), LOYALTY_CUSTOMERS_PER_SEARCH)
         found = await asyncio.gather(*(self._search_loyalty(batch) for batch in batches))
         return [account for batch in found for account in batch]
+
+    async def accumulate_loyalty_points(
+        self,
+        account_id: str,
+        *,
+        idempotency_key: str,
+        location_id: str,
+        order_id: str | None = None,
+        points: int | None = None,
+    ) -> LoyaltyPointsChange:
+        """AccumulateLoyaltyPoints: with `order_id` for a Square order (Square computes the
+        points from the program's accrual rules), else with the `points` the caller
+        computed; Square's `idempotency_key` makes a retry answer the first event."""
+        operation = "square.loyalty.accumulate_points"
+        accumulate: dict[str, Any] = {"order_id": order_id} if order_id else {"points": points}
+        body = {
+            "accumulate_points": accumulate,
+            "idempotency_key": idempotency_key,
+            "location_id": location_id,
+        }
+        path = f"/v2/loyalty/accounts/{account_id}/accumulate"
+        payload = await self._client.call(operation, "POST", path, body, idempotent=True)
+        with self._shape_errors(operation):
+            events = [e for e in payload.get("events") or [] if isinstance(e, dict)]
+            earned = sum(int(e["accumulate_points"]["points"]) for e in events)
+            return LoyaltyPointsChange(account_id, earned, events[0]["id"] if events else "")
+
+    async def adjust_loyalty_points(
+        self, account_id: str, points: int, *, idempotency_key: str, reason: str
+    ) -> LoyaltyPointsChange:
+        """AdjustLoyaltyPoints; a negative adjustment past the balance is refused (400)."""
+        operation = "square.loyalty.adjust_points"
+        body = {
+            "idempotency_key": idempotency_key,
+            "adjust_points": {"points": points, "reason": reason},
+            "allow_negative_balance": False,
+        }
+        path = f"/v2/loyalty/accounts/{account_id}/adjust"
+        payload = await self._client.call(operation, "POST", path, body, idempotent=True)
+        with self._shape_errors(operation):
+            event = payload["event"]
+            return LoyaltyPointsChange(
+                account_id, int(event["adjust_points"]["points"]), event["id"]
+            )
 
     async def _search_customers(self, customer_filter: dict[str, Any]) -> list[CustomerIdentity]:
         operation = "square.customers.search"

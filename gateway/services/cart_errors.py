@@ -35,6 +35,11 @@ class CartErrorCode(StrEnum):
     INVALID_IDEMPOTENCY_KEY = "INVALID_IDEMPOTENCY_KEY"
     ORDER_REJECTED = "ORDER_REJECTED"  # the upstream system refused the order
     NOT_IN_WISHLIST = "NOT_IN_WISHLIST"
+    NO_LOYALTY_ACCOUNT = "NO_LOYALTY_ACCOUNT"  # a guest cart, or a customer without one
+    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"  # more points than the balance holds
+    QUOTE_INVALID = "QUOTE_INVALID"  # not signed by omnigate, or tampered with
+    QUOTE_EXPIRED = "QUOTE_EXPIRED"
+    QUOTE_STALE = "QUOTE_STALE"  # the cart changed since the quote
 
 
 @dataclass(frozen=True, slots=True)

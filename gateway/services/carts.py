@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
-from connectors.records import Money
 from gateway.auth import Principal, PrincipalKind
 from gateway.auth.audit import AuditLog, CustomerRead
 from gateway.loaders import Loaders
+from gateway.offers import REFUSAL_MESSAGES, OffersEngine, normalise_code
 from gateway.services.cart_errors import CartErrorCode, CartOutcome, CartUserError
-from gateway.services.promotions import REFUSAL_MESSAGES, refusal
+from gateway.services.cart_pricing import price_cart
 from gateway.services.stores import StoreDirectory
 from gateway.store.carts import (
     CartMiss,
@@ -28,7 +27,6 @@ from gateway.store.carts import (
     StoredCart,
     hash_token,
 )
-from gateway.store.promo_codes import PromoCodes, normalise_code
 
 MISS_ERRORS = {
     CartMiss.NOT_FOUND: (CartErrorCode.NOT_FOUND, "No cart with this id."),
@@ -70,16 +68,18 @@ class CartService:
     def __init__(
         self,
         store: CartStore,
-        promo_codes: PromoCodes,
+        offers: OffersEngine,
         stores: StoreDirectory,
         audit: AuditLog,
         *,
         online_location_id: str,
         max_quantity: int,
+        default_currency: str,
     ) -> None:
         self.store = store
         self._audit = audit
-        self._promo_codes = promo_codes
+        self._offers = offers
+        self._default_currency = default_currency
         self._stores = stores
         self._online_location_id = online_location_id
         self._max_quantity = max_quantity
@@ -351,31 +351,74 @@ class CartService:
         cart_id: str,
         code: str,
         expected_version: int | None,
-        subtotal: Money | None,
+        loaders: Loaders,
+        channel: str,
+        store_id: str | None,
     ) -> CartOutcome:
-        """Applied only if it applies now; `subtotal` is the cart's current one (priced by
-        the caller through the loaders), None for an empty cart."""
+        """Applied only if the offers engine applies it to this cart now, on `channel` (the
+        one the caller prices for), with the codes already there."""
         cart = await self.find(principal, cart_id)
         if cart is None:
             return _not_found()
         if (refused := _check_open(cart)) is not None:
             return refused
         normalised = normalise_code(code)
-        found = await self._promo_codes.get_many([normalised])
-        reason = refusal(found.get(normalised), subtotal, datetime.now(UTC))
-        if reason is not None:
+        price = await price_cart(
+            cart,
+            loaders,
+            self._offers,
+            self._default_currency,
+            channel=channel,
+            store_id=store_id or cart.pickup_store_id,
+            extra_codes=(normalised,),
+        )
+        outcome = next(o for o in price.offers if o.code == normalised)
+        if outcome.refusal is not None:
             return CartOutcome(
                 cart,
                 [
                     CartUserError(
                         CartErrorCode.PROMO_NOT_APPLICABLE,
-                        REFUSAL_MESSAGES[reason],
+                        REFUSAL_MESSAGES[outcome.refusal],
                         ("code",),
-                        reason=reason.value,
+                        reason=outcome.refusal.value,
                     )
                 ],
             )
         updated = await self.store.add_promo_code(cart.id, normalised, expected_version)
+        return await self._result(updated, cart.id, expected_version)
+
+    async def apply_loyalty_points(
+        self, principal: Principal, cart_id: str, points: int, expected_version: int | None
+    ) -> CartOutcome:
+        """The customer spends `points` on this cart (0 spends none); the balance is checked
+        now and again, by the loyalty system itself, at checkout."""
+        cart = await self.find(principal, cart_id)
+        if cart is None:
+            return _not_found()
+        if (refused := _check_open(cart)) is not None:
+            return refused
+        if points < 0:
+            return CartOutcome.refused(
+                cart, CartErrorCode.INVALID_QUANTITY, "Points must be 0 or more.", "points"
+            )
+        if points > 0:
+            loyalty = await self._offers.loyalty_of(cart.customer_id) if cart.customer_id else None
+            if loyalty is None:
+                return CartOutcome.refused(
+                    cart,
+                    CartErrorCode.NO_LOYALTY_ACCOUNT,
+                    "Only a customer with a loyalty account spends points.",
+                    "points",
+                )
+            if points > loyalty.balance:
+                return CartOutcome.refused(
+                    cart,
+                    CartErrorCode.INSUFFICIENT_POINTS,
+                    f"The balance holds {loyalty.balance} points.",
+                    "points",
+                )
+        updated = await self.store.set_loyalty_points(cart.id, points, expected_version)
         return await self._result(updated, cart.id, expected_version)
 
     async def remove_promo_code(

@@ -16,18 +16,30 @@ same key, and step 3 finds out whether the order was made.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from connectors.errors import UpstreamRejected
+from connectors.errors import UpstreamError, UpstreamRejected
 from connectors.ports import EcommercePort, PosPort
-from connectors.records import OrderDraft, OrderLineDraft, OrderRecord
+from connectors.records import Money, OrderDraft, OrderLineDraft, OrderRecord
 from gateway.auth import Principal, PrincipalKind
 from gateway.loaders import Loaders
+from gateway.offers import (
+    REFUSAL_MESSAGES,
+    OffersEngine,
+    RedemptionRefused,
+    Redemptions,
+    SalesChannel,
+)
+from gateway.offers.loyalty import LoyaltyLedger, LoyaltySpend
+from gateway.offers.outbox import EventType, Outbox
+from gateway.offers.quotes import QUOTE_MESSAGES, Quote, QuoteProblem, QuoteSigner
+from gateway.offers.referrals import Referrals
 from gateway.services.cart_errors import CartErrorCode, CartUserError
 from gateway.services.cart_pricing import price_cart
 from gateway.services.carts import CartService
@@ -35,20 +47,20 @@ from gateway.services.customers import CustomerProfiles
 from gateway.store.carts import CartStatus, FulfillmentType, StoredCart
 from gateway.store.checkouts import CheckoutRecord, CheckoutState, CheckoutStore, checkout_id
 from gateway.store.keyed_locks import KeyedLocks
-from gateway.store.promo_codes import PromoCodes
 
+log = logging.getLogger(__name__)
 MAX_KEY_LENGTH = 128
+T = TypeVar("T")
+
+__all__ = ["CheckoutOutcome", "CheckoutService", "SalesChannel", "key_scope"]
 
 
-class SalesChannel(StrEnum):
-    WEB = "WEB"
-    MOBILE = "MOBILE"
-    STORE = "STORE"
-    KIOSK = "KIOSK"
-
-    @property
-    def in_store(self) -> bool:
-        return self in (SalesChannel.STORE, SalesChannel.KIOSK)
+@dataclass(frozen=True, slots=True)
+class Drafted:
+    draft: OrderDraft
+    promotion_ids: tuple[str, ...]
+    loyalty_account_id: str | None
+    loyalty_points: int
 
 
 @dataclass(slots=True)
@@ -80,7 +92,12 @@ class CheckoutService:
         *,
         carts: CartService,
         checkouts: CheckoutStore,
-        promo_codes: PromoCodes,
+        offers: OffersEngine,
+        redemptions: Redemptions,
+        quotes: QuoteSigner,
+        loyalty: LoyaltyLedger,
+        referrals: Referrals,
+        outbox: Outbox,
         customers: CustomerProfiles,
         ecommerce: EcommercePort,
         pos: PosPort,
@@ -89,7 +106,12 @@ class CheckoutService:
     ) -> None:
         self._carts = carts
         self._checkouts = checkouts
-        self._promo_codes = promo_codes
+        self._offers = offers
+        self._redemptions = redemptions
+        self._quotes = quotes
+        self._loyalty = loyalty
+        self._referrals = referrals
+        self._outbox = outbox
         self._customers = customers
         self._ecommerce = ecommerce
         self._pos = pos
@@ -104,7 +126,10 @@ class CheckoutService:
         channel: SalesChannel,
         key: str,
         loaders: Loaders,
+        quote: str | None = None,
     ) -> CheckoutOutcome:
+        """`quote`: a signed quote (gateway/offers/quotes.py) to honour instead of pricing
+        the cart again, so this channel charges what another one showed."""
         if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
             return CheckoutOutcome.refused(
                 None,
@@ -121,7 +146,7 @@ class CheckoutService:
         for _ in range(3):
             record = await self._checkouts.get(record_id)
             if record is None:
-                started = await self._start(principal, cart, channel, record_id, loaders)
+                started = await self._start(principal, cart, channel, record_id, loaders, quote)
                 if isinstance(started, CheckoutOutcome):
                     return started
                 if started is None:
@@ -137,6 +162,7 @@ class CheckoutService:
         channel: SalesChannel,
         record_id: str,
         loaders: Loaders,
+        quote: str | None,
     ) -> CheckoutRecord | CheckoutOutcome | None:
         """A new attempt's draft, stored; an outcome if the cart cannot be checked out."""
         if cart.status is CartStatus.CHECKING_OUT:
@@ -149,10 +175,21 @@ class CheckoutService:
             )
         if not cart.lines:
             return CheckoutOutcome.refused(cart, CartErrorCode.EMPTY_CART, "The cart is empty.")
-        draft = await self._draft(principal, cart, channel, record_id, loaders)
-        if isinstance(draft, CheckoutOutcome):
-            return draft
-        if not await self._checkouts.start(record_id, cart.id, channel.value, cart.version, draft):
+        drafted = await self._draft(principal, cart, channel, record_id, loaders, quote)
+        if isinstance(drafted, CheckoutOutcome):
+            return drafted
+        started = await self._checkouts.start(
+            record_id,
+            cart.id,
+            channel.value,
+            cart.version,
+            drafted.draft,
+            promotion_ids=drafted.promotion_ids,
+            customer_id=cart.customer_id,
+            loyalty_account_id=drafted.loyalty_account_id,
+            loyalty_points=drafted.loyalty_points,
+        )
+        if not started:
             return None
         return await self._checkouts.get(record_id)
 
@@ -163,7 +200,13 @@ class CheckoutService:
         channel: SalesChannel,
         record_id: str,
         loaders: Loaders,
-    ) -> OrderDraft | CheckoutOutcome:
+        quote: str | None,
+    ) -> Drafted | CheckoutOutcome:
+        """The order to place, the promotions it redeems and the points it spends; or why
+        it cannot be placed."""
+        honoured = self._honoured(cart, quote) if quote is not None else None
+        if isinstance(honoured, CartUserError):
+            return CheckoutOutcome(None, cart, [honoured])
         products = await loaders.product_by_sku.load_many([line.sku for line in cart.lines])
         for i, product in enumerate(products):
             if product is None:
@@ -191,25 +234,71 @@ class CheckoutService:
         )
         if stock_errors:
             return CheckoutOutcome(None, cart, stock_errors)
-        price = await price_cart(cart, loaders, self._promo_codes, self._default_currency)
         refs: tuple[Any, ...] = ()
+        loyalty = None
         if cart.customer_id is not None:
             read = await self._customers.one(cart.customer_id)
             refs = read.profile.external_refs if read is not None else ()
-        return OrderDraft(
-            idempotency_key=record_id,
-            customer_refs=refs,
-            lines=tuple(
+            loyalty = read.profile.loyalty if read is not None else None
+        points = honoured.loyalty_points if honoured is not None else cart.loyalty_points
+        if points > 0 and (loyalty is None or loyalty.balance < points):
+            code = (
+                CartErrorCode.NO_LOYALTY_ACCOUNT
+                if loyalty is None
+                else (CartErrorCode.INSUFFICIENT_POINTS)
+            )
+            return CheckoutOutcome.refused(
+                cart, code, "The loyalty balance does not hold the points spent.", "cartId"
+            )
+        if honoured is not None:
+            lines = tuple(
+                OrderLineDraft(line.sku, line.quantity, Money(line.unit_price, honoured.currency))
+                for line in honoured.lines
+            )
+            currency, discount = honoured.currency, honoured.discount
+            promotion_ids = honoured.promotion_ids
+        else:
+            price = await price_cart(
+                cart,
+                loaders,
+                self._offers,
+                self._default_currency,
+                channel=channel.value,
+                store_id=location_id,
+            )
+            lines = tuple(
                 OrderLineDraft(line.sku, line.quantity, product.price)
                 for line, product in zip(cart.lines, products, strict=True)
                 if product is not None
-            ),
-            currency=price.subtotal.currency,
+            )
+            currency, discount = price.subtotal.currency, price.discount.amount
+            promotion_ids = tuple(price.promotion_ids)
+        draft = OrderDraft(
+            idempotency_key=record_id,
+            customer_refs=refs,
+            lines=lines,
+            currency=currency,
             location_id=location_id,
             pickup=cart.fulfillment is FulfillmentType.PICKUP,
-            discount=price.discount if price.discount.amount > 0 else None,
+            discount=Money(discount, currency) if discount > 0 else None,
             note=f"omnigate cart {cart.id}",
         )
+        return Drafted(
+            draft, promotion_ids, loyalty.account.id if loyalty is not None else None, points
+        )
+
+    def _honoured(self, cart: StoredCart, token: str) -> Quote | CartUserError:
+        """The quote if it is to be honoured for this cart as it is now."""
+        verified = self._quotes.verify(token)
+        if isinstance(verified, Quote) and (
+            verified.cart_id != cart.id or verified.cart_version != cart.version
+        ):
+            verified = QuoteProblem.QUOTE_STALE
+        if isinstance(verified, QuoteProblem):
+            return CartUserError(
+                CartErrorCode(verified.value), QUOTE_MESSAGES[verified], ("quote",)
+            )
+        return verified
 
     async def _resume(
         self, record: CheckoutRecord, cart: StoredCart, channel: SalesChannel
@@ -241,13 +330,35 @@ class CheckoutService:
     async def _replay(self, record: CheckoutRecord, cart: StoredCart) -> CheckoutOutcome:
         current = await self._carts.store.get(cart.id)
         if record.state is CheckoutState.COMPLETED:
+            if record.order is not None:
+                await self._after_order(record, record.order)
             return CheckoutOutcome(record.order, current, replayed=True)
         return CheckoutOutcome(None, current, [_rejected(record.failure_message)], replayed=True)
 
     async def _place(self, record: CheckoutRecord, cart: StoredCart) -> CheckoutOutcome:
-        if not await self._carts.store.freeze_for_checkout(
-            cart.id, record.id, record.cart_version, None
-        ):
+        await self._redemptions.prepare(record.promotion_ids, record.customer_id)
+        try:
+            frozen = await self._in_transaction(
+                lambda session: self._freeze_and_reserve(record, session)
+            )
+        except RedemptionRefused as exc:
+            # Nothing was frozen nor counted (the transaction rolled back), nothing went
+            # upstream: the attempt is void, the cart stays open for the shopper to review.
+            await self._checkouts.abandon(record.id)
+            code = exc.promotion.code
+            return CheckoutOutcome(
+                None,
+                await self._carts.store.get(cart.id),
+                [
+                    CartUserError(
+                        CartErrorCode.PROMO_NOT_APPLICABLE,
+                        f"{code or exc.promotion.title}: {REFUSAL_MESSAGES[exc.reason]}",
+                        ("cartId",),
+                        reason=exc.reason.value,
+                    )
+                ],
+            )
+        if not frozen:
             # The cart moved on before this attempt froze it, so nothing went upstream: the
             # attempt is void and the client checks out the cart as it now is.
             await self._checkouts.abandon(record.id)
@@ -262,16 +373,94 @@ class CheckoutService:
                 "The cart changed while checking out: review it and check out again.",
                 "cartId",
             )
+        spend = _spend(record)
+        if spend is not None:
+            try:
+                await self._loyalty.burn(record.id, spend)
+            except UpstreamRejected:
+                # The loyalty system refused: the balance no longer holds the points (spent
+                # on another channel meanwhile). Nothing went upstream: reopen and say so.
+                await self._in_transaction(lambda session: self._released(record, session))
+                await self._checkouts.abandon(record.id)
+                return CheckoutOutcome.refused(
+                    await self._carts.store.get(cart.id),
+                    CartErrorCode.INSUFFICIENT_POINTS,
+                    "The loyalty balance no longer holds the points spent on this cart.",
+                    "cartId",
+                )
         port = self._pos if SalesChannel(record.channel).in_store else self._ecommerce
         try:
             order = await port.place_order(record.draft)
         except UpstreamRejected as exc:
             message = exc.public_message
+            if spend is not None:
+                await self._loyalty.refund(record.id, spend)
             await self._in_transaction(lambda session: self._refused(record, message, session))
             return CheckoutOutcome(None, await self._carts.store.get(cart.id), [_rejected(message)])
         await self.after_upstream_order(record)
         await self._in_transaction(lambda session: self._completed(record, order, session))
+        await self._after_order(record, order)
         return CheckoutOutcome(order, await self._carts.store.get(cart.id))
+
+    async def _after_order(self, record: CheckoutRecord, order: OrderRecord) -> None:
+        """What a completed order earns: loyalty points, referral vouchers. Each is keyed
+        by the attempt, so running this again (every replay does) adds nothing twice."""
+        await self._outbox.emit(
+            f"order-placed:{record.id}",
+            EventType.ORDER_PLACED,
+            {
+                "orderId": order.ref.id,
+                "system": order.ref.system.value,
+                "channel": record.channel,
+                "customerId": record.customer_id,
+                "cartId": record.cart_id,
+                "total": {
+                    "amount": format(order.total.amount, "f"),
+                    "currency": order.total.currency,
+                },
+                "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines],
+                "promotionIds": list(record.promotion_ids),
+            },
+        )
+        await self._earn(record, order)
+        if record.customer_id is not None and record.promotion_ids:
+            await self._referrals.reward(
+                record.id, record.promotion_ids, record.customer_id, order.total.currency
+            )
+
+    async def _earn(self, record: CheckoutRecord, order: OrderRecord) -> None:
+        """Points for the order, once (a vendor key per attempt); a loyalty system that does
+        not answer leaves it to the next replay of this key."""
+        if record.customer_id is None or record.loyalty_account_id is None:
+            return
+        if record.points_earned is not None:
+            return
+        try:
+            earned = await self._loyalty.earn(
+                record.id,
+                record.customer_id,
+                record.loyalty_account_id,
+                order,
+                SalesChannel(record.channel).in_store,
+            )
+        except UpstreamError as exc:
+            log.warning("loyalty points for checkout %s not earned yet: %s", record.id, exc)
+            return
+        await self._checkouts.mark_points_earned(record.id, earned)
+
+    async def _freeze_and_reserve(
+        self, record: CheckoutRecord, session: AsyncClientSession
+    ) -> bool:
+        """One transaction: the cart frozen for this attempt and its promotions' redemptions
+        reserved (raises RedemptionRefused if a limit is full, undoing both)."""
+        frozen = await self._carts.store.freeze_for_checkout(
+            record.cart_id, record.id, record.cart_version, session
+        )
+        if frozen:
+            await self._redemptions.reserve(
+                record.id, record.promotion_ids, record.customer_id, session
+            )
+        return frozen
 
     async def after_upstream_order(self, record: CheckoutRecord) -> None:
         """Between the upstream order and closing the cart: where a crash hurts most (tests
@@ -282,16 +471,28 @@ class CheckoutService:
     ) -> None:
         await self._checkouts.complete(record.id, order, session)
         await self._carts.store.finish_checkout(record.cart_id, record.id, session)
+        await self._redemptions.commit(record.id, session)
+
+    async def _released(self, record: CheckoutRecord, session: AsyncClientSession) -> None:
+        await self._carts.store.release_checkout(record.cart_id, record.id, session)
+        await self._redemptions.release(record.id, session)
 
     async def _refused(
         self, record: CheckoutRecord, message: str, session: AsyncClientSession
     ) -> None:
         await self._checkouts.fail(record.id, message, session)
         await self._carts.store.release_checkout(record.cart_id, record.id, session)
+        await self._redemptions.release(record.id, session)
 
-    async def _in_transaction(self, work: Any) -> None:
+    async def _in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         async with self._mongo.start_session() as session:
-            await session.with_transaction(work)
+            return await session.with_transaction(work)
+
+
+def _spend(record: CheckoutRecord) -> LoyaltySpend | None:
+    if record.loyalty_points <= 0 or record.customer_id is None or not record.loyalty_account_id:
+        return None
+    return LoyaltySpend(record.customer_id, record.loyalty_account_id, record.loyalty_points)
 
 
 def _rejected(message: str | None) -> CartUserError:

@@ -69,6 +69,8 @@ class StoredCart:
     checkout_key: str | None
     created_at: datetime
     updated_at: datetime
+    # loyalty points the shopper spends on this cart (docs/offers.md)
+    loyalty_points: int = 0
 
     def line(self, line_id: str) -> StoredLine | None:
         return next((line for line in self.lines if line.id == line_id), None)
@@ -104,6 +106,7 @@ class StoredCart:
             checkout_key=doc.get("checkout_key"),
             created_at=doc["created_at"],
             updated_at=doc["updated_at"],
+            loyalty_points=doc.get("loyalty_points", 0),
         )
 
 
@@ -376,7 +379,20 @@ class CartStore:
         return await self._update(
             cart_id,
             expected_version,
-            [{"$set": {"promo_codes": {"$setUnion": ["$promo_codes", [code]]}}}],
+            # appended once, in the order applied (stacking ties follow it)
+            [
+                {
+                    "$set": {
+                        "promo_codes": {
+                            "$cond": [
+                                {"$in": [code, "$promo_codes"]},
+                                "$promo_codes",
+                                {"$concatArrays": ["$promo_codes", [code]]},
+                            ]
+                        }
+                    }
+                }
+            ],
             now=datetime.now(UTC),
         )
 
@@ -386,8 +402,26 @@ class CartStore:
         return await self._update(
             cart_id,
             expected_version,
-            [{"$set": {"promo_codes": {"$setDifference": ["$promo_codes", [code]]}}}],
+            [
+                {
+                    "$set": {
+                        "promo_codes": {
+                            "$filter": {"input": "$promo_codes", "cond": {"$ne": ["$$this", code]}}
+                        }
+                    }
+                }
+            ],
             extra_filter={"promo_codes": code},
+            now=datetime.now(UTC),
+        )
+
+    async def set_loyalty_points(
+        self, cart_id: str, points: int, expected_version: int | None
+    ) -> StoredCart | None:
+        return await self._update(
+            cart_id,
+            expected_version,
+            [{"$set": {"loyalty_points": {"$literal": points}}}],
             now=datetime.now(UTC),
         )
 

@@ -56,6 +56,13 @@ class CheckoutRecord:
     draft: OrderDraft
     order: OrderRecord | None
     failure_message: str | None
+    # the offers engine's part: promotions to redeem, whose counters they are
+    promotion_ids: tuple[str, ...] = ()
+    customer_id: str | None = None
+    # loyalty: the account, the points this attempt spends, the points the order earned
+    loyalty_account_id: str | None = None
+    loyalty_points: int = 0
+    points_earned: int | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> CheckoutRecord:
@@ -69,6 +76,11 @@ class CheckoutRecord:
             draft=draft_from_document(doc["draft"]),
             order=None if order is None else order_from_document(order),
             failure_message=doc.get("failure_message"),
+            promotion_ids=tuple(doc.get("promotion_ids", ())),
+            customer_id=doc.get("customer_id"),
+            loyalty_account_id=doc.get("loyalty_account_id"),
+            loyalty_points=doc.get("loyalty_points", 0),
+            points_earned=doc.get("points_earned"),
         )
 
 
@@ -85,7 +97,17 @@ class CheckoutStore:
         return CheckoutRecord.from_document(doc) if doc else None
 
     async def start(
-        self, record_id: str, cart_id: str, channel: str, cart_version: int, draft: OrderDraft
+        self,
+        record_id: str,
+        cart_id: str,
+        channel: str,
+        cart_version: int,
+        draft: OrderDraft,
+        *,
+        promotion_ids: tuple[str, ...] = (),
+        customer_id: str | None = None,
+        loyalty_account_id: str | None = None,
+        loyalty_points: int = 0,
     ) -> bool:
         """Records a new attempt; False if the key was taken first (by a concurrent retry)."""
         now = datetime.now(UTC)
@@ -98,6 +120,10 @@ class CheckoutStore:
                     "cart_version": cart_version,
                     "state": CheckoutState.PENDING.value,
                     "draft": draft_to_document(draft),
+                    "promotion_ids": list(promotion_ids),
+                    "customer_id": customer_id,
+                    "loyalty_account_id": loyalty_account_id,
+                    "loyalty_points": loyalty_points,
                     "created_at": now,
                     "updated_at": now,
                     "expires_at": now + self._retention,
@@ -124,6 +150,11 @@ class CheckoutStore:
                 }
             },
             session=session,
+        )
+
+    async def mark_points_earned(self, record_id: str, points: int) -> None:
+        await self._collection.update_one(
+            {"_id": record_id, "points_earned": None}, {"$set": {"points_earned": points}}
         )
 
     async def fail(self, record_id: str, message: str, session: AsyncClientSession) -> None:

@@ -15,6 +15,7 @@ from sandbox.square.envelope import Gate, NoRateLimit, RateLimitPolicy, square_e
 from sandbox.square.inventory import batch_retrieve_inventory_counts
 from sandbox.square.locations import list_locations
 from sandbox.square.loyalty import search_loyalty_accounts
+from sandbox.square.loyalty_points import accumulate_loyalty_points, adjust_loyalty_points
 from sandbox.square.orders import batch_retrieve_orders, search_orders
 from sandbox.square.world import SquareWorld, WallClock, utc_now
 
@@ -57,6 +58,16 @@ def create_app(
         Route("/v2/orders/batch-retrieve", square_endpoint(batch_retrieve_orders), methods=post),
         Route(
             "/v2/loyalty/accounts/search", square_endpoint(search_loyalty_accounts), methods=post
+        ),
+        Route(
+            "/v2/loyalty/accounts/{account_id}/accumulate",
+            square_endpoint(accumulate_loyalty_points),
+            methods=post,
+        ),
+        Route(
+            "/v2/loyalty/accounts/{account_id}/adjust",
+            square_endpoint(adjust_loyalty_points),
+            methods=post,
         ),
     ]
     return counted_app(

@@ -40,7 +40,9 @@ async def search_loyalty_accounts(request: Request, body: dict[str, Any]) -> dic
     unique = list({account.id: account for account in accounts}.values())
     unique.sort(key=lambda a: (a.created_at, a.id))
     page = paginate(unique, body, limit)
-    payload: dict[str, Any] = {"loyalty_accounts": [shapes.loyalty_account(a) for a in page.items]}
+    payload: dict[str, Any] = {
+        "loyalty_accounts": [shapes.loyalty_account(world.current_account(a)) for a in page.items]
+    }
     if page.cursor:
         payload["cursor"] = page.cursor
     return payload

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +63,12 @@ class SquareWorld:
     create_order_keys: dict[str, IdempotentCall] = field(init=False)
     loyalty_by_customer: dict[str, list[LoyaltyAccount]] = field(init=False)
     loyalty_by_phone: dict[str, list[LoyaltyAccount]] = field(init=False)
+    loyalty_by_id: dict[str, LoyaltyAccount] = field(init=False)
+    # points changed through the API since start: account id -> (balance, lifetime points)
+    loyalty_points: dict[str, tuple[int, int]] = field(init=False)
+    # AccumulateLoyaltyPoints / AdjustLoyaltyPoints idempotency keys -> their answer
+    loyalty_calls: dict[str, dict[str, Any]] = field(init=False)
+    accumulated_orders: set[str] = field(init=False)
     # variation id -> [(location id, quantity, calculated_at)] for every tracked pair
     counts_by_variation: dict[str, list[tuple[str, int, datetime]]] = field(init=False)
 
@@ -86,6 +92,10 @@ class SquareWorld:
         self.create_order_keys = {}
         self.loyalty_by_customer = defaultdict(list)
         self.loyalty_by_phone = defaultdict(list)
+        self.loyalty_by_id = {a.id: a for a in self.dataset.loyalty_accounts}
+        self.loyalty_points = {}
+        self.loyalty_calls = {}
+        self.accumulated_orders = set()
         for account in self.dataset.loyalty_accounts:
             self.loyalty_by_customer[account.customer_id].append(account)
             self.loyalty_by_phone[account.phone_number].append(account)
@@ -100,3 +110,19 @@ class SquareWorld:
         self.orders_by_id[order.id] = order
         if order.customer_id is not None:
             self.orders_by_customer[order.customer_id].append(order)
+
+    def loyalty_balance(self, account_id: str) -> tuple[int, int]:
+        """(balance, lifetime points) now, API changes included."""
+        account = self.loyalty_by_id[account_id]
+        return self.loyalty_points.get(account_id, (account.balance, account.lifetime_points))
+
+    def change_points(self, account_id: str, points: int, *, lifetime: bool) -> None:
+        balance, lifetime_points = self.loyalty_balance(account_id)
+        self.loyalty_points[account_id] = (
+            balance + points,
+            lifetime_points + points if lifetime else lifetime_points,
+        )
+
+    def current_account(self, account: LoyaltyAccount) -> LoyaltyAccount:
+        balance, lifetime_points = self.loyalty_balance(account.id)
+        return replace(account, balance=balance, lifetime_points=lifetime_points)

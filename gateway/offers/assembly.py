@@ -1,0 +1,108 @@
+"""The offers engine's parts, built once per app from settings (called by gateway/wiring)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from connectors.ports import PosPort
+from gateway.offers.abandoned import AbandonedCarts
+from gateway.offers.dispatcher import Dispatcher, DispatchSettings
+from gateway.offers.engine import OffersEngine
+from gateway.offers.loyalty import LoyaltyLedger
+from gateway.offers.outbox import Outbox
+from gateway.offers.promotions import PromotionStore
+from gateway.offers.quotes import QuoteSigner
+from gateway.offers.redemptions import Redemptions
+from gateway.offers.referrals import Referrals
+from gateway.services.customers import CustomerProfiles
+from gateway.store import ProfileCache
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OffersKit:
+    promotions: PromotionStore
+    redemptions: Redemptions
+    engine: OffersEngine
+    loyalty: LoyaltyLedger
+    referrals: Referrals
+    quotes: QuoteSigner
+    outbox: Outbox
+    dispatcher: Dispatcher
+
+    async def ensure_indexes(self) -> None:
+        """Like the other stores: an unreachable MongoDB at start-up is logged, not fatal."""
+        try:
+            await self.promotions.ensure_indexes()
+            await self.redemptions.ensure_indexes()
+            await self.outbox.ensure_indexes()
+        except PyMongoError as exc:
+            log.warning("could not ensure offers indexes: %s", exc)
+
+
+def build_offers(
+    settings: Settings,
+    database: AsyncDatabase[dict[str, Any]],
+    *,
+    customers: CustomerProfiles,
+    pos: PosPort,
+    profile_cache: ProfileCache,
+    carts: AsyncCollection[dict[str, Any]],
+    client: httpx.AsyncClient,
+) -> OffersKit:
+    offers = settings.offers
+    promotions = PromotionStore(database)
+    outbox = Outbox(database)
+    abandoned = AbandonedCarts(
+        database,
+        carts,
+        outbox,
+        promotions,
+        idle=timedelta(seconds=offers.cart_abandoned_after_seconds),
+        offer_percent=offers.abandoned_offer_percent,
+        offer_valid=timedelta(hours=offers.abandoned_offer_valid_hours),
+    )
+    return OffersKit(
+        promotions=promotions,
+        redemptions=Redemptions(database, promotions),
+        engine=OffersEngine(promotions, customers, offers.point_value),
+        loyalty=LoyaltyLedger(
+            pos,
+            profile_cache,
+            outbox,
+            points_per_currency_unit=offers.points_per_currency_unit,
+            online_location_id=settings.square.online_location_id,
+        ),
+        referrals=Referrals(
+            promotions,
+            friend_percent=offers.referral_friend_percent,
+            reward_amount=offers.referral_reward_amount,
+        ),
+        quotes=QuoteSigner(offers.quote_secret.get_secret_value(), offers.quote_ttl_seconds),
+        outbox=outbox,
+        dispatcher=Dispatcher(
+            outbox,
+            abandoned,
+            client,
+            DispatchSettings(
+                urls=tuple(offers.webhook_urls),
+                secret=offers.webhook_secret.get_secret_value(),
+                timeout_seconds=offers.webhook_timeout_seconds,
+                max_attempts=offers.webhook_max_attempts,
+                backoff_seconds=offers.webhook_backoff_seconds,
+                interval_seconds=offers.dispatch_interval_seconds,
+            ),
+        ),
+    )

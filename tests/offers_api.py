@@ -1,0 +1,54 @@
+"""Helpers shared by the offers, loyalty, quote and journey tests: promotions written
+straight into the test's MongoDB database, and the GraphQL documents they use."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from gateway.offers import OfferKind, Promotion, PromotionStore
+from gateway.settings import Settings
+
+
+def code_promo(code: str, kind: OfferKind, value: int | str | Decimal, **more: Any) -> Promotion:
+    return Promotion(id=f"promo-{code.lower()}", kind=kind, code=code, value=Decimal(value), **more)
+
+
+async def put_promotions(settings: Settings, *promotions: Promotion) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value()
+    )
+    try:
+        store = PromotionStore(client[settings.mongodb_database])
+        for promotion in promotions:
+            await store.put(promotion)
+    finally:
+        await client.close()
+
+
+async def database_read(settings: Settings, collection: str, query: dict[str, Any]) -> list[Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value()
+    )
+    try:
+        return await client[settings.mongodb_database][collection].find(query).to_list()
+    finally:
+        await client.close()
+
+
+def known_everywhere(dataset: Any) -> list[str]:
+    """CRM contacts (one per person) the POS and the online shop know too, from the end."""
+    from collections import Counter
+
+    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
+    pos = {c.person_key for c in dataset.pos_customers}
+    shop = {c.person_key for c in dataset.shop_customers}
+    return [
+        contact.id
+        for contact in reversed(dataset.crm_contacts)
+        if crm_count[contact.person_key] == 1
+        and contact.person_key in pos
+        and contact.person_key in shop
+    ]

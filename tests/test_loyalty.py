@@ -1,0 +1,173 @@
+"""Loyalty through Square Loyalty on the sandbox: points earned on every channel's orders,
+spent as a discount at checkout on any channel, each exactly once (retries included), given
+back when the order is refused, and never spent twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+import pytest
+from cart_api import CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, codes
+from cart_api import stocked_skus as skus_at
+
+from connectors.errors import OrderRejected
+from sandbox.dataset import WAREHOUSE_LOCATION_ID, Dataset
+
+APPLY_POINTS = """
+mutation ($cartId: ID!, $points: Int!) {
+  cartApplyLoyaltyPoints(cartId: $cartId, points: $points) {
+    cart { cost { discount { amount } total { amount } loyaltyPoints loyaltyDiscount { amount } } }
+    userErrors { code }
+  }
+}
+"""
+ME = "{ me { loyalty { balance lifetimePoints tier } } }"
+
+
+@pytest.fixture(scope="module")
+def members(dataset: Dataset) -> list[tuple[str, str]]:
+    """(CRM contact id, loyalty account id) of people known everywhere with at least 300
+    points, away from the other modules' buyers."""
+    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
+    pos_by_person = {c.person_key: c.id for c in dataset.pos_customers}
+    shop = {c.person_key for c in dataset.shop_customers}
+    accounts = {a.customer_id: a for a in dataset.loyalty_accounts}
+    found = []
+    for contact in dataset.crm_contacts:
+        pos_id = pos_by_person.get(contact.person_key)
+        account = accounts.get(pos_id) if pos_id else None
+        if (
+            crm_count[contact.person_key] == 1
+            and contact.person_key in shop
+            and account is not None
+            and account.balance >= 300
+        ):
+            found.append((contact.id, account.id))
+    assert len(found) >= 6
+    return found
+
+
+def member(gateway, tokens, members, index: int) -> tuple[Device, str]:
+    contact, account = members[index]
+    return Device(gateway, {"authorization": f"Bearer {tokens.customer(contact)}"}), account
+
+
+def balance(sandbox, account_id: str) -> tuple[int, int]:
+    return sandbox.apps["square"].app.state.square.loyalty_balance(account_id)
+
+
+async def filled_cart(shopper: Device, dataset: Dataset, location: str = WAREHOUSE_LOCATION_ID):
+    sku = skus_at(dataset, location, 5, 1)[0]
+    created = (await shopper.run(CART_CREATE, lines=[{"sku": sku, "quantity": 2}]))["cartCreate"]
+    assert created["userErrors"] == []
+    return created["cart"]
+
+
+def floor(amount: str) -> int:
+    return int(Decimal(amount).to_integral_value(rounding=ROUND_FLOOR))
+
+
+async def test_an_online_order_earns_points_once(gateway, tokens, members, dataset, sandbox):
+    shopper, account = member(gateway, tokens, members, 0)
+    before = balance(sandbox, account)
+    cart = await filled_cart(shopper, dataset)
+    answers = [
+        (await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key="earn-web"))["checkout"]
+        for _ in range(3)
+    ]
+    earned = floor(answers[0]["order"]["total"]["amount"])
+    assert earned > 0
+    assert balance(sandbox, account) == (before[0] + earned, before[1] + earned)
+    me = (await shopper.run(ME))["me"]["loyalty"]
+    assert me["balance"] == before[0] + earned  # the cached profile was refreshed
+
+
+async def test_a_store_order_earns_points_through_its_square_order(
+    gateway, tokens, members, dataset, sandbox
+):
+    shopper, account = member(gateway, tokens, members, 1)
+    store = dataset.stores[0].id
+    cart = await filled_cart(shopper, dataset, store)
+    picked = await shopper.run(SET_FULFILLMENT, cartId=cart["id"], type="PICKUP", storeId=store)
+    assert picked["cartSetFulfillment"]["userErrors"] == []
+    before = balance(sandbox, account)
+    placed = (await shopper.run(CHECKOUT, cartId=cart["id"], channel="STORE", key="earn-pos"))[
+        "checkout"
+    ]
+    assert placed["order"]["channel"] == "STORE"
+    earned = floor(placed["order"]["total"]["amount"])
+    assert balance(sandbox, account)[0] == before[0] + earned
+    calls = sandbox.calls("square")
+    assert sum(n for call, n in calls.items() if call.endswith("/accumulate")) == 1
+
+
+async def test_points_are_spent_once_at_checkout(gateway, tokens, members, dataset, sandbox):
+    shopper, account = member(gateway, tokens, members, 2)
+    cart = await filled_cart(shopper, dataset)
+    spent = (await shopper.run(APPLY_POINTS, cartId=cart["id"], points=150))[
+        "cartApplyLoyaltyPoints"
+    ]
+    assert spent["userErrors"] == []
+    cost = spent["cart"]["cost"]
+    assert cost["loyaltyPoints"] == 150
+    assert cost["loyaltyDiscount"]["amount"] == "1.50"
+    before = balance(sandbox, account)
+    for _ in range(3):  # a retried checkout spends nothing more
+        placed = (await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key="burn-1"))[
+            "checkout"
+        ]
+        assert placed["userErrors"] == []
+    total = placed["order"]["total"]["amount"]
+    assert total == cost["total"]["amount"]
+    assert balance(sandbox, account)[0] == before[0] - 150 + floor(total)
+
+
+async def test_points_spent_elsewhere_meanwhile_are_not_spent_twice(
+    gateway, tokens, members, dataset, sandbox
+):
+    shopper, account = member(gateway, tokens, members, 3)
+    points = balance(sandbox, account)[0]
+    cart = await filled_cart(shopper, dataset)
+    applied = await shopper.run(APPLY_POINTS, cartId=cart["id"], points=points)
+    assert applied["cartApplyLoyaltyPoints"]["userErrors"] == []
+    too_many = await shopper.run(APPLY_POINTS, cartId=cart["id"], points=points + 1)
+    assert codes(too_many["cartApplyLoyaltyPoints"]) == ["INSUFFICIENT_POINTS"]
+    # the shopper spends some points at a till (straight in Square) before checking out
+    sandbox.apps["square"].app.state.square.change_points(account, -1, lifetime=False)
+    refused = await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key="burn-2")
+    refused = refused["checkout"]
+    assert codes(refused) == ["INSUFFICIENT_POINTS"]
+    assert refused["order"] is None
+    assert refused["cart"]["status"] == "OPEN"
+    assert balance(sandbox, account)[0] == points - 1
+
+
+async def test_a_refused_order_gives_the_points_back(
+    gateway, tokens, members, dataset, sandbox, monkeypatch
+):
+    shopper, account = member(gateway, tokens, members, 4)
+    cart = await filled_cart(shopper, dataset)
+    await shopper.run(APPLY_POINTS, cartId=cart["id"], points=100)
+    before = balance(sandbox, account)
+    checkout: Any = gateway.http._transport.app.state.services.checkout
+
+    async def refuse(draft: Any) -> Any:
+        raise OrderRejected("shopify", "orderCreate", "declined")
+
+    monkeypatch.setattr(checkout._ecommerce, "place_order", refuse)
+    rejected = (await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key="burn-3"))[
+        "checkout"
+    ]
+    assert codes(rejected) == ["ORDER_REJECTED"]
+    assert balance(sandbox, account)[0] == before[0]
+
+
+async def test_a_guest_cannot_spend_points(gateway, dataset):
+    guest = Device(gateway, {})
+    sku = skus_at(dataset, WAREHOUSE_LOCATION_ID, 5, 1)[0]
+    created = (await guest.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]
+    holder = Device(gateway, {"x-cart-token": created["cartToken"]})
+    refused = await holder.run(APPLY_POINTS, cartId=created["cart"]["id"], points=10)
+    assert codes(refused["cartApplyLoyaltyPoints"]) == ["NO_LOYALTY_ACCOUNT"]
