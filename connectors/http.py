@@ -35,6 +35,9 @@ from connectors.resilience import UNGUARDED, UpstreamPolicy
 
 T = TypeVar("T")
 
+# Each request's extensions name the call, (service, operation), for what sits under the
+# client: the gateway's transport names its trace spans after them.
+UPSTREAM_CALL = "omnigate.upstream_call"
 # (service, operation, HTTP status or None when no response arrived, seconds); per attempt
 RequestObserver = Callable[[str, str, int | None, float], None]
 # What an answer means: the value the adapter wants, or an UpstreamError raised
@@ -129,6 +132,7 @@ class UpstreamHttp:
         else:
             reader = read
         connect_timeout = self.policy.settings.connect_timeout_seconds
+        call = {UPSTREAM_CALL: (self.service, operation)}
 
         async def attempt(seconds: float) -> Any:
             timeout = httpx.Timeout(seconds, connect=min(seconds, connect_timeout))
@@ -136,7 +140,13 @@ class UpstreamHttp:
             status: int | None = None
             try:
                 response = await self.client.request(
-                    method, url, params=params, headers=headers, content=content, timeout=timeout
+                    method,
+                    url,
+                    params=params,
+                    headers=headers,
+                    content=content,
+                    timeout=timeout,
+                    extensions=call,
                 )
                 status = response.status_code
             except httpx.ConnectError as exc:

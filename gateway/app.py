@@ -20,7 +20,15 @@ from gateway.graphql_view import GatewayGraphQL
 from gateway.health import healthz, metrics, readyz
 from gateway.limits import BodySizeLimit, CsrfPrevention, OperationLimits
 from gateway.metrics import Metrics
+from gateway.request_id import RequestId
 from gateway.settings import Settings
+from gateway.telemetry import (
+    ServerSpans,
+    Tracing,
+    instrument_schema,
+    register_process_metrics,
+    tracing_from_settings,
+)
 from gateway.timing import RequestTiming
 from gateway.webhooks import webhook_routes
 from gateway.wiring import build_services
@@ -30,17 +38,35 @@ log = logging.getLogger(__name__)
 GRAPHIQL_DIR = Path(__file__).parent / "graphiql"
 
 
-def create_app(settings: Settings, *, http_client: httpx.AsyncClient | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    tracing: Tracing | None = None,
+) -> Starlette:
+    """`tracing`: a tracer provider of the caller's (tests); by default one is built when
+    `telemetry.otlp_endpoint` is set, and none otherwise (docs/operations.md "Traces")."""
     metrics_ = Metrics()
+    register_process_metrics(metrics_.registry)
+    tracing = tracing or tracing_from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with build_services(settings, metrics_, http_client) as services:
-            app.state.services = services
-            yield
+        try:
+            async with build_services(settings, metrics_, http_client, tracing) as services:
+                app.state.services = services
+                yield
+        finally:
+            if tracing is not None:
+                await tracing.shutdown()
 
     limits = OperationLimits.from_settings(settings.limits, settings.env)
-    view = GatewayGraphQL(build_schema(limits), graphiql=settings.graphiql_enabled)
+    schema = build_schema(limits)
+    if tracing is not None:
+        instrument_schema(
+            schema, tracing.tracer(), resolver_spans=settings.telemetry.resolver_spans
+        )
+    view = GatewayGraphQL(schema, graphiql=settings.graphiql_enabled)
     # Outermost first: a forged request is refused before its body is read.
     graphql: ASGIApp = BodySizeLimit(view, settings.limits.max_body_bytes)
     if settings.limits.csrf_prevention:
@@ -59,7 +85,12 @@ def create_app(settings: Settings, *, http_client: httpx.AsyncClient | None = No
         routes += _graphiql_routes(settings.graphiql_assets_dir)
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestTiming, metrics=metrics_)],
+        middleware=[
+            # outermost: every log line and span of the request has its id
+            Middleware(RequestId),
+            *([Middleware(ServerSpans, tracer=tracing.tracer())] if tracing else []),
+            Middleware(RequestTiming, metrics=metrics_),
+        ],
         lifespan=lifespan,
     )
 

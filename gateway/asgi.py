@@ -8,11 +8,15 @@ import gc
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from gateway.logging_setup import configure_logging
 from gateway.settings import Settings
 
 
 def app_from_environment() -> Starlette:
-    app = create_app(Settings())
+    settings = Settings()
+    # `serve --workers N` starts each worker as a fresh process: its logging is set here
+    configure_logging(settings.effective_log_format, settings.log_level)
+    app = create_app(settings)
     tune_garbage_collector()
     return app
 

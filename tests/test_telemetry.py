@@ -1,0 +1,180 @@
+"""Traces: one trace per request from the server span down to every upstream and MongoDB
+call, with `traceparent` and `X-Request-Id` on what goes out; captured by the SDK's
+in-memory exporter. Tracing is off unless configured."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from conftest import bearer
+from fault_proxy import FaultProxy, behind_proxies, proxies_in_front_of
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from gateway.telemetry import Tracing, tracing_from_settings
+
+PROFILE = """
+query CustomerCard($id: ID!) {
+  customer(id: $id) { id email loyalty { balance } }
+}
+"""
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+VENDORS = ("square", "shopify", "salesforce")
+
+
+@pytest.fixture(scope="module")
+def proxies(sandbox) -> Iterator[dict[str, FaultProxy]]:
+    with proxies_in_front_of({vendor: sandbox.url(vendor) for vendor in VENDORS}) as running:
+        yield running
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracing(exporter: InMemorySpanExporter) -> Tracing:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return Tracing(provider, owned=False)
+
+
+@asynccontextmanager
+async def traced_gateway(settings: Settings, tracing: Tracing) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, tracing=tracing)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client
+
+
+def by_id(spans: tuple[ReadableSpan, ...]) -> dict[int, ReadableSpan]:
+    return {span.context.span_id: span for span in spans}
+
+
+def ancestors(span: ReadableSpan, index: dict[int, ReadableSpan]) -> list[str]:
+    names = []
+    while span.parent is not None and span.parent.span_id in index:
+        span = index[span.parent.span_id]
+        names.append(span.name)
+    return names
+
+
+async def test_a_query_is_one_trace_from_the_server_span_to_upstream_and_mongodb(
+    settings, proxies, tokens, dataset, tracing, exporter
+):
+    contact = dataset.crm_contacts[0]
+    headers = {
+        **bearer(tokens.staff(dataset.stores[0].id)),
+        "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01",
+    }
+    async with traced_gateway(behind_proxies(settings, proxies), tracing) as client:
+        exporter.clear()
+        response = await client.post(
+            "/graphql", json={"query": PROFILE, "variables": {"id": contact.id}}, headers=headers
+        )
+        spans = exporter.get_finished_spans()
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["customer"]["id"] == contact.id
+    # background work (profile refreshes, the CRM poll) has traces of its own
+    spans = tuple(s for s in spans if format(s.context.trace_id, "032x") == CALLER_TRACE)
+    index = by_id(spans)
+
+    (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
+    assert server.name == "POST /graphql"
+    assert format(server.parent.span_id, "016x") == CALLER_SPAN
+    assert server.parent.is_remote
+    assert server.attributes["http.response.status_code"] == 200
+    (operation,) = [s for s in spans if s.name == "query CustomerCard"]
+    assert operation.parent.span_id == server.context.span_id
+    assert operation.attributes["graphql.operation.name"] == "CustomerCard"
+    (resolver,) = [s for s in spans if s.name == "resolve Query.customer"]
+    assert resolver.parent.span_id == operation.context.span_id
+    assert resolver.attributes["graphql.field.path"] == "customer"
+
+    upstream = [s for s in spans if s.kind is SpanKind.CLIENT and "peer.service" in s.attributes]
+    assert {s.attributes["peer.service"] for s in upstream} == set(VENDORS)
+    for span in upstream:
+        chain = ancestors(span, index)
+        assert chain[-3:] == ["resolve Query.customer", "query CustomerCard", "POST /graphql"]
+        assert span.attributes["http.response.status_code"] == 200
+        assert "?" not in span.attributes["url.full"]  # SOQL carries the email looked up
+    mongo = [s for s in spans if s.attributes.get("db.system") == "mongodb"]
+    assert mongo, [s.name for s in spans]
+    assert all("query CustomerCard" in ancestors(s, index) for s in mongo)
+
+    # what went out: each upstream request carries its own client span's context
+    request_id = response.headers["x-request-id"]
+    sent = [
+        h
+        for proxy in proxies.values()
+        for h in proxy.headers_seen
+        if CALLER_TRACE in h.get("traceparent", "")
+    ]
+    assert len(sent) == len(upstream)
+    client_spans = {format(s.context.span_id, "016x") for s in upstream}
+    for outgoing in sent:
+        version, trace_id, parent_id, flags = outgoing["traceparent"].split("-")
+        assert (version, trace_id, flags) == ("00", CALLER_TRACE, "01")
+        assert parent_id in client_spans
+        assert outgoing["x-request-id"] == request_id
+
+
+async def test_an_upstream_failure_marks_its_spans_and_the_operation(
+    settings, proxies, tokens, dataset, tracing, exporter
+):
+    from fault_proxy import Fault
+
+    contact = dataset.crm_contacts[1]
+    staff = bearer(tokens.staff(dataset.stores[0].id))
+    gateway_settings = behind_proxies(settings, proxies, upstreams={"salesforce": {"retries": 0}})
+    async with traced_gateway(gateway_settings, tracing) as client:
+        proxies["salesforce"].set(Fault.HTTP_500)
+        exporter.clear()
+        response = await client.post(
+            "/graphql", json={"query": PROFILE, "variables": {"id": contact.id}}, headers=staff
+        )
+        proxies["salesforce"].set(Fault.PASS)
+    assert response.status_code == 200
+    codes = {e["extensions"]["code"] for e in response.json()["errors"]}
+    spans = exporter.get_finished_spans()
+    (operation,) = [s for s in spans if s.name == "query CustomerCard"]
+    assert operation.status.status_code is StatusCode.ERROR
+    assert set(operation.attributes["omnigate.graphql.error_codes"]) == codes
+    failed = [s for s in spans if s.attributes.get("peer.service") == "salesforce"]
+    assert failed
+    assert all(s.status.status_code is StatusCode.ERROR for s in failed)
+    assert {s.attributes["http.response.status_code"] for s in failed} == {500}
+
+
+async def test_probes_and_scrapes_are_not_traced(settings, tracing, exporter):
+    async with traced_gateway(settings, tracing) as client:
+        exporter.clear()
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert (await client.get(path)).status_code == 200
+    assert [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER] == []
+
+
+def test_tracing_is_off_unless_an_otlp_endpoint_is_configured(settings):
+    assert tracing_from_settings(settings) is None
+    configured = settings.with_changes(
+        telemetry={"otlp_endpoint": "http://collector.invalid:4318/", "sampling_ratio": 0.25}
+    )
+    tracing = tracing_from_settings(configured)
+    assert tracing is not None
+    try:
+        provider = tracing.provider
+        assert provider.resource.attributes["service.name"] == "omnigate"
+        assert "0.25" in provider.sampler.get_description()
+        assert configured.telemetry.otlp_endpoint == "http://collector.invalid:4318"
+    finally:
+        provider.shutdown()
