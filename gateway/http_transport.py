@@ -10,6 +10,8 @@ tests/fault_proxy.py). Real timeouts keep their timeout class.
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -50,3 +52,14 @@ class UpstreamClient(httpx.AsyncClient):
     @cookies.setter
     def cookies(self, cookies: object) -> None:
         """Ignored: see the class docstring."""
+
+    async def send(
+        self, request: httpx.Request, *, stream: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        response = await super().send(request, stream=stream, **kwargs)
+        if not stream:
+            # httpx binds the stream it read to the response and back: a reference cycle
+            # per call, and with it the response, its request and aiohttp's, left for the
+            # garbage collector. The body is read and the stream closed: drop it.
+            response.stream = httpx.ByteStream(b"")
+        return response

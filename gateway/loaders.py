@@ -6,6 +6,7 @@ makes one call per upstream endpoint, not 20.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -39,12 +40,44 @@ class StockBySkuLoader(DataLoader[str, list[StockLevel]]):
                     by_sku[level.sku].append(level)
             return [by_sku[sku] for sku in skus]
 
+        self._batch_load = batch_load
         super().__init__(load_fn=batch_load)
+
+    async def load_page(self, skus: Sequence[str]) -> list[list[StockLevel]]:
+        """What `load_many(skus)` answers, for a page of products: the SKUs not asked for
+        yet are read in one call made here, without a future, a task and a callback per
+        SKU and a batch scheduled for the next turn of the loop. The answers (a failure
+        too) are cached as `load` would cache them, so later loads make no call."""
+        known = {}
+        for sku in skus:
+            future = self.cache_map.get(sku)
+            if future is not None and not future.cancelled():
+                known[sku] = future
+        missing = [sku for sku in dict.fromkeys(skus) if sku not in known]
+        if missing:
+            try:
+                found = dict(zip(missing, await self._batch_load(missing), strict=True))
+            except Exception as error:
+                self._remember_failure(missing, error)
+                raise
+            self.prime_many(found)
+        else:
+            found = {}
+        return [found[sku] if sku in found else await known[sku] for sku in skus]
+
+    def _remember_failure(self, skus: Sequence[str], error: Exception) -> None:
+        for sku in skus:
+            if self.cache_map.get(sku) is None:
+                future: asyncio.Future[list[StockLevel]] = self.loop.create_future()
+                future.set_exception(error)
+                future.exception()  # retrieved: the caller of load_page reports it
+                self.cache_map.set(sku, future)
 
 
 class CustomerByIdLoader(DataLoader[str, ProfileRead | None]):
     def __init__(self, services: Services) -> None:
-        async def batch_load(ids: Sequence[str]) -> list[ProfileRead | None]:
+        # an exception in the answer fails that id's load only
+        async def batch_load(ids: Sequence[str]) -> list[ProfileRead | Exception | None]:
             return await services.customers.many(ids)
 
         super().__init__(load_fn=batch_load)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 
 from connectors.records import LocationRecord, ProductRecord, StockLevel
-from gateway.context import Info
+from gateway.context import Context, Info
 from gateway.errors import BadUserInput
+from gateway.field_hints import prefetched, pure
+from gateway.selections import selects
 from gateway.services.catalog import search_products
 from gateway.services.orders import InvalidCursor
 from resolvers.common import ExternalRef, Money, PageInfo, check_first
@@ -17,7 +21,7 @@ from resolvers.stores import Store, store_from_record
 class OnlineStock:
     quantity: int
 
-    @strawberry.field
+    @strawberry.field(metadata=pure())
     def in_stock(self) -> bool:
         return self.quantity > 0
 
@@ -31,15 +35,22 @@ class StoreStock:
 @strawberry.type(description="Where the product can be had now.")
 class Availability:
     online: OnlineStock
-    all_stores: strawberry.Private[list[StoreStock]]
+    # Most stock first, then by name: (-quantity, name, order in the levels, store), so a
+    # plain sort ranks them and equal rows keep their order; rows are made only for the
+    # stores asked for
+    ranked_stores: strawberry.Private[list[tuple[int, str, int, Store]]]
 
-    @strawberry.field(description="Stores that range the product, most stock first.")
+    @strawberry.field(
+        description="Stores that range the product, most stock first.", metadata=pure()
+    )
     def stores(self, first: int = 10, in_stock_only: bool = False) -> list[StoreStock]:
         check_first(first)
-        stocks = (
-            [s for s in self.all_stores if s.quantity > 0] if in_stock_only else self.all_stores
+        ranked = (
+            [row for row in self.ranked_stores if row[0] < 0]
+            if in_stock_only
+            else self.ranked_stores
         )
-        return stocks[:first]
+        return [StoreStock(store=row[3], quantity=-row[0]) for row in ranked[:first]]
 
 
 @strawberry.type
@@ -53,9 +64,25 @@ class Product:
     name: str
     description: str
     category: str | None
-    images: list[ProductImage]
-    price: Money = strawberry.field(description="The one price every channel shows.")
-    external_refs: list[ExternalRef]
+
+    @strawberry.field(metadata=pure())
+    def images(self) -> list[ProductImage]:
+        return [ProductImage(url=url) for url in self.record.image_urls]
+
+    @strawberry.field(description="The one price every channel shows.", metadata=pure())
+    def price(self) -> Money:
+        return Money.from_record(self.record.price)
+
+    @strawberry.field(metadata=pure())
+    def external_refs(self) -> list[ExternalRef]:
+        return [ExternalRef.from_record(ref) for ref in self.record.external_refs]
+
+    # what images, price and references are made from, when they are asked for
+    record: strawberry.Private[ProductRecord]
+    # Set by `products` for its whole page at once: the availability, or the error every
+    # product's availability answers with. Neither set: the field loads its own.
+    prefetched_availability: strawberry.Private[Availability | None] = None
+    availability_error: strawberry.Private[Exception | None] = None
 
     @classmethod
     def from_record(cls, record: ProductRecord) -> Product:
@@ -64,9 +91,7 @@ class Product:
             name=record.name,
             description=record.description,
             category=record.category,
-            images=[ProductImage(url=url) for url in record.image_urls],
-            price=Money.from_record(record.price),
-            external_refs=[ExternalRef.from_record(ref) for ref in record.external_refs],
+            record=record,
         )
 
     @classmethod
@@ -74,27 +99,70 @@ class Product:
         record = await info.context.loaders.product_by_sku.load(sku)
         return cls.from_record(record) if record else None
 
-    @strawberry.field(description="Stock online and per store; null if inventory is unreachable.")
+    @strawberry.field(
+        description="Stock online and per store; null if inventory is unreachable.",
+        metadata=prefetched("prefetched_availability"),
+    )
     async def availability(self, info: Info) -> Availability | None:
+        if self.prefetched_availability is not None:
+            return self.prefetched_availability
+        if self.availability_error is not None:
+            raise self.availability_error
         levels = await info.context.loaders.stock_by_sku.load(self.sku)
         return _availability(await info.context.services.stores.all(), levels)
 
 
 def _availability(locations: dict[str, LocationRecord], levels: list[StockLevel]) -> Availability:
+    stores = _stores_by_location(locations)
     online = 0
-    stores: list[StoreStock] = []
-    for level in levels:
-        location = locations.get(level.location_id)
-        if location is None:
+    ranked: list[tuple[int, str, int, Store]] = []
+    for order, level in enumerate(levels):
+        if level.location_id not in stores:
             continue
-        if location.is_warehouse:
-            online += max(level.quantity, 0)
+        store = stores[level.location_id]
+        quantity = level.quantity if level.quantity > 0 else 0
+        if store is None:
+            online += quantity
         else:
-            stores.append(
-                StoreStock(store=store_from_record(location), quantity=max(level.quantity, 0))
-            )
-    stores.sort(key=lambda stock: (-stock.quantity, stock.store.name))
-    return Availability(online=OnlineStock(quantity=online), all_stores=stores)
+            ranked.append((-quantity, store.name, order, store))
+    ranked.sort()
+    return Availability(online=OnlineStock(quantity=online), ranked_stores=ranked)
+
+
+# The store directory's locations as availability reads them (id -> the Store, None for a
+# warehouse), made once for the dict the directory hands out until its next refresh.
+_location_view: list[tuple[dict[str, LocationRecord], dict[str, Store | None]]] = []
+
+
+def _stores_by_location(locations: dict[str, LocationRecord]) -> dict[str, Store | None]:
+    for seen, stores in _location_view:
+        if seen is locations:
+            return stores
+    stores = {
+        location_id: None if location.is_warehouse else store_from_record(location)
+        for location_id, location in locations.items()
+    }
+    _location_view[:] = [(locations, stores)]
+    return stores
+
+
+async def _prefetch_availability(context: Context, products: Sequence[Product]) -> None:
+    """Every product's availability from one loader call, as the field would answer it,
+    so the page's `availability` fields need no resolver call and no await each."""
+    if not products:
+        return
+    try:
+        levels = await context.loaders.stock_by_sku.load_page([p.sku for p in products])
+        locations = await context.services.stores.all()
+    except Exception as error:  # every availability answers null with it, at its own path
+        for product in products:
+            product.availability_error = error
+        return
+    for product, product_levels in zip(products, levels, strict=True):
+        try:
+            product.prefetched_availability = _availability(locations, product_levels)
+        except Exception as error:  # the field reports it at its path
+            product.availability_error = error
 
 
 @strawberry.type
@@ -108,7 +176,7 @@ class ProductConnection:
     edges: list[ProductEdge]
     page_info: PageInfo
 
-    @strawberry.field
+    @strawberry.field(metadata=pure())
     def nodes(self) -> list[Product]:
         return [edge.node for edge in self.edges]
 
@@ -128,11 +196,14 @@ class ProductQueries:
             page = await search_products(info.context.services.ecommerce, query, first, after)
         except InvalidCursor as exc:
             raise BadUserInput("`after` is not a cursor this API gave out.", field="after") from exc
-        loader = info.context.loaders.product_by_sku
-        edges = []
-        for edge in page.edges:
-            loader.prime(edge.node.sku, edge.node)  # later `product(sku:)` reads need no call
-            edges.append(ProductEdge(cursor=edge.cursor, node=Product.from_record(edge.node)))
+        # later `product(sku:)` reads in this request need no call
+        info.context.loaders.product_by_sku.prime_many({e.node.sku: e.node for e in page.edges})
+        edges = [
+            ProductEdge(cursor=edge.cursor, node=Product.from_record(edge.node))
+            for edge in page.edges
+        ]
+        if selects(info, "edges", "node", "availability") or selects(info, "nodes", "availability"):
+            await _prefetch_availability(info.context, [edge.node for edge in edges])
         return ProductConnection(
             edges=edges,
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
+import pytest
+from fault_proxy import Fault, FaultProxy
+
+from connectors.errors import UpstreamUnavailable
+from connectors.records import StockLevel
+from gateway.loaders import StockBySkuLoader
 from sandbox.dataset import Dataset
 
 PRODUCT = """
@@ -136,3 +143,62 @@ async def test_search_narrows_the_catalog(gateway, dataset: Dataset):
     found = body["data"]["products"]
     assert product.sku in [e["node"]["sku"] for e in found["edges"]]
     assert not found["pageInfo"]["hasNextPage"]  # a handful, not the catalog
+
+
+async def test_a_failed_stock_read_nulls_each_availability_of_the_page_at_its_path(
+    settings, sandbox, make_gateway
+):
+    proxy = FaultProxy(sandbox.url("square"))
+    async with proxy, make_gateway(settings.with_changes(square={"base_url": proxy.url})) as gw:
+        assert "errors" not in await gw.query(TWENTY_WITH_STOCK)  # stores cached now
+        proxy.set(Fault.HTTP_500)
+        body = await gw.query(TWENTY_WITH_STOCK.replace("first: 20", "first: 3"))
+    nodes = [edge["node"] for edge in body["data"]["products"]["edges"]]
+    assert len(nodes) == 3
+    assert all(node["name"] and node["availability"] is None for node in nodes)
+    assert [error["path"] for error in body["errors"]] == [
+        ["products", "edges", index, "node", "availability"] for index in range(3)
+    ]
+    assert {error["extensions"]["code"] for error in body["errors"]} == {"UPSTREAM_UNAVAILABLE"}
+
+
+async def test_availability_left_out_by_a_directive_costs_no_stock_read(gateway, sandbox):
+    query = TWENTY_WITH_STOCK.replace("availability {", "availability @skip(if: true) {")
+    body = await gateway.query(query)
+    assert "errors" not in body
+    assert all("availability" not in edge["node"] for edge in body["data"]["products"]["edges"])
+    assert INVENTORY_CALL not in sandbox.calls("square")
+
+
+async def test_availability_through_nodes_and_included_by_variable_reads_stock_once(
+    gateway, sandbox
+):
+    query = """query ($with: Boolean!) { products(first: 5) {
+      nodes { sku availability @include(if: $with) { online { quantity inStock } } }
+    } }"""
+    body = await gateway.query(query, {"with": True})
+    assert "errors" not in body
+    assert all(node["availability"] is not None for node in body["data"]["products"]["nodes"])
+    assert sandbox.calls("square")[INVENTORY_CALL] == 1
+
+
+async def test_a_page_of_stock_is_cached_like_single_loads():
+    calls: list[list[str]] = []
+
+    async def stock(skus):
+        calls.append(list(skus))
+        if "BROKEN" in skus:
+            raise UpstreamUnavailable("square", "square.inventory", "down")
+        return [StockLevel(sku, "L1", 2) for sku in skus]
+
+    loader = StockBySkuLoader(SimpleNamespace(inventory=SimpleNamespace(stock=stock)))
+    assert await loader.load("A") == [StockLevel("A", "L1", 2)]
+    page = await loader.load_page(["A", "B", "B", "C"])
+    assert page == [[StockLevel(s, "L1", 2)] for s in ("A", "B", "B", "C")]
+    assert calls == [["A"], ["B", "C"]]  # A was known, B asked once
+    assert await loader.load_many(["C", "B"]) == [page[3], page[1]]
+    with pytest.raises(UpstreamUnavailable):
+        await loader.load_page(["D", "BROKEN"])
+    with pytest.raises(UpstreamUnavailable):
+        await loader.load("D")  # the failure is remembered as a failed batch would be
+    assert calls == [["A"], ["B", "C"], ["D", "BROKEN"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from connectors.ports import EcommercePort
@@ -34,6 +35,13 @@ def encode_product_cursor(vendor_cursor: str | None, skip: int) -> str:
     return base64.urlsafe_b64encode(json.dumps([vendor_cursor, skip]).encode()).decode()
 
 
+def product_cursor_encoder(vendor_cursor: str | None) -> Callable[[int], str]:
+    """`encode_product_cursor` for the edges of one vendor page: the vendor cursor's JSON
+    is written once, not once per edge."""
+    head = json.dumps([vendor_cursor, 0])[: -len("0]")]  # '["<vendor cursor>", '
+    return lambda skip: base64.urlsafe_b64encode(f"{head}{skip}]".encode()).decode()
+
+
 def decode_product_cursor(cursor: str) -> tuple[str | None, int]:
     try:
         vendor_cursor, skip = json.loads(base64.urlsafe_b64decode(cursor))
@@ -52,9 +60,9 @@ async def search_products(
     vendor_after, skip = decode_product_cursor(after) if after else (None, 0)
     page = await ecommerce.search_products(query, first + skip, vendor_after)
     items = page.items[skip:]
+    cursor = product_cursor_encoder(vendor_after)
     edges = [
-        ProductEdge(encode_product_cursor(vendor_after, skip + index + 1), item)
-        for index, item in enumerate(items[:first])
+        ProductEdge(cursor(skip + index + 1), item) for index, item in enumerate(items[:first])
     ]
     if len(items) > first:
         # the page holds more than asked: resume inside it, not after it

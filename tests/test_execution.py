@@ -1,0 +1,250 @@
+"""The fast-field executor answers exactly what Strawberry's own executor answers.
+
+Every query runs twice, through a schema built with `TrivialFieldExecutor` and through the
+same schema with Strawberry's executor; data and errors (message and path) must match,
+whether the fast path answered or handed over to the normal path.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+from enum import Enum
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import parse
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gateway.execution import TrivialFieldExecutor
+from gateway.field_hints import prefetched, pure
+from gateway.selections import selects
+
+
+@strawberry.enum
+class Color(Enum):
+    RED = "RED"
+    BLUE = "BLUE"
+
+
+@strawberry.type
+class Leaf:
+    name: str
+    size: int | None
+    color: Color
+    ratio: float
+
+
+CALLS: dict[str, int] = {}
+
+
+def _count(name: str) -> None:
+    CALLS[name] = CALLS.get(name, 0) + 1
+
+
+@strawberry.type
+class Node:
+    id: strawberry.ID
+    label: str
+    leaves: list[Leaf]
+    maybe: Leaf | None
+    prefetched_detail: strawberry.Private[Leaf | None] = None
+
+    @strawberry.field(metadata=pure())
+    def top(self, first: int = 2, color: Color | None = None) -> list[Leaf]:
+        _count("top")
+        return [leaf for leaf in self.leaves if color is None or leaf.color == color][:first]
+
+    @strawberry.field(metadata=pure())
+    def checked(self, first: int) -> list[Leaf]:
+        if first > 3:
+            raise ValueError("first is at most 3")
+        return self.leaves[:first]
+
+    @strawberry.field(metadata=prefetched("prefetched_detail"))
+    async def detail(self) -> Leaf | None:
+        _count("detail")
+        if self.prefetched_detail is not None:  # the same answer either way
+            return self.prefetched_detail
+        return Leaf(name=f"loaded {self.id}", size=None, color=Color.BLUE, ratio=0.5)
+
+    @strawberry.field
+    def leaf_stream(self) -> list[Leaf]:
+        return (leaf for leaf in self.leaves)  # type: ignore[return-value]
+
+
+def _leaf(name: str, size: int | None = 1, color: Color = Color.RED) -> Leaf:
+    return Leaf(name=name, size=size, color=color, ratio=1.5)
+
+
+def _nodes() -> list[Node]:
+    return [
+        Node(
+            id=strawberry.ID("n1"),
+            label="one",
+            leaves=[_leaf("a"), _leaf("b", None, Color.BLUE), _leaf("c")],
+            maybe=None,
+            prefetched_detail=_leaf("ready"),
+        ),
+        Node(
+            id=strawberry.ID("n2"),
+            label=None,  # type: ignore[arg-type]  # breaks `label: String!`
+            leaves=[_leaf("d", 2**40)],  # not an Int
+            maybe=_leaf("e"),
+        ),
+        Node(id=strawberry.ID("n3"), label="three", leaves=[], maybe=_leaf("f", 3)),
+    ]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def nodes(self) -> list[Node]:
+        return _nodes()
+
+    @strawberry.field
+    def good_nodes(self) -> list[Node]:
+        return [_nodes()[0], _nodes()[2]]
+
+
+FAST = strawberry.Schema(query=Query, execution_context_class=TrivialFieldExecutor)
+REFERENCE = strawberry.Schema(
+    query=Query, execution_context_class=StrawberryGraphQLCoreExecutionContext
+)
+
+
+def _shape(result: Any) -> tuple[Any, list[tuple[str, list[Any] | None]]]:
+    errors = sorted((e.message, e.path) for e in result.errors or [])
+    return result.data, errors
+
+
+async def _same_answer(query: str, variables: dict[str, Any] | None = None) -> Any:
+    fast = await FAST.execute(query, variable_values=variables)
+    reference = await REFERENCE.execute(query, variable_values=variables)
+    assert _shape(fast) == _shape(reference)
+    return fast
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ goodNodes { id label __typename leaves { name size color ratio } maybe { name } } }",
+        "{ goodNodes { a: id b: id ...F } } fragment F on Node { leaves { ... on Leaf { name } } }",
+        "{ nodes { id label } }",  # a null where the schema says non-null
+        "{ nodes { id leaves { size } } }",  # 2**40 is no Int
+        "{ nodes { id maybe { name size } } }",
+        "{ goodNodes { top { name } red: top(first: 5, color: RED) { name color } } }",
+        "{ goodNodes { checked(first: 2) { name } } }",
+        "{ goodNodes { id checked(first: 9) { name } } }",  # the resolver raises
+        "{ goodNodes { id detail { name size } } }",
+        "{ goodNodes { leafStream { name } } }",  # a generator, not a list
+        "{ goodNodes { id maybe @include(if: false) { name } leaves @skip(if: false) { name } } }",
+    ],
+)
+async def test_the_fast_executor_answers_as_strawberry_does(query: str):
+    await _same_answer(query)
+
+
+async def test_arguments_from_variables_and_directives_on_variables_follow_each_request():
+    query = """query ($n: Int!, $with: Boolean!) {
+      goodNodes { top(first: $n) { name } leaves @include(if: $with) { name } }
+    }"""
+    # the same parsed document each time: plans kept for it must not keep one request's
+    # variables for the next
+    one = await _same_answer(query, {"n": 1, "with": True})
+    two = await _same_answer(query, {"n": 3, "with": False})
+    assert [len(n["top"]) for n in one.data["goodNodes"]] == [1, 0]
+    assert "leaves" in one.data["goodNodes"][0]
+    assert "leaves" not in two.data["goodNodes"][0]
+    assert [len(n["top"]) for n in two.data["goodNodes"]] == [3, 0]
+
+
+async def test_a_prefetched_value_is_the_answer_and_the_resolver_runs_without_one():
+    CALLS.clear()
+    result = await FAST.execute("{ goodNodes { detail { name } } }")
+    assert result.data == {
+        "goodNodes": [{"detail": {"name": "ready"}}, {"detail": {"name": "loaded n3"}}]
+    }
+    assert CALLS == {"detail": 1}  # only n3 had none
+
+
+async def test_a_pure_resolver_with_literal_arguments_is_called_once_per_parent():
+    CALLS.clear()
+    result = await FAST.execute("{ goodNodes { top(first: 1) { name } } }")
+    assert result.data == {"goodNodes": [{"top": [{"name": "a"}]}, {"top": []}]}
+    assert CALLS == {"top": 2}
+
+
+async def test_below_a_resolver_plain_fields_never_reach_graphql_core(monkeypatch):
+    executed: list[str] = []
+    execute_field = StrawberryGraphQLCoreExecutionContext.execute_field
+
+    def counting(self, parent_type, source, field_details_list, path, position_context):
+        executed.append(field_details_list[0].node.name.value)
+        return execute_field(self, parent_type, source, field_details_list, path, position_context)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
+    query = "{ goodNodes { id label leaves { name color } top(first: 1) { name } } }"
+    assert not (await FAST.execute(query)).errors
+    assert executed == ["goodNodes"]  # the rest in one pass from the root field's answer
+    executed.clear()
+    await REFERENCE.execute(query)
+    assert len(executed) > 10  # every field of every node, leaf and top
+    executed.clear()
+    # n3's detail is not prefetched: its nodes take the normal path, where every field but
+    # that one is still read directly
+    assert not (await FAST.execute("{ goodNodes { id detail { name } } }")).errors
+    assert executed == ["goodNodes", "detail"]
+
+
+@pytest.fixture
+def no_garbage_collection() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+class _Context:
+    pass
+
+
+@pytest.mark.usefixtures("no_garbage_collection")
+async def test_an_execution_leaves_no_reference_cycle_holding_its_context():
+    context = _Context()
+    gone = weakref.ref(context)
+    result = await FAST.execute("{ goodNodes { id } }", context_value=context)
+    assert result.data is not None
+    del context, result
+    assert gone() is None  # freed by reference counting, not left for the collector
+
+
+@pytest.mark.parametrize(
+    ("selection", "selected"),
+    [
+        ("probe", []),
+        ("probe { edges { node { availability } } }", ["edges/node/availability", "edges"]),
+        ("probe { ... on X { nodes { a: availability } } }", ["nodes/availability"]),
+        (
+            "probe { ...F } } fragment F on X { edges { node { availability } } ",
+            ["edges/node/availability", "edges"],
+        ),
+        ("probe { edges @include(if: true) { node { availability } } }", []),
+        ("probe { edges { node { availability @skip(if: false) } } }", ["edges"]),
+    ],
+)
+def test_selects_sees_through_aliases_and_fragments_but_not_directives(selection, selected):
+    document = parse("{ " + selection + " }")
+    operation, *fragments = document.definitions
+    raw = SimpleNamespace(
+        field_nodes=[operation.selection_set.selections[0]],
+        fragments={fragment.name.value: fragment for fragment in fragments},
+    )
+    info = SimpleNamespace(_raw_info=raw)
+    paths = [("edges", "node", "availability"), ("nodes", "availability"), ("edges",)]
+    assert ["/".join(path) for path in paths if selects(info, *path)] == selected
