@@ -10,23 +10,25 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http import process_result as strawberry_process_result
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.auth import AuthRefusal, Credentials
 from gateway.context import Context
 from gateway.errors import shape_errors
-from gateway.limits.http_refusal import send_refusal
+from gateway.limits.http_refusal import Refusal, send_refusal
+from gateway.limits.socket_admission import AdmittingTransportWSHandler, AdmittingWSHandler
 
 GRAPHIQL_PAGE = Path(__file__).parent / "graphiql" / "index.html"
 # Everything GraphiQL loads comes from this origin, so the page runs behind a strict CSP.
@@ -61,6 +63,10 @@ class SocketContext(Context):
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
+    # the rate limit and persisted queries for each operation sent over a websocket
+    graphql_transport_ws_handler_class = AdmittingTransportWSHandler
+    graphql_ws_handler_class = AdmittingWSHandler
+
     def __init__(self, schema: BaseSchema, *, graphiql: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._graphiql_html = GRAPHIQL_PAGE.read_text() if graphiql else ""
@@ -86,6 +92,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 media_type="application/json",
             )(scope, receive, send)
             return
+        except Refusal as refusal:
+            # rate limit, persisted queries (gateway/limits/admission.py): nothing ran
+            await send_refusal(send, refusal.status, refusal.code, refusal.message, refusal.headers)
+            return
         except HTTPException as error:
             # GraphQL-shaped, with a code, where Strawberry answers plain text
             code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(
@@ -94,6 +104,38 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await send_refusal(send, error.status_code, code, error.reason)
             return
         await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # a GET with only `extensions` is an APQ request by hash, not a page load
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        # The rate limit and persisted queries, once the principal is known and before the
+        # document is parsed: what runs below is the resolved document, so the parser,
+        # validation and limit caches apply to it. Batches were refused while parsing.
+        assert isinstance(request_data, GraphQLRequestData)
+        admission = context.services.admission
+        admitted = await admission.admit(request, context.principal, request_data)
+        result = await super().execute_operation(
+            request=request,
+            request_adapter=request_adapter,
+            request_data=admitted.data,
+            context=context,
+            root_value=root_value,
+            sub_response=sub_response,
+        )
+        await admission.settle(admitted, result)
+        return result
 
     def _validate_batch_request(self, request_data: Any, protocol: Any) -> None:
         # Batching stays off (no batching_config): one operation per request keeps every

@@ -79,6 +79,20 @@ class Metrics:
             ["cache", "result"],
             registry=self.registry,
         )
+        # gateway/limits/rate_limit.py and gateway/persisted (docs/security.md)
+        self.rate_limited = Counter(
+            "omnigate_rate_limited_requests_total",
+            "Requests refused with 429 RATE_LIMITED, by principal kind.",
+            ["principal"],
+            registry=self.registry,
+        )
+        self.persisted_queries = Counter(
+            "omnigate_persisted_queries_total",
+            "Persisted query lookups and refusals: hit, miss, registered, not_in_safelist, "
+            "hash_mismatch.",
+            ["result"],
+            registry=self.registry,
+        )
 
     def observe_upstream(
         self, service: str, operation: str, status: int | None, seconds: float

@@ -8,11 +8,19 @@ credentials, so `make run` needs no configuration; production refuses them.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.resilience import ResilienceOverrides, ResilienceSettings
@@ -74,8 +82,33 @@ class UpstreamsSettings(BaseModel):
 
 
 class CacheSettings(BaseModel):
+    """Caches, and the customer profile's (docs/customer-profile.md "The cache")."""
+
+    # Soft TTL: a cached profile is served as it is for this long after it was read.
     profile_ttl_seconds: int = Field(default=300, ge=1)
+    # Hard TTL: then it is removed. In between it is served while one refresh runs in the
+    # background, and it is what degraded mode serves (STALE_DATA) when the upstreams fail.
+    profile_hard_ttl_seconds: int = Field(default=3600, ge=1)
+    # One process refreshes a profile at a time: it holds a lease this long (keep it above
+    # the refresh's own deadline, request_deadline_seconds).
+    profile_refresh_lease_seconds: float = Field(default=30, gt=0)
+    # After a failed refresh, the next one waits this long.
+    profile_refresh_retry_seconds: float = Field(default=10, gt=0)
+    # After a MongoDB failure, profile reads skip the cache this long before trying it again.
+    profile_cache_retry_seconds: float = Field(default=5, ge=0)
+    # The CRM change poll (Salesforce has no signed webhooks). None: on outside the test
+    # environment, whose tests count every upstream call.
+    crm_poll: bool | None = None
+    crm_poll_interval_seconds: float = Field(default=30, gt=0)
+    # Changes this recent are asked for again at every poll (late-committing transactions).
+    crm_poll_lag_seconds: float = Field(default=60, ge=0)
     stores_ttl_seconds: int = Field(default=60, ge=0)
+
+    @model_validator(mode="after")
+    def _hard_ttl_covers_soft(self) -> CacheSettings:
+        if self.profile_hard_ttl_seconds < self.profile_ttl_seconds:
+            raise ValueError("cache.profile_hard_ttl_seconds must be >= profile_ttl_seconds")
+        return self
 
 
 class WebhookSettings(BaseModel):
@@ -116,6 +149,37 @@ class CartSettings(BaseModel):
     checkout_retention_days: int = Field(default=7, ge=1)
     # the currency of an empty cart's zero totals
     default_currency: str = Field(default="USD", min_length=3, max_length=3)
+
+
+class OffersSettings(BaseModel):
+    """The offers engine: signed price quotes, loyalty, referrals, events out
+    (docs/offers.md). The secrets' defaults are the sandbox's; production refuses them."""
+
+    quote_secret: SecretStr = SecretStr("sandbox-offers-quote-secret")
+    # how long a signed quote is honoured at checkout
+    quote_ttl_seconds: int = Field(default=900, ge=10)
+    # what one loyalty point takes off a cart, in the cart's currency
+    point_value: Decimal = Field(default=Decimal("0.01"), gt=0)
+    # points an online order earns per whole unit of its total: the same accrual rule as
+    # the Square Loyalty program applies to POS orders
+    points_per_currency_unit: int = Field(default=1, ge=0)
+    # a referral code's welcome discount for the friend, in percent
+    referral_friend_percent: Decimal = Field(default=Decimal(10), gt=0, le=100)
+    # the voucher each of referrer and friend gets when the friend's order completes
+    referral_reward_amount: Decimal = Field(default=Decimal(10), gt=0)
+    # events out (cart abandoned, order placed, points changed): POSTed to every URL here,
+    # signed with `webhook_secret` (docs/offers.md)
+    webhook_urls: list[str] = []
+    webhook_secret: SecretStr = SecretStr("sandbox-offers-webhook-secret")
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    # the first retry waits this long, each next one twice as long (capped at an hour)
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    dispatch_interval_seconds: float = Field(default=5.0, gt=0)
+    # a customer's cart untouched this long is abandoned: one event, one personal offer
+    cart_abandoned_after_seconds: int = Field(default=1800, ge=1)
+    abandoned_offer_percent: Decimal = Field(default=Decimal(10), gt=0, le=100)
+    abandoned_offer_valid_hours: int = Field(default=48, ge=1)
 
 
 # The sandbox identity provider (sandbox/identity) on its default port; production refuses it.
@@ -187,6 +251,111 @@ class LimitsSettings(BaseModel):
     field_suggestions: bool | None = None  # None: on outside production
 
 
+# gateway.auth.principal.PrincipalKind's values (importing it here would be circular)
+PrincipalKindName = Literal["ANONYMOUS", "CUSTOMER", "KIOSK", "STAFF"]
+ALL_PRINCIPAL_KINDS: tuple[PrincipalKindName, ...] = ("ANONYMOUS", "CUSTOMER", "KIOSK", "STAFF")
+
+
+class SafelistMode(StrEnum):
+    OFF = "off"  # any operation runs (within the limits); APQ registers as it goes
+    ENFORCE = "enforce"  # only operations registered by an operator run
+
+
+class PersistedQueriesSettings(BaseModel):
+    """Automatic persisted queries (Apollo's APQ protocol) and the operation safelist
+    (docs/security.md "Persisted queries")."""
+
+    # an operation registered by APQ is forgotten this long after it was first sent; the
+    # client then sends it once more in full. Operator-registered ones never expire.
+    apq_ttl_seconds: int = Field(default=86_400, ge=60)
+    # operations each pod keeps in memory, so a hit costs no MongoDB round trip
+    cache_size: int = Field(default=1000, ge=1)
+    safelist: SafelistMode = SafelistMode.OFF
+    # whom `safelist: enforce` applies to; the others may still send any operation
+    safelist_principals: list[PrincipalKindName] = Field(
+        default_factory=lambda: list(ALL_PRINCIPAL_KINDS)
+    )
+
+
+class RateLimit(BaseModel):
+    """A token bucket: `requests` at most in a burst, refilled at `requests` per
+    `window_seconds`."""
+
+    requests: int = Field(ge=1)
+    window_seconds: float = Field(gt=0)
+
+
+# Per principal kind. Anonymous clients are counted per IP address (an IPv6 client per /64),
+# so one NAT's visitors share it: hence more than a signed-in customer's own budget.
+DEFAULT_RATE_LIMITS: dict[str, dict[str, float]] = {
+    "anonymous": {"requests": 600, "window_seconds": 60},
+    "customer": {"requests": 300, "window_seconds": 60},
+    "kiosk": {"requests": 600, "window_seconds": 60},
+    "staff": {"requests": 600, "window_seconds": 60},
+}
+
+
+class RateLimitSettings(BaseModel):
+    """Requests per principal, counted across every pod in MongoDB (docs/security.md
+    "Rate limits")."""
+
+    # None: on, except in the test environment (test suites and load benchmarks send
+    # everything from one loopback address)
+    enabled: bool | None = None
+    anonymous: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["anonymous"])
+    customer: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["customer"])
+    kiosk: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["kiosk"])
+    staff: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["staff"])
+    # proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; none by
+    # default, so the client address is the TCP peer's
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_kind_defaults(cls, data: object) -> object:
+        # `OMNIGATE_RATE_LIMITS__CUSTOMER__REQUESTS=100` alone keeps the customer's window
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for kind, defaults in DEFAULT_RATE_LIMITS.items():
+            given = merged.get(kind)
+            if given is None or isinstance(given, dict):
+                merged[kind] = {**defaults, **(given or {})}
+        return merged
+
+    def active(self, env: Environment) -> bool:
+        return self.enabled if self.enabled is not None else env != Environment.TEST
+
+    def for_kind(self, kind: str) -> RateLimit:
+        limit: RateLimit = getattr(self, kind.lower())
+        return limit
+
+
+class TelemetrySettings(BaseModel):
+    """OpenTelemetry traces (docs/operations.md "Traces"). Off, at no cost, until an OTLP
+    endpoint is set."""
+
+    # An OTLP/HTTP receiver's base URL (an OpenTelemetry Collector: http://HOST:4318);
+    # spans go to {otlp_endpoint}/v1/traces, protobuf-encoded.
+    otlp_endpoint: str | None = None
+    # sent with every export, e.g. a tracing vendor's API key
+    otlp_headers: dict[str, SecretStr] = Field(default_factory=dict)
+    service_name: str = Field(default="omnigate", min_length=1)
+    # of the traces that start here; a request that carries a sampled `traceparent` is
+    # traced whatever this says (the caller decided), an unsampled one is not
+    sampling_ratio: float = Field(default=1.0, ge=0, le=1)
+    # one span per asynchronous resolver (those that wait on upstreams or MongoDB); the
+    # operation, HTTP and upstream spans are there either way
+    resolver_spans: bool = True
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, endpoint: str | None) -> str | None:
+        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (OTLP over HTTP)")
+        return endpoint.rstrip("/") if endpoint else endpoint
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OMNIGATE_",
@@ -216,13 +385,35 @@ class Settings(BaseSettings):
     salesforce: SalesforceSettings = SalesforceSettings()
     webhooks: WebhookSettings = WebhookSettings()
     limits: LimitsSettings = LimitsSettings()
+    persisted_queries: PersistedQueriesSettings = PersistedQueriesSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
     auth: AuthSettings = AuthSettings()
     cart: CartSettings = CartSettings()
+    offers: OffersSettings = OffersSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    # None: json in production, text elsewhere (docs/operations.md "Logs")
+    log_format: Literal["json", "text"] | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # After SIGTERM: how long in-flight requests may take to finish before they are
+    # cancelled. Keep it at least request_deadline_seconds, and preStop's sleep plus this
+    # plus a few seconds within the pod's terminationGracePeriodSeconds (k8s/).
+    shutdown_grace_seconds: float = Field(default=20.0, gt=0)
 
     def with_changes(self, **changes: object) -> Settings:
         """A validated copy (model_copy would skip validation); the environment is not
         read again."""
         return type(self).model_validate({**self.model_dump(), **changes})
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, level: object) -> object:
+        return level.upper() if isinstance(level, str) else level
+
+    @property
+    def effective_log_format(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env == Environment.PRODUCTION else "text"
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -246,6 +437,11 @@ class Settings(BaseSettings):
             "webhooks.shopify_secret": (
                 self.webhooks.shopify_secret,
                 WebhookSettings().shopify_secret,
+            ),
+            "offers.quote_secret": (self.offers.quote_secret, OffersSettings().quote_secret),
+            "offers.webhook_secret": (
+                self.offers.webhook_secret,
+                OffersSettings().webhook_secret,
             ),
         }
         placeholders = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from connectors.http import UpstreamHttp
@@ -23,21 +25,35 @@ from gateway.auth.audit import AuditLog
 from gateway.auth.authenticator import Authenticator, build_authenticator
 from gateway.auth.indexes import ensure_auth_indexes
 from gateway.http_transport import GatewayAiohttpTransport, UpstreamClient
+from gateway.limits.admission import Admission, build_admission
 from gateway.metrics import Metrics
+from gateway.offers import OffersEngine
+from gateway.offers.assembly import OffersKit, build_offers
+from gateway.offers.quotes import QuoteSigner
+from gateway.offers.referrals import Referrals
 from gateway.services.cart_changes import CartChangeFeed
 from gateway.services.cart_merge import CartMerge
 from gateway.services.carts import CartService
 from gateway.services.checkout import CheckoutService
-from gateway.services.customers import CustomerProfiles
+from gateway.services.crm_poll import ContactChangePoller, poll_holder
+from gateway.services.customers import CustomerProfiles, ProfileCachePolicy
 from gateway.services.orders import OrderHistory
 from gateway.services.stores import StoreDirectory
 from gateway.services.wishlists import WishlistService
-from gateway.settings import HttpSettings, Settings
-from gateway.store import ProfileCache, WebhookDeliveries, connect_mongo, ensure_indexes
+from gateway.settings import Environment, HttpSettings, Settings
+from gateway.store import (
+    Leases,
+    ProfileCache,
+    SyncMarks,
+    WebhookDeliveries,
+    connect_mongo,
+    ensure_indexes,
+)
 from gateway.store.carts import CartLimits, CartStore
 from gateway.store.checkouts import CheckoutStore
-from gateway.store.promo_codes import PromoCodes
 from gateway.store.wishlists import WishlistStore
+from gateway.task_shutdown import cancel_and_wait
+from gateway.telemetry import PropagatingTransport, Tracing, mongo_listeners
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +67,8 @@ class Services:
     mongo: AsyncMongoClient[dict[str, Any]]
     auth: Authenticator
     audit: AuditLog
+    # the rate limit and persisted queries, before any operation runs (docs/security.md)
+    admission: Admission
     ecommerce: EcommercePort
     pos: PosPort
     inventory: InventoryPort
@@ -60,7 +78,9 @@ class Services:
     webhook_deliveries: WebhookDeliveries
     customers: CustomerProfiles
     orders: OrderHistory
-    promo_codes: PromoCodes
+    offers: OffersEngine
+    quotes: QuoteSigner
+    referrals: Referrals
     carts: CartService
     cart_merge: CartMerge
     cart_feed: CartChangeFeed
@@ -73,16 +93,21 @@ class Services:
 CLIENT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 
 
-def build_http_client(settings: HttpSettings) -> httpx.AsyncClient:
+def build_http_client(settings: HttpSettings, tracing: Tracing | None = None) -> httpx.AsyncClient:
+    """Every request it sends carries the request id, and with `tracing` is a client span
+    whose context goes out as `traceparent` (gateway/telemetry/upstream.py)."""
     timeout = CLIENT_TIMEOUT
     limits = httpx.Limits(
         max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_connections,
     )
+    transport: httpx.AsyncBaseTransport
     if settings.transport == "aiohttp":
         transport = GatewayAiohttpTransport(limits=limits, trust_env=False)
-        return UpstreamClient(transport=transport, timeout=timeout)
-    return UpstreamClient(timeout=timeout, limits=limits)
+    else:
+        transport = httpx.AsyncHTTPTransport(limits=limits)
+    tracer = tracing.tracer("omnigate.upstream") if tracing is not None else None
+    return UpstreamClient(transport=PropagatingTransport(transport, tracer), timeout=timeout)
 
 
 async def ensure_cart_indexes(carts: CartStore, checkouts: CheckoutStore) -> None:
@@ -96,13 +121,24 @@ async def ensure_cart_indexes(carts: CartStore, checkouts: CheckoutStore) -> Non
 
 @asynccontextmanager
 async def build_services(
-    settings: Settings, metrics: Metrics, http_client: httpx.AsyncClient | None = None
+    settings: Settings,
+    metrics: Metrics,
+    http_client: httpx.AsyncClient | None = None,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[Services]:
     """Everything the resolvers reach, closed again on exit. `http_client` lets tests plug a
-    transport in (respx, an ASGI app) without patching."""
-    client = http_client or build_http_client(settings.http)
-    mongo = connect_mongo(settings.mongodb_uri.get_secret_value(), settings.mongodb_timeout_seconds)
+    transport in (respx, an ASGI app) without patching; `tracing` traces the upstream
+    client built here and the MongoDB client."""
+    client = http_client or build_http_client(settings.http, tracing)
+    mongo = connect_mongo(
+        settings.mongodb_uri.get_secret_value(),
+        settings.mongodb_timeout_seconds,
+        event_listeners=mongo_listeners(tracing),
+    )
     cart_feed: CartChangeFeed | None = None
+    offers_kit: OffersKit | None = None
+    customers: CustomerProfiles | None = None
+    crm_poll: tuple[ContactChangePoller, asyncio.Task[None]] | None = None
     try:
         database = mongo[settings.mongodb_database]
         await ensure_indexes(database)
@@ -138,7 +174,9 @@ async def build_services(
             pos=pos,
             ecommerce=ecommerce,
             cache=profile_cache,
-            ttl=timedelta(seconds=settings.cache.profile_ttl_seconds),
+            policy=ProfileCachePolicy.from_settings(
+                settings.cache, settings.request_deadline_seconds
+            ),
             metrics=metrics,
         )
         cart = settings.cart
@@ -149,19 +187,33 @@ async def build_services(
         )
         checkout_store = CheckoutStore(database, timedelta(days=cart.checkout_retention_days))
         await ensure_cart_indexes(cart_store, checkout_store)
+        kit = build_offers(
+            settings,
+            database,
+            customers=customers,
+            pos=pos,
+            profile_cache=profile_cache,
+            carts=cart_store.collection,
+            client=client,
+        )
+        await kit.ensure_indexes()
+        offers_kit = kit
         auth = build_authenticator(settings.auth, client, database)
         audit = AuditLog(database)
         await ensure_auth_indexes(auth, audit)
-        promo_codes = PromoCodes(database)
+        admission = await build_admission(settings, database, metrics)
         carts = CartService(
             cart_store,
-            promo_codes,
+            kit.engine,
             stores,
             audit,
             online_location_id=settings.square.online_location_id,
             max_quantity=cart.max_quantity_per_line,
+            default_currency=cart.default_currency,
         )
         cart_feed = CartChangeFeed(cart_store.collection)
+        crm_poll = start_crm_poll(settings, crm, profile_cache, database)
+        kit.dispatcher.start()
         yield Services(
             settings=settings,
             metrics=metrics,
@@ -169,6 +221,7 @@ async def build_services(
             mongo=mongo,
             auth=auth,
             audit=audit,
+            admission=admission,
             ecommerce=ecommerce,
             pos=pos,
             inventory=SquareInventory(square, settings.square, catalog=pos.catalog),
@@ -178,7 +231,9 @@ async def build_services(
             webhook_deliveries=WebhookDeliveries(database),
             customers=customers,
             orders=OrderHistory(pos=pos, ecommerce=ecommerce),
-            promo_codes=promo_codes,
+            offers=kit.engine,
+            quotes=kit.quotes,
+            referrals=kit.referrals,
             carts=carts,
             cart_merge=CartMerge(
                 cart_store,
@@ -194,7 +249,12 @@ async def build_services(
             checkout=CheckoutService(
                 carts=carts,
                 checkouts=checkout_store,
-                promo_codes=promo_codes,
+                offers=kit.engine,
+                redemptions=kit.redemptions,
+                quotes=kit.quotes,
+                loyalty=kit.loyalty,
+                referrals=kit.referrals,
+                outbox=kit.outbox,
                 customers=customers,
                 ecommerce=ecommerce,
                 pos=pos,
@@ -203,8 +263,43 @@ async def build_services(
             ),
         )
     finally:
+        if offers_kit is not None:
+            await offers_kit.dispatcher.stop()
+        if crm_poll is not None:
+            await stop_crm_poll(*crm_poll)
+        if customers is not None:
+            await customers.close()
         if cart_feed is not None:
             await cart_feed.close()
         await mongo.close()
         if http_client is None:
             await client.aclose()
+
+
+def start_crm_poll(
+    settings: Settings,
+    crm: SalesforceCrm,
+    cache: ProfileCache,
+    database: AsyncDatabase[dict[str, Any]],
+) -> tuple[ContactChangePoller, asyncio.Task[None]] | None:
+    """The Salesforce change poll as a background task (docs/customer-profile.md), unless
+    switched off (by default in the test environment)."""
+    enabled = settings.cache.crm_poll
+    if enabled is False or (enabled is None and settings.env is Environment.TEST):
+        return None
+    poller = ContactChangePoller(
+        crm=crm,
+        cache=cache,
+        leases=Leases(database),
+        marks=SyncMarks(database),
+        holder=poll_holder(),
+        interval_seconds=settings.cache.crm_poll_interval_seconds,
+        lag=timedelta(seconds=settings.cache.crm_poll_lag_seconds),
+        first_lookback=timedelta(seconds=settings.cache.profile_hard_ttl_seconds),
+    )
+    return poller, asyncio.create_task(poller.run(), name="crm-contact-poll")
+
+
+async def stop_crm_poll(poller: ContactChangePoller, task: asyncio.Task[None]) -> None:
+    await cancel_and_wait([task])
+    await poller.release()

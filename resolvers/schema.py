@@ -10,18 +10,22 @@ from strawberry.types import ExecutionContext
 from gateway.errors import ErrorShaping, shape_errors
 from gateway.execution import TrivialFieldExecutor
 from gateway.limits import LimitedValidation, OperationLimits, TokenLimitedParser
+from gateway.notices import ResponseNotices
 from gateway.request_deadline import RequestDeadline
 from resolvers.cart_mutations import CartMutations, CartQueries
 from resolvers.cart_subscriptions import CartSubscriptions
 from resolvers.checkout import CheckoutMutations
 from resolvers.customers import CustomerMutations, CustomerQueries
+from resolvers.offers import OfferQueries
 from resolvers.products import ProductQueries
 from resolvers.stores import StoreQueries
 from resolvers.wishlist import WishlistMutations, WishlistQueries
 
 
 @strawberry.type
-class Query(ProductQueries, StoreQueries, CustomerQueries, CartQueries, WishlistQueries):
+class Query(
+    ProductQueries, StoreQueries, CustomerQueries, CartQueries, WishlistQueries, OfferQueries
+):
     pass
 
 
@@ -61,6 +65,8 @@ def build_schema(limits: OperationLimits | None = None) -> Schema:
             lambda: LimitedValidation(policy, maxsize=512),
             ErrorShaping,
             RequestDeadline,
+            # errors that keep their field's data (STALE_DATA) and extensions.warnings
+            ResponseNotices,
         ],
         execution_context_class=TrivialFieldExecutor,
     )

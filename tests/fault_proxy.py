@@ -25,6 +25,10 @@ The fault is chosen per request, once the request has been read in full:
                         any other mode listens again on the same port. Nothing reaches the
                         proxy to count, so REFUSE takes no `times=`.
 
+`set(..., delay=seconds)` makes the requests it applies to wait that long, once read, before
+the fault (a slow upstream: `set(Fault.PASS, delay=1.0)`). `headers_seen` holds every
+request's headers as the proxy read them, for what the client sends (trace context).
+
 The synthetic answers, RESET, CLOSE and TIMEOUT never contact the target; a target that
 cannot be reached under PASS answers 502. `set()` works from any thread and returns once the
 proxy's loop has applied the change, so a REFUSE is in force (the port closed) when it
@@ -97,6 +101,7 @@ class _Plan:
     body: Any = None
     drip_interval: float = 0.5
     retry_after: int = 1
+    delay: float = 0.0
 
 
 class FaultProxy:
@@ -105,6 +110,8 @@ class FaultProxy:
         self.host = host
         self.port = port  # 0 until started: then the free port chosen, kept across REFUSE
         self.connections = 0  # TCP connections accepted: shows keep-alive at work
+        # each request's headers (names lower-cased) as read, oldest first
+        self.headers_seen: list[dict[str, str]] = []
         self._plan = _Plan()
         self._remaining: int | None = None
         self._seen: Counter[Fault] = Counter()
@@ -132,6 +139,7 @@ class FaultProxy:
 
     def reset_counts(self) -> None:
         self._on_loop(self._seen.clear)
+        self._on_loop(self.headers_seen.clear)
 
     def set(
         self,
@@ -141,11 +149,14 @@ class FaultProxy:
         body: Any = None,
         drip_interval: float = 0.5,
         retry_after: int = 1,
+        delay: float = 0.0,
     ) -> None:
-        """Apply `fault` to the next `times` requests (then PASS), or until the next `set`."""
+        """Apply `fault` to the next `times` requests (then PASS), or until the next `set`.
+        `delay`: seconds each of them waits, once read, before the fault applies (a slow
+        upstream with PASS)."""
         if times is not None and (times < 1 or fault is Fault.REFUSE):
             raise ValueError("times must be >= 1, and REFUSE cannot count requests")
-        plan = _Plan(fault, body, drip_interval, retry_after)
+        plan = _Plan(fault, body, drip_interval, retry_after, delay)
         self._on_loop(lambda: self._apply(plan, times))
 
     async def start(self) -> FaultProxy:
@@ -291,7 +302,15 @@ class FaultProxy:
         request, body = await _read_request(http, reader, writer)
         if request is None:
             return False
+        self.headers_seen.append(
+            {
+                name.decode("latin-1").lower(): value.decode("latin-1")
+                for name, value in request.headers
+            }
+        )
         plan = self._take()
+        if plan.delay:
+            await asyncio.sleep(plan.delay)
         if plan.fault is Fault.RESET:
             linger = struct.pack("ii", 1, 0)
             writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)

@@ -337,6 +337,7 @@ REAL_SECRETS = {
     "shopify": {"access_token": "real"},
     "salesforce": {"client_secret": "real"},
     "webhooks": {"square_signature_key": "real", "shopify_secret": "real"},
+    "offers": {"quote_secret": "real", "webhook_secret": "real"},
 }
 
 

@@ -99,7 +99,12 @@ def baseline() -> dict[str, Any]:
 async def healthy_answer(
     gateway: Any, baseline: dict[str, Any], variables: dict[str, str], staff: dict[str, str]
 ) -> dict[str, Any]:
-    body = await gateway.query(QUERY, variables, headers=staff)
+    # The warm-up is not under test: a cold first call on a busy machine can overrun the
+    # tight upstream deadline these tests set, so it gets a few tries to come back whole.
+    for _ in range(3):
+        body = await gateway.query(QUERY, variables, headers=staff)
+        if "errors" not in body:
+            break
     assert "errors" not in body, body
     assert body["data"]["product"]["availability"] is not None
     assert body["data"]["customer"]["id"] == variables["customer"]

@@ -17,7 +17,6 @@ the stream on each subscribe); at the scale where that matters, shard the stream
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
@@ -28,6 +27,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from gateway.store.carts import StoredCart
+from gateway.task_shutdown import cancel_and_wait
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
@@ -74,9 +74,7 @@ class CartChangeFeed:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
 
     def _ensure_watching(self) -> None:
