@@ -60,11 +60,18 @@ def _shape_errors(
     ]
 
 
+# Federation's `Query._service { sdl }` prints the whole schema: with introspection off it
+# would hand out everything `__schema` is refused for. A router composing the supergraph at
+# run time needs it, so a deployment behind one turns introspection on (docs/security.md).
+SDL_FIELD = "_service"
+
+
 class NoIntrospection(ValidationRule):
-    """graphql-core's NoSchemaIntrospectionCustomRule with a code of its own."""
+    """graphql-core's NoSchemaIntrospectionCustomRule with a code of its own; it refuses
+    the federation SDL too."""
 
     def enter_field(self, node: FieldNode, *_args: Any) -> None:
-        if node.name.value in INTROSPECTION_FIELDS:
+        if node.name.value in INTROSPECTION_FIELDS or self._is_sdl(node):
             self.report_error(
                 GraphQLError(
                     f"Introspection is disabled; the operation asked for '{node.name.value}'.",
@@ -72,3 +79,8 @@ class NoIntrospection(ValidationRule):
                     extensions={"code": INTROSPECTION_DISABLED},
                 )
             )
+
+    def _is_sdl(self, node: FieldNode) -> bool:
+        parent = self.context.get_parent_type()
+        query = self.context.schema.query_type
+        return node.name.value == SDL_FIELD and parent is not None and parent is query

@@ -1,9 +1,10 @@
 """Validation, cached per document (a drop-in for Strawberry's ValidationCache), that can
-hide "Did you mean ...?" suggestions, followed by the cost check with this request's
-variables."""
+hide "Did you mean ...?" suggestions and the names the document did not say, followed by
+the cost check with this request's variables."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 
@@ -32,8 +33,42 @@ def _cached_validate(
 def _validate(
     schema: GraphQLSchema, document: DocumentNode, rules: Rules, hide_suggestions: bool
 ) -> list[GraphQLError]:
-    return validate(
+    errors = validate(
         schema, document, (*rules, *_STRAWBERRY_RULES), hide_suggestions=hide_suggestions
+    )
+    return [_unnamed(error, document) for error in errors] if hide_suggestions else errors
+
+
+# a name graphql-core quotes in a message: 'Query.product', '[_Any!]!', '$id'
+_QUOTED = re.compile(r"'([^']*)'")
+_WORD = re.compile(r"\w+")
+_UNSAID = "…"
+
+
+def _unnamed(error: GraphQLError, document: DocumentNode) -> GraphQLError:
+    """The error with every quoted name the document did not say replaced by an ellipsis.
+
+    `hide_suggestions` drops "Did you mean ...?", but other messages still name what the
+    client never wrote: a guessed field's required arguments and their types ("Field
+    'customer' argument 'id' of type 'ID!' is required"), the type a field returns or an
+    argument expects. A correct guess tells that the name exists, nothing more."""
+    said = set(_WORD.findall(document.loc.source.body)) if document.loc else set()
+
+    def mask(match: re.Match[str]) -> str:
+        quoted = match.group(1)
+        return match.group(0) if set(_WORD.findall(quoted)) <= said else f"'{_UNSAID}'"
+
+    message = _QUOTED.sub(mask, error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(
+        message,
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
+        error.original_error,
+        error.extensions,
     )
 
 

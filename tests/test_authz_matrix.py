@@ -1,0 +1,737 @@
+"""The authorization matrix: every field that takes an id or reaches a customer's data, asked
+by every kind of principal about one customer's (Alice's) data.
+
+The fields are walked from the schema (`root_and_argument_fields`): a root field, or any
+field taking arguments, without a row in MATRIX fails `test_every_field_has_a_row`. Each row
+runs one probe per principal and compares what it reached with the expected column; a
+refusal (`NOT_FOUND`, `UNAUTHENTICATED`, `FORBIDDEN`) must also have made no upstream call,
+and every staff read of Alice's data must have added to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import websockets
+from cart_api import online_skus
+from conftest import bearer
+from graphql import (
+    GraphQLInputObjectType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+)
+from offers_api import put_promotions
+from pymongo import AsyncMongoClient
+from test_auth_websocket import served
+
+from gateway.offers import OfferKind, Promotion
+from resolvers.schema import build_schema
+
+VENDORS = ("square", "shopify", "salesforce")
+
+ANONYMOUS = "anonymous"
+GUEST = "guest"  # anonymous with the guest cart's X-Cart-Token
+CUSTOMER = "customer"  # Alice
+OTHER = "other_customer"  # Bob
+KIOSK = "kiosk"  # a kiosk of Alice's store, no hand-off
+HANDOFF = "kiosk_handoff"  # the kiosk Alice handed off to
+STAFF = "staff"  # staff of the store
+STAFF_ELSEWHERE = "staff_other_store"
+PRINCIPALS = (ANONYMOUS, GUEST, CUSTOMER, OTHER, KIOSK, HANDOFF, STAFF, STAFF_ELSEWHERE)
+
+# outcomes
+OWN = "OWN"  # reached Alice's data (or, for the guest cart, the guest's)
+NONE = "NONE"  # answered, with none of Alice's data (null, or the caller's own)
+ALLOWED = "ALLOWED"  # the caller's own action, no one else's data involved
+PUBLIC = "PUBLIC"  # public data, answered to anyone
+NOT_FOUND = "NOT_FOUND"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+REFUSALS = frozenset({NOT_FOUND, UNAUTHENTICATED, FORBIDDEN})
+
+VOUCHER = "ALICE-ONLY-5"
+
+
+def row(
+    anonymous: str,
+    guest: str,
+    customer: str,
+    other: str,
+    kiosk: str,
+    handoff: str,
+    staff: str,
+    staff_elsewhere: str,
+) -> dict[str, str]:
+    columns = (anonymous, guest, customer, other, kiosk, handoff, staff, staff_elsewhere)
+    return dict(zip(PRINCIPALS, columns, strict=True))
+
+
+# columns: anonymous, guest, customer (Alice), another customer, kiosk, kiosk after Alice's
+# hand-off, staff of the store, staff of another store
+U, F, NF = UNAUTHENTICATED, FORBIDDEN, NOT_FOUND
+CUSTOMER_READ = row(U, U, OWN, NF, F, OWN, OWN, OWN)
+ME_ROW = row(U, U, OWN, NONE, U, OWN, F, F)
+CART_OF_ALICE = row(NF, NF, OWN, NF, NF, OWN, OWN, OWN)
+CART_OF_GUEST = row(NF, OWN, NF, NF, NF, NF, NF, NF)
+OWN_DATA_ONLY = row(NONE, NONE, OWN, NONE, NONE, OWN, NONE, NONE)
+WISHLIST_CHANGE = row(U, U, OWN, NONE, U, OWN, U, U)
+STAFF_ONLY = row(F, F, F, F, F, F, OWN, OWN)
+SIGNED_IN_CUSTOMER = row(U, U, ALLOWED, ALLOWED, U, ALLOWED, U, U)
+CUSTOMER_TOKEN = row(U, U, ALLOWED, ALLOWED, F, F, F, F)
+EVERYONE = dict.fromkeys(PRINCIPALS, PUBLIC)
+
+
+# -- the world: Alice's data, and a guest's cart ------------------------------------------------
+
+
+@dataclass
+class World:
+    gateway: Any
+    settings: Any
+    headers: dict[str, dict[str, str]]
+    ws_payloads: dict[str, dict[str, str]]
+    alice: str
+    store: str
+    cart_id: str
+    guest_cart_id: str
+    wished: str
+    sku: str
+    referral_code: str
+    audit: Any
+    exit_stack: AsyncExitStack
+    _ws_url: str | None = field(default=None)
+
+    async def query(self, who: str, document: str, **variables: Any) -> Any:
+        return await self.gateway.query(document, variables, headers=self.headers[who])
+
+    async def audits(self) -> int:
+        return int(await self.audit.count_documents({"customer_id": self.alice}))
+
+    async def ws_url(self) -> str:
+        if self._ws_url is None:
+            self._ws_url = await self.exit_stack.enter_async_context(served(self.settings))
+        return self._ws_url
+
+
+@pytest.fixture
+async def world(gateway, settings, tokens, dataset) -> AsyncIterator[World]:
+    alice, bob = dataset.crm_contacts[5].id, dataset.crm_contacts[6].id
+    store, other_store = str(dataset.stores[0].id), str(dataset.stores[1].id)
+    sku, wished, *_ = online_skus(dataset, count=3)
+    as_alice = bearer(tokens.customer(alice))
+
+    async def run(headers: dict[str, str], document: str, **variables: Any) -> Any:
+        body = await gateway.query(document, variables, headers=headers)
+        assert "errors" not in body, body
+        return body["data"]
+
+    created = await run(as_alice, CREATE_CART, lines=[{"sku": sku}])
+    cart_id = created["cartCreate"]["cart"]["id"]
+    await run(
+        as_alice, "mutation ($s: ID!) { wishlistAdd(sku: $s) { wishlist { updatedAt } } }", s=wished
+    )
+    referral_code = (await run(as_alice, "{ referralCode }"))["referralCode"]
+    guest = await run({}, CREATE_CART, lines=[{"sku": sku}])
+    guest_token, guest_cart_id = guest["cartCreate"]["cartToken"], guest["cartCreate"]["cart"]["id"]
+    handoff = await run(
+        as_alice,
+        "mutation ($s: ID!) { kioskHandoffCreate(storeId: $s) { handoff { token } } }",
+        s=store,
+    )
+    handoff_token = handoff["kioskHandoffCreate"]["handoff"]["token"]
+    await put_promotions(
+        settings,
+        Promotion(
+            id="alice-voucher",
+            kind=OfferKind.FIXED_AMOUNT,
+            code=VOUCHER,
+            value=Decimal(5),
+            customer_id=alice,
+        ),
+    )
+    kiosk_with_handoff = tokens.kiosk(store, "kiosk-with-alice")
+    credentials = {
+        ANONYMOUS: {},
+        GUEST: {"cartToken": guest_token},
+        CUSTOMER: {"authorization": f"Bearer {tokens.customer(alice)}"},
+        OTHER: {"authorization": f"Bearer {tokens.customer(bob)}"},
+        KIOSK: {"authorization": f"Bearer {tokens.kiosk(store, 'kiosk-alone')}"},
+        HANDOFF: {"authorization": f"Bearer {kiosk_with_handoff}", "handoffToken": handoff_token},
+        STAFF: {"authorization": f"Bearer {tokens.staff(store)}"},
+        STAFF_ELSEWHERE: {"authorization": f"Bearer {tokens.staff(other_store, 'staff-0002')}"},
+    }
+    header_names = {
+        "authorization": "authorization",
+        "cartToken": "x-cart-token",
+        "handoffToken": "x-handoff-token",
+    }
+    headers = {
+        who: {header_names[key]: value for key, value in sent.items()}
+        for who, sent in credentials.items()
+    }
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value(), tz_aware=True
+    )
+    async with AsyncExitStack() as stack:
+        yield World(
+            gateway=gateway,
+            settings=settings,
+            headers=headers,
+            ws_payloads=credentials,
+            alice=alice,
+            store=store,
+            cart_id=cart_id,
+            guest_cart_id=guest_cart_id,
+            wished=wished,
+            sku=sku,
+            referral_code=referral_code,
+            audit=client[settings.mongodb_database]["audit_log"],
+            exit_stack=stack,
+        )
+    await client.close()
+
+
+CREATE_CART = """
+mutation ($lines: [CartLineInput!], $customerId: ID) {
+  cartCreate(lines: $lines, customerId: $customerId) {
+    cartToken cart { id } userErrors { code }
+  }
+}
+"""
+
+
+# -- reading answers ------------------------------------------------------------------------------
+
+
+def error_codes(body: Any) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors") or []]
+
+
+def refusal(codes: list[str]) -> str | None:
+    for code in (NOT_FOUND, UNAUTHENTICATED, FORBIDDEN):
+        if code in codes:
+            return code
+    return None
+
+
+def field_outcome(body: Any, name: str, is_alices: Callable[[Any], bool]) -> str:
+    """A query field's outcome: its refusal code, or whether it answered Alice's data."""
+    if (code := refusal(error_codes(body))) is not None:
+        return code
+    assert not body.get("errors"), body
+    return OWN if is_alices(body["data"][name]) else NONE
+
+
+def payload_outcome(body: Any, name: str, is_alices: Callable[[Any], bool]) -> str:
+    """A mutation's outcome: a refusal in `userErrors` or as an error, else whether its
+    payload holds Alice's data."""
+    if (code := refusal(error_codes(body))) is not None:
+        return code
+    assert not body.get("errors"), body
+    payload = body["data"][name]
+    if (code := refusal([e["code"] for e in payload["userErrors"]])) is not None:
+        return code
+    return OWN if is_alices(payload) else NONE
+
+
+# -- probes -------------------------------------------------------------------------------------
+
+Probe = Callable[[World, str], Awaitable[str]]
+
+
+def public(document: str, name: str, **variables: Any) -> Probe:
+    async def probe(world: World, who: str) -> str:
+        body = await world.query(who, document, **variables)
+        assert not body.get("errors"), body
+        return PUBLIC if body["data"][name] not in (None, []) else NONE
+
+    return probe
+
+
+async def product(world: World, who: str) -> str:
+    return await public("query ($s: ID!) { product(sku: $s) { sku } }", "product", s=world.sku)(
+        world, who
+    )
+
+
+async def store(world: World, who: str) -> str:
+    document = "query ($id: ID!) { store(id: $id) { id } }"
+    return await public(document, "store", id=world.store)(world, who)
+
+
+async def availability(world: World, who: str) -> str:
+    document = """query ($s: ID!) {
+      product(sku: $s) { availability { stores(first: 2, inStockOnly: true) { quantity } } }
+    }"""
+    return await public(document, "product", s=world.sku)(world, who)
+
+
+async def customer_by_id(world: World, who: str) -> str:
+    body = await world.query(
+        who, "query ($id: ID!) { customer(id: $id) { id email } }", id=world.alice
+    )
+    return field_outcome(body, "customer", lambda c: c is not None and c["id"] == world.alice)
+
+
+async def customer_entity(world: World, who: str) -> str:
+    document = """query ($r: [_Any!]!) {
+      _entities(representations: $r) { ... on Customer { id phone } }
+    }"""
+    body = await world.query(who, document, r=[{"__typename": "Customer", "id": world.alice}])
+    return field_outcome(
+        body, "_entities", lambda e: e == [{"id": world.alice, "phone": e[0]["phone"]}]
+    )
+
+
+async def public_entities(world: World, who: str) -> str:
+    document = """query ($r: [_Any!]!) {
+      _entities(representations: $r) { ... on Product { sku } ... on Store { id } }
+    }"""
+    representations = [
+        {"__typename": "Product", "sku": world.sku},
+        {"__typename": "Store", "id": world.store},
+    ]
+    body = await world.query(who, document, r=representations)
+    assert not body.get("errors"), body
+    return (
+        PUBLIC if body["data"]["_entities"] == [{"sku": world.sku}, {"id": world.store}] else NONE
+    )
+
+
+async def customer_orders(world: World, who: str) -> str:
+    document = """query ($id: ID!) {
+      customer(id: $id) { orders(first: 2, channel: null) { nodes { id } } }
+    }"""
+    body = await world.query(who, document, id=world.alice)
+    return field_outcome(body, "customer", lambda c: c is not None and c["orders"] is not None)
+
+
+async def me(world: World, who: str) -> str:
+    body = await world.query(who, "{ me { id } }")
+    return field_outcome(body, "me", lambda m: m is not None and m["id"] == world.alice)
+
+
+def cart_read(cart_id: Callable[[World], str], selection: str = "id") -> Probe:
+    async def probe(world: World, who: str) -> str:
+        document = f"query ($id: ID) {{ cart(id: $id) {{ {selection} }} }}"
+        body = await world.query(who, document, id=cart_id(world))
+        outcome = field_outcome(body, "cart", lambda c: c is not None)
+        return NOT_FOUND if outcome == NONE else outcome  # null: no cart this caller may see
+
+    return probe
+
+
+def alices_cart(world: World) -> str:
+    return world.cart_id
+
+
+def guests_cart(world: World) -> str:
+    return world.guest_cart_id
+
+
+PRICED = """id
+  cost(channel: null) { total { amount } }
+  promoCodes(channel: null) { code }
+  discounts(channel: null) { title }
+  quote(channel: null) { token total { amount } }
+"""
+
+
+async def wishlist(world: World, who: str) -> str:
+    body = await world.query(who, "{ wishlist { items { sku } } }")
+    return field_outcome(
+        body, "wishlist", lambda w: w is not None and world.wished in {i["sku"] for i in w["items"]}
+    )
+
+
+async def offers(world: World, who: str) -> str:
+    body = await world.query(who, "{ offers(channel: null) { code personal } }")
+    return field_outcome(body, "offers", lambda found: VOUCHER in {o["code"] for o in found})
+
+
+async def referral_code(world: World, who: str) -> str:
+    body = await world.query(who, "{ referralCode }")
+    return field_outcome(body, "referralCode", lambda code: code == world.referral_code)
+
+
+CART_PAYLOAD = "cart { id } userErrors { code }"
+
+
+def cart_mutation(name: str, arguments: str, **variables: Any) -> Callable[..., Probe]:
+    """A mutation on a cart by id. `expectedVersion: -1` makes every allowed call a
+    CONFLICT that changes nothing, so the rows can run in any order."""
+
+    def for_cart(cart_id: Callable[[World], str] = alices_cart) -> Probe:
+        async def probe(world: World, who: str) -> str:
+            document = (
+                f"mutation ($cartId: ID!) {{ {name}(cartId: $cartId, {arguments}) "
+                f"{{ {CART_PAYLOAD} }} }}"
+            )
+            body = await world.query(who, document, cartId=cart_id(world), **variables)
+            return payload_outcome(
+                body, name, lambda p: p["cart"] is not None and p["cart"]["id"] == cart_id(world)
+            )
+
+        return probe
+
+    return for_cart
+
+
+lines_add = cart_mutation(
+    "cartLinesAdd", 'lines: [{sku: "NO-SUCH-SKU", quantity: 1}], expectedVersion: -1'
+)
+lines_update = cart_mutation(
+    "cartLinesUpdate", 'lines: [{id: "no-such-line", quantity: 2}], expectedVersion: -1'
+)
+lines_remove = cart_mutation("cartLinesRemove", 'lineIds: ["no-such-line"], expectedVersion: -1')
+set_fulfillment = cart_mutation("cartSetFulfillment", "type: DELIVERY, expectedVersion: -1")
+apply_code = cart_mutation(
+    "cartApplyPromoCode", 'code: "NO-SUCH-CODE", expectedVersion: -1, channel: null'
+)
+apply_points = cart_mutation("cartApplyLoyaltyPoints", "points: 0, expectedVersion: -1")
+remove_code = cart_mutation("cartRemovePromoCode", 'code: "NO-SUCH-CODE", expectedVersion: -1')
+
+
+async def checkout(world: World, who: str) -> str:
+    """A quote that is not one omnigate signed: an allowed caller reaches the cart and is
+    refused QUOTE_INVALID before anything is placed."""
+    document = """mutation ($cartId: ID!, $key: String!) {
+      checkout(cartId: $cartId, channel: WEB, idempotencyKey: $key, quote: "forged.quote") {
+        cart { id } userErrors { code }
+      }
+    }"""
+    body = await world.query(who, document, cartId=world.cart_id, key=f"authz-{who}")
+    return payload_outcome(
+        body,
+        "checkout",
+        lambda p: (
+            [e["code"] for e in p["userErrors"]] == ["QUOTE_INVALID"]
+            and p["cart"]["id"] == world.cart_id
+        ),
+    )
+
+
+async def cart_create_for_alice(world: World, who: str) -> str:
+    body = await world.query(who, CREATE_CART, customerId=world.alice)
+    return payload_outcome(
+        body, "cartCreate", lambda p: p["cart"] is not None and p["cart"]["id"] == world.cart_id
+    )
+
+
+async def merge_guest(world: World, who: str) -> str:
+    """A token that opens no cart: a customer is told NOT_FOUND about the token (their own
+    action), anyone else that merging needs a signed-in customer."""
+    document = """mutation {
+      cartMergeGuest(guestCartToken: "no-such-token") { cart { id } userErrors { code } }
+    }"""
+    body = await world.query(who, document)
+    payload = body["data"]["cartMergeGuest"]
+    codes = [e["code"] for e in payload["userErrors"]]
+    return UNAUTHENTICATED if UNAUTHENTICATED in codes else ALLOWED
+
+
+def wishlist_mutation(document: str, name: str) -> Probe:
+    async def probe(world: World, who: str) -> str:
+        body = await world.query(who, document, s=world.sku)
+        return payload_outcome(
+            body,
+            name,
+            lambda p: (
+                p["wishlist"] is not None
+                and world.wished in {i["sku"] for i in p["wishlist"]["items"]}
+            ),
+        )
+
+    return probe
+
+
+WISHLIST_PAYLOAD = "wishlist { items { sku } } userErrors { code }"
+wishlist_add = wishlist_mutation(
+    f"mutation ($s: ID!) {{ wishlistAdd(sku: $s) {{ {WISHLIST_PAYLOAD} }} }}", "wishlistAdd"
+)
+wishlist_remove = wishlist_mutation(
+    f'mutation {{ wishlistRemove(sku: "NOT-WISHED") {{ {WISHLIST_PAYLOAD} }} }}',
+    "wishlistRemove",
+)
+wishlist_move = wishlist_mutation(
+    f'mutation {{ wishlistMoveToCart(sku: "NOT-WISHED", quantity: 1) {{ {WISHLIST_PAYLOAD} }} }}',
+    "wishlistMoveToCart",
+)
+
+
+async def handoff_create(world: World, who: str) -> str:
+    document = """mutation ($s: ID!) {
+      kioskHandoffCreate(storeId: $s) { handoff { token } userErrors { code } }
+    }"""
+    body = await world.query(who, document, s=world.store)
+    if (code := refusal(error_codes(body))) is not None:
+        return code
+    return ALLOWED if body["data"]["kioskHandoffCreate"]["handoff"] else NONE
+
+
+def cart_updated(cart_id: Callable[[World], str]) -> Probe:
+    """`cartUpdated` over graphql-transport-ws, credentials in `connection_init`."""
+
+    async def probe(world: World, who: str) -> str:
+        url = await world.ws_url()
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
+            init = {"type": "connection_init", "payload": world.ws_payloads[who]}
+            await socket.send(json.dumps(init))
+            assert json.loads(await socket.recv())["type"] == "connection_ack"
+            subscribe = {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {
+                    "query": "subscription ($id: ID!) { cartUpdated(cartId: $id) { id } }",
+                    "variables": {"id": cart_id(world)},
+                },
+            }
+            await socket.send(json.dumps(subscribe))
+            message = json.loads(await socket.recv())
+        if message["type"] == "error":
+            return refusal([e["extensions"]["code"] for e in message["payload"]]) or "ERROR"
+        return field_outcome(message["payload"], "cartUpdated", lambda c: c["id"] == cart_id(world))
+
+    return probe
+
+
+@dataclass(frozen=True)
+class Row:
+    probe: Probe
+    expected: dict[str, str]
+
+
+# Every root field and every field taking arguments, with what each principal reaches.
+MATRIX: dict[str, list[Row]] = {
+    "Query.product": [Row(product, EVERYONE)],
+    "Query.products": [
+        Row(public("{ products(first: 1) { nodes { sku } } }", "products"), EVERYONE)
+    ],
+    "Query.stores": [Row(public("{ stores { id } }", "stores"), EVERYONE)],
+    "Query.store": [Row(store, EVERYONE)],
+    "Availability.stores": [Row(availability, EVERYONE)],
+    "Query._service": [Row(public("{ _service { sdl } }", "_service"), EVERYONE)],
+    "Query._entities": [
+        Row(customer_entity, CUSTOMER_READ),
+        Row(public_entities, EVERYONE),
+    ],
+    "Query.customer": [Row(customer_by_id, CUSTOMER_READ)],
+    "Customer.orders": [Row(customer_orders, CUSTOMER_READ)],
+    "Query.me": [Row(me, ME_ROW)],
+    "Query.cart": [
+        Row(cart_read(alices_cart), CART_OF_ALICE),
+        Row(cart_read(guests_cart), CART_OF_GUEST),
+    ],
+    "Cart.cost": [Row(cart_read(alices_cart, PRICED), CART_OF_ALICE)],
+    "Cart.promoCodes": [Row(cart_read(alices_cart, PRICED), CART_OF_ALICE)],
+    "Cart.discounts": [Row(cart_read(alices_cart, PRICED), CART_OF_ALICE)],
+    "Cart.quote": [Row(cart_read(alices_cart, PRICED), CART_OF_ALICE)],
+    "Query.wishlist": [Row(wishlist, OWN_DATA_ONLY)],
+    "Query.offers": [Row(offers, OWN_DATA_ONLY)],
+    "Query.referralCode": [Row(referral_code, OWN_DATA_ONLY)],
+    "Mutation.cartCreate": [Row(cart_create_for_alice, STAFF_ONLY)],
+    "Mutation.cartLinesAdd": [
+        Row(lines_add(), CART_OF_ALICE),
+        Row(lines_add(guests_cart), CART_OF_GUEST),
+    ],
+    "Mutation.cartLinesUpdate": [Row(lines_update(), CART_OF_ALICE)],
+    "Mutation.cartLinesRemove": [Row(lines_remove(), CART_OF_ALICE)],
+    "Mutation.cartSetFulfillment": [Row(set_fulfillment(), CART_OF_ALICE)],
+    "Mutation.cartApplyPromoCode": [Row(apply_code(), CART_OF_ALICE)],
+    "Mutation.cartApplyLoyaltyPoints": [Row(apply_points(), CART_OF_ALICE)],
+    "Mutation.cartRemovePromoCode": [Row(remove_code(), CART_OF_ALICE)],
+    "Mutation.checkout": [Row(checkout, CART_OF_ALICE)],
+    "Mutation.cartMergeGuest": [Row(merge_guest, SIGNED_IN_CUSTOMER)],
+    "Mutation.wishlistAdd": [Row(wishlist_add, WISHLIST_CHANGE)],
+    "Mutation.wishlistRemove": [Row(wishlist_remove, WISHLIST_CHANGE)],
+    "Mutation.wishlistMoveToCart": [Row(wishlist_move, WISHLIST_CHANGE)],
+    "Mutation.kioskHandoffCreate": [Row(handoff_create, CUSTOMER_TOKEN)],
+    "Subscription.cartUpdated": [
+        Row(cart_updated(alices_cart), CART_OF_ALICE),
+        Row(cart_updated(guests_cart), CART_OF_GUEST),
+    ],
+}
+
+
+# -- the schema walk ----------------------------------------------------------------------------
+
+
+def root_and_argument_fields(schema: GraphQLSchema) -> set[str]:
+    """`Type.field` of every root field and of every field taking arguments: each is a way
+    in, so each needs a row."""
+    roots = {
+        t.name for t in (schema.query_type, schema.mutation_type, schema.subscription_type) if t
+    }
+    found: set[str] = set()
+    for type_ in schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        for name, field_ in type_.fields.items():
+            if type_.name in roots or field_.args:
+                found.add(f"{type_.name}.{name}")
+    return found
+
+
+def id_inputs(schema: GraphQLSchema) -> set[str]:
+    """Every argument or input field of type ID (in lists and input objects too)."""
+    found: set[str] = set()
+    for type_ in schema.type_map.values():
+        if isinstance(type_, GraphQLObjectType) and not type_.name.startswith("__"):
+            for name, field_ in type_.fields.items():
+                for arg_name, arg in field_.args.items():
+                    if get_named_type(arg.type).name == "ID":
+                        found.add(f"{type_.name}.{name}({arg_name})")
+        elif isinstance(type_, GraphQLInputObjectType):
+            for name, input_field in type_.fields.items():
+                if get_named_type(input_field.type).name == "ID":
+                    found.add(f"{type_.name}.{name}")
+    return found
+
+
+# What each id given as input names, and why it cannot reach someone else's data.
+ID_INPUTS = {
+    "Query.product(sku)": "a product: public",
+    "Query.store(id)": "a store: public",
+    "Query.customer(id)": "a customer: the matrix's CUSTOMER_READ",
+    "Query.cart(id)": "a cart: its owner, its token's holder, staff",
+    "Mutation.cartCreate(customerId)": "staff only (audited); FORBIDDEN to anyone else",
+    "Mutation.cartLinesAdd(cartId)": "a cart",
+    "Mutation.cartLinesUpdate(cartId)": "a cart",
+    "Mutation.cartLinesRemove(cartId)": "a cart",
+    "Mutation.cartLinesRemove(lineIds)": "lines of a cart already authorized",
+    "Mutation.cartSetFulfillment(cartId)": "a cart",
+    "Mutation.cartSetFulfillment(storeId)": "a store: public",
+    "Mutation.cartApplyPromoCode(cartId)": "a cart",
+    "Mutation.cartApplyLoyaltyPoints(cartId)": "a cart; the points are its owner's",
+    "Mutation.cartRemovePromoCode(cartId)": "a cart",
+    "Mutation.checkout(cartId)": "a cart",
+    "Mutation.wishlistAdd(sku)": "a product, into the caller's own wishlist",
+    "Mutation.wishlistRemove(sku)": "a product, from the caller's own wishlist",
+    "Mutation.wishlistMoveToCart(sku)": "a product, from the caller's own wishlist",
+    "Mutation.kioskHandoffCreate(storeId)": "a store: public",
+    "Subscription.cartUpdated(cartId)": "a cart",
+    "CartLineInput.sku": "a product: public",
+    "CartLineUpdateInput.id": "a line of a cart already authorized",
+}
+
+
+@pytest.fixture(scope="module")
+def graphql_schema() -> GraphQLSchema:
+    return build_schema()._schema
+
+
+def test_every_field_has_a_row(graphql_schema):
+    """A new root field, or a new field taking arguments, fails here until it is given a
+    row saying who may reach what through it."""
+    assert root_and_argument_fields(graphql_schema) == set(MATRIX)
+
+
+def test_every_id_input_is_accounted_for(graphql_schema):
+    assert id_inputs(graphql_schema) == set(ID_INPUTS)
+
+
+ROWS = [
+    pytest.param(row_, id=f"{coordinate}#{i}")
+    for coordinate, rows in sorted(MATRIX.items())
+    for i, row_ in enumerate(rows)
+]
+
+
+def upstream_calls(sandbox) -> int:
+    return sum(sandbox.total_calls(vendor) for vendor in VENDORS)
+
+
+@pytest.mark.parametrize("matrix_row", ROWS)
+async def test_authorization_matrix(world, sandbox, matrix_row: Row):
+    """Each principal reaches exactly its column; a refusal fetched nothing upstream; a
+    staff read of Alice's data is on the audit log."""
+    wrong = []
+    for who in PRINCIPALS:
+        expected = matrix_row.expected[who]
+        audits = await world.audits()
+        sandbox.reset_calls()
+        got = await matrix_row.probe(world, who)
+        calls = upstream_calls(sandbox)
+        if got != expected:
+            wrong.append(f"{who}: expected {expected}, got {got}")
+        elif got in REFUSALS and calls:
+            wrong.append(f"{who}: {got}, yet {calls} upstream calls were made")
+        elif who in (STAFF, STAFF_ELSEWHERE) and got == OWN and await world.audits() == audits:
+            wrong.append(f"{who}: read Alice's data without an audit entry")
+    assert wrong == []
+
+
+# -- inputs cannot set what the server owns ------------------------------------------------------
+
+SERVER_OWNED = re.compile(
+    r"price|amount|total|discount|cost|currency|customer|owner|status|version|balance|tier"
+    r"|createdAt|updatedAt|addedAt|expiresAt",
+    re.IGNORECASE,
+)
+# the inputs whose name looks server-owned, and why each is not
+SERVER_OWNED_EXCEPTIONS = {
+    "Mutation.cartCreate(customerId)": "staff only (audited), FORBIDDEN to anyone else: above",
+    **{
+        f"Mutation.{name}(expectedVersion)": "a precondition compared, never written"
+        for name in (
+            "cartLinesAdd",
+            "cartLinesUpdate",
+            "cartLinesRemove",
+            "cartSetFulfillment",
+            "cartApplyPromoCode",
+            "cartApplyLoyaltyPoints",
+            "cartRemovePromoCode",
+        )
+    },
+}
+
+
+def mutation_inputs(schema: GraphQLSchema) -> set[str]:
+    """Every mutation argument and every field of an input type, by name."""
+    found: set[str] = set()
+    assert schema.mutation_type is not None
+    for name, field_ in schema.mutation_type.fields.items():
+        found |= {f"Mutation.{name}({argument})" for argument in field_.args}
+    for type_ in schema.type_map.values():
+        if isinstance(type_, GraphQLInputObjectType):
+            found |= {f"{type_.name}.{name}" for name in type_.fields}
+    return found
+
+
+def test_no_input_sets_a_price_an_owner_or_another_server_owned_field(graphql_schema):
+    looks_owned = {
+        coordinate
+        for coordinate in mutation_inputs(graphql_schema)
+        if SERVER_OWNED.search(coordinate.rpartition("(")[2] or coordinate.rpartition(".")[2])
+    }
+    assert looks_owned == set(SERVER_OWNED_EXCEPTIONS)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{sku: "S", quantity: 1, unitPrice: "0.01"}',
+        '{sku: "S", quantity: 1, price: {amount: "0.01", currency: "USD"}}',
+        '{sku: "S", quantity: 1, customerId: "003OTHER"}',
+        '{sku: "S", quantity: 1, addedUnitPrice: "0.01"}',
+    ],
+)
+async def test_a_line_carrying_a_price_or_an_owner_is_refused_before_anything_runs(
+    gateway, sandbox, tokens, dataset, line
+):
+    headers = bearer(tokens.customer(dataset.crm_contacts[5].id))
+    sandbox.reset_calls()
+    body = await gateway.query(
+        f"mutation {{ cartCreate(lines: [{line}]) {{ cart {{ id }} }} }}", headers=headers
+    )
+    assert body.get("data") is None
+    assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert upstream_calls(sandbox) == 0
