@@ -192,6 +192,7 @@ async def build_services(
             database,
             customers=customers,
             pos=pos,
+            ecommerce=ecommerce,
             profile_cache=profile_cache,
             carts=cart_store.collection,
             client=client,

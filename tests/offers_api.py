@@ -52,3 +52,35 @@ def known_everywhere(dataset: Any) -> list[str]:
         and contact.person_key in pos
         and contact.person_key in shop
     ]
+
+
+def newcomers(dataset: Any) -> list[str]:
+    """CRM contacts (one per person) with no order on any channel in the seeds, from the
+    start (the other modules take their shoppers from the end): a referral's friends."""
+    from collections import Counter
+
+    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
+    pos_ordered = {o.customer_id for o in dataset.pos_orders}
+    shop_ordered = {o.customer_id for o in dataset.online_orders}
+    ordered = {c.person_key for c in dataset.pos_customers if c.id in pos_ordered} | {
+        c.person_key for c in dataset.shop_customers if c.id in shop_ordered
+    }
+    return [
+        contact.id
+        for contact in dataset.crm_contacts
+        if crm_count[contact.person_key] == 1 and contact.person_key not in ordered
+    ]
+
+
+def ordered_before(dataset: Any) -> list[str]:
+    """CRM contacts (one per person) with seeded POS receipts, from the start."""
+    from collections import Counter
+
+    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
+    pos_ordered = {o.customer_id for o in dataset.pos_orders}
+    ordered = {c.person_key for c in dataset.pos_customers if c.id in pos_ordered}
+    return [
+        contact.id
+        for contact in dataset.crm_contacts
+        if crm_count[contact.person_key] == 1 and contact.person_key in ordered
+    ]

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from cart_api import APPLY_CODE, CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device
 from cart_api import stocked_skus as skus_at
-from offers_api import put_promotions
+from offers_api import newcomers, put_promotions
 from test_outbox import hooked, receiver  # noqa: F401  (the webhook receiver fixtures)
 
 from gateway.offers import Conditions, Limits, OfferKind, Promotion
@@ -49,7 +49,7 @@ def loyal_people(dataset) -> list[str]:
 
 
 async def test_the_whole_journey(hooked, receiver, tokens, dataset, settings):  # noqa: F811
-    customer_id, friend_id = loyal_people(dataset)[20:22]
+    customer_id, friend_id = loyal_people(dataset)[20], newcomers(dataset)[202]
     token = tokens.customer(customer_id)
     mobile = Device(hooked, {"authorization": f"Bearer {token}"})
     web = Device(hooked, {"authorization": f"Bearer {token}"})

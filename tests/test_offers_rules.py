@@ -129,6 +129,11 @@ def test_free_shipping_is_flagged_on_the_outcome() -> None:
         ),
         (promo(customer_id="someone-else"), {}, OfferRefusal.CUSTOMER_NOT_ELIGIBLE),
         (
+            promo(referrer_id="c0"),
+            {"shopper": Shopper("c1", has_ordered=True)},
+            OfferRefusal.NOT_FIRST_ORDER,
+        ),
+        (
             promo(OfferKind.FIXED_AMOUNT, "5", currency="EUR"),
             {},
             OfferRefusal.CURRENCY_MISMATCH,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cart_api import APPLY_CODE, CART_CREATE, CHECKOUT, Device, codes, online_skus
-from offers_api import database_read
+from offers_api import database_read, newcomers, ordered_before
 
 REFERRAL = "{ referralCode }"
 OFFERS = "{ offers { promotionId code kind value currency personal } }"
@@ -18,7 +18,7 @@ def shopper(gateway, tokens, contact_id: str) -> Device:
 
 async def test_a_friends_first_order_gives_both_a_voucher(gateway, tokens, dataset, settings):
     referrer = shopper(gateway, tokens, dataset.crm_contacts[-60].id)
-    friend = shopper(gateway, tokens, dataset.crm_contacts[-61].id)
+    friend = shopper(gateway, tokens, newcomers(dataset)[200])
     code = (await referrer.run(REFERRAL))["referralCode"]
     assert code.startswith("REF-")
     assert (await referrer.run(REFERRAL))["referralCode"] == code  # one code per customer
@@ -55,9 +55,23 @@ async def test_a_friends_first_order_gives_both_a_voucher(gateway, tokens, datas
     again = (await friend.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]["cart"]
     stolen = (await friend.run(APPLY_CODE, cartId=again["id"], code=voucher))["cartApplyPromoCode"]
     assert [e["reason"] for e in stolen["userErrors"]] == ["CUSTOMER_NOT_ELIGIBLE"]
-    # and the referral code was the friend's once
+    # and the referral code was the friend's once: their next order is not a first order
     twice = (await friend.run(APPLY_CODE, cartId=again["id"], code=code))["cartApplyPromoCode"]
-    assert [e["reason"] for e in twice["userErrors"]] == ["ALREADY_USED"]
+    assert [e["reason"] for e in twice["userErrors"]] == ["NOT_FIRST_ORDER"]
+
+
+async def test_a_referral_code_is_for_a_first_order_only(gateway, tokens, dataset):
+    """Someone with past orders on any channel (here seeded POS receipts, never seen by
+    omnigate) is refused a friend's code: it is a welcome, not a coupon."""
+    code = (await shopper(gateway, tokens, newcomers(dataset)[201]).run(REFERRAL))["referralCode"]
+    regular = shopper(gateway, tokens, ordered_before(dataset)[200])
+    cart = (await regular.run(CART_CREATE, lines=[{"sku": online_skus(dataset)[0]}]))["cartCreate"][
+        "cart"
+    ]
+    refused = (await regular.run(APPLY_CODE, cartId=cart["id"], code=code))["cartApplyPromoCode"]
+    assert [(e["code"], e["reason"]) for e in refused["userErrors"]] == [
+        ("PROMO_NOT_APPLICABLE", "NOT_FIRST_ORDER")
+    ]
 
 
 async def test_a_guest_is_asked_to_sign_in_for_a_referral_code(gateway, tokens, dataset):

@@ -12,10 +12,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from connectors.ports import PosPort
+from connectors.ports import EcommercePort, PosPort
 from gateway.offers.abandoned import AbandonedCarts
 from gateway.offers.dispatcher import Dispatcher, DispatchSettings
 from gateway.offers.engine import OffersEngine
+from gateway.offers.history import PurchaseHistory
 from gateway.offers.loyalty import LoyaltyLedger
 from gateway.offers.outbox import Outbox
 from gateway.offers.promotions import PromotionStore
@@ -23,6 +24,7 @@ from gateway.offers.quotes import QuoteSigner
 from gateway.offers.redemptions import Redemptions
 from gateway.offers.referrals import Referrals
 from gateway.services.customers import CustomerProfiles
+from gateway.services.orders import OrderHistory
 from gateway.store import ProfileCache
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class OffersKit:
     promotions: PromotionStore
+    history: PurchaseHistory
     redemptions: Redemptions
     engine: OffersEngine
     loyalty: LoyaltyLedger
@@ -47,6 +50,7 @@ class OffersKit:
         try:
             await self.promotions.ensure_indexes()
             await self.redemptions.ensure_indexes()
+            await self.history.ensure_indexes()
             await self.outbox.ensure_indexes()
         except PyMongoError as exc:
             log.warning("could not ensure offers indexes: %s", exc)
@@ -58,6 +62,7 @@ def build_offers(
     *,
     customers: CustomerProfiles,
     pos: PosPort,
+    ecommerce: EcommercePort,
     profile_cache: ProfileCache,
     carts: AsyncCollection[dict[str, Any]],
     client: httpx.AsyncClient,
@@ -65,6 +70,7 @@ def build_offers(
     offers = settings.offers
     promotions = PromotionStore(database)
     outbox = Outbox(database)
+    history = PurchaseHistory(database, customers, OrderHistory(pos=pos, ecommerce=ecommerce))
     abandoned = AbandonedCarts(
         database,
         carts,
@@ -76,8 +82,9 @@ def build_offers(
     )
     return OffersKit(
         promotions=promotions,
+        history=history,
         redemptions=Redemptions(database, promotions),
-        engine=OffersEngine(promotions, customers, offers.point_value),
+        engine=OffersEngine(promotions, customers, history, offers.point_value),
         loyalty=LoyaltyLedger(
             pos,
             profile_cache,

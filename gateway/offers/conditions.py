@@ -20,6 +20,7 @@ class OfferRefusal(StrEnum):
     STORE_NOT_ELIGIBLE = "STORE_NOT_ELIGIBLE"
     SIGN_IN_REQUIRED = "SIGN_IN_REQUIRED"
     CUSTOMER_NOT_ELIGIBLE = "CUSTOMER_NOT_ELIGIBLE"
+    NOT_FIRST_ORDER = "NOT_FIRST_ORDER"
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
     NO_ELIGIBLE_ITEMS = "NO_ELIGIBLE_ITEMS"
     MINIMUM_NOT_REACHED = "MINIMUM_NOT_REACHED"
@@ -37,6 +38,7 @@ REFUSAL_MESSAGES = {
     OfferRefusal.STORE_NOT_ELIGIBLE: "This code is not valid at this store.",
     OfferRefusal.SIGN_IN_REQUIRED: "Sign in to use this code.",
     OfferRefusal.CUSTOMER_NOT_ELIGIBLE: "This code is not available to this customer.",
+    OfferRefusal.NOT_FIRST_ORDER: "This referral code is for a first order.",
     OfferRefusal.CURRENCY_MISMATCH: "This code is for another currency.",
     OfferRefusal.NO_ELIGIBLE_ITEMS: "No item in the cart is eligible for this code.",
     OfferRefusal.MINIMUM_NOT_REACHED: "The cart's subtotal is below this code's minimum.",
@@ -56,11 +58,13 @@ class PricedLine:
 
 @dataclass(frozen=True, slots=True)
 class Shopper:
-    """Who the cart is for, as far as conditions ask: their segments and loyalty tier."""
+    """Who the cart is for, as far as conditions ask: their segments and loyalty tier, and
+    whether they ordered before (asked only when a referral code is a candidate)."""
 
     customer_id: str
     tier: str | None = None
     segments: frozenset[str] = frozenset()
+    has_ordered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,8 @@ def _customer_refusal(promotion: Promotion, context: PricingContext) -> OfferRef
         return OfferRefusal.CUSTOMER_NOT_ELIGIBLE
     if promotion.referrer_id == shopper.customer_id:
         return OfferRefusal.CUSTOMER_NOT_ELIGIBLE  # one's own referral code
+    if promotion.referrer_id is not None and shopper.has_ordered:
+        return OfferRefusal.NOT_FIRST_ORDER
     if conditions.tiers and shopper.tier not in conditions.tiers:
         return OfferRefusal.CUSTOMER_NOT_ELIGIBLE
     if conditions.segments and not shopper.segments.intersection(conditions.segments):

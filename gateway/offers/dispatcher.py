@@ -47,20 +47,28 @@ class Dispatcher:
         self._client = client
         self._settings = settings
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="offers-dispatcher")
 
     async def stop(self) -> None:
+        # The flag first: a cancellation landing in a MongoDB operation comes back as
+        # AutoReconnect, which the loop outlives, and a busy loop can be mid-operation at
+        # every re-cancel of cancel_and_wait; the flag ends it at its next turn anyway.
+        self._stopping = True
         if self._task is not None:
             await cancel_and_wait([self._task])
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.run_once()
             except Exception:
+                if self._stopping:
+                    return
                 # The loop outlives any one failure (MongoDB away for a moment, a bug in
                 # one event): it is logged and the next round tries again.
                 log.exception("offers dispatcher round failed")

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from gateway.offers.conditions import PricedLine, PricingContext, Shopper
 from gateway.offers.evaluation import CENT
+from gateway.offers.history import PurchaseHistory
 from gateway.offers.promotions import PromotionStore
 from gateway.offers.rules import Promotion
 from gateway.offers.stacking import OfferOutcome, combine
@@ -21,9 +22,11 @@ class OffersEngine:
         self,
         promotions: PromotionStore,
         customers: CustomerProfiles,
+        history: PurchaseHistory,
         point_value: Decimal = Decimal("0.01"),
     ) -> None:
         self.promotions = promotions
+        self.history = history
         self._customers = customers
         self._point_value = point_value
 
@@ -64,8 +67,9 @@ class OffersEngine:
     async def shopper(
         self, customer_id: str | None, candidates: Sequence[Promotion]
     ) -> Shopper | None:
-        """The customer's segments, and their tier only if a candidate asks for one (it
-        costs a profile read, from the cache when fresh)."""
+        """The customer's segments, their tier and whether they ordered before, each only if
+        a candidate asks (the tier costs a profile read, from the cache when fresh; the
+        order history an upstream read, only for a referral code)."""
         if customer_id is None:
             return None
         tier = None
@@ -76,4 +80,7 @@ class OffersEngine:
         segments: frozenset[str] = frozenset()
         if any(p.conditions.segments for p in candidates):
             segments = await self.promotions.segments_of(customer_id)
-        return Shopper(customer_id, tier, segments)
+        has_ordered = False
+        if any(p.referrer_id is not None and p.referrer_id != customer_id for p in candidates):
+            has_ordered = await self.history.has_ordered(customer_id)
+        return Shopper(customer_id, tier, segments, has_ordered)
