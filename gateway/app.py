@@ -25,6 +25,7 @@ from gateway.settings import Settings
 from gateway.telemetry import (
     ServerSpans,
     Tracing,
+    count_operations,
     instrument_schema,
     register_process_metrics,
     tracing_from_settings,
@@ -62,6 +63,7 @@ def create_app(
 
     limits = OperationLimits.from_settings(settings.limits, settings.env)
     schema = build_schema(limits)
+    count_operations(schema, metrics_)
     if tracing is not None:
         instrument_schema(
             schema, tracing.tracer(), resolver_spans=settings.telemetry.resolver_spans

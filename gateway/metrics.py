@@ -42,6 +42,19 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # gateway/telemetry/operation_metrics.py: names bounded per process
+        self.graphql_operations = Counter(
+            "omnigate_graphql_operations_total",
+            "GraphQL operations executed, by type and operation name.",
+            ["operation_type", "operation_name"],
+            registry=self.registry,
+        )
+        self.graphql_errors = Counter(
+            "omnigate_graphql_errors_total",
+            "Errors in GraphQL responses, by extensions.code.",
+            ["code"],
+            registry=self.registry,
+        )
         # connectors/resilience (docs/resilience.md): Metrics is its ResilienceObserver
         self.upstream_retries = Counter(
             "omnigate_upstream_retries_total",

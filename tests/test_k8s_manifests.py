@@ -507,9 +507,16 @@ def test_the_gateway_pod_serves_probes_and_drains(target: str) -> None:
     timeout = float(gateway_environment(docs)["OMNIGATE_MONGODB_TIMEOUT_SECONDS"]["value"])
     assert container["readinessProbe"]["timeoutSeconds"] > timeout
 
+    # preStop's sleep, then the drain (OMNIGATE_SHUTDOWN_GRACE_SECONDS), then a margin for
+    # the exit itself, all before the kubelet's SIGKILL; and the drain lets a request that
+    # started just before SIGTERM run to its deadline.
+    environment = gateway_environment(docs)
+    grace = float(environment["OMNIGATE_SHUTDOWN_GRACE_SECONDS"]["value"])
+    deadline = float(environment["OMNIGATE_REQUEST_DEADLINE_SECONDS"]["value"])
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
-    assert spec["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + 15
+    assert spec["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + grace + 3
+    assert grace >= deadline
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
 
@@ -621,3 +628,56 @@ def test_the_operations_doc_names_every_secret_key_and_the_metric() -> None:
             assert source["secretKeyRef"]["key"] in text
     assert REQUEST_RATE_METRIC in text
     assert "omnigate_http_request_duration_seconds_count" in text
+
+
+# --- the image ---------------------------------------------------------------------------
+
+
+def dockerfile_stages() -> list[tuple[str, list[str]]]:
+    """(FROM line, instructions) per stage, continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    stages: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            stages.append((line, []))
+        elif stages:
+            stages[-1][1].append(line)
+    return stages
+
+
+def test_the_image_is_multi_stage_slim_non_root_and_without_dev_dependencies() -> None:
+    stages = dockerfile_stages()
+    assert len(stages) >= 2
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", (ROOT / "Dockerfile").read_text(), re.M))
+    for from_line, _ in stages:
+        image = from_line.split()[1]
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], image)
+        assert "slim" in image, from_line
+    _, runtime = stages[-1]
+    # only the virtualenv and the GraphiQL assets come over: no compiler, no sources
+    assert not [i for i in runtime if i.upper().startswith(("RUN PIP", "ADD "))], runtime
+    (user,) = [i.split()[1] for i in runtime if i.upper().startswith("USER ")]
+    uid = user.split(":")[0]
+    assert uid.isdigit()  # numeric, so runAsNonRoot can verify it
+    assert int(uid) != 0
+    pod = one(rendered("base"), "Deployment", "omnigate")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == int(uid)
+    installs = [i for _, body in stages for i in body if "pip install" in i]
+    assert installs
+    assert all("[dev]" not in i and "-e " not in i for i in installs), installs
+    # every setting the image sets is a real one
+    env_names = re.findall(r"\b(OMNIGATE_[A-Z0-9_]+)=", "\n".join(runtime))
+    assert env_names
+    assert unknown_env_names(env_names) == []
+
+
+def test_the_build_context_admits_no_secrets_or_local_state() -> None:
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    patterns = [line.strip() for line in ignore if line.strip() and not line.startswith("#")]
+    assert patterns[0] == "**"  # everything out, then only what the build copies back in
+    admitted = [p[1:] for p in patterns if p.startswith("!")]
+    assert not [p for p in admitted if p.startswith((".env", ".venv", ".data", "tests"))]
+    assert "**/.env" in patterns

@@ -4,19 +4,27 @@ in-memory exporter. Tracing is off unless configured."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import re
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from conftest import bearer
+from conftest import bearer, running_gateway
 from fault_proxy import FaultProxy, behind_proxies, proxies_in_front_of
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from gateway.app import create_app
+from gateway.logging_setup import handler
 from gateway.settings import Settings
 from gateway.telemetry import Tracing, tracing_from_settings
 
@@ -178,3 +186,143 @@ def test_tracing_is_off_unless_an_otlp_endpoint_is_configured(settings):
         assert configured.telemetry.otlp_endpoint == "http://collector.invalid:4318"
     finally:
         provider.shutdown()
+
+
+class OtlpReceiver(ThreadingHTTPServer):
+    """An OTLP/HTTP collector on 127.0.0.1 that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.exports: list[tuple[str, dict[str, str], bytes]] = []
+        super().__init__(("127.0.0.1", 0), _OtlpHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _OtlpHandler(BaseHTTPRequestHandler):
+    server: OtlpReceiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.exports.append(
+            (self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join()
+
+
+async def test_a_configured_otlp_endpoint_receives_the_traces(
+    settings, proxies, dataset, otlp_receiver
+):
+    """No tracer handed in: the app builds its own from the settings, exports by OTLP/HTTP
+    (protobuf) with the configured headers, and flushes what is left when it stops."""
+    configured = behind_proxies(
+        settings,
+        proxies,
+        telemetry={
+            "otlp_endpoint": otlp_receiver.url,
+            "otlp_headers": {"x-collector-key": "key-42"},
+            "service_name": "omnigate-test",
+        },
+    )
+    app = create_app(configured)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            response = await client.post(
+                "/graphql",
+                json={
+                    "query": "query Name($sku: ID!) { product(sku: $sku) { name } }",
+                    "variables": {"sku": dataset.products[0].sku},
+                },
+            )
+            assert response.status_code == 200, response.text
+    # the lifespan has ended: the batch processor was flushed on the way out
+
+    assert otlp_receiver.exports, "nothing was exported"
+    spans: dict[str, list[tuple[bytes, str]]] = {}
+    for path, headers, body in otlp_receiver.exports:
+        assert path == "/v1/traces"
+        assert headers["content-type"] == "application/x-protobuf"
+        assert headers["x-collector-key"] == "key-42"
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    spans.setdefault(span.name, []).append(
+                        (span.trace_id, resource["service.name"])
+                    )
+    assert {"POST /graphql", "query Name", "POST shopify.products_by_sku"} <= set(spans), sorted(
+        spans
+    )
+    ((server_trace, service),) = spans["POST /graphql"]
+    assert service == "omnigate-test"
+    assert spans["query Name"] == [(server_trace, service)]
+    assert all(trace_id == server_trace for trace_id, _ in spans["POST shopify.products_by_sku"])
+
+
+async def test_log_lines_and_upstream_calls_carry_the_request_id_without_tracing(
+    settings, proxies, dataset
+):
+    """Tracing off: every upstream request still carries the request id, and a JSON log line
+    written while the request ran names it. An id the caller sends is kept if it is safe."""
+    from fault_proxy import Fault
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    log_handler = handler("json", stream)
+    root.addHandler(log_handler)
+    gateway_settings = behind_proxies(settings, proxies, upstreams={"shopify": {"retries": 0}})
+    try:
+        async with running_gateway(gateway_settings) as gateway:
+            proxies["shopify"].set(Fault.HTTP_500)
+            response = await gateway.http.post(
+                "/graphql",
+                json={
+                    "query": "query Name($sku: ID!) { product(sku: $sku) { name } }",
+                    "variables": {"sku": dataset.products[0].sku},
+                },
+                headers={"X-Request-Id": "ingress-4f2a.17"},
+            )
+            proxies["shopify"].set(Fault.PASS)
+            forged = await gateway.http.get("/healthz", headers={"X-Request-Id": "bad id\tx"})
+    finally:
+        root.removeHandler(log_handler)
+
+    assert response.headers["x-request-id"] == "ingress-4f2a.17"
+    assert response.json()["errors"][0]["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    sent = proxies["shopify"].headers_seen
+    assert sent
+    assert {h.get("x-request-id") for h in sent} == {"ingress-4f2a.17"}
+    assert all("traceparent" not in h for h in sent)  # no spans, no trace context made up
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    upstream_failure = [line for line in lines if "upstream failure" in line["message"]]
+    assert upstream_failure, lines
+    for line in upstream_failure:
+        assert line["request_id"] == "ingress-4f2a.17"
+        assert line["level"] == "WARNING"
+        assert {"time", "logger", "trace_id", "span_id"} <= set(line)
+    # an unsafe id is replaced, never echoed into headers or logs
+    replaced = forged.headers["x-request-id"]
+    assert replaced != "bad id\tx"
+    assert re.fullmatch(r"[0-9a-f]{32}", replaced)
