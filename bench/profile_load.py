@@ -150,7 +150,7 @@ async def load(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--requests", type=int, default=4000, help="reads in the mix")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--zipf", type=float, default=1.1, help="popularity exponent s")

@@ -120,8 +120,6 @@ class WebhookSettings(BaseModel):
     # exactly as in the Square subscription (scheme, host, path, any query string).
     square_notification_url: str = "http://127.0.0.1:8000/webhooks/square"
     shopify_secret: SecretStr = SecretStr("sandbox-shopify-client-secret")
-    # Oldest signed timestamp accepted, for vendors that sign one (HubSpot v3).
-    max_age_seconds: int = Field(default=300, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     # How long delivery ids are remembered to drop duplicates; longer than any vendor's
     # retry schedule (Shopify: 8 tries over 4 hours; Square: up to 72 hours).
@@ -249,11 +247,20 @@ class LimitsSettings(BaseModel):
     csrf_prevention: bool = True
     introspection: bool | None = None  # None: on outside production
     field_suggestions: bool | None = None  # None: on outside production
+    # a DEVELOPER token may introspect, read `_service { sdl }` and get suggestions even
+    # where the two switches above are off; false refuses developers as everyone else
+    developer_introspection: bool = True
 
 
 # gateway.auth.principal.PrincipalKind's values (importing it here would be circular)
-PrincipalKindName = Literal["ANONYMOUS", "CUSTOMER", "KIOSK", "STAFF"]
-ALL_PRINCIPAL_KINDS: tuple[PrincipalKindName, ...] = ("ANONYMOUS", "CUSTOMER", "KIOSK", "STAFF")
+PrincipalKindName = Literal["ANONYMOUS", "CUSTOMER", "DEVELOPER", "KIOSK", "STAFF"]
+ALL_PRINCIPAL_KINDS: tuple[PrincipalKindName, ...] = (
+    "ANONYMOUS",
+    "CUSTOMER",
+    "DEVELOPER",
+    "KIOSK",
+    "STAFF",
+)
 
 
 class SafelistMode(StrEnum):
@@ -290,6 +297,8 @@ class RateLimit(BaseModel):
 DEFAULT_RATE_LIMITS: dict[str, dict[str, float]] = {
     "anonymous": {"requests": 600, "window_seconds": 60},
     "customer": {"requests": 300, "window_seconds": 60},
+    # a person with a schema explorer: a customer's budget is plenty
+    "developer": {"requests": 300, "window_seconds": 60},
     "kiosk": {"requests": 600, "window_seconds": 60},
     "staff": {"requests": 600, "window_seconds": 60},
 }
@@ -304,6 +313,7 @@ class RateLimitSettings(BaseModel):
     enabled: bool | None = None
     anonymous: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["anonymous"])
     customer: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["customer"])
+    developer: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["developer"])
     kiosk: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["kiosk"])
     staff: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["staff"])
     # proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; none by

@@ -1,13 +1,17 @@
 """Helpers the customer profile tests share: the cache collection as MongoDB holds it, a
-transport that holds CRM calls until released, and waiting for a background effect."""
+transport that holds CRM calls until released, waiting for a background effect, and a
+mongod of a test's own to stop and start."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +19,8 @@ import httpx
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+
+from gateway.local_mongod import LocalMongod
 
 Document = dict[str, Any]
 
@@ -108,3 +114,19 @@ def salesforce_reads(calls: dict[str, int]) -> dict[str, int]:
             if marker in call:
                 counted[kind] += count
     return counted
+
+
+@contextmanager
+def mongod_of_its_own(data_dir: Path) -> Iterator[LocalMongod]:
+    """A started mongod, not the session's, for a test to stop and start."""
+    server = LocalMongod(data_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        # pymongo may leave sockets to a server it saw die for the collector to close; let
+        # that happen here, not as a ResourceWarning in whichever test runs next
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()

@@ -213,3 +213,14 @@ async def test_a_cursor_of_the_merged_stream_continues_a_filtered_one(gateway, s
     )
     both.sort(key=lambda o: o["createdAt"], reverse=True)
     assert [o["id"] for o in both] == [o["id"] for o in merged]
+
+
+async def test_a_cursor_this_api_never_gave_is_bad_user_input(gateway, staff, everywhere):
+    contact = everywhere[0]
+    body = await gateway.query(
+        ORDERS_IN, {"id": contact.id, "first": 2, "after": "bm90IGEgY3Vyc29y"}, headers=staff
+    )
+    assert body["data"]["customer"]["orders"] is None
+    [error] = body["errors"]
+    assert error["path"] == ["customer", "orders"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"

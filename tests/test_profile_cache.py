@@ -5,7 +5,10 @@ invalidations never overwritten by a refresh that read before them."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +23,9 @@ from profile_support import (
     salesforce_reads,
     wait_for,
 )
+from pymongo import AsyncMongoClient
 
+from gateway.local_mongod import free_port, mongod_binary
 from gateway.store import ProfileCache
 
 STALE_NAME = "Stale-Copy"
@@ -83,6 +88,68 @@ async def test_past_the_hard_ttl_there_is_no_copy(gateway, sandbox, tokens, cont
     assert salesforce_reads(sandbox.calls("salesforce"))["by_id"] == 1
 
 
+@pytest.fixture
+def ttl_mongod(tmp_path: Path) -> Iterator[str]:
+    """A standalone mongod whose TTL monitor wakes every second (60 s by default, and the
+    setting only takes effect after the sleep under way): its URI."""
+    port = free_port()
+    (tmp_path / "db").mkdir()
+    process = subprocess.Popen(
+        [
+            str(mongod_binary()),
+            "--port",
+            str(port),
+            "--bind_ip",
+            "127.0.0.1",
+            "--dbpath",
+            str(tmp_path / "db"),
+            "--logpath",
+            str(tmp_path / "mongod.log"),
+            "--wiredTigerCacheSizeGB",
+            "0.25",
+            "--setParameter",
+            "ttlMonitorSleepSecs=1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+async def test_the_ttl_index_removes_a_profile_past_its_hard_ttl(ttl_mongod, settings, contact):
+    """What `put` writes is what MongoDB's TTL monitor acts on (a BSON date under the
+    indexed field): the copy is gone from the collection, not only filtered out by reads."""
+    client: AsyncMongoClient = AsyncMongoClient(
+        ttl_mongod, tz_aware=True, serverSelectionTimeoutMS=20_000
+    )
+    try:
+        database = client["ttl_expiry"]
+        cache = ProfileCache(database)
+        await cache.ensure_indexes()
+        soft = timedelta(seconds=settings.cache.profile_ttl_seconds)
+        hard = timedelta(seconds=settings.cache.profile_hard_ttl_seconds)
+        now = datetime.now(UTC)
+        profile = {"id": contact.id, "external_refs": [{"system": "SALESFORCE", "id": contact.id}]}
+        assert await cache.put("kept", profile, fetched_at=now, soft_ttl=soft, hard_ttl=hard)
+        read_long_ago = now - hard - timedelta(seconds=1)
+        assert await cache.put(
+            contact.id, profile, fetched_at=read_long_ago, soft_ttl=soft, hard_ttl=hard
+        )
+        assert await cache.collection.count_documents({}) == 2
+
+        async def removed() -> bool:
+            return await cache.collection.find_one({"_id": contact.id}) is None
+
+        await wait_for(removed, within=30, interval=0.2)
+        assert await cache.collection.find_one({"_id": "kept"}) is not None
+    finally:
+        await client.close()
+
+
 async def test_past_the_soft_ttl_the_copy_is_served_and_refreshed_in_the_background(
     gateway, sandbox, tokens, contact, profiles
 ):
@@ -134,6 +201,9 @@ async def test_fifty_concurrent_reads_of_a_stale_profile_make_one_refresh(
         await wait_for(refresh_waiting)
         held.release()
         await wait_for(lambda: _given_name_is(profiles, contact.id, contact.first_name))
+        await wait_for(lambda: _refresh_outcomes_are(gateway, refreshed=1))
+        # one task in this process: not fifty that the MongoDB lease then turned away
+        assert await _refresh_outcomes(gateway, outcome="leased_elsewhere") == 0
 
     assert salesforce_reads(sandbox.calls("salesforce")) == {"by_id": 1, "query": 1}
 
@@ -234,3 +304,7 @@ async def _refresh_outcomes(*gateways, outcome: str) -> float:
             float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(sample)
         )
     return total
+
+
+async def _refresh_outcomes_are(gateway, *, refreshed: int) -> bool:
+    return await _refresh_outcomes(gateway, outcome="refreshed") == refreshed

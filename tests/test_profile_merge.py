@@ -10,6 +10,7 @@ import pytest
 from conftest import bearer
 
 from connectors.records import CustomerIdentity, ExternalRef, LoyaltyAccountRecord, System
+from gateway.services.identity import normalise_email, normalise_phone
 from gateway.services.profile import (
     CustomerProfile,
     IdentityConflict,
@@ -79,6 +80,84 @@ def merged(contact, *, pos_found=(), shop_found=(), accounts=(), crm_matches=())
             fetched_at=dict.fromkeys(System, FETCHED),
         )
     )
+
+
+# -- matching: normalised email (case, whitespace) or E.164 phone --------------------------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["ana.silva@example.com", " Ana.Silva@Example.COM ", "\tANA.SILVA@EXAMPLE.COM\n"],
+)
+def test_an_email_is_compared_trimmed_and_lower_cased(typed):
+    assert normalise_email(typed) == "ana.silva@example.com"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "+16465550100",
+        "+1 (646) 555-0100",
+        "(646) 555-0100",
+        "646.555.0100",
+        "1-646-555-0100",
+        "001 646 555 0100",
+        "646-555-0100 x12",
+        "+1 646 555 0100 ext. 3",
+    ],
+)
+def test_a_phone_is_compared_in_e164(typed):
+    assert normalise_phone(typed) == "+16465550100"
+
+
+@pytest.mark.parametrize(
+    ("typed", "region", "e164"),
+    [
+        ("+44 20 7946 0958", "US", "+442079460958"),
+        ("0044 20 7946 0958", "US", "+442079460958"),
+        ("020 7946 0958", "GB", "+442079460958"),
+    ],
+)
+def test_a_foreign_or_national_number_is_read_in_its_plan(typed, region, e164):
+    assert normalise_phone(typed, region) == e164
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [None, "", "n/a", "555-0100", "646 555 010", "+1 646 555 0100 00000000", "email@x.com"],
+)
+def test_what_cannot_be_a_whole_phone_number_matches_nothing(typed):
+    # a 7-digit local number would make everyone with it one person
+    assert normalise_phone(typed) is None
+
+
+@pytest.mark.parametrize("typed", [None, "", "   ", "no-at-sign.example.com"])
+def test_what_cannot_be_an_email_matches_nothing(typed):
+    assert normalise_email(typed) is None
+
+
+def test_records_match_on_the_email_alone_or_the_phone_alone():
+    profile = merged(
+        crm(email=" Ana.Silva@Example.COM ", phone="(646) 555-0100"),
+        pos_found=[pos("POS1", email=None, phone="+16465550100")],
+        shop_found=[shop("gid://shopify/Customer/1", email="ANA.SILVA@example.com", phone=None)],
+    )
+    assert profile.external_refs == (
+        ExternalRef(System.SALESFORCE, "003CRM"),
+        ExternalRef(System.SQUARE, "POS1"),
+        ExternalRef(System.SHOPIFY, "gid://shopify/Customer/1"),
+    )
+    assert (profile.email, profile.phone) == ("ana.silva@example.com", "+16465550100")
+
+
+def test_a_record_sharing_neither_email_nor_phone_is_not_merged():
+    lookalike = pos("POS9", email="ana.silva@example.org", phone="+16465550101")
+    profile = merged(crm(), pos_found=[lookalike], accounts=[account("POS9", 9_000)])
+    assert profile.refs_in(System.SQUARE) == ()
+    assert profile.loyalty is None
+
+
+# -- field precedence ------------------------------------------------------------------
 
 
 def test_the_id_is_the_crm_contacts():
@@ -308,3 +387,45 @@ async def test_sources_carry_each_systems_version(gateway, tokens, dataset):
         fetched = datetime.fromisoformat(source["fetchedAt"])
         assert abs(datetime.now(UTC) - fetched) < timedelta(minutes=1)
     assert body["data"]["customer"]["identityConflicts"] == []
+
+
+@pytest.fixture(scope="module")
+def typed_messily(dataset: Dataset):
+    """A contact the CRM holds once with a stray-spaced, title-cased email and a national
+    phone, whose POS customer has no email (so matches on the phone alone) and whose online
+    customer has no phone (so matches on the email alone)."""
+    counts = Counter(c.person_key for c in dataset.crm_contacts)
+    pos_by_person = {c.person_key: c for c in dataset.pos_customers}
+    shop_by_person = {c.person_key: c for c in dataset.shop_customers}
+    for contact in dataset.crm_contacts:
+        pos_customer = pos_by_person.get(contact.person_key)
+        shop_customer = shop_by_person.get(contact.person_key)
+        if (
+            counts[contact.person_key] == 1
+            and pos_customer is not None
+            and pos_customer.email_address is None
+            and shop_customer is not None
+            and shop_customer.phone is None
+            and contact.email != contact.email.strip().lower()
+            and not contact.phone.startswith("+")
+        ):
+            return contact, pos_customer, shop_customer
+    raise AssertionError("the dataset has no such contact")
+
+
+async def test_a_messily_typed_contact_is_matched_across_systems_over_the_sandbox(
+    gateway, tokens, dataset, typed_messily
+):
+    contact, pos_customer, shop_customer = typed_messily
+    body = await gateway.query(
+        CONFLICTS, {"id": contact.id}, headers=bearer(tokens.staff(dataset.stores[0].id))
+    )
+    assert "errors" not in body, body
+    customer = body["data"]["customer"]
+    assert {(r["system"], r["id"]) for r in customer["externalRefs"]} == {
+        ("SALESFORCE", contact.id),
+        ("SQUARE", pos_customer.id),  # by the phone: "(512) 500-0231" is "+15125000231"
+        ("SHOPIFY", f"gid://shopify/Customer/{shop_customer.id}"),  # by the email
+    }
+    assert customer["email"] == contact.email.strip().lower()
+    assert customer["identityConflicts"] == []

@@ -5,34 +5,23 @@ serves again."""
 
 from __future__ import annotations
 
-import gc
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import bearer
-from profile_support import ME, wait_for
+from profile_support import ME, mongod_of_its_own, wait_for
 
-from gateway.local_mongod import LocalMongod
+from gateway.local_mongod import LocalMongod, free_port
 
 VENDORS = ("square", "shopify", "salesforce")
 
 
 @pytest.fixture
 def own_mongod(tmp_path: Path) -> Iterator[LocalMongod]:
-    server = LocalMongod(tmp_path / "mongod")
-    server.start()
-    try:
+    with mongod_of_its_own(tmp_path / "mongod") as server:
         yield server
-    finally:
-        server.stop()
-        # pymongo may leave sockets to a server it saw die for the collector to close; let
-        # that happen here, not as a ResourceWarning in whichever test runs next
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            gc.collect()
 
 
 def warnings_of(body) -> list[str]:
@@ -88,3 +77,22 @@ async def test_profile_reads_survive_a_mongodb_restart(
         ready = await gateway.http.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["checks"]["mongodb"] == "ok"
+
+
+async def test_a_gateway_started_without_mongodb_still_answers_profiles(
+    settings, make_gateway, sandbox, tokens, dataset
+):
+    """MongoDB down at start-up: the gateway starts, reads the upstreams directly and says
+    so, and is not ready; nothing listens on the port it is given."""
+    contact = dataset.crm_contacts[32]
+    nowhere = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true"
+    no_mongodb = settings.with_changes(mongodb_uri=nowhere, mongodb_timeout_seconds=0.3)
+    async with make_gateway(no_mongodb) as gateway:
+        body = await gateway.query(ME, headers=bearer(tokens.customer(contact.id)))
+        assert body["data"]["me"]["id"] == contact.id
+        assert body["data"]["me"]["givenName"] == contact.first_name
+        assert "errors" not in body
+        assert warnings_of(body) == ["CACHE_UNAVAILABLE"]
+        ready = await gateway.http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["mongodb"] == "unreachable"

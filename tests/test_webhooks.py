@@ -6,25 +6,28 @@ openssl), never with the code under test.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from conftest import GatewayClient
+from profile_support import mongod_of_its_own, wait_for
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
 from connectors.records import System
 from gateway.app import create_app
+from gateway.local_mongod import LocalMongod
 from gateway.settings import Environment, Settings
-from gateway.store import WebhookDeliveries
 from gateway.webhooks import (
     DeliveryNotApplied,
     InvalidSignature,
@@ -34,7 +37,6 @@ from gateway.webhooks import (
     verify_hubspot_v3,
     verify_shopify,
     verify_square,
-    webhook_routes,
 )
 
 SQUARE_KEY = "test-square-signature-key"
@@ -177,10 +179,7 @@ def webhook_settings(settings: Settings) -> Settings:
 
 @asynccontextmanager
 async def webhook_gateway(settings: Settings) -> AsyncIterator[GatewayClient]:
-    app = create_app(settings)
-    # Until gateway/app.py mounts them itself.
-    if not any(getattr(route, "path", None) == "/webhooks/square" for route in app.routes):
-        app.router.routes.extend(webhook_routes())
+    app = create_app(settings)  # the routes as the app mounts them
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
@@ -445,6 +444,23 @@ async def test_a_redelivered_shopify_webhook_is_a_no_op(gateway, sandbox, two_pe
     assert await crm_calls_to_read(gateway, sandbox, alice.id) == 0
 
 
+async def test_copies_of_one_delivery_arriving_together_apply_once(
+    webhook_settings, gateway, sandbox, two_people
+):
+    """Two pods (here two apps on one MongoDB) each get copies of one delivery at once: the
+    unique index on the delivery log lets exactly one apply it."""
+    (_, alice_pos, _, _), _ = two_people
+    await cache_both(gateway, sandbox, two_people)
+    event = square_event(alice_pos.id)
+    async with webhook_gateway(webhook_settings) as other_pod:
+        answers = await asyncio.gather(
+            *(post_square(pod, event) for _ in range(4) for pod in (gateway, other_pod))
+        )
+    assert [a.status_code for a in answers] == [200] * 8
+    statuses = sorted(a.json()["status"] for a in answers)
+    assert statuses == ["applied"] + ["duplicate"] * 7
+
+
 async def test_an_unsigned_copy_does_not_burn_the_delivery_id(gateway, sandbox, two_people):
     (_, alice_pos, _, _), _ = two_people
     await cache_both(gateway, sandbox, two_people)
@@ -525,13 +541,79 @@ async def test_an_unreachable_delivery_log_is_not_applied():
         await apply(FakeDeliveries(fail=True), FailingCache())
 
 
-async def test_mongodb_failure_answers_503_so_the_vendor_retries(gateway, monkeypatch):
-    async def unavailable(self, vendor, delivery_id, retention):
-        raise AutoReconnect("mongod gone")
+@pytest.fixture
+def own_mongod(tmp_path: Path) -> Iterator[LocalMongod]:
+    with mongod_of_its_own(tmp_path / "mongod") as server:
+        yield server
 
-    monkeypatch.setattr(WebhookDeliveries, "record", unavailable)
-    response = await post_square(gateway, square_event("ANYCUSTOMER"))
-    assert response.status_code == 503
+
+async def test_mongodb_down_answers_503_and_the_vendors_retry_applies_it(
+    webhook_settings, sandbox, tokens, dataset, two_people, own_mongod
+):
+    (alice, alice_pos, _, _), _ = two_people
+    settings = webhook_settings.with_changes(
+        mongodb_uri=own_mongod.uri,
+        mongodb_timeout_seconds=0.5,
+        cache={"profile_cache_retry_seconds": 0.2},
+    )
+    async with webhook_gateway(settings) as gateway:
+        gateway.http.headers["authorization"] = f"Bearer {tokens.staff(dataset.stores[0].id)}"
+        await read_profile(gateway, alice.id)
+        event = square_event(alice_pos.id)
+
+        own_mongod.stop()
+        response = await post_square(gateway, event)
+        assert response.status_code == 503
+
+        own_mongod.start()
+
+        async def retry_applied():
+            retried = await post_square(gateway, event)
+            return retried.status_code == 200 and retried.json()
+
+        # the failed attempt left no delivery record: the retry is applied, not a duplicate
+        outcome = await wait_for(retry_applied, within=30, interval=0.2)
+        assert outcome == {"status": "applied", "invalidated": 1}
+        assert (await post_square(gateway, event)).json()["status"] == "duplicate"
+
+
+async def test_a_retry_hours_after_the_event_is_still_applied(gateway, sandbox, two_people):
+    """Neither vendor signs a delivery time, and both keep the first one on retries (Square
+    for up to 72 hours, Shopify 4): no 5-minute cut-off applies to them
+    (docs/customer-profile.md "Timestamps")."""
+    (alice, alice_pos, alice_shop, _), _ = two_people
+    await cache_both(gateway, sandbox, two_people)
+    hours_ago = datetime.now(UTC) - timedelta(hours=3)
+    event = square_event(alice_pos.id)
+    event["created_at"] = hours_ago.isoformat().replace("+00:00", "Z")
+    raw = json.dumps(event).encode()
+    square = await gateway.http.post(
+        "/webhooks/square",
+        content=raw,
+        headers={
+            "x-square-hmacsha256-signature": b64_hmac(SQUARE_KEY, SQUARE_URL.encode() + raw),
+            "square-initial-delivery-timestamp": hours_ago.isoformat(),
+            "square-retry-number": "5",
+            "square-retry-reason": "http_error",
+        },
+    )
+    assert square.json() == {"status": "applied", "invalidated": 1}
+
+    await read_profile(gateway, alice.id)  # cached again
+    payload = shopify_customer(alice_shop.id)
+    raw = json.dumps(payload).encode()
+    shopify = await gateway.http.post(
+        "/webhooks/shopify",
+        content=raw,
+        headers={
+            "x-shopify-topic": "customers/update",
+            "x-shopify-webhook-id": str(uuid.uuid4()),
+            "x-shopify-triggered-at": hours_ago.isoformat(),
+            "x-shopify-hmac-sha256": b64_hmac(SHOPIFY_SECRET, raw),
+        },
+    )
+    assert shopify.json() == {"status": "applied", "invalidated": 1}
+    assert await crm_calls_to_read(gateway, sandbox, alice.id) >= 1
 
 
 @pytest.mark.parametrize("secret", ["square_signature_key", "shopify_secret"])
