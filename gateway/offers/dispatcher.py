@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from pymongo.errors import PyMongoError
 
 from gateway.offers.abandoned import AbandonedCarts
 from gateway.offers.outbox import EVENT_ID_HEADER, SIGNATURE_HEADER, Outbox, signature
@@ -66,11 +67,16 @@ class Dispatcher:
         while not self._stopping:
             try:
                 await self.run_once()
+            except PyMongoError as exc:
+                if self._stopping:
+                    return
+                # MongoDB away for a moment: one line a round, not a traceback each time.
+                log.warning("offers dispatcher round skipped, MongoDB unavailable: %s", exc)
             except Exception:
                 if self._stopping:
                     return
-                # The loop outlives any one failure (MongoDB away for a moment, a bug in
-                # one event): it is logged and the next round tries again.
+                # The loop outlives any one failure (a bug in one event): it is logged and
+                # the next round tries again.
                 log.exception("offers dispatcher round failed")
             await asyncio.sleep(self._settings.interval_seconds)
 
