@@ -7,9 +7,12 @@
 | KIOSK without a hand-off      | UNAUTHENTICATED  | FORBIDDEN                                    |
 | STAFF                         | FORBIDDEN        | any customer, every read audited             |
 | ANONYMOUS (a cart token too)  | UNAUTHENTICATED  | UNAUTHENTICATED                              |
+| DEVELOPER                     | UNAUTHENTICATED  | UNAUTHENTICATED                              |
 
-A refusal is raised before anything is fetched, so another customer's id costs no upstream
-call and answers exactly as an id that does not exist.
+A developer token proves someone who may discover the schema, not a customer: it reaches
+customer data exactly as anonymous does. A refusal is raised before anything is fetched, so
+another customer's id costs no upstream call and answers exactly as an id that does not
+exist.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from enum import Enum
 
 from gateway.auth.errors import Forbidden, NotFound, Unauthenticated
 from gateway.auth.principal import Principal, PrincipalKind
+
+# no customer identity, so refused as no one signed in
+NOT_A_CUSTOMER = frozenset({PrincipalKind.ANONYMOUS, PrincipalKind.DEVELOPER})
 
 
 class CustomerAccess(Enum):
@@ -33,7 +39,7 @@ def customer_read_access(principal: Principal, customer_id: str) -> CustomerAcce
         if own == customer_id:
             return CustomerAccess.OWN
         raise NotFound("No customer has this id.")
-    if principal.kind is PrincipalKind.ANONYMOUS:
+    if principal.kind in NOT_A_CUSTOMER:
         raise Unauthenticated("Reading a customer needs a customer or staff token.")
     raise Forbidden("A kiosk reads a customer only with that customer's hand-off.")
 
@@ -51,6 +57,6 @@ def handoff_requester(principal: Principal) -> str:
     """The customer who may hand themselves off to a kiosk: only one signed in directly."""
     if principal.kind is PrincipalKind.CUSTOMER and principal.subject is not None:
         return principal.subject
-    if principal.kind is PrincipalKind.ANONYMOUS:
+    if principal.kind in NOT_A_CUSTOMER:
         raise Unauthenticated("A kiosk hand-off needs a customer token.")
     raise Forbidden("Only a signed-in customer can hand off to a kiosk.")

@@ -2,8 +2,9 @@
 docs/security.md "Principals").
 
 Every token names its `role`; `sub` is the CRM contact id of a customer, the staff id of a
-staff member, the device id of a kiosk; staff and kiosk tokens carry the `store_id` they are
-scoped to. A token that does not say all its kind needs proves nothing and is refused.
+staff member, the device id of a kiosk, the developer's id; staff and kiosk tokens carry the
+`store_id` they are scoped to (a developer's is ignored: it is scoped to no store). A token
+that does not say all its kind needs proves nothing and is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ ROLES = {
     "customer": PrincipalKind.CUSTOMER,
     "staff": PrincipalKind.STAFF,
     "kiosk": PrincipalKind.KIOSK,
+    "developer": PrincipalKind.DEVELOPER,
 }
+# the kinds a token scopes to one store
+STORE_SCOPED = frozenset({PrincipalKind.STAFF, PrincipalKind.KIOSK})
 # ids are short; a claim longer than this is not an id we issued or could look up
 MAX_ID_LENGTH = 128
 # the registered claims a token must carry before its own claims are even looked at
@@ -34,7 +38,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         raise InvalidCredentials(f"The token's `{ROLE_CLAIM}` must be one of {', '.join(ROLES)}.")
     subject = _identifier(claims, "sub")
     store_id = None
-    if kind is not PrincipalKind.CUSTOMER:
+    if kind in STORE_SCOPED:
         store_id = _identifier(claims, STORE_CLAIM)
     return Principal(kind=kind, subject=subject, store_id=store_id, expires_at=float(claims["exp"]))
 

@@ -1,9 +1,9 @@
 """Who is asking: the principal every resolver checks before it reads or changes anything.
 
 A request carries at most one identity (a customer's JWT, a kiosk device token, a staff
-token) and, independently, at most one guest cart token. The token is kept apart from the
-identity because a customer who logs in still holds the guest cart they filled before:
-presenting both is how that cart is merged into theirs.
+token, a developer's token) and, independently, at most one guest cart token. The token is
+kept apart from the identity because a customer who logs in still holds the guest cart they
+filled before: presenting both is how that cart is merged into theirs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from enum import StrEnum
 class PrincipalKind(StrEnum):
     ANONYMOUS = "ANONYMOUS"
     CUSTOMER = "CUSTOMER"
+    # may discover the schema (introspection, the federation SDL, suggestions) in
+    # production; reaches no customer's data, exactly as ANONYMOUS
+    DEVELOPER = "DEVELOPER"
     KIOSK = "KIOSK"
     STAFF = "STAFF"
 
@@ -22,7 +25,7 @@ class PrincipalKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Principal:
     kind: PrincipalKind = PrincipalKind.ANONYMOUS
-    # the customer id (CRM contact id) for CUSTOMER, the device or staff id otherwise
+    # the customer id (CRM contact id) for CUSTOMER; the device, staff or developer id otherwise
     subject: str | None = None
     # the store a KIOSK device or a STAFF member is scoped to
     store_id: str | None = None

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.auth.principal import PrincipalKind
 from gateway.settings import Environment, LimitsSettings
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaDiscovery:
+    """What one request may learn about the schema beyond its own operation."""
+
+    introspection: bool  # `__schema`, `__type` and the federation `_service { sdl }`
+    suggestions: bool  # "Did you mean ...?" and the names validation messages give
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +26,8 @@ class OperationLimits:
     default_list_size: int
     introspection: bool
     suggestions: bool
+    # a DEVELOPER principal gets both, whatever the two above say
+    developer_introspection: bool = True
 
     @classmethod
     def defaults(cls) -> OperationLimits:
@@ -45,4 +56,11 @@ class OperationLimits:
                 if limits.field_suggestions is not None
                 else outside_production
             ),
+            developer_introspection=limits.developer_introspection,
         )
+
+    def discovery(self, kind: PrincipalKind) -> SchemaDiscovery:
+        """Introspection and suggestions for a principal of this kind."""
+        if kind is PrincipalKind.DEVELOPER and self.developer_introspection:
+            return SchemaDiscovery(introspection=True, suggestions=True)
+        return SchemaDiscovery(introspection=self.introspection, suggestions=self.suggestions)

@@ -1,10 +1,10 @@
 """Rate limiting per principal, shared by every pod through MongoDB.
 
-One token bucket per principal in the `rate_limits` collection: a customer by subject, a
-kiosk device or a staff member by store and subject, anyone else by client address (see
-client_address.py). A bucket holds at most `requests` tokens and refills at `requests` per
-`window_seconds`; each request takes one, and a request that finds less than one token is
-refused with 429 RATE_LIMITED and a Retry-After saying when one will be there.
+One token bucket per principal in the `rate_limits` collection: a customer or a developer
+by subject, a kiosk device or a staff member by store and subject, anyone else by client
+address (see client_address.py). A bucket holds at most `requests` tokens and refills at
+`requests` per `window_seconds`; each request takes one, and a request that finds less than
+one token is refused with 429 RATE_LIMITED and a Retry-After saying when one will be there.
 
 Taking a token is one atomic `findOneAndUpdate` with an aggregation pipeline: refill by the
 time elapsed since the bucket's last update, then take a token if there is one. The clock is
@@ -89,6 +89,8 @@ class RateLimiter:
     def key(self, principal: Principal, connection: HTTPConnection) -> str:
         if principal.kind is PrincipalKind.CUSTOMER:
             return f"customer:{principal.subject}"
+        if principal.kind is PrincipalKind.DEVELOPER:
+            return f"developer:{principal.subject}"
         if principal.kind in (PrincipalKind.KIOSK, PrincipalKind.STAFF):
             # device and staff ids are the store's own: kiosk-1 may exist in every store
             return f"{principal.kind.value.lower()}:{principal.store_id}:{principal.subject}"

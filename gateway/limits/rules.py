@@ -1,5 +1,6 @@
-"""Validation rules for depth, aliases and directives, and the introspection switch. They
-read only the document, so the validation cache runs them once per distinct document."""
+"""Validation rules for depth, aliases and directives, and the introspection refusal. They
+read only the document, so the validation cache runs them once per distinct document (and,
+for NoIntrospection, per whether this request may introspect: validation.py)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,7 @@ def limit_rules(limits: OperationLimits) -> tuple[type[ValidationRule], ...]:
                         self.report_error(error)
             return SKIP
 
-    rules: tuple[type[ValidationRule], ...] = (OperationShapeRule,)
-    if not limits.introspection:
-        rules += (NoIntrospection,)
-    return rules
+    return (OperationShapeRule,)
 
 
 def _shape_errors(

@@ -1,6 +1,10 @@
 """Validation, cached per document (a drop-in for Strawberry's ValidationCache), that can
 hide "Did you mean ...?" suggestions and the names the document did not say, followed by
-the cost check with this request's variables."""
+the cost check with this request's variables.
+
+Whether introspection and suggestions are allowed depends on the principal (a developer
+may, others only where the settings say so: policy.py), so both are part of the cache key:
+a document a developer validated is validated again, and refused, for anyone else."""
 
 from __future__ import annotations
 
@@ -13,10 +17,11 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.limits.cost import operation_cost
 from gateway.limits.policy import OperationLimits
 from gateway.limits.refusal import too_complex
-from gateway.limits.rules import limit_rules
+from gateway.limits.rules import NoIntrospection, limit_rules
 
 Rules = tuple[type[ASTValidationRule], ...]
 # Strawberry adds these to every validation of its own
@@ -26,13 +31,21 @@ _STRAWBERRY_RULES: Rules = (MaybeNullValidationRule, OneOfInputValidationRule)
 @cache
 def _cached_validate(
     maxsize: int,
-) -> Callable[[GraphQLSchema, DocumentNode, Rules, bool], list[GraphQLError]]:
+) -> Callable[[GraphQLSchema, DocumentNode, Rules, bool, bool], list[GraphQLError]]:
     return lru_cache(maxsize=maxsize)(_validate)
 
 
 def _validate(
-    schema: GraphQLSchema, document: DocumentNode, rules: Rules, hide_suggestions: bool
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: Rules,
+    introspection: bool,
+    hide_suggestions: bool,
 ) -> list[GraphQLError]:
+    """Every argument is part of the cache key, `introspection` and `hide_suggestions`
+    included: they differ between principals asking with the same document."""
+    if not introspection:
+        rules = (*rules, NoIntrospection)
     errors = validate(
         schema, document, (*rules, *_STRAWBERRY_RULES), hide_suggestions=hide_suggestions
     )
@@ -84,11 +97,13 @@ class LimitedValidation(SchemaExtension):
         document = context.graphql_document
         if document is not None and context.validation_rules:
             schema = context.schema._schema
+            discovery = self._limits.discovery(_principal(context.context).kind)
             errors = self._validate(
                 schema,
                 document,
                 context.validation_rules + self._rules,
-                not self._limits.suggestions,
+                discovery.introspection,
+                not discovery.suggestions,
             )
             if not errors:
                 cost = operation_cost(
@@ -107,3 +122,10 @@ class LimitedValidation(SchemaExtension):
                     ]
             context.pre_execution_errors = errors
         yield
+
+
+def _principal(context: object) -> Principal:
+    """The request's principal; a schema executed without the gateway's context (as in
+    tests) is asked as anonymous."""
+    principal = getattr(context, "principal", ANONYMOUS)
+    return principal if isinstance(principal, Principal) else ANONYMOUS

@@ -1,16 +1,19 @@
-"""The dev token endpoint: test tokens for a customer, a staff member or a kiosk device.
+"""The dev token endpoint: test tokens for a customer, a staff member, a kiosk device or a
+developer.
 
 POST /dev/token with a JSON body:
 
     {"kind": "customer", "subject": "<CRM contact id>"}
     {"kind": "staff", "store_id": "<store id>", "subject": "<staff id>"}      subject optional
     {"kind": "kiosk", "store_id": "<store id>", "subject": "<device id>"}     subject optional
+    {"kind": "developer", "subject": "<developer id>"}                        subject optional
     optional everywhere: "expires_in" (seconds, 1 to 86400; default 3600)
 
 answers `{"access_token", "token_type": "Bearer", "expires_in"}`, or 400 with an OAuth-style
 `{"error": "invalid_request", "error_description"}`. Customers must be CRM contacts of the
 dataset and stores must be stores (not the warehouse), as a real IdP only vouches for
-accounts it knows. The claims are those docs/security.md "Principals" documents.
+accounts it knows; a developer is scoped to no store, so a `store_id` is refused. The claims
+are those docs/security.md "Principals" documents.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from sandbox.identity.keys import Clock, KeyRing
 
 DEFAULT_EXPIRES_IN = 3600
 MAX_EXPIRES_IN = 86400
-KINDS = ("customer", "staff", "kiosk")
+KINDS = ("customer", "staff", "kiosk", "developer")
+DEFAULT_DEVELOPER = "developer-0001"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,10 @@ def _token_request(body: Any, issuer: Issuer) -> tuple[str, str, str | None, int
             raise InvalidRequest("`subject` must be the id of a CRM contact")
         return kind, subject, None, expires_in
     store_id = body.get("store_id")
+    if kind == "developer":
+        if store_id is not None:
+            raise InvalidRequest("a developer is scoped to no store: leave `store_id` out")
+        return kind, subject or DEFAULT_DEVELOPER, None, expires_in
     if store_id not in issuer.store_ids:
         raise InvalidRequest("`store_id` must be the id of a store")
     default_subject = f"{kind}-{store_id}"
