@@ -13,7 +13,7 @@ import strawberry
 
 from gateway.context import Info
 from gateway.offers import channel as offer_channel
-from gateway.services.cart_errors import CartOutcome
+from gateway.services.cart_errors import CartErrorCode, CartOutcome
 from gateway.services.carts import LineRequest
 from gateway.settings import CartMergePolicy as MergePolicySetting
 from gateway.store import carts as stored
@@ -202,6 +202,11 @@ class CartMutations:
             if channel is not None
             else offer_channel.default_channel(principal)
         )
+        refusal = offer_channel.channel_refusal(principal, sales_channel)
+        if refusal is not None:
+            return CartPayload.from_outcome(
+                CartOutcome.refused(None, CartErrorCode.CHANNEL_NOT_ALLOWED, refusal, "channel")
+            )
         outcome = await info.context.services.carts.apply_promo_code(
             principal,
             cart_id,

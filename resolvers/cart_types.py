@@ -47,8 +47,9 @@ class SalesChannel(Enum):
 PricingChannel = Annotated[
     SalesChannel | None,
     strawberry.argument(
-        description="The channel to price for; default: KIOSK for a kiosk, STORE for staff, "
-        "else WEB (docs/offers.md)."
+        description="The channel to price for, one the caller acts on (WEB or MOBILE online, "
+        "KIOSK for a kiosk, STORE for staff; any other is refused with CHANNEL_NOT_ALLOWED); "
+        "default: KIOSK for a kiosk, STORE for staff, else WEB (docs/offers.md)."
     ),
 ]
 
@@ -315,9 +316,12 @@ class Cart:
         )
 
     def _channel(self, info: Info, channel: SalesChannel | None) -> offer_channel.SalesChannel:
-        if channel is not None:
-            return offer_channel.SalesChannel(channel.value)
-        return offer_channel.default_channel(info.context.principal)
+        """The channel asked for, or the principal's; CHANNEL_NOT_ALLOWED (before anything
+        is priced) for one the principal may not act on."""
+        return offer_channel.permitted_channel(
+            info.context.principal,
+            offer_channel.SalesChannel(channel.value) if channel is not None else None,
+        )
 
     async def _price(self, info: Info, channel: SalesChannel | None) -> CartPrice:
         try:

@@ -27,8 +27,9 @@ class CheckoutPayload:
 class CheckoutMutations:
     @strawberry.mutation(
         description="Places the cart's order in the e-commerce system (WEB, MOBILE) or the "
-        "POS (STORE, KIOSK). The same idempotencyKey replays the same result; retry with it "
-        "after any failure or timeout."
+        "POS (STORE, KIOSK). `channel` is one the caller acts on (WEB or MOBILE online, KIOSK "
+        "for a kiosk, STORE for staff), else CHANNEL_NOT_ALLOWED. The same idempotencyKey "
+        "replays the same result; retry with it after any failure or timeout."
     )
     async def checkout(
         self,

@@ -54,10 +54,8 @@ class OfferQueries:
     async def offers(self, info: Info, channel: PricingChannel = None) -> list[Offer]:
         principal = info.context.principal
         services = info.context.services
-        sales_channel = (
-            offer_channel.SalesChannel(channel.value)
-            if channel is not None
-            else offer_channel.default_channel(principal)
+        sales_channel = offer_channel.permitted_channel(
+            principal, offer_channel.SalesChannel(channel.value) if channel is not None else None
         )
         customer_id = principal.customer_id
         interests = CustomerInterests(frozenset(), frozenset())

@@ -119,3 +119,31 @@ class Device:
 
 def codes(payload: dict[str, Any]) -> list[str]:
     return [error["code"] for error in payload["userErrors"]]
+
+
+HANDOFF_CREATE = """
+mutation ($storeId: ID!) {
+  kioskHandoffCreate(storeId: $storeId) { handoff { token } userErrors { code } }
+}
+"""
+
+
+def staff_at(client: Any, tokens: Any, store_id: str, staff_id: str = "staff-0001") -> Device:
+    """A till of `store_id`: the principal that acts on the STORE channel."""
+    return Device(client, {"authorization": f"Bearer {tokens.staff(store_id, staff_id)}"})
+
+
+async def kiosk_for(
+    client: Any, tokens: Any, customer: Device, store_id: str, device_id: str = "kiosk-0001"
+) -> Device:
+    """A kiosk of `store_id` the `customer` (a Device with their own token) has handed their
+    identity to: the principal that acts on the KIOSK channel with their cart."""
+    payload = (await customer.run(HANDOFF_CREATE, storeId=store_id))["kioskHandoffCreate"]
+    assert payload["userErrors"] == [], payload
+    return Device(
+        client,
+        {
+            "authorization": f"Bearer {tokens.kiosk(store_id, device_id)}",
+            "x-handoff-token": payload["handoff"]["token"],
+        },
+    )

@@ -45,7 +45,8 @@ KIOSK = "kiosk"  # a kiosk of Alice's store, no hand-off
 HANDOFF = "kiosk_handoff"  # the kiosk Alice handed off to
 STAFF = "staff"  # staff of the store
 STAFF_ELSEWHERE = "staff_other_store"
-PRINCIPALS = (ANONYMOUS, GUEST, CUSTOMER, OTHER, KIOSK, HANDOFF, STAFF, STAFF_ELSEWHERE)
+DEVELOPER = "developer"  # may discover the schema; reaches customer data as anonymous
+PRINCIPALS = (ANONYMOUS, GUEST, CUSTOMER, OTHER, KIOSK, HANDOFF, STAFF, STAFF_ELSEWHERE, DEVELOPER)
 
 # outcomes
 OWN = "OWN"  # reached Alice's data (or, for the guest cart, the guest's)
@@ -69,23 +70,24 @@ def row(
     handoff: str,
     staff: str,
     staff_elsewhere: str,
+    developer: str,
 ) -> dict[str, str]:
-    columns = (anonymous, guest, customer, other, kiosk, handoff, staff, staff_elsewhere)
+    columns = (anonymous, guest, customer, other, kiosk, handoff, staff, staff_elsewhere, developer)
     return dict(zip(PRINCIPALS, columns, strict=True))
 
 
 # columns: anonymous, guest, customer (Alice), another customer, kiosk, kiosk after Alice's
-# hand-off, staff of the store, staff of another store
+# hand-off, staff of the store, staff of another store, developer
 U, F, NF = UNAUTHENTICATED, FORBIDDEN, NOT_FOUND
-CUSTOMER_READ = row(U, U, OWN, NF, F, OWN, OWN, OWN)
-ME_ROW = row(U, U, OWN, NONE, U, OWN, F, F)
-CART_OF_ALICE = row(NF, NF, OWN, NF, NF, OWN, OWN, OWN)
-CART_OF_GUEST = row(NF, OWN, NF, NF, NF, NF, NF, NF)
-OWN_DATA_ONLY = row(NONE, NONE, OWN, NONE, NONE, OWN, NONE, NONE)
-WISHLIST_CHANGE = row(U, U, OWN, NONE, U, OWN, U, U)
-STAFF_ONLY = row(F, F, F, F, F, F, OWN, OWN)
-SIGNED_IN_CUSTOMER = row(U, U, ALLOWED, ALLOWED, U, ALLOWED, U, U)
-CUSTOMER_TOKEN = row(U, U, ALLOWED, ALLOWED, F, F, F, F)
+CUSTOMER_READ = row(U, U, OWN, NF, F, OWN, OWN, OWN, U)
+ME_ROW = row(U, U, OWN, NONE, U, OWN, F, F, U)
+CART_OF_ALICE = row(NF, NF, OWN, NF, NF, OWN, OWN, OWN, NF)
+CART_OF_GUEST = row(NF, OWN, NF, NF, NF, NF, NF, NF, NF)
+OWN_DATA_ONLY = row(NONE, NONE, OWN, NONE, NONE, OWN, NONE, NONE, NONE)
+WISHLIST_CHANGE = row(U, U, OWN, NONE, U, OWN, U, U, U)
+STAFF_ONLY = row(F, F, F, F, F, F, OWN, OWN, F)
+SIGNED_IN_CUSTOMER = row(U, U, ALLOWED, ALLOWED, U, ALLOWED, U, U, U)
+CUSTOMER_TOKEN = row(U, U, ALLOWED, ALLOWED, F, F, F, F, U)
 EVERYONE = dict.fromkeys(PRINCIPALS, PUBLIC)
 
 
@@ -167,6 +169,7 @@ async def world(gateway, settings, tokens, dataset) -> AsyncIterator[World]:
         HANDOFF: {"authorization": f"Bearer {kiosk_with_handoff}", "handoffToken": handoff_token},
         STAFF: {"authorization": f"Bearer {tokens.staff(store)}"},
         STAFF_ELSEWHERE: {"authorization": f"Bearer {tokens.staff(other_store, 'staff-0002')}"},
+        DEVELOPER: {"authorization": f"Bearer {tokens.developer()}"},
     }
     header_names = {
         "authorization": "authorization",
@@ -401,14 +404,18 @@ remove_code = cart_mutation("cartRemovePromoCode", 'code: "NO-SUCH-CODE", expect
 
 
 async def checkout(world: World, who: str) -> str:
-    """A quote that is not one omnigate signed: an allowed caller reaches the cart and is
-    refused QUOTE_INVALID before anything is placed."""
-    document = """mutation ($cartId: ID!, $key: String!) {
-      checkout(cartId: $cartId, channel: WEB, idempotencyKey: $key, quote: "forged.quote") {
+    """A quote that is not one omnigate signed, on the caller's own channel (test_channels.py
+    has the others): an allowed caller reaches the cart and is refused QUOTE_INVALID before
+    anything is placed."""
+    document = """mutation ($cartId: ID!, $channel: SalesChannel!, $key: String!) {
+      checkout(cartId: $cartId, channel: $channel, idempotencyKey: $key, quote: "forged.quote") {
         cart { id } userErrors { code }
       }
     }"""
-    body = await world.query(who, document, cartId=world.cart_id, key=f"authz-{who}")
+    channel = {KIOSK: "KIOSK", HANDOFF: "KIOSK", STAFF: "STORE", STAFF_ELSEWHERE: "STORE"}
+    body = await world.query(
+        who, document, cartId=world.cart_id, channel=channel.get(who, "WEB"), key=f"authz-{who}"
+    )
     return payload_outcome(
         body,
         "checkout",

@@ -8,7 +8,17 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from cart_api import CART, CART_CREATE, CHECKOUT, LINES_ADD, SET_FULFILLMENT, Device, codes
+from cart_api import (
+    CART,
+    CART_CREATE,
+    CHECKOUT,
+    LINES_ADD,
+    SET_FULFILLMENT,
+    Device,
+    codes,
+    kiosk_for,
+    staff_at,
+)
 from cart_api import stocked_skus as skus_at
 
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, Dataset
@@ -96,19 +106,24 @@ async def test_web_checkout_places_one_online_order_and_closes_the_cart(buyer, d
 
 
 @pytest.mark.parametrize("channel", ["WEB", "STORE"])
-async def test_a_key_retried_five_times_makes_one_upstream_order(buyer, dataset, channel):
+async def test_a_key_retried_five_times_makes_one_upstream_order(
+    buyer, gateway, tokens, dataset, channel
+):
     if channel == "STORE":
+        # the customer's pickup cart, checked out at the till of that store
         cart = await pickup_cart(buyer, dataset, dataset.stores[0].id)
+        till = staff_at(gateway, tokens, dataset.stores[0].id)
     else:
         cart = await filled_cart(buyer, dataset)
+        till = buyer
     before = len(await my_orders(buyer))
     key = f"retry-{channel}"
     # two at once (a double tap), then three more retries
     twins = await asyncio.gather(
-        *(buyer.run(CHECKOUT, cartId=cart["id"], channel=channel, key=key) for _ in range(2))
+        *(till.run(CHECKOUT, cartId=cart["id"], channel=channel, key=key) for _ in range(2))
     )
     later = [
-        await buyer.run(CHECKOUT, cartId=cart["id"], channel=channel, key=key) for _ in range(3)
+        await till.run(CHECKOUT, cartId=cart["id"], channel=channel, key=key) for _ in range(3)
     ]
     answers = [payload["checkout"] for payload in [*twins, *later]]
     assert all(answer["userErrors"] == [] for answer in answers)
@@ -139,12 +154,15 @@ async def test_the_same_key_for_another_cart_is_refused(buyer, dataset):
 
 @pytest.mark.parametrize("channel", ["WEB", "KIOSK"])
 async def test_a_crash_after_the_upstream_order_is_reconciled_on_retry(
-    buyer, gateway, dataset, channel, monkeypatch
+    buyer, gateway, tokens, dataset, channel, monkeypatch
 ):
     if channel == "KIOSK":
         cart = await pickup_cart(buyer, dataset, dataset.stores[1].id)
+        # the customer handed their identity to a kiosk of the store, which checks out
+        checker = await kiosk_for(gateway, tokens, buyer, dataset.stores[1].id)
     else:
         cart = await filled_cart(buyer, dataset, count=1)
+        checker = buyer
     service = services_of(gateway).checkout
     before = len(await my_orders(buyer))
 
@@ -152,7 +170,7 @@ async def test_a_crash_after_the_upstream_order_is_reconciled_on_retry(
         raise RuntimeError("the pod died right after the upstream order")
 
     monkeypatch.setattr(service, "after_upstream_order", crash)
-    crashed = await buyer.raw(CHECKOUT, cartId=cart["id"], channel=channel, key="crashy")
+    crashed = await checker.raw(CHECKOUT, cartId=cart["id"], channel=channel, key="crashy")
     assert crashed["data"] is None
     assert crashed["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     # the order exists upstream, the cart is still frozen for this key
@@ -163,7 +181,7 @@ async def test_a_crash_after_the_upstream_order_is_reconciled_on_retry(
     assert codes(edit) == ["CHECKOUT_IN_PROGRESS"]
 
     monkeypatch.undo()
-    retried = (await buyer.run(CHECKOUT, cartId=cart["id"], channel=channel, key="crashy"))[
+    retried = (await checker.run(CHECKOUT, cartId=cart["id"], channel=channel, key="crashy"))[
         "checkout"
     ]
     assert retried["userErrors"] == []
@@ -179,8 +197,11 @@ async def test_refusals_before_anything_goes_upstream(buyer, gateway, dataset, s
     assert codes(refused) == ["EMPTY_CART"]
     cart = await filled_cart(buyer, dataset, count=1)
     sandbox.reset_calls()
-    no_store = (await buyer.run(CHECKOUT, cartId=cart["id"], channel="STORE", key="k2"))["checkout"]
-    assert codes(no_store) == ["STORE_REQUIRED"]
+    not_theirs = (await buyer.run(CHECKOUT, cartId=cart["id"], channel="STORE", key="k2"))[
+        "checkout"
+    ]
+    assert codes(not_theirs) == ["CHANNEL_NOT_ALLOWED"]
+    assert not_theirs["userErrors"][0]["field"] == ["channel"]
     bad_key = (await buyer.run(CHECKOUT, cartId=cart["id"], channel="WEB", key=""))["checkout"]
     assert codes(bad_key) == ["INVALID_IDEMPOTENCY_KEY"]
     assert sandbox.calls("square").get("POST /v2/orders", 0) == 0

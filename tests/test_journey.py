@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from cart_api import APPLY_CODE, CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device
+from cart_api import APPLY_CODE, CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, staff_at
 from cart_api import stocked_skus as skus_at
 from offers_api import newcomers, put_promotions
 from test_outbox import hooked, receiver  # noqa: F401  (the webhook receiver fixtures)
@@ -109,8 +109,9 @@ async def test_the_whole_journey(hooked, receiver, tokens, dataset, settings):  
         "userErrors"
     ] == []
     quote = (await mobile.run(QUOTE, c="MOBILE"))["cart"]["quote"]
+    till = staff_at(hooked, tokens, store)
     for _ in range(2):  # the till retries: one order, points taken once
-        popup = (await mobile.run(QUOTED_CHECKOUT, id=cart["id"], key="popup-1", q=quote["token"]))[
+        popup = (await till.run(QUOTED_CHECKOUT, id=cart["id"], key="popup-1", q=quote["token"]))[
             "checkout"
         ]
         assert popup["userErrors"] == []

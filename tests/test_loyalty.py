@@ -9,7 +9,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import pytest
-from cart_api import CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, codes
+from cart_api import CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, codes, staff_at
 from cart_api import stocked_skus as skus_at
 
 from connectors.errors import OrderRejected
@@ -93,7 +93,8 @@ async def test_a_store_order_earns_points_through_its_square_order(
     picked = await shopper.run(SET_FULFILLMENT, cartId=cart["id"], type="PICKUP", storeId=store)
     assert picked["cartSetFulfillment"]["userErrors"] == []
     before = balance(sandbox, account)
-    placed = (await shopper.run(CHECKOUT, cartId=cart["id"], channel="STORE", key="earn-pos"))[
+    till = staff_at(gateway, tokens, store)
+    placed = (await till.run(CHECKOUT, cartId=cart["id"], channel="STORE", key="earn-pos"))[
         "checkout"
     ]
     assert placed["order"]["channel"] == "STORE"

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from cart_api import APPLY_CODE, CART_CREATE, CHECKOUT, Device, codes
+from cart_api import APPLY_CODE, CART_CREATE, CHECKOUT, Device, codes, kiosk_for, staff_at
 from cart_api import stocked_skus as skus_at
 from offers_api import code_promo, database_read, put_promotions
 
@@ -87,7 +87,11 @@ async def test_automatic_promotions_apply_per_channel(gateway, tokens, buyers, d
     assert web["cost"]["discount"]["amount"] == "0.00"
     assert web["cost"]["freeShipping"] is True
     assert [d["promotionId"] for d in web["discounts"]] == ["ship-free"]
-    kiosk = (await shopper.run(PRICED, channel="KIOSK"))["cart"]
+    # the customer's own token is online: the kiosk's price is the kiosk's to ask for
+    asked = await shopper.raw(PRICED, channel="KIOSK")
+    assert {e["extensions"]["code"] for e in asked["errors"]} == {"CHANNEL_NOT_ALLOWED"}
+    at_kiosk = await kiosk_for(gateway, tokens, shopper, dataset.stores[0].id)
+    kiosk = (await at_kiosk.run(PRICED))["cart"]  # a kiosk prices for KIOSK
     off = (subtotal * Decimal("0.05")).quantize(Decimal("0.01"))
     assert Decimal(kiosk["cost"]["discount"]["amount"]) == off
     assert Decimal(kiosk["cost"]["total"]["amount"]) == subtotal - off
@@ -117,7 +121,12 @@ async def test_a_code_says_why_it_is_refused_on_this_channel(
     cart = await cart_with(shopper, dataset)
     web = (await shopper.run(APPLY_ON, cartId=cart["id"], code="popup"))["cartApplyPromoCode"]
     assert web["userErrors"] == [{"code": "PROMO_NOT_APPLICABLE", "reason": "CHANNEL_NOT_ELIGIBLE"}]
-    store = (await shopper.run(APPLY_ON, cartId=cart["id"], code="popup", channel="STORE"))[
+    asked = (await shopper.run(APPLY_ON, cartId=cart["id"], code="popup", channel="STORE"))[
+        "cartApplyPromoCode"
+    ]
+    assert asked["userErrors"] == [{"code": "CHANNEL_NOT_ALLOWED", "reason": None}]
+    till = staff_at(gateway, tokens, dataset.stores[0].id)
+    store = (await till.run(APPLY_ON, cartId=cart["id"], code="popup", channel="STORE"))[
         "cartApplyPromoCode"
     ]
     assert store["userErrors"] == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from cart_api import CART_CREATE, CHECKOUT, Device, online_skus
+from cart_api import CART_CREATE, CHECKOUT, Device, kiosk_for, online_skus
 from offers_api import known_everywhere, ordered_before, put_promotions
 from pymongo import AsyncMongoClient
 
@@ -84,8 +84,10 @@ async def test_offers_are_personal_and_skip_what_was_bought(gateway, tokens, dat
         "about-other",
         *(["my-tier"] if tier else []),
     }
-    at_kiosk = [o["promotionId"] for o in (await me.run(OFFERS, channel="KIOSK"))["offers"]]
+    kiosk = await kiosk_for(gateway, tokens, me, dataset.stores[0].id)
+    at_kiosk = [o["promotionId"] for o in (await kiosk.run(OFFERS, channel="KIOSK"))["offers"]]
     assert "kiosk-only" in at_kiosk
+    assert "my-voucher" in at_kiosk  # the hand-off keeps them personal
     anonymous = [o["promotionId"] for o in (await Device(gateway, {}).run(OFFERS))["offers"]]
     assert set(anonymous) == {"general", "about-bought", "about-wished", "about-other"}
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from cart_api import CART_CREATE, LINES_ADD, SET_FULFILLMENT, Device, codes
+from cart_api import CART_CREATE, LINES_ADD, SET_FULFILLMENT, Device, codes, staff_at
 from cart_api import stocked_skus as skus_at
 from offers_api import put_promotions
 
@@ -46,9 +46,11 @@ async def pickup_cart(shopper: Device, dataset, store_id: str) -> dict[str, Any]
     return dict(picked["cartSetFulfillment"]["cart"])
 
 
-async def test_a_web_quote_is_charged_as_quoted_at_the_store(shopper, dataset, settings):
-    """The app showed a web-only discount; checking out at the store with the quote charges
-    that same total, though the store alone would not give the discount."""
+async def test_a_web_quote_is_charged_as_quoted_at_the_store(
+    shopper, gateway, tokens, dataset, settings
+):
+    """The app showed a web-only discount; checking out at the store's till with the quote
+    charges that same total, though the store alone would not give the discount."""
     await put_promotions(
         settings,
         Promotion(
@@ -64,8 +66,9 @@ async def test_a_web_quote_is_charged_as_quoted_at_the_store(shopper, dataset, s
     quoted = (await shopper.run(QUOTE, channel="WEB"))["cart"]["quote"]
     assert quoted["channel"] == "WEB"
     assert Decimal(quoted["total"]["amount"]) < subtotal
+    till = staff_at(gateway, tokens, store_id)
     placed = (
-        await shopper.run(
+        await till.run(
             CHECKOUT_QUOTED, cartId=cart["id"], channel="STORE", key="q-1", quote=quoted["token"]
         )
     )["checkout"]

@@ -6,6 +6,8 @@ signature URL-safe base64 of HMAC-SHA256(`offers.quote_secret`, payload). It car
 cart id and version it priced, the unit prices, the promotions and loyalty points applied
 and the totals, so a checkout on any channel (a POS after the app) places exactly the
 order the shopper was shown, as long as the quote is unexpired and the cart unchanged.
+`Cart.quote` issues one only for a channel its caller acts on (channel.py
+`allowed_channels`), so the channel a quote carries is one a legitimate principal used.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class QuoteLine:
 class Quote:
     cart_id: str
     cart_version: int
-    channel: str  # the channel it was priced for (any channel honours it)
+    channel: str  # priced for, one its issuer acts on (any channel honours it)
     currency: str
     lines: tuple[QuoteLine, ...]
     promotion_ids: tuple[str, ...]

@@ -40,6 +40,8 @@ class CartErrorCode(StrEnum):
     QUOTE_INVALID = "QUOTE_INVALID"  # not signed by omnigate, or tampered with
     QUOTE_EXPIRED = "QUOTE_EXPIRED"
     QUOTE_STALE = "QUOTE_STALE"  # the cart changed since the quote
+    # a `channel` this principal may not act on (gateway/offers/channel.py allowed_channels)
+    CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from gateway.offers import (
     RedemptionRefused,
     Redemptions,
     SalesChannel,
+    channel_refusal,
 )
 from gateway.offers.loyalty import LoyaltyLedger, LoyaltySpend
 from gateway.offers.outbox import EventType, Outbox
@@ -129,7 +130,15 @@ class CheckoutService:
         quote: str | None = None,
     ) -> CheckoutOutcome:
         """`quote`: a signed quote (gateway/offers/quotes.py) to honour instead of pricing
-        the cart again, so this channel charges what another one showed."""
+        the cart again, so this channel charges what another one showed. Any channel
+        honours it: issuing one is refused on a channel the issuer may not act on, so the
+        channel a quote was priced for is one its issuer could use."""
+        refusal = channel_refusal(principal, channel)
+        if refusal is not None:
+            # before the cart is even looked up: nothing is read, priced or placed
+            return CheckoutOutcome.refused(
+                None, CartErrorCode.CHANNEL_NOT_ALLOWED, refusal, "channel"
+            )
         if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
             return CheckoutOutcome.refused(
                 None,
