@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,3 +148,18 @@ async def kiosk_for(
             "x-handoff-token": payload["handoff"]["token"],
         },
     )
+
+
+def known_everywhere(dataset: Dataset) -> list[str]:
+    """CRM contacts with exactly one CRM record, known to the POS and the online shop too,
+    from the end of the dataset (the order-history tests count orders of the first ones)."""
+    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
+    pos = {c.person_key for c in dataset.pos_customers}
+    shop = {c.person_key for c in dataset.shop_customers}
+    return [
+        contact.id
+        for contact in reversed(dataset.crm_contacts)
+        if crm_count[contact.person_key] == 1
+        and contact.person_key in pos
+        and contact.person_key in shop
+    ]

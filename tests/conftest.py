@@ -89,6 +89,11 @@ def _serve_in_thread(servers: list[uvicorn.Server]) -> None:
 
 @pytest.fixture
 def settings(mongod: LocalMongod, sandbox: Sandbox) -> Settings:
+    return sandbox_settings(mongod, sandbox)
+
+
+def sandbox_settings(mongod: LocalMongod, sandbox: Sandbox) -> Settings:
+    """Test settings pointing at the sandbox, with a database of their own."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         env=Environment.TEST,

@@ -4,7 +4,6 @@ cart closed with it, also after retries, twins and a crash in between."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from cart_api import (
     Device,
     codes,
     kiosk_for,
+    known_everywhere,
     staff_at,
 )
 from cart_api import stocked_skus as skus_at
@@ -32,16 +32,7 @@ query { me { orders(first: 50) { edges { node { id channel total { amount } } } 
 def buyers(dataset: Dataset) -> list[str]:
     """CRM contacts known to the POS and the online shop too, taken from the end of the
     dataset so the order-history tests' people see no new orders."""
-    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
-    pos = {c.person_key for c in dataset.pos_customers}
-    shop = {c.person_key for c in dataset.shop_customers}
-    found = [
-        contact.id
-        for contact in reversed(dataset.crm_contacts)
-        if crm_count[contact.person_key] == 1
-        and contact.person_key in pos
-        and contact.person_key in shop
-    ]
+    found = known_everywhere(dataset)
     assert len(found) >= 10
     return found
 

@@ -10,7 +10,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from cart_api import APPLY_CODE, CART_CREATE, CHECKOUT, Device, codes, kiosk_for, staff_at
+from cart_api import (
+    APPLY_CODE,
+    CART_CREATE,
+    CHECKOUT,
+    Device,
+    codes,
+    kiosk_for,
+    known_everywhere,
+    staff_at,
+)
 from cart_api import stocked_skus as skus_at
 from offers_api import code_promo, database_read, put_promotions
 
@@ -43,16 +52,7 @@ mutation ($cartId: ID!, $code: String!, $channel: SalesChannel) {
 def buyers(dataset: Dataset) -> list[str]:
     """CRM contacts known to the POS and the online shop, away from the ones the checkout
     and customer tests count orders for."""
-    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
-    pos = {c.person_key for c in dataset.pos_customers}
-    shop = {c.person_key for c in dataset.shop_customers}
-    found = [
-        contact.id
-        for contact in reversed(dataset.crm_contacts)
-        if crm_count[contact.person_key] == 1
-        and contact.person_key in pos
-        and contact.person_key in shop
-    ]
+    found = known_everywhere(dataset)
     assert len(found) >= 30
     return found[12:30]
 

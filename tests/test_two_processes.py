@@ -15,17 +15,16 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from cart_api import CART, CART_CREATE, LINES_ADD, Device, online_skus
-from conftest import REPO_ROOT, GatewayClient, Sandbox, bearer
+from conftest import REPO_ROOT, GatewayClient, Sandbox, bearer, sandbox_settings
 from test_cart_live import gateway_process, settings_env, subscribe
 
 from gateway.local_mongod import LocalMongod, free_port
-from gateway.settings import Environment, Settings
+from gateway.settings import Settings
 
 PROFILE = "query ($id: ID!) { customer(id: $id) { id email loyalty { balance } } }"
 
@@ -33,16 +32,7 @@ PROFILE = "query ($id: ID!) { customer(id: $id) { id email loyalty { balance } }
 @pytest.fixture(scope="module")
 def shared_settings(mongod: LocalMongod, sandbox: Sandbox) -> Settings:
     """One database for both processes (the conftest `settings` is per test)."""
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        env=Environment.TEST,
-        mongodb_uri=mongod.uri,
-        mongodb_database=f"test_{uuid.uuid4().hex[:12]}",
-        square={"base_url": sandbox.url("square")},
-        shopify={"base_url": sandbox.url("shopify")},
-        salesforce={"login_url": sandbox.url("salesforce")},
-        auth={"issuer": sandbox.url("identity")},
-    )
+    return sandbox_settings(mongod, sandbox)
 
 
 @pytest.fixture(scope="module")
