@@ -490,55 +490,37 @@ class CartStore:
         self, cart_id: str, checkout_key: str, version: int, session: AsyncClientSession | None
     ) -> bool:
         """OPEN at `version` -> CHECKING_OUT for this key; True also if already frozen for it."""
-        result = await self.collection.update_one(
+        return await self._transition(
             {
                 "$or": [
-                    {"_id": cart_id, "status": CartStatus.OPEN.value, "version": version},
-                    {
-                        "_id": cart_id,
-                        "status": CartStatus.CHECKING_OUT.value,
-                        "checkout_key": checkout_key,
-                    },
+                    _open_at(cart_id, version),
+                    _checking_out(cart_id, checkout_key),
                 ]
             },
-            {
-                "$set": {
-                    "status": CartStatus.CHECKING_OUT.value,
-                    "checkout_key": checkout_key,
-                    "updated_at": datetime.now(UTC),
-                },
-                "$inc": {"version": 1},
-            },
-            session=session,
+            {"status": CartStatus.CHECKING_OUT.value, "checkout_key": checkout_key},
+            session,
         )
-        return result.matched_count == 1
 
     async def finish_checkout(
         self, cart_id: str, checkout_key: str, session: AsyncClientSession
     ) -> None:
-        await self.collection.update_one(
-            {"_id": cart_id, "status": CartStatus.CHECKING_OUT.value, "checkout_key": checkout_key},
-            {
-                "$set": {"status": CartStatus.CHECKED_OUT.value, "updated_at": datetime.now(UTC)},
-                # a guest cart keeps its expiry: the TTL index removes it in time
-                "$unset": {"active_customer_id": ""},
-                "$inc": {"version": 1},
-            },
-            session=session,
+        # a guest cart keeps its expiry: the TTL index removes it in time
+        await self._transition(
+            _checking_out(cart_id, checkout_key),
+            {"status": CartStatus.CHECKED_OUT.value},
+            session,
+            unset=("active_customer_id",),
         )
 
     async def release_checkout(
         self, cart_id: str, checkout_key: str, session: AsyncClientSession | None = None
     ) -> None:
         """Back to OPEN after the upstream refused the order, so the customer can fix it."""
-        await self.collection.update_one(
-            {"_id": cart_id, "status": CartStatus.CHECKING_OUT.value, "checkout_key": checkout_key},
-            {
-                "$set": {"status": CartStatus.OPEN.value, "updated_at": datetime.now(UTC)},
-                "$unset": {"checkout_key": ""},
-                "$inc": {"version": 1},
-            },
-            session=session,
+        await self._transition(
+            _checking_out(cart_id, checkout_key),
+            {"status": CartStatus.OPEN.value},
+            session,
+            unset=("checkout_key",),
         )
 
     async def replace_lines_and_codes(
@@ -550,54 +532,47 @@ class CartStore:
         session: AsyncClientSession,
     ) -> bool:
         """The login merge's write of the customer cart, at the version it was read at."""
-        result = await self.collection.update_one(
-            {"_id": cart_id, "status": CartStatus.OPEN.value, "version": version},
-            {
-                "$set": {
-                    "lines": lines,
-                    "promo_codes": promo_codes,
-                    "updated_at": datetime.now(UTC),
-                },
-                "$inc": {"version": 1},
-            },
-            session=session,
+        return await self._transition(
+            _open_at(cart_id, version), {"lines": lines, "promo_codes": promo_codes}, session
         )
-        return result.matched_count == 1
 
     async def mark_merged(
         self, cart_id: str, version: int, into_cart_id: str, session: AsyncClientSession
     ) -> bool:
-        result = await self.collection.update_one(
-            {"_id": cart_id, "status": CartStatus.OPEN.value, "version": version},
-            {
-                "$set": {
-                    "status": CartStatus.MERGED.value,
-                    "merged_into": into_cart_id,
-                    "updated_at": datetime.now(UTC),
-                },
-                "$inc": {"version": 1},
-            },
-            session=session,
+        return await self._transition(
+            _open_at(cart_id, version),
+            {"status": CartStatus.MERGED.value, "merged_into": into_cart_id},
+            session,
         )
-        return result.matched_count == 1
 
     async def adopt_guest_cart(
         self, cart_id: str, version: int, customer_id: str, session: AsyncClientSession
     ) -> bool:
         """A guest cart becomes the customer's own when they had none."""
-        result = await self.collection.update_one(
-            {"_id": cart_id, "status": CartStatus.OPEN.value, "version": version},
-            {
-                "$set": {
-                    "customer_id": customer_id,
-                    "active_customer_id": customer_id,
-                    "updated_at": datetime.now(UTC),
-                },
-                "$unset": {"guest_token_sha256": "", "expires_at": ""},
-                "$inc": {"version": 1},
-            },
-            session=session,
+        return await self._transition(
+            _open_at(cart_id, version),
+            {"customer_id": customer_id, "active_customer_id": customer_id},
+            session,
+            unset=("guest_token_sha256", "expires_at"),
         )
+
+    async def _transition(
+        self,
+        match: Document,
+        fields: Document,
+        session: AsyncClientSession | None,
+        *,
+        unset: tuple[str, ...] = (),
+    ) -> bool:
+        """One checkout or merge write: `fields` set, `unset` removed, `updated_at` now and
+        the version bumped like every other change; True if a cart matched."""
+        update: Document = {
+            "$set": {**fields, "updated_at": datetime.now(UTC)},
+            "$inc": {"version": 1},
+        }
+        if unset:
+            update["$unset"] = dict.fromkeys(unset, "")
+        result = await self.collection.update_one(match, update, session=session)
         return result.matched_count == 1
 
     async def raw(self, cart_id: str, session: AsyncClientSession | None = None) -> Document | None:
@@ -643,3 +618,11 @@ def _merge_lines_expression(incoming: list[Document]) -> Document:
             },
         }
     }
+
+
+def _open_at(cart_id: str, version: int) -> Document:
+    return {"_id": cart_id, "status": CartStatus.OPEN.value, "version": version}
+
+
+def _checking_out(cart_id: str, checkout_key: str) -> Document:
+    return {"_id": cart_id, "status": CartStatus.CHECKING_OUT.value, "checkout_key": checkout_key}
