@@ -38,22 +38,6 @@ async def database_read(settings: Settings, collection: str, query: dict[str, An
         await client.close()
 
 
-def known_everywhere(dataset: Any) -> list[str]:
-    """CRM contacts (one per person) the POS and the online shop know too, from the end."""
-    from collections import Counter
-
-    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
-    pos = {c.person_key for c in dataset.pos_customers}
-    shop = {c.person_key for c in dataset.shop_customers}
-    return [
-        contact.id
-        for contact in reversed(dataset.crm_contacts)
-        if crm_count[contact.person_key] == 1
-        and contact.person_key in pos
-        and contact.person_key in shop
-    ]
-
-
 def newcomers(dataset: Any) -> list[str]:
     """CRM contacts (one per person) with no order on any channel in the seeds, from the
     start (the other modules take their shoppers from the end): a referral's friends."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from cart_api import CART_CREATE, CHECKOUT, Device, kiosk_for, online_skus
-from offers_api import known_everywhere, ordered_before, put_promotions
+from cart_api import CART_CREATE, CHECKOUT, Device, kiosk_for, known_everywhere, online_skus
+from offers_api import ordered_before, put_promotions
 from pymongo import AsyncMongoClient
 
 from gateway.offers import Conditions, OfferKind, Promotion, PromotionStore

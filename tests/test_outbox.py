@@ -13,8 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
-from cart_api import APPLY_CODE, CART_CREATE, CHECKOUT, LINES_ADD, Device, online_skus
-from offers_api import database_read, known_everywhere
+from cart_api import (
+    APPLY_CODE,
+    CART_CREATE,
+    CHECKOUT,
+    LINES_ADD,
+    Device,
+    known_everywhere,
+    online_skus,
+)
+from offers_api import database_read
 from pymongo.errors import AutoReconnect
 from starlette.applications import Starlette
 from starlette.requests import Request
