@@ -36,36 +36,15 @@ class ShopifyEcommerce:
         self._settings = settings
 
     async def products_by_sku(self, skus: Sequence[str]) -> dict[str, ProductRecord]:
-        wanted = _unique(sku for sku in skus if sku)
-        found: dict[str, ProductRecord] = {}
-        for start in range(0, len(wanted), documents.SKUS_PER_REQUEST):
-            await self._fetch_skus(wanted[start : start + documents.SKUS_PER_REQUEST], found)
-        return {sku: found[sku] for sku in wanted if sku in found}
-
-    async def _fetch_skus(self, batch: list[str], found: dict[str, ProductRecord]) -> None:
         operation = "shopify.products_by_sku"
-        missing = set(batch)
-        variables: dict[str, Any] = {
-            "first": len(batch),
-            "after": None,
-            "query": any_of("sku", batch),
-        }
-        while missing:
-            data = await self._graphql.query(
-                operation, documents.PRODUCTS_BY_SKU, variables, idempotent=True
-            )
-            with self._shape(operation):
-                currency = data["shop"]["currencyCode"]
-                for edge in data["productVariants"]["edges"]:
-                    node = edge["node"]
-                    sku = node.get("sku")
-                    if sku in missing:  # search may match more loosely than SKU equality
-                        found[sku] = mapping.product(sku, node["price"], node["product"], currency)
-                        missing.discard(sku)
-                page = data["productVariants"]["pageInfo"]
-            if not page["hasNextPage"]:
-                return
-            variables["after"] = page["endCursor"]
+        variants = await self._variants_by_sku(operation, documents.PRODUCTS_BY_SKU, skus)
+        with self._shape(operation):
+            return {
+                sku: mapping.product(
+                    sku, node["price"], node["product"], page["shop"]["currencyCode"]
+                )
+                for sku, (node, page) in variants.items()
+            }
 
     async def search_products(
         self, query: str | None, first: int, after: str | None
@@ -237,8 +216,18 @@ class ShopifyEcommerce:
     async def _variant_ids(self, skus: Sequence[str]) -> dict[str, str]:
         """Variant gid per SKU the shop has; absent SKUs become custom line items."""
         operation = "shopify.variant_ids"
+        variants = await self._variants_by_sku(operation, documents.VARIANT_IDS_BY_SKU, skus)
+        with self._shape(operation):
+            return {sku: node["id"] for sku, (node, _) in variants.items()}
+
+    async def _variants_by_sku(
+        self, operation: str, document: str, skus: Sequence[str]
+    ) -> dict[str, tuple[Any, Any]]:
+        """The variant node of each SKU the shop has, in the order asked, with the response
+        it came in (for shop-wide fields): Shopify's `sku:` search in batches, paged until
+        every SKU of a batch is found or the pages end."""
         wanted = _unique(sku for sku in skus if sku)
-        found: dict[str, str] = {}
+        found: dict[str, tuple[Any, Any]] = {}
         for start in range(0, len(wanted), documents.SKUS_PER_REQUEST):
             batch = wanted[start : start + documents.SKUS_PER_REQUEST]
             missing = set(batch)
@@ -248,20 +237,19 @@ class ShopifyEcommerce:
                 "query": any_of("sku", batch),
             }
             while missing:
-                data = await self._graphql.query(
-                    operation, documents.VARIANT_IDS_BY_SKU, variables, idempotent=True
-                )
+                data = await self._graphql.query(operation, document, variables, idempotent=True)
                 with self._shape(operation):
                     for edge in data["productVariants"]["edges"]:
-                        sku = edge["node"].get("sku")
+                        node = edge["node"]
+                        sku = node.get("sku")
                         if sku in missing:  # search may match more loosely than SKU equality
-                            found[sku] = edge["node"]["id"]
+                            found[sku] = (node, data)
                             missing.discard(sku)
                     page = data["productVariants"]["pageInfo"]
                 if not page["hasNextPage"]:
                     break
                 variables["after"] = page["endCursor"]
-        return found
+        return {sku: found[sku] for sku in wanted if sku in found}
 
     @contextmanager
     def _shape(self, operation: str) -> Iterator[None]:
