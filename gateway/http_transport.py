@@ -1,11 +1,18 @@
 """The upstream HTTP transport: httpx's API over aiohttp's connection pool.
 
-httpx-aiohttp maps every `aiohttp.ClientConnectionError` to `httpx.ConnectTimeout`: a
-refused connection, a reset, a server closing without an answer. None of those is a
-timeout, and reporting one as such would send clients UPSTREAM_TIMEOUT for a service that
-is down, so they are mapped back to what httpx's own transport raises: `ConnectError`
-when no connection was made, `ReadError` when the connection broke (as observed through
-tests/fault_proxy.py). Real timeouts keep their timeout class.
+aiohttp spends about a third of httpx's own pool's CPU per call under concurrency
+(bench/README.md), so connectors keep httpx's requests and responses and this transport
+moves them over one `aiohttp.ClientSession`. It reads each answer whole before handing it
+back: upstream answers are JSON documents that are read whole anyway, one `read()` costs
+less than pulling 16 KiB chunks through async generators, and the connection goes back to
+the pool at once.
+
+aiohttp's failures become what httpx's own transport raises, so UpstreamHttp tells them
+apart the same way whichever transport runs: `ConnectError` when no connection was made,
+`ReadError` when the connection broke (a reset, a server closing without an answer, a
+truncated body: tests/test_fault_proxy.py), the timeout classes only for timeouts. A
+refused connection reported as a timeout would send clients UPSTREAM_TIMEOUT for a service
+that is down.
 """
 
 from __future__ import annotations
@@ -14,22 +21,89 @@ from typing import Any
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
 
-class GatewayAiohttpTransport(AiohttpTransport):
+class GatewayAiohttpTransport(httpx.AsyncBaseTransport):
+    def __init__(self, *, limits: httpx.Limits = DEFAULT_LIMITS, trust_env: bool = False) -> None:
+        """`trust_env`: take proxies from the environment (HTTP_PROXY and the like)."""
+        self._limits = limits
+        self._trust_env = trust_env
+        # certifi's CA bundle, as httpx verifies with. Loaded here, at start-up: it takes
+        # about 50 ms, which the first call's deadline must not pay.
+        self._ssl = httpx.create_ssl_context(trust_env=trust_env)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        """The session, made on first use: aiohttp binds it to the running loop."""
+        connector = aiohttp.TCPConnector(
+            limit=self._limits.max_connections or 0,  # 0: no limit, as httpx's None
+            keepalive_timeout=self._limits.keepalive_expiry,  # None: kept, as httpx's None
+            ssl=self._ssl,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            trust_env=self._trust_env,
+            # one session serves every user: no cookie may ride from one call to another
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # httpx decodes Content-Encoding itself, as with its own transport
+            auto_decompress=False,
+        )
+        return self._session
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._session or self._open()
+        timeout = request.extensions.get("timeout", {})
+        data: Any
         try:
-            return await super().handle_async_request(request)
-        except httpx.ConnectTimeout as exc:
-            cause = exc.__cause__
-            if isinstance(cause, aiohttp.ServerTimeoutError | TimeoutError):
-                raise
-            if isinstance(cause, aiohttp.ClientConnectorError):
-                raise httpx.ConnectError(str(cause), request=request) from cause
-            if isinstance(cause, aiohttp.ClientConnectionError):
-                raise httpx.ReadError(str(cause), request=request) from cause
-            raise
+            data = request.content or None
+        except httpx.RequestNotRead:  # a streamed body: aiohttp frames it (chunked)
+            data = request.stream
+            request.headers.pop("transfer-encoding", None)
+        try:
+            async with session.request(
+                request.method,
+                str(request.url),
+                headers=request.headers.multi_items(),
+                data=data,
+                allow_redirects=False,
+                compress=False,
+                timeout=aiohttp.ClientTimeout(
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                    connect=timeout.get("pool"),
+                ),
+                server_hostname=request.extensions.get("sni_hostname"),
+            ) as answer:
+                body = await answer.read()
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc), request=request) from exc
+        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+            raise httpx.ReadTimeout(str(exc), request=request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise httpx.ReadError(str(exc), request=request) from exc
+        except aiohttp.InvalidURL as exc:
+            raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
+        except aiohttp.ClientError as exc:  # an answer aiohttp could not parse
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if answer.reason:
+            extensions["reason_phrase"] = answer.reason.encode()
+        return httpx.Response(
+            answer.status,
+            headers=answer.raw_headers,
+            stream=httpx.ByteStream(body),
+            request=request,
+            extensions=extensions,
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 class _DiscardedCookies(httpx.Cookies):
@@ -43,7 +117,14 @@ class UpstreamClient(httpx.AsyncClient):
     One client serves every user's requests, so a cookie an upstream sets while answering
     one request must never ride along on another user's. Vendors here authenticate with
     tokens in headers; none needs a cookie jar.
+
+    `transport` is kept as `upstream_transport`, for UpstreamHttp to send to it directly
+    (connectors/http.py).
     """
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout) -> None:
+        super().__init__(transport=transport, timeout=timeout)
+        self.upstream_transport = transport
 
     @property
     def cookies(self) -> httpx.Cookies:

@@ -219,11 +219,10 @@ async def test_wrong_content_type_is_a_200_html_page(
     assert response.content.startswith(b"<!DOCTYPE html>")
 
 
-# What each transport raises. aiohttp's RESET and CLOSE are surprising: httpx-aiohttp maps
-# every aiohttp ClientConnectionError (ClientOSError ECONNRESET, ServerDisconnectedError) to
-# ConnectTimeout, and GatewayAiohttpTransport only corrects ClientConnectorError, so
-# UpstreamHttp calls a reset or dropped connection UPSTREAM_TIMEOUT. A fix to that mapping
-# should change this table.
+# What each transport raises. GatewayAiohttpTransport maps aiohttp's failures onto httpx's
+# classes by what happened (gateway/http_transport.py): no connection made is ConnectError,
+# a broken one (reset, closed without an answer, a truncated body) ReadError, so UpstreamHttp
+# never calls a service that is down UPSTREAM_TIMEOUT.
 RAISES = {
     (Fault.RESET, "httpx"): httpx.ReadError,
     (Fault.RESET, "aiohttp"): httpx.ReadError,
