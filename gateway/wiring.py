@@ -150,6 +150,10 @@ async def build_services(
             for service in ("square", "shopify", "salesforce")
         }
 
+        # the gateway's own client is sent through directly; a client a test plugs in
+        # keeps its full request path (respx and MockTransport see every call either way)
+        direct = client.upstream_transport if isinstance(client, UpstreamClient) else None
+
         def upstream(service: str, base_url: str) -> UpstreamHttp:
             return UpstreamHttp(
                 client,
@@ -157,6 +161,7 @@ async def build_services(
                 base_url=base_url,
                 observer=metrics.observe_upstream,
                 policy=policies[service],
+                transport=direct,
             )
 
         profile_cache = ProfileCache(database)
