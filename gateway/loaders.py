@@ -36,8 +36,9 @@ class StockBySkuLoader(DataLoader[str, list[StockLevel]]):
         async def batch_load(skus: Sequence[str]) -> list[list[StockLevel]]:
             by_sku: dict[str, list[StockLevel]] = {sku: [] for sku in skus}
             for level in await services.inventory.stock(list(skus)):
-                if level.sku in by_sku:
-                    by_sku[level.sku].append(level)
+                levels = by_sku.get(level.sku)
+                if levels is not None:
+                    levels.append(level)
             return [by_sku[sku] for sku in skus]
 
         self._batch_load = batch_load

@@ -116,11 +116,13 @@ def _availability(locations: dict[str, LocationRecord], levels: list[StockLevel]
     stores = _stores_by_location(locations)
     online = 0
     ranked: list[tuple[int, str, int, Store]] = []
-    for order, level in enumerate(levels):
-        if level.location_id not in stores:
+    for order, (_, location_id, quantity) in enumerate(levels):
+        try:
+            store = stores[location_id]
+        except KeyError:  # a location the directory does not list: not ours to show
             continue
-        store = stores[level.location_id]
-        quantity = level.quantity if level.quantity > 0 else 0
+        if quantity < 0:
+            quantity = 0
         if store is None:
             online += quantity
         else:
