@@ -9,6 +9,8 @@ from conftest import REPO_ROOT
 from graphql import get_introspection_query, parse
 
 from gateway.limits import OperationLimits, operation_cost
+from gateway.limits.cost import _plans
+from gateway.limits.document_key import DocumentKey
 from gateway.settings import LimitsSettings
 from resolvers.schema import build_schema
 
@@ -198,3 +200,26 @@ def test_defaults_are_graphql_armors():
         50,
         1000,
     )
+
+
+def test_a_document_is_cached_by_its_text_not_by_walking_its_tree():
+    """The validation and cost caches key a document by its source text (its hash is kept),
+    so the same text parsed twice hits, and another text, however alike, misses."""
+    text = "{ products(first: 3) { edges { node { sku } } } }"
+    once, twice = DocumentKey(parse(text)), DocumentKey(parse(text))
+    other = DocumentKey(parse(text.replace("3", "4")))
+    assert once.document is not twice.document
+    assert (once == twice, hash(once) == hash(twice)) == (True, True)
+    assert once != other
+    built = parse(text, no_location=True)  # no source text: the document is its own key
+    assert DocumentKey(built) == DocumentKey(built)
+    assert DocumentKey(built) != once
+
+
+def test_the_cost_of_a_document_is_planned_once_per_text():
+    schema = build_schema()._schema
+    text = "{ products(first: 3) { edges { node { sku } } } }"
+    before = _plans.cache_info().misses
+    costs = {operation_cost(schema, parse(text), None, {}, 10) for _ in range(3)}
+    assert len(costs) == 1
+    assert _plans.cache_info().misses == before + 1

@@ -40,6 +40,7 @@ from graphql import (
 )
 from graphql.pyutils import Undefined
 
+from gateway.limits.document_key import DocumentKey
 from gateway.limits.shape import INTROSPECTION_FIELDS
 
 CONNECTION_LISTS = frozenset({"edges", "nodes"})
@@ -97,7 +98,7 @@ def operation_cost(
     default_list_size: int,
 ) -> int:
     """The cost of the operation that runs; of the dearest one when that is ambiguous."""
-    plans = _plans(schema, document, default_list_size)
+    plans = _plans(schema, DocumentKey(document), default_list_size)
     if operation_name is not None and operation_name in plans:
         selected = [plans[operation_name]]
     else:
@@ -107,8 +108,9 @@ def operation_cost(
 
 @lru_cache(maxsize=512)
 def _plans(
-    schema: GraphQLSchema, document: DocumentNode, default_list_size: int
+    schema: GraphQLSchema, key: DocumentKey, default_list_size: int
 ) -> dict[str | None, CostPlan]:
+    document = key.document
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }

@@ -19,6 +19,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.auth.principal import ANONYMOUS, Principal
 from gateway.limits.cost import operation_cost
+from gateway.limits.document_key import DocumentKey
 from gateway.limits.policy import OperationLimits
 from gateway.limits.refusal import too_complex
 from gateway.limits.rules import NoIntrospection, limit_rules
@@ -31,19 +32,20 @@ _STRAWBERRY_RULES: Rules = (MaybeNullValidationRule, OneOfInputValidationRule)
 @cache
 def _cached_validate(
     maxsize: int,
-) -> Callable[[GraphQLSchema, DocumentNode, Rules, bool, bool], list[GraphQLError]]:
+) -> Callable[[GraphQLSchema, DocumentKey, Rules, bool, bool], list[GraphQLError]]:
     return lru_cache(maxsize=maxsize)(_validate)
 
 
 def _validate(
     schema: GraphQLSchema,
-    document: DocumentNode,
+    key: DocumentKey,
     rules: Rules,
     introspection: bool,
     hide_suggestions: bool,
 ) -> list[GraphQLError]:
     """Every argument is part of the cache key, `introspection` and `hide_suggestions`
     included: they differ between principals asking with the same document."""
+    document = key.document
     if not introspection:
         rules = (*rules, NoIntrospection)
     errors = validate(
@@ -100,7 +102,7 @@ class LimitedValidation(SchemaExtension):
             discovery = self._limits.discovery(_principal(context.context).kind)
             errors = self._validate(
                 schema,
-                document,
+                DocumentKey(document),
                 context.validation_rules + self._rules,
                 discovery.introspection,
                 not discovery.suggestions,
