@@ -16,6 +16,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._circuits: dict[str, CircuitState] = {}
+        # (service, operation) -> its calls, latency and failures children: `labels()`
+        # validates and locks on every use, and every upstream call reports here. Bounded:
+        # operations are names in the adapters' code, not client input.
+        self._upstream_children: dict[tuple[str, str], tuple[Counter, Histogram, Counter]] = {}
         self.upstream_requests = Counter(
             "omnigate_upstream_requests_total",
             "Calls made to upstream systems.",
@@ -110,10 +114,19 @@ class Metrics:
     def observe_upstream(
         self, service: str, operation: str, status: int | None, seconds: float
     ) -> None:
-        self.upstream_requests.labels(service, operation).inc()
-        self.upstream_latency.labels(service, operation).observe(seconds)
+        children = self._upstream_children.get((service, operation))
+        if children is None:
+            children = (
+                self.upstream_requests.labels(service, operation),
+                self.upstream_latency.labels(service, operation),
+                self.upstream_failures.labels(service, operation),
+            )
+            self._upstream_children[service, operation] = children
+        calls, latency, failures = children
+        calls.inc()
+        latency.observe(seconds)
         if status is None or status >= 400:
-            self.upstream_failures.labels(service, operation).inc()
+            failures.inc()
 
     def retried(self, service: str, operation: str, reason: str) -> None:
         self.upstream_retries.labels(service, operation, reason).inc()
