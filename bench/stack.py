@@ -29,7 +29,7 @@ def _wait_until(url: str, process: subprocess.Popen[bytes], timeout: float = 120
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         try:
             if httpx.get(url, timeout=1).status_code < 500:
                 return
@@ -39,43 +39,62 @@ def _wait_until(url: str, process: subprocess.Popen[bytes], timeout: float = 120
     raise RuntimeError(f"{url} did not come up")
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    urls: dict[str, str]  # vendor -> base URL
+    pid: int
+
+
+@contextmanager
+def running_sandbox(*, scale: float) -> Iterator[Sandbox]:
+    """The three vendor simulators and the identity provider in one process (Shopify
+    unthrottled: the gateway is measured, not Shopify's bucket)."""
+    ports = {vendor: free_port() for vendor in ("square", "shopify", "salesforce", "identity")}
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "sandbox", "--unthrottled", "--scale", str(scale),
+         *[f"--{vendor}-port={port}" for vendor, port in ports.items()]],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_until(f"http://127.0.0.1:{ports['shopify']}/_sandbox/calls", sandbox)
+        urls = {vendor: f"http://127.0.0.1:{port}" for vendor, port in ports.items()}
+        yield Sandbox(urls, sandbox.pid)
+    finally:
+        _stop(sandbox)
+
+
 @contextmanager
 def running_stack(data_dir: Path, *, scale: float, transport: str = "aiohttp") -> Iterator[Stack]:
-    ports = {vendor: free_port() for vendor in ("square", "shopify", "salesforce", "identity")}
     gateway_port = free_port()
-    with LocalMongod(data_dir / "mongodb") as mongod:
-        sandbox = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "sandbox", "--unthrottled", "--scale", str(scale),
-             *[f"--{vendor}-port={port}" for vendor, port in ports.items()]],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+    with LocalMongod(data_dir / "mongodb") as mongod, running_sandbox(scale=scale) as sandbox:
         env = {
             **os.environ,
             "OMNIGATE_ENV": "test",
             "OMNIGATE_MONGODB_URI": mongod.uri,
             "OMNIGATE_HTTP__TRANSPORT": transport,
-            "OMNIGATE_SQUARE__BASE_URL": f"http://127.0.0.1:{ports['square']}",
-            "OMNIGATE_SHOPIFY__BASE_URL": f"http://127.0.0.1:{ports['shopify']}",
-            "OMNIGATE_SALESFORCE__LOGIN_URL": f"http://127.0.0.1:{ports['salesforce']}",
-            "OMNIGATE_AUTH__ISSUER": f"http://127.0.0.1:{ports['identity']}",
+            "OMNIGATE_SQUARE__BASE_URL": sandbox.urls["square"],
+            "OMNIGATE_SHOPIFY__BASE_URL": sandbox.urls["shopify"],
+            "OMNIGATE_SALESFORCE__LOGIN_URL": sandbox.urls["salesforce"],
+            "OMNIGATE_AUTH__ISSUER": sandbox.urls["identity"],
         }
         gateway = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", "--port", str(gateway_port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            _wait_until(f"http://127.0.0.1:{ports['shopify']}/_sandbox/calls", sandbox)
             url = f"http://127.0.0.1:{gateway_port}"
             _wait_until(url + "/healthz", gateway)
-            yield Stack(url, gateway.pid, sandbox.pid, f"http://127.0.0.1:{ports['identity']}")
+            yield Stack(url, gateway.pid, sandbox.pid, sandbox.urls["identity"])
         finally:
-            for process in (gateway, sandbox):
-                process.terminate()
-            for process in (gateway, sandbox):
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            _stop(gateway)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def cpu_seconds(pid: int) -> float:
