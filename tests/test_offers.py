@@ -196,6 +196,35 @@ async def test_concurrent_checkouts_redeem_a_limited_code_exactly_n_times(
     assert {Decimal(a["order"]["total"]["amount"]) for a in placed} == {subtotal - 2}
 
 
+async def test_a_code_used_up_before_checkout_refuses_it_rather_than_charging_full_price(
+    gateway, tokens, buyers, dataset, settings
+):
+    """The same answer as a limit filling between pricing and reservation (above), when it
+    filled before the checkout priced the cart: the shopper saw the discount, so the order
+    is not placed without it."""
+    await put_promotions(
+        settings, code_promo("LAST1", OfferKind.FIXED_AMOUNT, 2, limits=Limits(total=1))
+    )
+    first, second = (device(gateway, tokens, b) for b in buyers[13:15])
+    carts = [await cart_with(s, dataset) for s in (first, second)]
+    for shopper, cart in zip((first, second), carts, strict=True):
+        applied = await shopper.run(APPLY_CODE, cartId=cart["id"], code="LAST1")
+        assert applied["cartApplyPromoCode"]["userErrors"] == []
+    placed = await first.run(CHECKOUT, cartId=carts[0]["id"], channel="WEB", key="last1-a")
+    assert placed["checkout"]["order"] is not None
+
+    refused = (await second.run(CHECKOUT, cartId=carts[1]["id"], channel="WEB", key="last1-b"))[
+        "checkout"
+    ]
+    assert refused["order"] is None
+    assert [(e["code"], e["reason"]) for e in refused["userErrors"]] == [
+        ("PROMO_NOT_APPLICABLE", "USAGE_LIMIT_REACHED")
+    ]
+    assert refused["cart"]["status"] == "OPEN"
+    [promotion] = await database_read(settings, "promotions", {"_id": "promo-last1"})
+    assert promotion["redeemed"] == 1
+
+
 async def test_a_per_customer_code_is_redeemed_once_even_when_the_checkout_is_retried(
     gateway, tokens, buyers, dataset, settings
 ):

@@ -17,7 +17,7 @@ same key, and step 3 finds out whether the order was made.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -31,7 +31,10 @@ from gateway.auth import Principal, PrincipalKind
 from gateway.loaders import Loaders
 from gateway.offers import (
     REFUSAL_MESSAGES,
+    OfferOutcome,
+    OfferRefusal,
     OffersEngine,
+    Promotion,
     RedemptionRefused,
     Redemptions,
     SalesChannel,
@@ -280,6 +283,9 @@ class CheckoutService:
                 for line, product in zip(cart.lines, products, strict=True)
                 if product is not None
             )
+            used_up = _used_up_code(price.offers)
+            if used_up is not None:
+                return _promotion_refused(cart, *used_up)
             currency, discount = price.subtotal.currency, price.discount.amount
             promotion_ids = tuple(price.promotion_ids)
         draft = OrderDraft(
@@ -354,18 +360,8 @@ class CheckoutService:
             # Nothing was frozen nor counted (the transaction rolled back), nothing went
             # upstream: the attempt is void, the cart stays open for the shopper to review.
             await self._checkouts.abandon(record.id)
-            code = exc.promotion.code
-            return CheckoutOutcome(
-                None,
-                await self._carts.store.get(cart.id),
-                [
-                    CartUserError(
-                        CartErrorCode.PROMO_NOT_APPLICABLE,
-                        f"{code or exc.promotion.title}: {REFUSAL_MESSAGES[exc.reason]}",
-                        ("cartId",),
-                        reason=exc.reason.value,
-                    )
-                ],
+            return _promotion_refused(
+                await self._carts.store.get(cart.id), exc.promotion, exc.reason
             )
         if not frozen:
             # The cart moved on before this attempt froze it, so nothing went upstream: the
@@ -496,6 +492,32 @@ class CheckoutService:
     async def _in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         async with self._mongo.start_session() as session:
             return await session.with_transaction(work)
+
+
+# The refusals a redemption gives at checkout (Redemptions.reserve)
+USED_UP = frozenset({OfferRefusal.USAGE_LIMIT_REACHED, OfferRefusal.ALREADY_USED})
+
+
+def _used_up_code(offers: Sequence[OfferOutcome]) -> tuple[Promotion, OfferRefusal] | None:
+    """A code on the cart that has been used up since the shopper saw it take its discount
+    off. The checkout is refused for it, as the redemption would refuse it had the last use
+    come a moment later, not placed at a price the shopper was never shown."""
+    for outcome in offers:
+        if outcome.code is None or outcome.promotion is None or outcome.refusal is None:
+            continue
+        if outcome.refusal in USED_UP:
+            return outcome.promotion, outcome.refusal
+    return None
+
+
+def _promotion_refused(
+    cart: StoredCart | None, promotion: Promotion, reason: OfferRefusal
+) -> CheckoutOutcome:
+    message = f"{promotion.code or promotion.title}: {REFUSAL_MESSAGES[reason]}"
+    error = CartUserError(
+        CartErrorCode.PROMO_NOT_APPLICABLE, message, ("cartId",), reason=reason.value
+    )
+    return CheckoutOutcome(None, cart, [error])
 
 
 def _spend(record: CheckoutRecord) -> LoyaltySpend | None:
