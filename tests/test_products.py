@@ -202,3 +202,17 @@ async def test_a_page_of_stock_is_cached_like_single_loads():
     with pytest.raises(UpstreamUnavailable):
         await loader.load("D")  # the failure is remembered as a failed batch would be
     assert calls == [["A"], ["B", "C"], ["D", "BROKEN"]]
+
+
+async def test_either_upstream_transport_gives_the_same_page(settings, sandbox, make_gateway):
+    """`http.transport` picks what the gateway's client sends over; connectors send straight
+    to it (connectors/http.py), so httpx's own pool must serve that path as aiohttp does."""
+    answers = {}
+    for transport in ("aiohttp", "httpx"):
+        chosen = settings.model_copy(
+            update={"http": settings.http.model_copy(update={"transport": transport})}
+        )
+        async with make_gateway(chosen) as gateway:
+            answers[transport] = await gateway.query(TWENTY_WITH_STOCK)
+    assert "errors" not in answers["aiohttp"]
+    assert answers["httpx"] == answers["aiohttp"]
