@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.local_mongod import LocalMongod, free_port
+from gateway.local_mongod import LocalMongod, free_port, stop_process
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def running_sandbox(*, scale: float) -> Iterator[Sandbox]:
         urls = {vendor: f"http://127.0.0.1:{port}" for vendor, port in ports.items()}
         yield Sandbox(urls, sandbox.pid)
     finally:
-        _stop(sandbox)
+        stop_process(sandbox)
 
 
 @contextmanager
@@ -86,15 +86,7 @@ def running_stack(data_dir: Path, *, scale: float, transport: str = "aiohttp") -
             _wait_until(url + "/healthz", gateway)
             yield Stack(url, gateway.pid, sandbox.pid, sandbox.urls["identity"])
         finally:
-            _stop(gateway)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+            stop_process(gateway)
 
 
 def cpu_seconds(pid: int) -> float:

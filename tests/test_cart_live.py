@@ -23,7 +23,7 @@ import websockets
 from cart_api import CART_CREATE, CHECKOUT, LINES_ADD, Device, online_skus
 from conftest import REPO_ROOT
 
-from gateway.local_mongod import free_port
+from gateway.local_mongod import free_port, stop_process
 from gateway.settings import Settings
 
 SUBSCRIBE = """
@@ -87,12 +87,7 @@ def gateway_process(settings: Settings) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, grace_seconds=10)
         if process.stdout is not None:
             process.stdout.close()
 

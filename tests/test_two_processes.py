@@ -23,7 +23,7 @@ from cart_api import CART, CART_CREATE, LINES_ADD, Device, online_skus
 from conftest import REPO_ROOT, GatewayClient, Sandbox, bearer, sandbox_settings
 from test_cart_live import gateway_process, settings_env, subscribe
 
-from gateway.local_mongod import LocalMongod, free_port
+from gateway.local_mongod import LocalMongod, free_port, stop_process
 from gateway.settings import Settings
 
 PROFILE = "query ($id: ID!) { customer(id: $id) { id email loyalty { balance } } }"
@@ -132,12 +132,7 @@ def test_serve_with_two_workers_answers_from_both(shared_settings: Settings) -> 
     try:
         pids = asyncio.run(_worker_pids(url, process))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
     assert len(pids) == 2, pids
     assert process.pid not in pids  # the supervisor serves nothing itself
     for pid in pids:
