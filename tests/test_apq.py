@@ -4,37 +4,13 @@ with the text), a hash with its text registers it once it has validated."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
+from persisted_api import PRODUCTS, code, persisted, post, sha256, upstream_calls
 from pymongo import AsyncMongoClient
 
-UPSTREAMS = ("square", "shopify", "salesforce")
-PRODUCTS = "query TwoProducts { products(first: 2) { edges { node { sku name } } } }"
 NO_STORE = "private, no-cache, must-revalidate"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def persisted(query: str, *, version: object = 1) -> dict:
-    return {"persistedQuery": {"version": version, "sha256Hash": sha256(query)}}
-
-
-async def post(gateway, *, query: str | None = None, extensions: dict | None = None, **more):
-    body = {key: value for key, value in (("query", query), ("extensions", extensions)) if value}
-    return await gateway.http.post("/graphql", json={**body, **more})
-
-
-def code(response) -> str:
-    [error] = response.json()["errors"]
-    return error["extensions"]["code"]
-
-
-def upstream_calls(sandbox) -> int:
-    return sum(sandbox.total_calls(vendor) for vendor in UPSTREAMS)
 
 
 @pytest.fixture

@@ -10,18 +10,9 @@ from collections import Counter
 
 import pytest
 from conftest import bearer
+from profile_support import PROFILE
 
 from sandbox.dataset import Dataset
-
-PROFILE = """
-query ($id: ID!) {
-  customer(id: $id) {
-    id givenName familyName email phone emailOptIn
-    externalRefs { system id }
-    loyalty { balance lifetimePoints tier }
-  }
-}
-"""
 
 ORDERS = """
 query ($id: ID!, $first: Int!, $after: String) {

@@ -5,40 +5,16 @@ no upstream call."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 
 import pytest
 from conftest import bearer
+from persisted_api import PRODUCTS, code, persisted, post, sha256, upstream_calls
 from pymongo import AsyncMongoClient
 
 from gateway.cli import main
 
-UPSTREAMS = ("square", "shopify", "salesforce")
-PRODUCTS = "query TwoProducts { products(first: 2) { edges { node { sku name } } } }"
 STORES = "query Stores { stores { id name } }"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def persisted(query: str) -> dict:
-    return {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
-
-
-async def post(gateway, *, query=None, extensions=None, headers=None):
-    body = {key: value for key, value in (("query", query), ("extensions", extensions)) if value}
-    return await gateway.http.post("/graphql", json=body, headers=headers)
-
-
-def code(response) -> str:
-    [error] = response.json()["errors"]
-    return error["extensions"]["code"]
-
-
-def upstream_calls(sandbox) -> int:
-    return sum(sandbox.total_calls(vendor) for vendor in UPSTREAMS)
 
 
 @pytest.fixture
