@@ -24,6 +24,7 @@ from connectors.square import SquareInventory, SquarePos
 from gateway.auth.audit import AuditLog
 from gateway.auth.authenticator import Authenticator, build_authenticator
 from gateway.auth.indexes import ensure_auth_indexes
+from gateway.http1_transport import Http1Transport
 from gateway.http_transport import GatewayAiohttpTransport, UpstreamClient
 from gateway.limits.admission import Admission, build_admission
 from gateway.metrics import Metrics
@@ -102,7 +103,9 @@ def build_http_client(settings: HttpSettings, tracing: Tracing | None = None) ->
         max_keepalive_connections=settings.max_connections,
     )
     transport: httpx.AsyncBaseTransport
-    if settings.transport == "aiohttp":
+    if settings.transport == "http1":
+        transport = Http1Transport(limits=limits)
+    elif settings.transport == "aiohttp":
         transport = GatewayAiohttpTransport(limits=limits, trust_env=False)
     else:
         transport = httpx.AsyncHTTPTransport(limits=limits)

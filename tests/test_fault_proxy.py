@@ -1,5 +1,6 @@
-"""The fault proxy misbehaves as a failing upstream would, seen through both transports the
-gateway can use: httpx's own connection pool and aiohttp's (GatewayAiohttpTransport)."""
+"""The fault proxy misbehaves as a failing upstream would, seen through each transport the
+gateway can use: its own (Http1Transport, the default), aiohttp's (GatewayAiohttpTransport)
+and httpx's own connection pool."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from gateway.http1_transport import Http1Transport
 from gateway.http_transport import GatewayAiohttpTransport
 from gateway.local_mongod import free_port
 
@@ -101,11 +103,15 @@ async def proxy(upstream: Upstream) -> AsyncIterator[FaultProxy]:
 
 
 def make_client(kind: str) -> httpx.AsyncClient:
-    transport = GatewayAiohttpTransport(trust_env=False) if kind == "aiohttp" else None
+    transport: httpx.AsyncBaseTransport | None = None
+    if kind == "aiohttp":
+        transport = GatewayAiohttpTransport(trust_env=False)
+    elif kind == "http1":
+        transport = Http1Transport()
     return httpx.AsyncClient(transport=transport, timeout=5.0, trust_env=False)
 
 
-@pytest.fixture(params=["httpx", "aiohttp"])
+@pytest.fixture(params=["httpx", "aiohttp", "http1"])
 def kind(request: pytest.FixtureRequest) -> str:
     """Which transport the client under test uses."""
     return str(request.param)
@@ -219,10 +225,10 @@ async def test_wrong_content_type_is_a_200_html_page(
     assert response.content.startswith(b"<!DOCTYPE html>")
 
 
-# What each transport raises. GatewayAiohttpTransport maps aiohttp's failures onto httpx's
-# classes by what happened (gateway/http_transport.py): no connection made is ConnectError,
-# a broken one (reset, closed without an answer, a truncated body) ReadError, so UpstreamHttp
-# never calls a service that is down UPSTREAM_TIMEOUT.
+# What each transport raises. Http1Transport raises, and GatewayAiohttpTransport maps
+# aiohttp's failures onto, httpx's classes by what happened: no connection made is
+# ConnectError, a broken one (reset, closed without an answer, a truncated body) ReadError,
+# so UpstreamHttp never calls a service that is down UPSTREAM_TIMEOUT.
 RAISES = {
     (Fault.RESET, "httpx"): httpx.ReadError,
     (Fault.RESET, "aiohttp"): httpx.ReadError,
@@ -234,6 +240,11 @@ RAISES = {
     (Fault.TRUNCATED, "aiohttp"): httpx.ReadError,
     (Fault.REFUSE, "httpx"): httpx.ConnectError,
     (Fault.REFUSE, "aiohttp"): httpx.ConnectError,
+    (Fault.RESET, "http1"): httpx.ReadError,
+    (Fault.CLOSE, "http1"): httpx.ReadError,
+    (Fault.TIMEOUT, "http1"): httpx.ReadTimeout,
+    (Fault.TRUNCATED, "http1"): httpx.ReadError,
+    (Fault.REFUSE, "http1"): httpx.ConnectError,
 }
 
 
@@ -260,7 +271,9 @@ async def test_aiohttp_retries_an_idempotent_request_once_after_a_reset(
     proxy: FaultProxy, client: httpx.AsyncClient, kind: str
 ) -> None:
     """aiohttp resends a GET (not a POST) whose connection was reset, unseen by httpx's API:
-    one reset costs the upstream two requests, and a retry policy on top counts one."""
+    one reset costs the upstream two requests, and a retry policy on top counts one.
+    Http1Transport resends only on a kept-alive connection, which this first call has not
+    (tests/test_http1_transport.py)."""
     proxy.set(Fault.RESET, times=1)
     if kind == "aiohttp":
         assert (await client.get(proxy.url + "/json")).status_code == 200
@@ -314,7 +327,7 @@ def test_refuse_cannot_be_limited_to_k_requests(upstream: Upstream) -> None:
         proxy.set(Fault.HTTP_500, times=0)
 
 
-@pytest.mark.parametrize("kind", ["httpx", "aiohttp"])
+@pytest.mark.parametrize("kind", ["httpx", "aiohttp", "http1"])
 async def test_a_proxy_in_its_own_thread_is_switched_from_the_test_loop(
     upstream: Upstream, kind: str
 ) -> None:

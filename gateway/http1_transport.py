@@ -1,0 +1,403 @@
+"""The upstream HTTP transport: HTTP/1.1 straight on an asyncio protocol, parsed by httptools.
+
+Every upstream call the gateway makes is the same shape: one request with its body in
+memory, one JSON answer read whole, over a kept-alive connection to one of a handful of
+hosts. aiohttp's `ClientSession` does much more per call (tracing signals, cookie and
+redirect handling, a streaming reader, a timer rescheduled on every chunk), which cost
+about a sixth of the gateway's CPU on a product page (bench/README.md). This transport does
+only what these calls need: it writes the request in one write, feeds the answer to
+httptools (the llhttp parser uvicorn serves with) and hands back the whole body.
+
+What it keeps of a full client:
+- a keep-alive pool per origin. `max_connections` bounds the connections in use at once,
+  as aiohttp's `limit` does (idle ones do not count), `max_keepalive_connections` the idle
+  ones kept, and an idle connection older than `keepalive_expiry` is not reused. A
+  connection the server closes while idle leaves the pool at once;
+- TLS through asyncio's own, with certifi's CA bundle as httpx verifies with;
+- the timeouts in the request's extensions, as httpx's own transport reads them: connect,
+  pool (waiting for a free connection) and read (the longest gap between two reads);
+- failures raised as httpx's own transport's: `ConnectError` when no connection was made,
+  `ReadError` when the connection broke (a reset, a close before the answer was whole),
+  `RemoteProtocolError` for an answer that does not parse, the timeout classes only for
+  timeouts (tests/test_fault_proxy.py holds all three transports to this);
+- one resend of an idempotent request when a reused connection broke before any byte of
+  the answer came: the server closed it while it sat idle, as aiohttp and httpcore resend.
+
+What it leaves out: proxies, HTTP/2, a `HEAD` answer's body rules (no adapter sends one;
+the connection is closed after it), and write timeouts (the request is small and written at
+once; the read timeout runs from the write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import httptools
+import httpx
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+DEFAULT_PORTS = {b"http": 80, b"https": 443}
+# RFC 9110 9.2.2: sending one of these twice has the effect of sending it once
+IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"})
+
+Origin = tuple[bytes, bytes, int]  # scheme, host, port
+
+
+class _BrokenBeforeAnswer(Exception):
+    """A reused connection broke before any byte of the answer: it may be sent again."""
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: one exchange at a time, the answer parsed as it arrives."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_lost: Callable[[_Connection], None]):
+        self._loop = loop
+        self._on_lost = on_lost
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._answer: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self._read_timeout: float | None = None
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._head_request = False
+        self.closed = False
+        self.reused = False
+        self.idle_since = 0.0
+        self._reset_answer()
+
+    def _reset_answer(self) -> None:
+        self.status = 0
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self._received = False
+        self._last_read = 0.0
+        self._until_close = False  # framed by the connection closing, not by its headers
+        self._keep_alive = False
+
+    # --- one exchange
+
+    async def exchange(self, head: bytes, request: httpx.Request, timeouts: dict[str, Any]) -> None:
+        """Sends the request and waits until the answer is whole (or the exchange fails)."""
+        assert self._transport is not None
+        self._reset_answer()
+        self._answer = answer = self._loop.create_future()
+        self._head_request = request.method == "HEAD"
+        self._read_timeout = timeouts.get("read")
+        try:
+            try:
+                body = request.content
+            except httpx.RequestNotRead:  # a streamed body, sent as it comes
+                self._transport.write(head)
+                await self._write_stream(request)
+            else:
+                self._transport.write(head + body if body else head)
+            self._last_read = self._loop.time()
+            if self._read_timeout is not None and not answer.done():
+                self._read_timer = self._loop.call_at(
+                    self._last_read + self._read_timeout, self._check_read_timeout
+                )
+            await answer
+        finally:
+            if self._read_timer is not None:
+                self._read_timer.cancel()
+                self._read_timer = None
+            self._answer = None
+
+    async def _write_stream(self, request: httpx.Request) -> None:
+        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        async for part in request.stream:
+            if self.closed:
+                return
+            if part:
+                self._transport.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)  # type: ignore[union-attr]
+            if self._writable is not None:
+                await self._writable
+        if chunked and not self.closed:
+            self._transport.write(b"0\r\n\r\n")  # type: ignore[union-attr]
+
+    def _check_read_timeout(self) -> None:
+        """Fires `read` seconds after the last read; time out only if nothing came since."""
+        assert self._read_timeout is not None
+        due = self._last_read + self._read_timeout
+        if self._loop.time() < due:
+            self._read_timer = self._loop.call_at(due, self._check_read_timeout)
+            return
+        self._read_timer = None
+        self._fail(httpx.ReadTimeout(f"no data from the upstream for {self._read_timeout} s"))
+
+    def _fail(self, error: Exception) -> None:
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_exception(error)
+        self.close()
+
+    @property
+    def reusable(self) -> bool:
+        return not self.closed and self._keep_alive
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self._transport is not None:
+                self._transport.close()
+
+    # --- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        if self._answer is None or self._answer.done():
+            self.close()  # bytes nobody asked for: this connection's framing is lost
+            return
+        self._received = True
+        self._last_read = self._loop.time()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(httpx.RemoteProtocolError(f"the upstream's answer does not parse: {exc}"))
+
+    def eof_received(self) -> bool:
+        return False  # the server is done with this connection: close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._answer is not None and not self._answer.done():
+            if self._until_close and self.status:
+                self._answer.set_result(None)  # the close is the end of the body
+            elif self.reused and not self._received:
+                self._answer.set_exception(_BrokenBeforeAnswer())
+            else:
+                detail = f": {exc!r}" if exc else ""
+                what = "before the answer was whole" if self._received else "without an answer"
+                self._answer.set_exception(
+                    httpx.ReadError(f"the upstream closed the connection {what}{detail}")
+                )
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._on_lost(self)
+
+    def pause_writing(self) -> None:
+        self._writable = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._writable = None
+
+    # --- httptools' callbacks
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self._parser.get_status_code()
+        framed = any(
+            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.headers
+        )
+        self._until_close = not framed and self.status >= 200 and self.status not in (204, 304)
+        if self._head_request and self.status >= 200:
+            # no body follows, whatever the headers say; httptools cannot be told so, and
+            # would wait for one: answer now and leave the connection unused
+            self._until_close = True
+            if self._answer is not None and not self._answer.done():
+                self._answer.set_result(None)
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if 100 <= self.status < 200:  # an interim answer (100 Continue): the real one follows
+            self._reset_answer()
+            self._received = True
+            return
+        self._until_close = False
+        # read now: once this callback returns, llhttp answers False until the next answer
+        self._keep_alive = self._parser.should_keep_alive()
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_result(None)
+
+
+class _Pool:
+    """The idle connections to one origin, the most recently used last."""
+
+    def __init__(self, transport: Http1Transport, origin: Origin) -> None:
+        self._transport = transport
+        scheme, host, port = origin
+        self._host = host.decode("ascii")
+        self._port = port
+        self._tls = scheme == b"https"
+        self.idle: list[_Connection] = []
+
+    def take_idle(self, now: float, expiry: float | None) -> _Connection | None:
+        while self.idle:
+            connection = self.idle.pop()
+            if connection.closed:
+                continue
+            if expiry is not None and now - connection.idle_since > expiry:
+                connection.close()
+                continue
+            connection.reused = True
+            return connection
+        return None
+
+    async def connect(self, request: httpx.Request, seconds: float | None) -> _Connection:
+        loop = asyncio.get_running_loop()
+        connection = _Connection(loop, self._forget)
+        sni = request.extensions.get("sni_hostname")
+        try:
+            async with asyncio.timeout(seconds):
+                await loop.create_connection(
+                    lambda: connection,
+                    self._host,
+                    self._port,
+                    ssl=self._transport.ssl_context if self._tls else None,
+                    server_hostname=(sni or self._host) if self._tls else None,
+                )
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(f"no connection to the upstream in {seconds} s") from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise httpx.ConnectError(f"no connection to the upstream: {exc!r}") from exc
+        return connection
+
+    def _forget(self, connection: _Connection) -> None:
+        if connection in self.idle:
+            self.idle.remove(connection)
+
+
+class Http1Transport(httpx.AsyncBaseTransport):
+    def __init__(
+        self, *, limits: httpx.Limits = DEFAULT_LIMITS, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """`ssl_context`: how https upstreams are verified; by default certifi's CA bundle, as
+        httpx verifies with. Loaded here, at start-up: it takes about 50 ms, which the first
+        call's deadline must not pay."""
+        self._limits = limits
+        self.ssl_context = ssl_context or httpx.create_ssl_context()
+        self._pools: dict[Origin, _Pool] = {}
+        self._in_use = 0
+        self._waiting: list[asyncio.Future[None]] = []
+        self._closed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        scheme = url.raw_scheme
+        if scheme not in DEFAULT_PORTS:
+            raise httpx.UnsupportedProtocol(f"{url.scheme!r} is not http or https")
+        origin = (scheme, url.raw_host, url.port or DEFAULT_PORTS[scheme])
+        pool = self._pools.get(origin) or self._pools.setdefault(origin, _Pool(self, origin))
+        timeouts: dict[str, Any] = request.extensions.get("timeout", {})
+        head = _request_head(request)
+        await self._acquire_slot(timeouts.get("pool"))
+        try:
+            connection = await self._exchange(pool, head, request, timeouts)
+        finally:
+            self._release_slot()
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if connection.reason:
+            extensions["reason_phrase"] = connection.reason
+        response = httpx.Response(
+            connection.status,
+            headers=connection.headers,
+            stream=httpx.ByteStream(b"".join(connection.body)),
+            request=request,
+            extensions=extensions,
+        )
+        response.read()  # in memory already: the sync read skips httpx's async iterators
+        return response
+
+    async def _exchange(
+        self, pool: _Pool, head: bytes, request: httpx.Request, timeouts: dict[str, Any]
+    ) -> _Connection:
+        """The connection the answer came on: a kept-alive one if any, else a new one."""
+        connection = pool.take_idle(time.monotonic(), self._limits.keepalive_expiry)
+        if connection is not None:
+            try:
+                await self._exchange_on(pool, connection, head, request, timeouts)
+                return connection
+            except _BrokenBeforeAnswer:
+                if request.method.encode() not in IDEMPOTENT_METHODS:
+                    raise httpx.ReadError(
+                        "the upstream closed a kept-alive connection without an answer"
+                    ) from None
+        connection = await pool.connect(request, timeouts.get("connect"))
+        await self._exchange_on(pool, connection, head, request, timeouts)
+        return connection
+
+    async def _exchange_on(
+        self,
+        pool: _Pool,
+        connection: _Connection,
+        head: bytes,
+        request: httpx.Request,
+        timeouts: dict[str, Any],
+    ) -> None:
+        try:
+            await connection.exchange(head, request, timeouts)
+        except BaseException:
+            connection.close()  # cancelled or failed mid-answer: its framing is unknown
+            raise
+        self._keep_or_close(pool, connection)
+
+    def _keep_or_close(self, pool: _Pool, connection: _Connection) -> None:
+        idle = sum(len(p.idle) for p in self._pools.values())
+        keep = self._limits.max_keepalive_connections
+        if connection.reusable and not self._closed and (keep is None or idle < keep):
+            connection.idle_since = time.monotonic()
+            pool.idle.append(connection)
+        else:
+            connection.close()
+
+    async def _acquire_slot(self, seconds: float | None) -> None:
+        limit = self._limits.max_connections
+        if limit is None or (self._in_use < limit and not self._waiting):
+            self._in_use += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            async with asyncio.timeout(seconds):
+                await waiter  # the slot is handed over by `_release_slot`
+        except TimeoutError as exc:
+            if waiter.done() and not waiter.cancelled():
+                return  # handed over as the timeout fired: keep it
+            raise httpx.PoolTimeout(f"no free upstream connection in {seconds} s") from exc
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release_slot()  # handed over, but nobody will use it
+            raise
+        finally:
+            if waiter in self._waiting:
+                self._waiting.remove(waiter)
+
+    def _release_slot(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes to the waiter: `_in_use` stays
+                return
+        self._in_use -= 1
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for pool in self._pools.values():
+            for connection in pool.idle:
+                connection.close()
+            pool.idle.clear()
+
+
+def _request_head(request: httpx.Request) -> bytes:
+    """The request line and headers, as written on the wire."""
+    url = request.url
+    lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), url.raw_path)]
+    lines.extend(b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw)
+    lines.append(b"\r\n")
+    return b"".join(lines)
