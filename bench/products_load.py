@@ -2,7 +2,7 @@
 and upstream calls per request.
 
     python -m bench.products_load [--seconds 20] [--connections 32] [--scale 1]
-                                  [--transport aiohttp|httpx]
+                                  [--transport http1|aiohttp|httpx]
 
 wrk (Debian package `wrk`) drives the load from its own process; the gateway runs one
 worker in its own process, the sandbox vendors in another, so the CPU figure is the
@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench.stack import cpu_seconds, running_stack
+from gateway.settings import HttpSettings
 
 QUERY = """query TwentyProductsWithStock {
   products(first: 20) {
@@ -119,7 +120,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp")
+    parser.add_argument(
+        "--transport", choices=("http1", "aiohttp", "httpx"), default=HttpSettings().transport
+    )
     parser.add_argument("--lean", action="store_true", help="online stock only, no store rows")
     args = parser.parse_args()
     query = LEAN_QUERY if args.lean else QUERY

@@ -64,14 +64,15 @@ def running_sandbox(*, scale: float) -> Iterator[Sandbox]:
 
 
 @contextmanager
-def running_stack(data_dir: Path, *, scale: float, transport: str = "aiohttp") -> Iterator[Stack]:
+def running_stack(data_dir: Path, *, scale: float, transport: str | None = None) -> Iterator[Stack]:
+    """`transport`: OMNIGATE_HTTP__TRANSPORT; by default the gateway's own default."""
     gateway_port = free_port()
     with LocalMongod(data_dir / "mongodb") as mongod, running_sandbox(scale=scale) as sandbox:
         env = {
             **os.environ,
             "OMNIGATE_ENV": "test",
             "OMNIGATE_MONGODB_URI": mongod.uri,
-            "OMNIGATE_HTTP__TRANSPORT": transport,
+            **({"OMNIGATE_HTTP__TRANSPORT": transport} if transport else {}),
             "OMNIGATE_SQUARE__BASE_URL": sandbox.urls["square"],
             "OMNIGATE_SHOPIFY__BASE_URL": sandbox.urls["shopify"],
             "OMNIGATE_SALESFORCE__LOGIN_URL": sandbox.urls["salesforce"],

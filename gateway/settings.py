@@ -41,8 +41,9 @@ class HttpSettings(BaseModel):
     """The shared upstream HTTP client (one pool for every connector). Timeouts are per
     upstream: `upstreams` (docs/resilience.md)."""
 
-    # aiohttp spends about a third of httpx's own transport's CPU per call (bench/README.md).
-    transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    # CPU per upstream call, least first: http1 (gateway/http1_transport.py), aiohttp,
+    # httpx's own pool (bench/README.md). All three fail alike (tests/test_fault_proxy.py).
+    transport: Literal["http1", "aiohttp", "httpx"] = "http1"
     max_connections: int = Field(default=200, ge=1)
 
     @model_validator(mode="before")

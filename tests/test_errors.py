@@ -81,7 +81,7 @@ async def test_internal_errors_are_masked(settings, make_gateway, dataset):
 async def test_a_broken_inventory_upstream_nulls_availability_only(
     settings, sandbox, make_gateway, dataset, fault, code
 ):
-    """Through the real aiohttp transport: a reset is the service failing, not a timeout."""
+    """Through the gateway's real transport: a reset is the service failing, not a timeout."""
     query = "query ($sku: ID!) { product(sku: $sku) { name availability { online { quantity } } } }"
     proxy = FaultProxy(sandbox.url("square"))
     async with proxy, make_gateway(settings.with_changes(square={"base_url": proxy.url})) as gw:

@@ -204,15 +204,17 @@ async def test_a_page_of_stock_is_cached_like_single_loads():
     assert calls == [["A"], ["B", "C"], ["D", "BROKEN"]]
 
 
-async def test_either_upstream_transport_gives_the_same_page(settings, sandbox, make_gateway):
+async def test_every_upstream_transport_gives_the_same_page(settings, sandbox, make_gateway):
     """`http.transport` picks what the gateway's client sends over; connectors send straight
-    to it (connectors/http.py), so httpx's own pool must serve that path as aiohttp does."""
+    to it (connectors/http.py), so aiohttp and httpx's own pool must serve that path as the
+    default does."""
     answers = {}
-    for transport in ("aiohttp", "httpx"):
+    for transport in ("http1", "aiohttp", "httpx"):
         chosen = settings.model_copy(
             update={"http": settings.http.model_copy(update={"transport": transport})}
         )
         async with make_gateway(chosen) as gateway:
             answers[transport] = await gateway.query(TWENTY_WITH_STOCK)
-    assert "errors" not in answers["aiohttp"]
-    assert answers["httpx"] == answers["aiohttp"]
+    assert "errors" not in answers["http1"]
+    assert answers["aiohttp"] == answers["http1"]
+    assert answers["httpx"] == answers["http1"]

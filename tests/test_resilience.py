@@ -38,6 +38,7 @@ from connectors.salesforce.rest import SalesforceRest
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.shopify.graphql import ShopifyGraphql
 from connectors.shopify.settings import ShopifySettings
+from gateway.http1_transport import Http1Transport
 from gateway.http_transport import GatewayAiohttpTransport
 from gateway.settings import Settings
 
@@ -571,15 +572,23 @@ async def proxy(sandbox) -> Any:
         yield proxy
 
 
-def aiohttp_upstream(proxy: FaultProxy, **settings: Any) -> UpstreamHttp:
-    client = httpx.AsyncClient(transport=GatewayAiohttpTransport(trust_env=False))
+TRANSPORTS = {
+    "http1": Http1Transport,
+    "aiohttp": lambda: GatewayAiohttpTransport(trust_env=False),
+}
+
+
+def upstream_through(kind: str, proxy: FaultProxy, **settings: Any) -> UpstreamHttp:
+    client = httpx.AsyncClient(transport=TRANSPORTS[kind]())
     policy = UpstreamPolicy("square", ResilienceSettings(**{**FAST, **settings}))
     return UpstreamHttp(client, service="square", base_url=proxy.url, policy=policy)
 
 
-async def test_a_reset_post_is_sent_once_through_aiohttp(proxy: FaultProxy):
-    """aiohttp itself resends an idempotent method (GET) after a reset; never a POST."""
-    http = aiohttp_upstream(proxy, retries=3)
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_reset_post_is_sent_once(proxy: FaultProxy, kind: str):
+    """The transports resend an idempotent method (GET) after a reset, each by its own rule
+    (tests/test_fault_proxy.py); never a POST."""
+    http = upstream_through(kind, proxy, retries=3)
     proxy.set(Fault.RESET)
     async with http.client:
         with pytest.raises(UpstreamUnavailable):
@@ -587,10 +596,11 @@ async def test_a_reset_post_is_sent_once_through_aiohttp(proxy: FaultProxy):
     assert proxy.seen() == 1
 
 
-async def test_a_slow_drip_is_cut_at_the_deadline(proxy: FaultProxy):
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_slow_drip_is_cut_at_the_deadline(proxy: FaultProxy, kind: str):
     """Each byte comes well within any read timeout; only the deadline on the whole call
     ends it."""
-    http = aiohttp_upstream(proxy, deadline_seconds=0.4, retries=2)
+    http = upstream_through(kind, proxy, deadline_seconds=0.4, retries=2)
     proxy.set(Fault.SLOW_DRIP, drip_interval=0.1)
     started = time.monotonic()
     async with http.client:
