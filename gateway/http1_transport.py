@@ -92,10 +92,10 @@ class _Connection(asyncio.Protocol):
             try:
                 body = request.content
             except httpx.RequestNotRead:  # a streamed body, sent as it comes
-                self._transport.write(head)
+                self._write(head)
                 await self._write_stream(request)
             else:
-                self._transport.write(head + body if body else head)
+                self._write(head + body if body else head)
             self._last_read = self._loop.time()
             if self._read_timeout is not None and not answer.done():
                 self._read_timer = self._loop.call_at(
@@ -108,18 +108,30 @@ class _Connection(asyncio.Protocol):
                 self._read_timer = None
             self._answer = None
 
+    def _write(self, data: bytes) -> None:
+        """Writes, or fails the exchange as a broken connection: the peer's close may reach
+        the transport before `connection_lost` reaches us, and uvloop then refuses writes."""
+        assert self._transport is not None
+        try:
+            self._transport.write(data)
+        except (RuntimeError, OSError) as exc:
+            if self.reused and not self._received:
+                self._fail(_BrokenBeforeAnswer())
+            else:
+                self._fail(httpx.WriteError(f"the connection to the upstream broke: {exc!r}"))
+
     async def _write_stream(self, request: httpx.Request) -> None:
         chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        assert isinstance(request.stream, httpx.AsyncByteStream)
+        assert isinstance(request.stream, httpx.AsyncByteStream)  # as httpx's own transport
         async for part in request.stream:
             if self.closed:
                 return
             if part:
-                self._transport.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)  # type: ignore[union-attr]
+                self._write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
             if self._writable is not None:
                 await self._writable
         if chunked and not self.closed:
-            self._transport.write(b"0\r\n\r\n")  # type: ignore[union-attr]
+            self._write(b"0\r\n\r\n")
 
     def _check_read_timeout(self) -> None:
         """Fires `read` seconds after the last read; time out only if nothing came since."""
@@ -163,6 +175,7 @@ class _Connection(asyncio.Protocol):
             self._fail(httpx.RemoteProtocolError(f"the upstream's answer does not parse: {exc}"))
 
     def eof_received(self) -> bool:
+        self.closed = True  # not to be taken from the pool before `connection_lost` comes
         return False  # the server is done with this connection: close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -324,7 +337,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 await self._exchange_on(pool, connection, head, request, timeouts)
                 return connection
             except _BrokenBeforeAnswer:
-                if request.method.encode() not in IDEMPOTENT_METHODS:
+                if not _may_resend(request):
                     raise httpx.ReadError(
                         "the upstream closed a kept-alive connection without an answer"
                     ) from None
@@ -392,6 +405,12 @@ class Http1Transport(httpx.AsyncBaseTransport):
             for connection in pool.idle:
                 connection.close()
             pool.idle.clear()
+
+
+def _may_resend(request: httpx.Request) -> bool:
+    """An idempotent request whose body is still at hand (a streamed one was used up)."""
+    in_memory = isinstance(request.stream, httpx.ByteStream)
+    return in_memory and request.method.encode() in IDEMPOTENT_METHODS
 
 
 def _request_head(request: httpx.Request) -> bytes:

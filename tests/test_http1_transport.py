@@ -234,6 +234,19 @@ async def test_an_idempotent_request_is_resent_once_when_a_kept_alive_connection
         with pytest.raises(httpx.ReadError, match="kept-alive connection without an answer"):
             await send(transport, "POST", upstream.url, b"{}")
         assert requests == [b"POST"]
+        requests.clear()
+        await send(transport, "GET", upstream.url)
+        streamed = httpx.Request(
+            "PUT", upstream.url, content=_parts(), extensions={"timeout": TIMEOUTS}
+        )
+        with pytest.raises(httpx.ReadError, match="kept-alive connection without an answer"):
+            await transport.handle_async_request(streamed)  # its body is used up
+        assert requests == [b"GET", b"PUT"]
+
+
+async def _parts() -> AsyncIterator[bytes]:
+    yield b'{"a":'
+    yield b"1}"
 
 
 async def test_a_new_connection_that_breaks_is_not_resent(transport: Http1Transport) -> None:
