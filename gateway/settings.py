@@ -42,7 +42,8 @@ class HttpSettings(BaseModel):
     upstream: `upstreams` (docs/resilience.md)."""
 
     # CPU per upstream call, least first: http1 (gateway/http1_transport.py), aiohttp,
-    # httpx's own pool (bench/README.md). All three fail alike (tests/test_fault_proxy.py).
+    # httpx's own pool (bench/README.md). Each raises httpx's failure classes by what
+    # happened (tests/test_fault_proxy.py).
     transport: Literal["http1", "aiohttp", "httpx"] = "http1"
     max_connections: int = Field(default=200, ge=1)
 
