@@ -181,8 +181,8 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self._answer is not None and not self._answer.done():
-            if self._until_close and self.status:
-                self._answer.set_result(None)  # the close is the end of the body
+            if self._until_close and self.status and exc is None:
+                self._answer.set_result(None)  # a clean close is the end of the body
             elif self.reused and not self._received:
                 self._answer.set_exception(_BrokenBeforeAnswer())
             else:

@@ -5,7 +5,9 @@ behaviour under the fault proxy's faults."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -172,6 +174,21 @@ async def test_an_answer_framed_by_the_close_is_read_to_the_end(
         assert (await send(transport, "GET", upstream.url)).json() == {"part": 1}
         assert (await send(transport, "GET", upstream.url)).json() == {"part": 1}
     assert upstream.connections == 2
+
+
+async def test_a_reset_cuts_a_close_framed_answer_short(transport: Http1Transport) -> None:
+    """Only a clean close ends a body framed by the close; a reset (RST) is a broken one."""
+
+    async def resetting(conversation: Conversation) -> None:
+        await conversation.request()
+        await conversation.answer(b'HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{"part":')
+        sock = conversation.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conversation.writer.transport.abort()
+
+    async with serving(resetting) as upstream:
+        with pytest.raises(httpx.ReadError, match="before the answer was whole"):
+            await send(transport, "GET", upstream.url)
 
 
 async def test_an_interim_100_answer_is_passed_over(transport: Http1Transport) -> None:
