@@ -10,8 +10,9 @@ from `create_app` runs in this process, driven through ASGI without a server or 
 Its upstream answers are recorded from the sandbox on the first requests and replayed
 after, so what is timed is the gateway's own work per request: the HTTP view, parsing and
 validation (cached), execution, the connectors' mapping, the resilience policy and httpx's
-request and response objects. Not timed: uvicorn, aiohttp and the socket round trips.
-`--live` sends every call to the sandbox instead (aiohttp included, noisier).
+request and response objects. Not timed: uvicorn, the upstream transport and the socket
+round trips. `--live` sends every call to the sandbox instead, through `--transport`
+(the gateway's default unless told; noisier).
 
 Prints the CPU milliseconds per request of each round (the process's user+system time)
 and the smallest, which is the least disturbed by the rest of the machine.
