@@ -2,7 +2,7 @@
 compare two versions of the code on this noisy machine.
 
     python -m bench.products_inprocess [--requests 1000] [--rounds 3] [--live]
-                                       [--transport http1|aiohttp]
+                                       [--transport http1|aiohttp|httpx]
 
 The served benchmark (`bench.products_load`) is the figure the README reports, but the
 2-core machine it runs on drifts by a third between runs (bench/README.md). Here the app
@@ -36,10 +36,10 @@ from bench.products_load import QUERY
 from bench.stack import running_sandbox
 from gateway.app import create_app
 from gateway.asgi import tune_garbage_collector
-from gateway.http1_transport import Http1Transport
-from gateway.http_transport import GatewayAiohttpTransport, UpstreamClient
+from gateway.http_transport import UpstreamClient
 from gateway.local_mongod import LocalMongod
-from gateway.settings import Environment, HttpSettings, Settings
+from gateway.settings import TRANSPORT_NAMES, Environment, HttpSettings, Settings
+from gateway.wiring import upstream_transport
 
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -115,16 +115,10 @@ def asgi_post(app: Starlette, body: bytes) -> Callable[[], Awaitable[bytes]]:
     return post
 
 
-TRANSPORTS: dict[str, Callable[[], httpx.AsyncBaseTransport]] = {
-    "http1": Http1Transport,
-    "aiohttp": GatewayAiohttpTransport,
-}
-
-
 async def measure(
     settings: Settings, requests: int, rounds: int, live: bool, transport_name: str
 ) -> list[float]:
-    transport = RecordThenReplay(TRANSPORTS[transport_name]())
+    transport = RecordThenReplay(upstream_transport(transport_name))
     client = UpstreamClient(transport=transport, timeout=httpx.Timeout(5.0))
     app = create_app(settings, http_client=client)
     post = asgi_post(app, orjson.dumps({"query": QUERY}))
@@ -153,7 +147,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--live", action="store_true", help="real upstream calls, no replay")
-    parser.add_argument("--transport", choices=sorted(TRANSPORTS), default=HttpSettings().transport)
+    parser.add_argument("--transport", choices=TRANSPORT_NAMES, default=HttpSettings().transport)
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,

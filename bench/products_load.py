@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench.stack import cpu_seconds, running_stack
-from gateway.settings import HttpSettings
+from gateway.settings import TRANSPORT_NAMES, HttpSettings
 
 QUERY = """query TwentyProductsWithStock {
   products(first: 20) {
@@ -120,9 +120,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument(
-        "--transport", choices=("http1", "aiohttp", "httpx"), default=HttpSettings().transport
-    )
+    parser.add_argument("--transport", choices=TRANSPORT_NAMES, default=HttpSettings().transport)
     parser.add_argument("--lean", action="store_true", help="online stock only, no store rows")
     args = parser.parse_args()
     query = LEAN_QUERY if args.lean else QUERY

@@ -18,20 +18,14 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import httpx
 import uvloop
 
-from gateway.http1_transport import Http1Transport
-from gateway.http_transport import GatewayAiohttpTransport
 from gateway.local_mongod import free_port, stop_process
+from gateway.settings import TRANSPORT_NAMES
+from gateway.wiring import upstream_transport
 
-TRANSPORTS: dict[str, Callable[[], httpx.AsyncBaseTransport]] = {
-    "http1": Http1Transport,
-    "aiohttp": GatewayAiohttpTransport,
-    "httpx": httpx.AsyncHTTPTransport,
-}
 COUNTS = b",".join(
     b'{"catalog_object_id":"VARIATION%05d","catalog_object_type":"ITEM_VARIATION",'
     b'"state":"IN_STOCK","location_id":"L%03d","quantity":"%d"}' % (i, i % 13, i)
@@ -74,7 +68,7 @@ async def serve(port: int) -> None:
 
 
 async def cpu_per_call(name: str, url: str, calls: int, concurrency: int) -> float:
-    transport = TRANSPORTS[name]()
+    transport = upstream_transport(name)
     timeouts = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
     headers = {"content-type": "application/json", "authorization": "Bearer sandbox"}
 
@@ -120,9 +114,9 @@ def main() -> None:
                 time.sleep(0.05)
         print(f"answer of {len(ANSWER_BODY)} bytes; CPU µs per call, smallest of the rounds")
         for concurrency in (1, 16):
-            figures: dict[str, list[float]] = {name: [] for name in TRANSPORTS}
+            figures: dict[str, list[float]] = {name: [] for name in TRANSPORT_NAMES}
             for round_ in range(args.rounds):
-                order = list(TRANSPORTS) if round_ % 2 == 0 else list(reversed(TRANSPORTS))
+                order = TRANSPORT_NAMES if round_ % 2 == 0 else TRANSPORT_NAMES[::-1]
                 for name in order:
                     figures[name].append(
                         uvloop.run(cpu_per_call(name, url, args.calls, concurrency))

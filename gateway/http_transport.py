@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+from gateway.http1_transport import DEFAULT_LIMITS
 
 
 class GatewayAiohttpTransport(httpx.AsyncBaseTransport):

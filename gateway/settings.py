@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -37,6 +37,10 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+TransportName = Literal["http1", "aiohttp", "httpx"]
+TRANSPORT_NAMES: tuple[str, ...] = get_args(TransportName)
+
+
 class HttpSettings(BaseModel):
     """The shared upstream HTTP client (one pool for every connector). Timeouts are per
     upstream: `upstreams` (docs/resilience.md)."""
@@ -44,7 +48,7 @@ class HttpSettings(BaseModel):
     # CPU per upstream call, least first: http1 (gateway/http1_transport.py), aiohttp,
     # httpx's own pool (bench/README.md). Each raises httpx's failure classes by what
     # happened (tests/test_fault_proxy.py).
-    transport: Literal["http1", "aiohttp", "httpx"] = "http1"
+    transport: TransportName = "http1"
     max_connections: int = Field(default=200, ge=1)
 
     @model_validator(mode="before")

@@ -24,7 +24,7 @@ from connectors.square import SquareInventory, SquarePos
 from gateway.auth.audit import AuditLog
 from gateway.auth.authenticator import Authenticator, build_authenticator
 from gateway.auth.indexes import ensure_auth_indexes
-from gateway.http1_transport import Http1Transport
+from gateway.http1_transport import DEFAULT_LIMITS, Http1Transport
 from gateway.http_transport import GatewayAiohttpTransport, UpstreamClient
 from gateway.limits.admission import Admission, build_admission
 from gateway.metrics import Metrics
@@ -41,7 +41,7 @@ from gateway.services.customers import CustomerProfiles, ProfileCachePolicy
 from gateway.services.orders import OrderHistory
 from gateway.services.stores import StoreDirectory
 from gateway.services.wishlists import WishlistService
-from gateway.settings import Environment, HttpSettings, Settings
+from gateway.settings import TRANSPORT_NAMES, Environment, HttpSettings, Settings
 from gateway.store import (
     Leases,
     ProfileCache,
@@ -94,6 +94,20 @@ class Services:
 CLIENT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 
 
+def upstream_transport(
+    name: str, limits: httpx.Limits = DEFAULT_LIMITS
+) -> httpx.AsyncBaseTransport:
+    """The transport `OMNIGATE_HTTP__TRANSPORT` names (TRANSPORT_NAMES), as the gateway
+    builds it; the benchmarks and the transport tests build theirs here too."""
+    if name == "http1":
+        return Http1Transport(limits=limits)
+    if name == "aiohttp":
+        return GatewayAiohttpTransport(limits=limits, trust_env=False)
+    if name == "httpx":
+        return httpx.AsyncHTTPTransport(limits=limits)
+    raise ValueError(f"unknown upstream transport {name!r}: one of {TRANSPORT_NAMES}")
+
+
 def build_http_client(settings: HttpSettings, tracing: Tracing | None = None) -> httpx.AsyncClient:
     """Every request it sends carries the request id, and with `tracing` is a client span
     whose context goes out as `traceparent` (gateway/telemetry/upstream.py)."""
@@ -102,13 +116,7 @@ def build_http_client(settings: HttpSettings, tracing: Tracing | None = None) ->
         max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_connections,
     )
-    transport: httpx.AsyncBaseTransport
-    if settings.transport == "http1":
-        transport = Http1Transport(limits=limits)
-    elif settings.transport == "aiohttp":
-        transport = GatewayAiohttpTransport(limits=limits, trust_env=False)
-    else:
-        transport = httpx.AsyncHTTPTransport(limits=limits)
+    transport = upstream_transport(settings.transport, limits)
     tracer = tracing.tracer("omnigate.upstream") if tracing is not None else None
     return UpstreamClient(transport=PropagatingTransport(transport, tracer), timeout=timeout)
 

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.http1_transport import Http1Transport
-from gateway.http_transport import GatewayAiohttpTransport
 from gateway.local_mongod import free_port
+from gateway.settings import TRANSPORT_NAMES
+from gateway.wiring import upstream_transport
 
 DRIP_BODY = "0123456789abcdef"  # 16 bytes: at 0.1 s a byte, 1.6 s in all
 
@@ -103,15 +103,11 @@ async def proxy(upstream: Upstream) -> AsyncIterator[FaultProxy]:
 
 
 def make_client(kind: str) -> httpx.AsyncClient:
-    transport: httpx.AsyncBaseTransport | None = None
-    if kind == "aiohttp":
-        transport = GatewayAiohttpTransport(trust_env=False)
-    elif kind == "http1":
-        transport = Http1Transport()
+    transport = upstream_transport(kind)
     return httpx.AsyncClient(transport=transport, timeout=5.0, trust_env=False)
 
 
-@pytest.fixture(params=["httpx", "aiohttp", "http1"])
+@pytest.fixture(params=TRANSPORT_NAMES)
 def kind(request: pytest.FixtureRequest) -> str:
     """Which transport the client under test uses."""
     return str(request.param)
@@ -327,7 +323,7 @@ def test_refuse_cannot_be_limited_to_k_requests(upstream: Upstream) -> None:
         proxy.set(Fault.HTTP_500, times=0)
 
 
-@pytest.mark.parametrize("kind", ["httpx", "aiohttp", "http1"])
+@pytest.mark.parametrize("kind", TRANSPORT_NAMES)
 async def test_a_proxy_in_its_own_thread_is_switched_from_the_test_loop(
     upstream: Upstream, kind: str
 ) -> None:

@@ -38,9 +38,8 @@ from connectors.salesforce.rest import SalesforceRest
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.shopify.graphql import ShopifyGraphql
 from connectors.shopify.settings import ShopifySettings
-from gateway.http1_transport import Http1Transport
-from gateway.http_transport import GatewayAiohttpTransport
 from gateway.settings import Settings
+from gateway.wiring import upstream_transport
 
 BASE = "http://upstream.test"
 FAST = {"backoff_base_seconds": 0.001, "backoff_max_seconds": 0.002}
@@ -572,19 +571,13 @@ async def proxy(sandbox) -> Any:
         yield proxy
 
 
-TRANSPORTS = {
-    "http1": Http1Transport,
-    "aiohttp": lambda: GatewayAiohttpTransport(trust_env=False),
-}
-
-
 def upstream_through(kind: str, proxy: FaultProxy, **settings: Any) -> UpstreamHttp:
-    client = httpx.AsyncClient(transport=TRANSPORTS[kind]())
+    client = httpx.AsyncClient(transport=upstream_transport(kind))
     policy = UpstreamPolicy("square", ResilienceSettings(**{**FAST, **settings}))
     return UpstreamHttp(client, service="square", base_url=proxy.url, policy=policy)
 
 
-@pytest.mark.parametrize("kind", TRANSPORTS)
+@pytest.mark.parametrize("kind", ["http1", "aiohttp"])
 async def test_a_reset_post_is_sent_once(proxy: FaultProxy, kind: str):
     """The transports resend an idempotent method (GET) after a reset, each by its own rule
     (tests/test_fault_proxy.py); never a POST."""
@@ -596,7 +589,7 @@ async def test_a_reset_post_is_sent_once(proxy: FaultProxy, kind: str):
     assert proxy.seen() == 1
 
 
-@pytest.mark.parametrize("kind", TRANSPORTS)
+@pytest.mark.parametrize("kind", ["http1", "aiohttp"])
 async def test_a_slow_drip_is_cut_at_the_deadline(proxy: FaultProxy, kind: str):
     """Each byte comes well within any read timeout; only the deadline on the whole call
     ends it."""
