@@ -242,12 +242,11 @@ class _Connection(asyncio.Protocol):
 class _Pool:
     """The idle connections to one origin, the most recently used last."""
 
-    def __init__(self, transport: Http1Transport, origin: Origin) -> None:
-        self._transport = transport
+    def __init__(self, origin: Origin, ssl_context: ssl.SSLContext) -> None:
         scheme, host, port = origin
         self._host = host.decode("ascii")
         self._port = port
-        self._tls = scheme == b"https"
+        self._tls = ssl_context if scheme == b"https" else None  # None: plain TCP
         self.idle: list[_Connection] = []
 
     def take_idle(self, now: float, expiry: float | None) -> _Connection | None:
@@ -272,7 +271,7 @@ class _Pool:
                     lambda: connection,
                     self._host,
                     self._port,
-                    ssl=self._transport.ssl_context if self._tls else None,
+                    ssl=self._tls,
                     server_hostname=(sni or self._host) if self._tls else None,
                 )
         except TimeoutError as exc:
@@ -306,7 +305,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
         if scheme not in DEFAULT_PORTS:
             raise httpx.UnsupportedProtocol(f"{url.scheme!r} is not http or https")
         origin = (scheme, url.raw_host, url.port or DEFAULT_PORTS[scheme])
-        pool = self._pools.get(origin) or self._pools.setdefault(origin, _Pool(self, origin))
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = _Pool(origin, self.ssl_context)
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
         head = _request_head(request)
         await self._acquire_slot(timeouts.get("pool"))
