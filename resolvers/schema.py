@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.federation import Schema
 from strawberry.types import ExecutionContext
 
 from gateway.errors import ErrorShaping, shape_errors
 from gateway.execution import TrivialFieldExecutor
+from gateway.extension_hooks import PlannedExtensionsRunner
 from gateway.limits import LimitedValidation, OperationLimits, TokenLimitedParser
 from gateway.notices import ResponseNotices
 from gateway.request_deadline import RequestDeadline
@@ -40,6 +43,11 @@ class Subscription(CartSubscriptions):
 
 
 class GatewaySchema(Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return PlannedExtensionsRunner(execution_context, extensions)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
