@@ -10,15 +10,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol, TypeVar, overload
 
 import httpx
+import msgspec
 
 from connectors.errors import IdempotencyKeyReused, UpstreamError, UpstreamUnavailable
 from connectors.http import UpstreamHttp
 from connectors.square.settings import SquareSettings
 
 _DETAIL_LIMIT = 500
+
+
+class CursorPage(Protocol):
+    """A page decoded to a typed shape: it carries Square's `cursor` like the dict does."""
+
+    @property
+    def cursor(self) -> str | None: ...
+
+
+Page = TypeVar("Page", bound=CursorPage)
 
 
 class SquareClient:
@@ -54,6 +65,26 @@ class SquareClient:
             read=lambda response: self._payload(operation, response),
         )
 
+    async def call_decoded(
+        self,
+        operation: str,
+        path: str,
+        body: dict[str, Any],
+        decoder: msgspec.json.Decoder[Page],
+    ) -> Page:
+        """One read POSTed to Square, its answer decoded straight to `decoder`'s type: only
+        the fields that type names are made into Python objects. A body of another shape
+        is the upstream's failure, like one that is not JSON."""
+        return await self.http.send(
+            operation,
+            "POST",
+            path,
+            json_body=body,
+            headers=self._headers,
+            idempotent=True,
+            read=lambda response: self._decoded(operation, response, decoder),
+        )
+
     def _payload(self, operation: str, response: httpx.Response) -> dict[str, Any]:
         """What an answer means; run inside each attempt, so an unreadable answer is retried
         (when the call allows) and seen by the circuit breaker like a 5xx."""
@@ -64,22 +95,50 @@ class SquareClient:
             raise UpstreamUnavailable(self.http.service, operation, "response is not an object")
         return payload
 
-    async def pages(
+    def _decoded(
+        self, operation: str, response: httpx.Response, decoder: msgspec.json.Decoder[Page]
+    ) -> Page:
+        if not response.is_success:
+            raise self._status_error(operation, response)
+        try:
+            return decoder.decode(response.content)
+        except msgspec.ValidationError as exc:
+            raise UpstreamUnavailable(
+                self.http.service, operation, f"unexpected body: {exc}"
+            ) from exc
+        except msgspec.DecodeError as exc:
+            raise UpstreamUnavailable(self.http.service, operation, "response is not JSON") from exc
+
+    @overload
+    def pages(
         self, operation: str, path: str, body: dict[str, Any]
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every page of a cursor-paginated POST, repeating the original body with each cursor."""
+    ) -> AsyncIterator[dict[str, Any]]: ...
+
+    @overload
+    def pages(
+        self, operation: str, path: str, body: dict[str, Any], decoder: msgspec.json.Decoder[Page]
+    ) -> AsyncIterator[Page]: ...
+
+    async def pages(
+        self,
+        operation: str,
+        path: str,
+        body: dict[str, Any],
+        decoder: msgspec.json.Decoder[Any] | None = None,
+    ) -> AsyncIterator[Any]:
+        """Every page of a cursor-paginated POST, repeating the original body with each cursor:
+        as dicts, or decoded by `decoder` (see `call_decoded`)."""
         cursor: str | None = None
         seen: set[str] = set()
         while True:
-            page = await self.call(
-                operation,
-                "POST",
-                path,
-                body if cursor is None else {**body, "cursor": cursor},
-                idempotent=True,
-            )
+            request = body if cursor is None else {**body, "cursor": cursor}
+            if decoder is None:
+                page = await self.call(operation, "POST", path, request, idempotent=True)
+                cursor = page.get("cursor") or None
+            else:
+                page = await self.call_decoded(operation, path, request, decoder)
+                cursor = page.cursor or None
             yield page
-            cursor = page.get("cursor") or None
             if cursor is None:
                 return
             if cursor in seen:

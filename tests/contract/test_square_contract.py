@@ -230,6 +230,53 @@ async def test_stock_follows_count_cursors_repeating_the_query(square, inventory
     assert {(s.location_id, s.quantity) for s in levels} == {("L1", 1), ("L2", 2)}
 
 
+async def test_stock_skips_counts_that_say_nothing_sellable(square, inventory):
+    square.post("/v2/catalog/search").respond(json={"objects": [variation("V1", "A")]})
+    square.post("/v2/inventory/counts/batch-retrieve").respond(
+        json={
+            "counts": [
+                None,
+                {**count("V1", "L1", "4"), "state": "WASTE"},
+                {key: v for key, v in count("V1", "L2", "4").items() if key != "location_id"},
+                count("V-UNKNOWN", "L3", "4"),
+                {**count("V1", "L4", "4"), "quantity": 6},  # a number, not Square's string
+                {key: v for key, v in count("V1", "L5", "4").items() if key != "quantity"},
+                {"catalog_object_id": "V1", "state": "IN_STOCK", "location_id": "L6"},
+            ]
+        }
+    )
+
+    levels = await inventory.stock(["A"])
+
+    assert {(s.location_id, s.quantity) for s in levels} == {("L4", 6), ("L5", 0), ("L6", 0)}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"counts": [{**count("V1", "L1", "4"), "location_id": 12}]},
+        {"counts": ["not a count"]},
+        {"counts": {"V1": "4"}},
+        ["not", "an", "object"],
+    ],
+)
+async def test_counts_of_another_shape_are_the_upstreams_failure(square, inventory, body):
+    square.post("/v2/catalog/search").respond(json={"objects": [variation("V1", "A")]})
+    square.post("/v2/inventory/counts/batch-retrieve").respond(json=body)
+
+    with pytest.raises(UpstreamUnavailable, match="unexpected body") as caught:
+        await inventory.stock(["A"])
+    assert caught.value.operation == "square.inventory.batch_retrieve_counts"
+
+
+async def test_counts_that_are_not_json_are_the_upstreams_failure(square, inventory):
+    square.post("/v2/catalog/search").respond(json={"objects": [variation("V1", "A")]})
+    square.post("/v2/inventory/counts/batch-retrieve").respond(200, text='{"counts": [')
+
+    with pytest.raises(UpstreamUnavailable, match="not JSON"):
+        await inventory.stock(["A"])
+
+
 async def test_stock_for_no_locations_or_no_skus_asks_nothing(square, inventory):
     assert await inventory.stock(["A"], []) == []
     assert await inventory.stock([], None) == []
