@@ -75,8 +75,10 @@ class UpstreamHttp:
         self._observer = observer
         self._transport = transport
         # what the client would add to each call, as it stands now (UpstreamClient's are
-        # httpx's defaults, never changed)
-        self._client_headers = [(name.lower(), v) for name, v in client.headers.multi_items()]
+        # httpx's defaults, never changed): (lower-cased name, name, value), encoded once
+        self._client_headers = [
+            (name.decode("ascii").lower(), name, value) for name, value in client.headers.raw
+        ]
 
     @overload
     async def send(
@@ -196,14 +198,7 @@ class UpstreamHttp:
     ) -> httpx.Response:
         """What `client.request` sends and answers, made here: the client's headers under
         the call's, the attempt's timeout in `extensions`, the body read whole."""
-        request = httpx.Request(
-            method,
-            _parsed_url(url),
-            params=params,
-            headers=self._merged_headers(headers),
-            content=content,
-            extensions=extensions,
-        )
+        request = self._request(method, url, params, headers, content, extensions)
         response = await transport.handle_async_request(request)
         try:
             await response.aread()
@@ -211,14 +206,49 @@ class UpstreamHttp:
             await response.aclose()
         return response
 
-    def _merged_headers(self, headers: Mapping[str, str] | None) -> list[tuple[str, str]]:
-        """The client's headers, then the call's in place of any of the same name: as one
-        list, so the request builds its `Headers` once."""
-        defaults = self._client_headers
-        if not headers:
-            return defaults
-        overridden = {name.lower() for name in headers}
-        return [item for item in defaults if item[0] not in overridden] + list(headers.items())
+    def _request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        extensions: dict[str, Any],
+    ) -> httpx.Request:
+        """The request `httpx.Request(method, url, params=, headers=, content=)` makes, with
+        the headers it would add (Host, Content-Length) written here as bytes, in its order:
+        given a `stream`, httpx leaves them to us and skips a second pass over them, which
+        halves the cost of building a request (about 20 -> 8 us, timed alone)."""
+        method = method.upper()
+        target = _parsed_url(url) if params is None else httpx.URL(url, params=params)
+        overridden = {name.lower() for name in headers} if headers else set()
+        raw: list[tuple[bytes, bytes]] = []
+        if "host" not in overridden:
+            raw.append((b"Host", target.netloc))
+        if (
+            content is None
+            and method in ("POST", "PUT", "PATCH")
+            and not overridden & {"content-length", "transfer-encoding"}
+        ):
+            raw.append((b"Content-Length", b"0"))
+        raw.extend(
+            (name, value) for lower, name, value in self._client_headers if lower not in overridden
+        )
+        if headers:
+            raw.extend(
+                (name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()
+            )
+        if content is not None and "content-length" not in overridden:
+            raw.append((b"Content-Length", str(len(content)).encode("ascii")))
+        request = httpx.Request(
+            method,
+            target,
+            headers=raw,
+            stream=httpx.ByteStream(content or b""),
+            extensions=extensions,
+        )
+        request.read()  # in memory already: what `content=` would have done
+        return request
 
     def status_error(self, operation: str, response: httpx.Response, detail: str) -> UpstreamError:
         """The error for a non-success status, once the adapter has read its vendor's envelope."""
