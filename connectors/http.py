@@ -220,11 +220,15 @@ class UpstreamHttp:
         given a `stream`, httpx leaves them to us and skips a second pass over them, which
         halves the cost of building a request (about 20 -> 8 us, timed alone)."""
         method = method.upper()
-        target = _parsed_url(url) if params is None else httpx.URL(url, params=params)
+        if params is None:
+            target, host = _parsed_url(url)
+        else:
+            target = httpx.URL(url, params=params)
+            host = target.netloc
         overridden = {name.lower() for name in headers} if headers else set()
         raw: list[tuple[bytes, bytes]] = []
         if "host" not in overridden:
-            raw.append((b"Host", target.netloc))
+            raw.append((b"Host", host))
         if (
             content is None
             and method in ("POST", "PUT", "PATCH")
@@ -290,10 +294,12 @@ class _StatusCheck:
 
 
 @lru_cache(maxsize=1024)
-def _parsed_url(url: str) -> httpx.URL:
-    """Parsing a URL is most of the cost of building a request, and calls repeat a few
-    URLs (the query string, where it varies, comes as `params`)."""
-    return httpx.URL(url)
+def _parsed_url(url: str) -> tuple[httpx.URL, bytes]:
+    """The URL and its Host header. Parsing a URL is most of the cost of building a
+    request, and calls repeat a few URLs (the query string, where it varies, comes as
+    `params`)."""
+    parsed = httpx.URL(url)
+    return parsed, parsed.netloc
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
