@@ -44,7 +44,10 @@ class VariationCatalog:
             for sku in dict.fromkeys(s.lower() for s in skus)
             if not self._fresh(self._variation_by_sku, sku)
         ]
-        await asyncio.gather(*(self._search(chunk) for chunk in chunks(missing, SKUS_PER_SEARCH)))
+        if missing:  # usually not: the mapping is remembered
+            await asyncio.gather(
+                *(self._search(chunk) for chunk in chunks(missing, SKUS_PER_SEARCH))
+            )
         found: dict[str, str] = {}
         for sku in skus:
             entry = self._variation_by_sku.get(sku.lower())

@@ -25,10 +25,11 @@ VARIATIONS_PER_CALL = 1000
 COUNTS_PAGE_LIMIT = 1000
 
 
-class _Count(msgspec.Struct):
+class _Count(msgspec.Struct, gc=False):
     """An InventoryCount, with only the fields stock reads (about half of what Square sends:
     the rest is never made into Python objects). Defaults stand in for absent fields; the
-    row is then skipped, as it was when counts were read as dicts."""
+    row is then skipped, as it was when counts were read as dicts. Strings and numbers
+    only, so no cycle can form: the garbage collector need not track them."""
 
     catalog_object_id: str = ""
     state: str = ""
