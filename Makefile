@@ -50,6 +50,7 @@ schema: install
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.products_load
+	$(BIN)/python -m bench.products_load --recorded
 	$(BIN)/python -m bench.cart_load
 
 # Debian's chromium for the browser tests (Playwright drives it; it downloads no browser).

@@ -70,17 +70,26 @@ def _latency(output: str, label: str) -> str:
 
 
 def run(
-    seconds: int, connections: int, scale: float, transport: str, query: str = QUERY
+    seconds: int,
+    connections: int,
+    scale: float,
+    transport: str,
+    query: str = QUERY,
+    *,
+    recorded: bool = False,
 ) -> dict[str, object]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        running_stack(Path(tmp), scale=scale, transport=transport) as stack,
+        running_stack(Path(tmp), scale=scale, transport=transport, recorded=recorded) as stack,
     ):
         url = stack.gateway_url + "/graphql"
         warm = httpx.post(url, json={"query": query}, timeout=30)
         assert "errors" not in warm.json(), warm.text
+        if recorded:  # every upstream answer now comes from the record: the same page
+            again = httpx.post(url, json={"query": query}, timeout=30)
+            assert again.json() == warm.json(), "replayed answers changed the page"
         script = Path(tmp) / "post.lua"
         script.write_text(WRK_SCRIPT.format(body=json.dumps(json.dumps({"query": query}))))
         # warm-up: caches, JIT-free but pools and allocator settle
@@ -88,12 +97,14 @@ def run(
                        capture_output=True, check=True)  # fmt: skip
         before_metrics = httpx.get(stack.gateway_url + "/metrics").text
         cpu_before = cpu_seconds(stack.gateway_pid)
+        sandbox_before = cpu_seconds(stack.sandbox_pid)
         load = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
         result = subprocess.run(
             [*load, url],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         cpu_after = cpu_seconds(stack.gateway_pid)
+        sandbox_after = cpu_seconds(stack.sandbox_pid)
         after_metrics = httpx.get(stack.gateway_url + "/metrics").text
     output = result.stdout
     requests = graphql_requests(after_metrics) - graphql_requests(before_metrics)
@@ -103,11 +114,16 @@ def run(
         "connections": connections,
         "seconds": seconds,
         "transport": transport,
+        "upstreams": "recorded" if recorded else "sandbox",
         "requests": int(requests),
         "requests_per_second": round(requests / seconds, 1),
         "p50": _latency(output, "50%"),
         "p99": _latency(output, "99%"),
         "gateway_cpu_ms_per_request": round((cpu_after - cpu_before) * 1000 / max(requests, 1), 2),
+        # the simulators' own CPU, beside the gateway's on this machine (~0 when recorded)
+        "sandbox_cpu_ms_per_request": round(
+            (sandbox_after - sandbox_before) * 1000 / max(requests, 1), 2
+        ),
         "upstream_calls_per_request": round(
             (upstream_calls(after_metrics) - upstream_calls(before_metrics)) / max(requests, 1), 2
         ),
@@ -122,9 +138,16 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--transport", choices=TRANSPORT_NAMES, default=HttpSettings().transport)
     parser.add_argument("--lean", action="store_true", help="online stock only, no store rows")
+    parser.add_argument(
+        "--recorded",
+        action="store_true",
+        help="Square and Shopify answers recorded from the sandbox and replayed (gateway-bound)",
+    )
     args = parser.parse_args()
     query = LEAN_QUERY if args.lean else QUERY
-    figures = run(args.seconds, args.connections, args.scale, args.transport, query)
+    figures = run(
+        args.seconds, args.connections, args.scale, args.transport, query, recorded=args.recorded
+    )
     for key, value in figures.items():
         print(f"{key:<30} {value}")
 

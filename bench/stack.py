@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,17 +64,46 @@ def running_sandbox(*, scale: float) -> Iterator[Sandbox]:
 
 
 @contextmanager
-def running_stack(data_dir: Path, *, scale: float, transport: str | None = None) -> Iterator[Stack]:
-    """`transport`: OMNIGATE_HTTP__TRANSPORT; by default the gateway's own default."""
+def recorded_upstreams(sandbox: Sandbox, vendors: tuple[str, ...]) -> Iterator[dict[str, str]]:
+    """A bench.recorded_upstreams process in front of `vendors` of the sandbox: their URLs
+    there, each answering a repeated request from memory."""
+    ports = {vendor: free_port() for vendor in vendors}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.recorded_upstreams",
+         *[f"--listen={v}={port}={sandbox.urls[v]}" for v, port in ports.items()]],
+    )  # fmt: skip
+    try:
+        urls = {vendor: f"http://127.0.0.1:{port}" for vendor, port in ports.items()}
+        _wait_until(urls["shopify"] + "/_sandbox/calls", process)
+        yield urls
+    finally:
+        stop_process(process)
+
+
+@contextmanager
+def running_stack(
+    data_dir: Path, *, scale: float, transport: str | None = None, recorded: bool = False
+) -> Iterator[Stack]:
+    """`transport`: OMNIGATE_HTTP__TRANSPORT; by default the gateway's own default.
+    `recorded`: the gateway reaches Square and Shopify through bench.recorded_upstreams,
+    which answers a request it has seen from memory (for read-only load)."""
     gateway_port = free_port()
-    with LocalMongod(data_dir / "mongodb") as mongod, running_sandbox(scale=scale) as sandbox:
+    with (
+        LocalMongod(data_dir / "mongodb") as mongod,
+        running_sandbox(scale=scale) as sandbox,
+        (
+            recorded_upstreams(sandbox, ("square", "shopify"))
+            if recorded
+            else nullcontext(sandbox.urls)
+        ) as urls,
+    ):
         env = {
             **os.environ,
             "OMNIGATE_ENV": "test",
             "OMNIGATE_MONGODB_URI": mongod.uri,
             **({"OMNIGATE_HTTP__TRANSPORT": transport} if transport else {}),
-            "OMNIGATE_SQUARE__BASE_URL": sandbox.urls["square"],
-            "OMNIGATE_SHOPIFY__BASE_URL": sandbox.urls["shopify"],
+            "OMNIGATE_SQUARE__BASE_URL": urls["square"],
+            "OMNIGATE_SHOPIFY__BASE_URL": urls["shopify"],
             "OMNIGATE_SALESFORCE__LOGIN_URL": sandbox.urls["salesforce"],
             "OMNIGATE_AUTH__ISSUER": sandbox.urls["identity"],
         }

@@ -1,0 +1,136 @@
+"""The sandbox's answers, recorded once and served again at almost no CPU: the upstream side
+of a gateway-bound benchmark.
+
+    python -m bench.recorded_upstreams --listen square=PORT=http://127.0.0.1:SANDBOX_PORT ...
+
+Why: on this 2-core machine the sandbox's simulators run beside the gateway and need more
+CPU per product page than the gateway does (bench/README.md), so the served benchmark is
+bound by them at ~150 req/s and measures a gateway that is idle most of the time, sharing
+its caches with them. In production the vendors' CPU is on their machines, not the
+gateway's. Here each listener stands for one vendor: the first time it sees a request
+(method, path and body) it forwards it to the sandbox and keeps the answer; every later
+identical request gets the same status, headers and body back from memory. The gateway
+does exactly the work it does against the sandbox itself (same requests, same answers,
+byte for byte); what the upstream side costs per call falls from milliseconds of Python to
+a dictionary lookup and a socket write.
+
+Only fit for read-only load (every answer to a repeated request is the first one); the
+product benchmarks are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import httpx
+import uvloop
+
+# not copied from the sandbox's answer: this listener frames its own
+HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length"}
+Key = tuple[bytes, bytes, bytes]  # method, target, body
+
+
+class Recorder:
+    """One vendor's recorded answers, fetched from `target` on first sight."""
+
+    def __init__(self, target: str) -> None:
+        self.client = httpx.AsyncClient(base_url=target, timeout=30)
+        self.answers: dict[Key, bytes] = {}
+
+    async def answer(self, key: Key, headers: list[tuple[bytes, bytes]]) -> bytes:
+        known = self.answers.get(key)
+        if known is not None:
+            return known
+        method, target, body = key
+        response = await self.client.request(
+            method.decode(),
+            target.decode(),
+            content=body,
+            headers=[(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP | {b"host"}],
+        )
+        lines = [b"HTTP/1.1 %d %s\r\n" % (response.status_code, response.reason_phrase.encode())]
+        lines += [
+            b"%s: %s\r\n" % (name, value)
+            for name, value in response.headers.raw
+            if name.lower() not in HOP_BY_HOP and name.lower() != b"content-encoding"
+        ]
+        lines.append(b"content-length: %d\r\n\r\n" % len(response.content))
+        answer = b"".join(lines) + response.content
+        if response.is_success:
+            self.answers[key] = answer
+        return answer
+
+
+class _Listener(asyncio.Protocol):
+    """Reads whole requests (Content-Length framed, as the gateway sends them) and answers
+    each in turn; a connection's next request waits for the answer before it."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+        self._buffer = b""
+        self._busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport: asyncio.Transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if not self._busy:
+            self._answer_whole_requests()
+
+    def _answer_whole_requests(self) -> None:
+        while (end := self._buffer.find(b"\r\n\r\n")) >= 0:
+            request_line, *header_lines = self._buffer[:end].split(b"\r\n")
+            pairs = []
+            for line in header_lines:
+                name, _, value = line.partition(b":")
+                pairs.append((name.strip(), value.strip()))
+            length = next((int(v) for n, v in pairs if n.lower() == b"content-length"), 0)
+            if len(self._buffer) < end + 4 + length:
+                return
+            body = self._buffer[end + 4 : end + 4 + length]
+            self._buffer = self._buffer[end + 4 + length :]
+            method, target, _ = request_line.split(b" ", 2)
+            key = (method, target, body)
+            known = self._recorder.answers.get(key)
+            if known is not None:
+                self._transport.write(known)
+                continue
+            self._busy = True
+            task = asyncio.ensure_future(self._recorder.answer(key, pairs))
+            task.add_done_callback(self._answered)
+            return
+
+    def _answered(self, task: asyncio.Future[bytes]) -> None:
+        self._busy = False
+        if task.cancelled() or task.exception() is not None:
+            self._transport.close()
+            return
+        self._transport.write(task.result())
+        self._answer_whole_requests()
+
+
+async def serve(listeners: list[tuple[int, str]]) -> None:
+    loop = asyncio.get_running_loop()
+    for port, target in listeners:
+        recorder = Recorder(target)
+        await loop.create_server(lambda r=recorder: _Listener(r), "127.0.0.1", port)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--listen", action="append", required=True, help="VENDOR=PORT=SANDBOX_URL, repeated"
+    )
+    args = parser.parse_args()
+    listeners = []
+    for spec in args.listen:
+        _, port, target = spec.split("=", 2)
+        listeners.append((int(port), target))
+    uvloop.run(serve(listeners))
+
+
+if __name__ == "__main__":
+    main()
