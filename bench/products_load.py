@@ -2,11 +2,13 @@
 and upstream calls per request.
 
     python -m bench.products_load [--seconds 20] [--connections 32] [--scale 1]
-                                  [--transport http1|aiohttp|httpx]
+                                  [--transport http1|aiohttp|httpx] [--lean] [--recorded]
 
 wrk (Debian package `wrk`) drives the load from its own process; the gateway runs one
 worker in its own process, the sandbox vendors in another, so the CPU figure is the
-gateway's alone.
+gateway's alone. `--recorded` puts bench/recorded_upstreams.py between the gateway and
+Square's and Shopify's simulators: their answers are recorded once and replayed, so the
+gateway rather than the simulators is the bottleneck (bench/README.md).
 """
 
 from __future__ import annotations
