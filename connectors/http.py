@@ -165,9 +165,8 @@ class UpstreamHttp:
                     )
                 else:
                     extensions = {**call, "timeout": timeout.as_dict()}
-                    response = await self._send_direct(
-                        self._transport, method, url, params, headers, content, extensions
-                    )
+                    request = self._request(method, url, params, headers, content, extensions)
+                    response = await self._send_direct(self._transport, request)
                 status = response.status_code
             except httpx.ConnectError as exc:
                 raise UpstreamUnavailable(self.service, operation, repr(exc), sent=False) from exc
@@ -187,18 +186,9 @@ class UpstreamHttp:
             raise
 
     async def _send_direct(
-        self,
-        transport: httpx.AsyncBaseTransport,
-        method: str,
-        url: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        content: bytes | None,
-        extensions: dict[str, Any],
+        self, transport: httpx.AsyncBaseTransport, request: httpx.Request
     ) -> httpx.Response:
-        """What `client.request` sends and answers, made here: the client's headers under
-        the call's, the attempt's timeout in `extensions`, the body read whole."""
-        request = self._request(method, url, params, headers, content, extensions)
+        """What `client.request` answers for `request`: the body read whole."""
         response = await transport.handle_async_request(request)
         try:
             await response.aread()
