@@ -102,6 +102,10 @@ class LocalMongod:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
+            # Out of the terminal's process group: a Ctrl-C reaches the gateway, which then
+            # writes its last documents (the CRM poll lease), and only then does `stop`
+            # end mongod. In the same group mongod began shutting down at once.
+            start_new_session=True,
         )
         try:
             self._initiate(time.monotonic() + timeout)
