@@ -43,20 +43,25 @@ class Recorder:
         if known is not None:
             return known
         method, target, body = key
-        response = await self.client.request(
+        request = self.client.build_request(
             method.decode(),
             target.decode(),
             content=body,
             headers=[(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP | {b"host"}],
         )
+        response = await self.client.send(request, stream=True)
+        try:  # the body as sent, still in any content-encoding it came in
+            content = b"".join([chunk async for chunk in response.aiter_raw()])
+        finally:
+            await response.aclose()
         lines = [b"HTTP/1.1 %d %s\r\n" % (response.status_code, response.reason_phrase.encode())]
         lines += [
             b"%s: %s\r\n" % (name, value)
             for name, value in response.headers.raw
-            if name.lower() not in HOP_BY_HOP and name.lower() != b"content-encoding"
+            if name.lower() not in HOP_BY_HOP
         ]
-        lines.append(b"content-length: %d\r\n\r\n" % len(response.content))
-        answer = b"".join(lines) + response.content
+        lines.append(b"content-length: %d\r\n\r\n" % len(content))
+        answer = b"".join(lines) + content
         if response.is_success:
             self.answers[key] = answer
         return answer
