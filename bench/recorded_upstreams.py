@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from functools import partial
 
 import httpx
 import uvloop
+
+from bench.framing import take_request
 
 # not copied from the sandbox's answer: this listener frames its own
 HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length"}
@@ -85,25 +88,16 @@ class _Listener(asyncio.Protocol):
             self._answer_whole_requests()
 
     def _answer_whole_requests(self) -> None:
-        while (end := self._buffer.find(b"\r\n\r\n")) >= 0:
-            request_line, *header_lines = self._buffer[:end].split(b"\r\n")
-            pairs = []
-            for line in header_lines:
-                name, _, value = line.partition(b":")
-                pairs.append((name.strip(), value.strip()))
-            length = next((int(v) for n, v in pairs if n.lower() == b"content-length"), 0)
-            if len(self._buffer) < end + 4 + length:
-                return
-            body = self._buffer[end + 4 : end + 4 + length]
-            self._buffer = self._buffer[end + 4 + length :]
-            method, target, _ = request_line.split(b" ", 2)
-            key = (method, target, body)
+        while (taken := take_request(self._buffer)) is not None:
+            request, self._buffer = taken
+            method, target, _ = request.line.split(b" ", 2)
+            key = (method, target, request.body)
             known = self._recorder.answers.get(key)
             if known is not None:
                 self._transport.write(known)
                 continue
             self._busy = True
-            task = asyncio.ensure_future(self._recorder.answer(key, pairs))
+            task = asyncio.ensure_future(self._recorder.answer(key, request.headers))
             task.add_done_callback(self._answered)
             return
 
@@ -120,7 +114,7 @@ async def serve(listeners: list[tuple[int, str]]) -> None:
     loop = asyncio.get_running_loop()
     for port, target in listeners:
         recorder = Recorder(target)
-        await loop.create_server(lambda r=recorder: _Listener(r), "127.0.0.1", port)
+        await loop.create_server(partial(_Listener, recorder), "127.0.0.1", port)
     await asyncio.Event().wait()
 
 

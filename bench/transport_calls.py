@@ -22,6 +22,7 @@ import time
 import httpx
 import uvloop
 
+from bench.framing import take_request
 from gateway.local_mongod import free_port, stop_process
 from gateway.settings import TRANSPORT_NAMES
 from gateway.wiring import upstream_transport
@@ -50,15 +51,8 @@ class _SameAnswer(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            length = 0
-            for line in self.buffer[:end].split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.lower() == b"content-length":
-                    length = int(value)
-            if len(self.buffer) < end + 4 + length:
-                return
-            self.buffer = self.buffer[end + 4 + length :]
+        while (taken := take_request(self.buffer)) is not None:
+            self.buffer = taken[1]
             self.transport.write(ANSWER)  # type: ignore[attr-defined]
 
 
