@@ -10,7 +10,7 @@ import ssl
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -56,7 +56,6 @@ class Conversation:
 class Upstream:
     url: str
     connections: int = 0
-    requests: list[bytes] = field(default_factory=list)
 
 
 @asynccontextmanager
