@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import httptools
@@ -315,18 +315,10 @@ class Http1Transport(httpx.AsyncBaseTransport):
             connection = await self._exchange(pool, head, request, timeouts)
         finally:
             self._release_slot()
-        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-        if connection.reason:
-            extensions["reason_phrase"] = connection.reason
-        response = httpx.Response(
-            connection.status,
-            headers=connection.headers,
-            stream=httpx.ByteStream(b"".join(connection.body)),
-            request=request,
-            extensions=extensions,
+        body = b"".join(connection.body)
+        return whole_response(
+            request, connection.status, connection.reason, connection.headers, body
         )
-        response.read()  # in memory already: the sync read skips httpx's async iterators
-        return response
 
     async def _exchange(
         self, pool: _Pool, head: bytes, request: httpx.Request, timeouts: dict[str, Any]
@@ -406,6 +398,29 @@ class Http1Transport(httpx.AsyncBaseTransport):
             for connection in pool.idle:
                 connection.close()
             pool.idle.clear()
+
+
+def whole_response(
+    request: httpx.Request,
+    status: int,
+    reason: bytes,
+    headers: Sequence[tuple[bytes, bytes]],
+    body: bytes,
+) -> httpx.Response:
+    """An HTTP/1.1 answer read whole, as httpx's own transport describes it, its body
+    already read (the sync read skips httpx's async iterators)."""
+    extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+    if reason:
+        extensions["reason_phrase"] = reason
+    response = httpx.Response(
+        status,
+        headers=headers,
+        stream=httpx.ByteStream(body),
+        request=request,
+        extensions=extensions,
+    )
+    response.read()
+    return response
 
 
 def _may_resend(request: httpx.Request) -> bool:

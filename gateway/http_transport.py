@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from gateway.http1_transport import DEFAULT_LIMITS
+from gateway.http1_transport import DEFAULT_LIMITS, whole_response
 
 
 class GatewayAiohttpTransport(httpx.AsyncBaseTransport):
@@ -89,16 +89,8 @@ class GatewayAiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
         except aiohttp.ClientError as exc:  # an answer aiohttp could not parse
             raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-        if answer.reason:
-            extensions["reason_phrase"] = answer.reason.encode()
-        return httpx.Response(
-            answer.status,
-            headers=answer.raw_headers,
-            stream=httpx.ByteStream(body),
-            request=request,
-            extensions=extensions,
-        )
+        reason = answer.reason.encode() if answer.reason else b""
+        return whole_response(request, answer.status, reason, answer.raw_headers, body)
 
     async def aclose(self) -> None:
         if self._session is not None:
