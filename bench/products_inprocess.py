@@ -39,7 +39,7 @@ from gateway.asgi import tune_garbage_collector
 from gateway.http_transport import UpstreamClient
 from gateway.local_mongod import LocalMongod
 from gateway.settings import TRANSPORT_NAMES, Environment, HttpSettings, Settings
-from gateway.wiring import upstream_transport
+from gateway.wiring.build import upstream_transport
 
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 

@@ -25,7 +25,7 @@ import uvloop
 from bench.framing import take_request
 from gateway.local_mongod import free_port, stop_process
 from gateway.settings import TRANSPORT_NAMES
-from gateway.wiring import upstream_transport
+from gateway.wiring.build import upstream_transport
 
 COUNTS = b",".join(
     b'{"catalog_object_id":"VARIATION%05d","catalog_object_type":"ITEM_VARIATION",'

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from gateway.graphql_view import GatewayGraphQL
+from engine.view import GatewayGraphQL
 from gateway.health import healthz, metrics, readyz
 from gateway.limits import BodySizeLimit, CsrfPrevention, OperationLimits
 from gateway.metrics import Metrics
@@ -31,9 +31,9 @@ from gateway.telemetry import (
     tracing_from_settings,
 )
 from gateway.timing import RequestTiming
-from gateway.webhooks import webhook_routes
-from gateway.wiring import build_services
-from resolvers.schema import build_schema
+from gateway.webhooks.endpoints import webhook_routes
+from gateway.wiring.build import build_services
+from gateway.wiring.schema import build_schema
 
 log = logging.getLogger(__name__)
 GRAPHIQL_DIR = Path(__file__).parent / "graphiql"
@@ -68,7 +68,8 @@ def create_app(
         instrument_schema(
             schema, tracing.tracer(), resolver_spans=settings.telemetry.resolver_spans
         )
-    view = GatewayGraphQL(schema, graphiql=settings.graphiql_enabled)
+    graphiql_page = (GRAPHIQL_DIR / "index.html").read_text() if settings.graphiql_enabled else None
+    view = GatewayGraphQL(schema, graphiql_page=graphiql_page)
     # Outermost first: a forged request is refused before its body is read.
     graphql: ASGIApp = BodySizeLimit(view, settings.limits.max_body_bytes)
     if settings.limits.csrf_prevention:

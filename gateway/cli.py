@@ -92,7 +92,7 @@ def _dataset_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _export_schema() -> int:
-    from resolvers.schema import build_schema
+    from gateway.wiring.schema import build_schema
 
     sys.stdout.write(build_schema().as_str() + "\n")
     return 0
@@ -152,8 +152,7 @@ def _check_config() -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     from gateway.serving import CoServer, serve_together, server_config
-    from sandbox.server import UNTHROTTLED, sandbox_apps
-    from sandbox.shopify import STANDARD
+    from gateway.wiring.sandbox import STANDARD, UNTHROTTLED, sandbox_apps
 
     ports = {vendor: getattr(args, f"{vendor}_port") for vendor in SANDBOX_PORTS}
     plan = UNTHROTTLED if args.unthrottled else STANDARD
@@ -169,10 +168,10 @@ async def _register_persisted(files: list[Path]) -> int:
 
     from pymongo.errors import PyMongoError
 
+    from gateway.mongo import connect_mongo
     from gateway.persisted.registration import RegistrationError, check, read_documents, register
     from gateway.persisted.store import PersistedQueryStore
-    from gateway.store import connect_mongo
-    from resolvers.schema import build_schema
+    from gateway.wiring.schema import build_schema
 
     try:
         documents = read_documents(files)

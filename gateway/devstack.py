@@ -17,7 +17,7 @@ from gateway.app import create_app
 from gateway.local_mongod import LocalMongod
 from gateway.serving import CoServer, serve_together, server_config
 from gateway.settings import Settings, upstream_services
-from sandbox.server import sandbox_apps
+from gateway.wiring.sandbox import sandbox_apps
 
 log = logging.getLogger("omnigate.dev")
 

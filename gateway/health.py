@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.metrics import CONTENT_TYPE_LATEST
+from gateway.mongo import mongo_reachable
+from gateway.services import Services
 from gateway.settings import upstream_services
-from gateway.store import mongo_reachable
-from gateway.wiring import Services
 
 
 async def healthz(request: Request) -> Response:

@@ -128,6 +128,9 @@ class Metrics:
         if status is None or status >= 400:
             failures.inc()
 
+    def count_cache_lookup(self, cache: str, result: str) -> None:
+        self.cache_lookups.labels(cache, result).inc()
+
     def retried(self, service: str, operation: str, reason: str) -> None:
         self.upstream_retries.labels(service, operation, reason).inc()
 

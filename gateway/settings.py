@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from commerce.cart.policy import CartMergePolicy
 from connectors.resilience import ResilienceOverrides, ResilienceSettings
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.shopify.settings import ShopifySettings
@@ -130,14 +131,6 @@ class WebhookSettings(BaseModel):
     # How long delivery ids are remembered to drop duplicates; longer than any vendor's
     # retry schedule (Shopify: 8 tries over 4 hours; Square: up to 72 hours).
     delivery_retention_seconds: int = Field(default=7 * 24 * 3600, ge=60)
-
-
-class CartMergePolicy(StrEnum):
-    """What happens to a guest cart when its holder signs in (docs/cart.md)."""
-
-    MERGE_QUANTITIES = "MERGE_QUANTITIES"  # every line of both; same SKU adds up
-    KEEP_NEWEST = "KEEP_NEWEST"  # the lines of whichever cart changed last
-    KEEP_CUSTOMER = "KEEP_CUSTOMER"  # the customer's lines; the guest's are dropped
 
 
 class CartSettings(BaseModel):
@@ -258,7 +251,7 @@ class LimitsSettings(BaseModel):
     developer_introspection: bool = True
 
 
-# gateway.auth.principal.PrincipalKind's values (importing it here would be circular)
+# commerce.principal.PrincipalKind's values (importing it here would be circular)
 PrincipalKindName = Literal["ANONYMOUS", "CUSTOMER", "DEVELOPER", "KIOSK", "STAFF"]
 ALL_PRINCIPAL_KINDS: tuple[PrincipalKindName, ...] = (
     "ANONYMOUS",

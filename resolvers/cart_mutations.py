@@ -11,12 +11,12 @@ from typing import Annotated
 
 import strawberry
 
-from gateway.context import Info
-from gateway.offers import channel as offer_channel
-from gateway.services.cart_errors import CartErrorCode, CartOutcome
-from gateway.services.carts import LineRequest
-from gateway.settings import CartMergePolicy as MergePolicySetting
-from gateway.store import carts as stored
+from commerce.cart import store as stored
+from commerce.cart.errors import CartErrorCode, CartOutcome
+from commerce.cart.policy import CartMergePolicy as MergePolicySetting
+from commerce.cart.service import LineRequest
+from commerce.offers import channel as offer_channel
+from engine.context import Info
 from resolvers.cart_types import (
     Cart,
     CartUserError,

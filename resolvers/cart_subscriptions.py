@@ -6,11 +6,11 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from gateway.context import Info
-from gateway.errors import PublicError
-from gateway.loaders import Loaders
-from gateway.services.cart_changes import FeedUnavailable
-from gateway.store.carts import CartStatus
+from commerce.cart.changes import FeedUnavailable
+from commerce.cart.store import CartStatus
+from engine.context import Info
+from engine.errors import PublicError
+from engine.loaders import Loaders
 from resolvers.cart_types import Cart
 
 

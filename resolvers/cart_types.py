@@ -9,14 +9,14 @@ from typing import Annotated
 
 import strawberry
 
+from commerce.cart import errors as cart_errors
+from commerce.cart import store as stored_carts
+from commerce.cart.pricing import CartPrice, MixedCurrencies, price_cart
+from commerce.offers import channel as offer_channel
+from commerce.offers.quotes import QuoteLine
 from connectors import records
-from gateway.context import Info
-from gateway.errors import PublicError
-from gateway.offers import channel as offer_channel
-from gateway.offers.quotes import QuoteLine
-from gateway.services import cart_errors
-from gateway.services.cart_pricing import CartPrice, MixedCurrencies, price_cart
-from gateway.store import carts as stored_carts
+from engine.context import Info
+from engine.errors import PublicError
 from resolvers.common import Money
 from resolvers.products import Product
 from resolvers.stores import Store, store_from_record

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from gateway.context import Info
-from gateway.services import checkout
+from commerce.checkout import service as checkout
+from engine.context import Info
 from resolvers.cart_types import Cart, CartUserError, SalesChannel, cart_or_none
 from resolvers.customers import Order
 

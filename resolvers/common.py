@@ -7,7 +7,7 @@ from enum import Enum
 import strawberry
 
 from connectors import records
-from gateway.errors import BadUserInput
+from engine.errors import BadUserInput
 
 # A page larger than this is refused rather than silently truncated: a client asking for
 # 1000 items should learn it at once, not discover missing rows later.

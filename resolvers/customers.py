@@ -1,5 +1,5 @@
 """Customers: the profile merged from CRM, POS and e-commerce, their orders, and the kiosk
-hand-off. Who may read whom is gateway.auth.access's table; staff reads are audited."""
+hand-off. Who may read whom is commerce.access's table; staff reads are audited."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ from enum import Enum
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
+from commerce.customers import profile as model
+from commerce.customers.profile import CustomerProfile, Freshness, ProfileRead
+from commerce.orders import InvalidCursor, encode_order_cursor
 from connectors import records
 from connectors.records import OrderRecord
+from engine.context import Info
+from engine.errors import BadUserInput
+from engine.notices import add_error, add_warning
 from gateway.auth import (
     CustomerAccess,
     CustomerRead,
@@ -19,12 +25,6 @@ from gateway.auth import (
     handoff_requester,
     signed_in_customer,
 )
-from gateway.context import Info
-from gateway.errors import BadUserInput
-from gateway.notices import add_error, add_warning
-from gateway.services import profile as model
-from gateway.services.orders import InvalidCursor, encode_order_cursor
-from gateway.services.profile import CustomerProfile, Freshness, ProfileRead
 from resolvers.common import ExternalRef, Money, PageInfo, System, check_first
 from resolvers.stores import Store, store_from_record
 

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import strawberry
 
-from gateway.context import Info
-from gateway.offers import channel as offer_channel
-from gateway.offers.personal import CustomerInterests, offers_for
-from gateway.offers.rules import Promotion
+from commerce.offers import channel as offer_channel
+from commerce.offers.personal import CustomerInterests, offers_for
+from commerce.offers.rules import Promotion
+from engine.context import Info
 from resolvers.cart_types import PricingChannel
 
 

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import strawberry
 
+from commerce.catalog import search_products
+from commerce.orders import InvalidCursor
 from connectors.records import LocationRecord, ProductRecord, StockLevel
-from gateway.context import Context, Info
-from gateway.errors import BadUserInput
-from gateway.field_hints import prefetched, pure
-from gateway.selections import selects
-from gateway.services.catalog import search_products
-from gateway.services.orders import InvalidCursor
+from engine.context import Context, Info
+from engine.errors import BadUserInput
+from engine.field_hints import prefetched, pure
+from engine.selections import selects
 from resolvers.common import ExternalRef, Money, PageInfo, check_first
 from resolvers.stores import Store, store_from_record
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
-from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.federation import Schema
 from strawberry.types import ExecutionContext
 
-from gateway.errors import ErrorShaping, shape_errors
-from gateway.execution import TrivialFieldExecutor
-from gateway.extension_hooks import PlannedExtensionsRunner
-from gateway.limits import LimitedValidation, OperationLimits, TokenLimitedParser
-from gateway.notices import ResponseNotices
-from gateway.request_deadline import RequestDeadline
+from engine.deadline import RequestDeadline
+from engine.errors import ErrorShaping, shape_errors
+from engine.execution import TrivialFieldExecutor
+from engine.notices import ResponseNotices
 from resolvers.cart_mutations import CartMutations, CartQueries
 from resolvers.cart_subscriptions import CartSubscriptions
 from resolvers.checkout import CheckoutMutations
@@ -43,11 +42,6 @@ class Subscription(CartSubscriptions):
 
 
 class GatewaySchema(Schema):
-    def create_extensions_runner(
-        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
-    ) -> SchemaExtensionsRunner:
-        return PlannedExtensionsRunner(execution_context, extensions)
-
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -57,24 +51,27 @@ class GatewaySchema(Schema):
         errors[:] = shape_errors(errors)
 
 
-def build_schema(limits: OperationLimits | None = None) -> Schema:
-    """`limits` default to the development ones (introspection and suggestions on); they
-    change what is accepted, never the printed SDL."""
-    policy = limits or OperationLimits.defaults()
+ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]
+
+
+def build_schema(
+    admission: Sequence[ExtensionFactory] = (), *, fast_execution: bool = True
+) -> Schema:
+    """The schema with the engine's extensions. `admission`: what runs first on every
+    operation, before errors are shaped (the runtime's parser and validation with its
+    operation limits, gateway/wiring/schema.py); it changes what is accepted, never the
+    printed SDL. `fast_execution`: the engine's executor (engine/execution.py), or
+    graphql-core's own."""
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
-            # Clients repeat the same few operations: parse and validate each once (limits
-            # included). The caches live at module level, so a fresh extension per request
-            # still hits them.
-            lambda: TokenLimitedParser(policy.max_tokens, maxsize=512),
-            lambda: LimitedValidation(policy, maxsize=512),
+            *admission,
             ErrorShaping,
             RequestDeadline,
             # errors that keep their field's data (STALE_DATA) and extensions.warnings
             ResponseNotices,
         ],
-        execution_context_class=TrivialFieldExecutor,
+        execution_context_class=TrivialFieldExecutor if fast_execution else None,
     )

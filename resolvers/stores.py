@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from connectors.records import LocationRecord
-from gateway.context import Info
+from engine.context import Info
 from resolvers.common import ExternalRef
 
 

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
-from gateway.context import Info
-from gateway.services.wishlists import WishlistOutcome
-from gateway.store.wishlists import StoredWishlist
+from commerce.wishlist.service import WishlistOutcome
+from commerce.wishlist.store import StoredWishlist
+from engine.context import Info
 from resolvers.cart_types import Cart, CartUserError, cart_or_none
 from resolvers.products import Product
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from gateway.offers import OfferKind, Promotion, PromotionStore
+from commerce.offers import OfferKind, Promotion, PromotionStore
 from gateway.settings import Settings
 
 

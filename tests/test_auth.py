@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from gateway.auth import ANONYMOUS, Authenticator, Credentials, Principal, PrincipalKind
 from gateway.local_mongod import free_port
 from gateway.metrics import Metrics
-from gateway.wiring import build_services
+from gateway.wiring.build import build_services
 
 PRODUCTS = "{ products(first: 2) { edges { node { sku name } } } }"
 VENDORS = ("square", "shopify", "salesforce")

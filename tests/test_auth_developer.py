@@ -19,8 +19,8 @@ from gateway.auth import Credentials, Principal, PrincipalKind
 from gateway.limits import OperationLimits
 from gateway.metrics import Metrics
 from gateway.settings import Environment, LimitsSettings
-from gateway.wiring import build_services
-from resolvers.schema import build_schema
+from gateway.wiring.build import build_services
+from gateway.wiring.schema import build_schema
 
 SCHEMA = "{ __schema { types { name } } }"
 SDL = "{ _service { sdl } }"

@@ -32,8 +32,8 @@ from offers_api import put_promotions
 from pymongo import AsyncMongoClient
 from test_auth_websocket import served
 
-from gateway.offers import OfferKind, Promotion
-from resolvers.schema import build_schema
+from commerce.offers import OfferKind, Promotion
+from gateway.wiring.schema import build_schema
 
 VENDORS = ("square", "shopify", "salesforce")
 

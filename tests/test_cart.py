@@ -26,7 +26,7 @@ from cart_api import (
 )
 from offers_api import code_promo, put_promotions
 
-from gateway.offers import Conditions, OfferKind, Promotion
+from commerce.offers import Conditions, OfferKind, Promotion
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, Dataset
 
 

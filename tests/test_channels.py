@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from cart_api import CART_CREATE, HANDOFF_CREATE, stock_at
 
+from commerce.offers import SalesChannel, allowed_channels
 from gateway.auth import Principal, PrincipalKind
-from gateway.offers import SalesChannel, allowed_channels
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, Dataset
 
 VENDORS = ("square", "shopify", "salesforce")

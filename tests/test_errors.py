@@ -101,7 +101,7 @@ def test_errors_of_every_transport_are_shaped_and_masked_by_the_schema():
     shapes them, so a websocket never sees an internal message."""
     from graphql import GraphQLError
 
-    from resolvers.schema import build_schema
+    from gateway.wiring.schema import build_schema
 
     errors = [GraphQLError("boom", original_error=RuntimeError("secret detail"))]
     build_schema().process_errors(errors)

@@ -19,9 +19,9 @@ import strawberry
 from graphql import parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway.execution import TrivialFieldExecutor
-from gateway.field_hints import prefetched, pure
-from gateway.selections import selects
+from engine.execution import TrivialFieldExecutor
+from engine.field_hints import prefetched, pure
+from engine.selections import selects
 
 
 @strawberry.enum

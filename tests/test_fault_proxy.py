@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from gateway.local_mongod import free_port
 from gateway.settings import TRANSPORT_NAMES
-from gateway.wiring import upstream_transport
+from gateway.wiring.build import upstream_transport
 
 DRIP_BODY = "0123456789abcdef"  # 16 bytes: at 0.1 s a byte, 1.6 s in all
 

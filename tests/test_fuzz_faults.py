@@ -28,7 +28,7 @@ from hypothesis_graphql import queries
 from gateway.app import create_app
 from gateway.local_mongod import free_port
 from gateway.settings import Settings
-from resolvers.schema import build_schema
+from gateway.wiring.schema import build_schema
 from sandbox.dataset import Dataset
 
 VENDORS = ("square", "shopify", "salesforce")

@@ -14,7 +14,7 @@ from cart_api import stocked_skus as skus_at
 from offers_api import newcomers, put_promotions
 from test_outbox import hooked, receiver  # noqa: F401  (the webhook receiver fixtures)
 
-from gateway.offers import Conditions, Limits, OfferKind, Promotion
+from commerce.offers import Conditions, Limits, OfferKind, Promotion
 from sandbox.dataset import WAREHOUSE_LOCATION_ID
 
 POINTS = """

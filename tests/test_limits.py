@@ -12,7 +12,7 @@ from gateway.limits import OperationLimits, operation_cost
 from gateway.limits.cost import _plans
 from gateway.limits.document_key import DocumentKey
 from gateway.settings import LimitsSettings
-from resolvers.schema import build_schema
+from gateway.wiring.schema import build_schema
 
 
 def _bench_query() -> str:

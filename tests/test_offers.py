@@ -23,8 +23,8 @@ from cart_api import (
 from cart_api import stocked_skus as skus_at
 from offers_api import code_promo, database_read, put_promotions
 
+from commerce.offers import Conditions, Limits, OfferKind, Promotion, Stacking
 from connectors.errors import OrderRejected
-from gateway.offers import Conditions, Limits, OfferKind, Promotion, Stacking
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, Dataset
 
 PRICED = """

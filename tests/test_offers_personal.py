@@ -10,7 +10,7 @@ from cart_api import CART_CREATE, CHECKOUT, Device, kiosk_for, known_everywhere,
 from offers_api import ordered_before, put_promotions
 from pymongo import AsyncMongoClient
 
-from gateway.offers import Conditions, OfferKind, Promotion, PromotionStore
+from commerce.offers import Conditions, OfferKind, Promotion, PromotionStore
 from gateway.settings import Settings
 
 OFFERS = "query ($channel: SalesChannel) { offers(channel: $channel) { promotionId personal } }"

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.offers import Conditions, Limits, OfferKind, OfferRefusal, Promotion, Stacking
-from gateway.offers.conditions import PricedLine, PricingContext, Shopper, Usage, refusal
-from gateway.offers.evaluation import discount_for
-from gateway.offers.stacking import combine
+from commerce.offers import Conditions, Limits, OfferKind, OfferRefusal, Promotion, Stacking
+from commerce.offers.conditions import PricedLine, PricingContext, Shopper, Usage, refusal
+from commerce.offers.evaluation import discount_for
+from commerce.offers.stacking import combine
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 LINES = (

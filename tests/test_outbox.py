@@ -29,9 +29,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from commerce.offers.outbox import SIGNATURE_HEADER, signature, verify_signature
 from gateway.local_mongod import free_port
-from gateway.offers.dispatcher import Dispatcher, DispatchSettings
-from gateway.offers.outbox import SIGNATURE_HEADER, signature, verify_signature
+from gateway.outbox_dispatcher import Dispatcher, DispatchSettings
 from gateway.serving import CoServer, server_config
 
 SECRET = "test-webhook-secret"

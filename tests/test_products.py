@@ -10,7 +10,7 @@ from fault_proxy import Fault, FaultProxy
 
 from connectors.errors import UpstreamUnavailable
 from connectors.records import StockLevel
-from gateway.loaders import StockBySkuLoader
+from engine.loaders import StockBySkuLoader
 from sandbox.dataset import Dataset
 
 PRODUCT = """

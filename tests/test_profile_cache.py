@@ -25,8 +25,8 @@ from profile_support import (
 )
 from pymongo import AsyncMongoClient
 
+from commerce.customers.cache import ProfileCache
 from gateway.local_mongod import free_port, mongod_binary
-from gateway.store import ProfileCache
 
 STALE_NAME = "Stale-Copy"
 

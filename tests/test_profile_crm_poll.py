@@ -13,11 +13,13 @@ import pytest
 from conftest import bearer
 from profile_support import ME, database_of, profiles_of, wait_for
 
+from commerce.customers.cache import ProfileCache
+from commerce.customers.crm_poll import LEASE, MARK, ContactChangePoller, advance
+from commerce.leases import Leases
+from commerce.sync_marks import SyncMark, SyncMarks
 from connectors.http import UpstreamHttp
 from connectors.records import CustomerIdentity, ExternalRef, System
 from connectors.salesforce import SalesforceCrm, SalesforceSettings
-from gateway.services.crm_poll import LEASE, MARK, ContactChangePoller, advance
-from gateway.store import Leases, ProfileCache, SyncMark, SyncMarks
 
 
 @contextmanager

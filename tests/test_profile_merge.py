@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import bearer
 
-from connectors.records import CustomerIdentity, ExternalRef, LoyaltyAccountRecord, System
-from gateway.services.identity import normalise_email, normalise_phone
-from gateway.services.profile import (
+from commerce.customers.identity import normalise_email, normalise_phone
+from commerce.customers.merge import ProfileSources, merge_profile
+from commerce.customers.profile import (
     CustomerProfile,
     IdentityConflict,
     IdentityField,
     SourceVersion,
 )
-from gateway.services.profile_merge import ProfileSources, merge_profile
+from connectors.records import CustomerIdentity, ExternalRef, LoyaltyAccountRecord, System
 from sandbox.dataset import Dataset
 
 OLD = datetime(2025, 1, 1, tzinfo=UTC)

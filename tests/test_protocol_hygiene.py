@@ -10,7 +10,7 @@ from graphql import get_introspection_query
 
 from gateway.limits import OperationLimits
 from gateway.settings import Environment, LimitsSettings
-from resolvers.schema import build_schema
+from gateway.wiring.schema import build_schema
 
 UPSTREAMS = ("square", "shopify", "salesforce")
 PRODUCT_QUERY = "{ products(first: 1) { edges { node { sku } } } }"

@@ -12,8 +12,8 @@ from cart_api import CART_CREATE, LINES_ADD, SET_FULFILLMENT, Device, codes, sta
 from cart_api import stocked_skus as skus_at
 from offers_api import put_promotions
 
-from gateway.offers import Conditions, OfferKind, Promotion
-from gateway.offers.quotes import QuoteLine, QuoteProblem, QuoteSigner, verify
+from commerce.offers import Conditions, OfferKind, Promotion
+from commerce.offers.quotes import QuoteLine, QuoteProblem, QuoteSigner, verify
 from gateway.settings import Environment, Settings
 
 QUOTE = """

@@ -39,7 +39,7 @@ from connectors.salesforce.settings import SalesforceSettings
 from connectors.shopify.graphql import ShopifyGraphql
 from connectors.shopify.settings import ShopifySettings
 from gateway.settings import Settings
-from gateway.wiring import upstream_transport
+from gateway.wiring.build import upstream_transport
 
 BASE = "http://upstream.test"
 FAST = {"backoff_base_seconds": 0.001, "backoff_max_seconds": 0.002}

@@ -11,8 +11,8 @@ from datetime import timedelta
 import websockets
 from test_auth_websocket import ack, connection, served
 
+from gateway.mongo import connect_mongo
 from gateway.persisted import PersistedQueryStore
-from gateway.store import connect_mongo
 
 UPSTREAMS = ("square", "shopify", "salesforce")
 PRODUCTS = "query TwoProducts { products(first: 2) { edges { node { sku } } } }"

@@ -11,7 +11,7 @@ from graphql import GraphQLObjectType, GraphQLSchema
 
 from gateway.limits import OperationLimits
 from gateway.settings import Environment, LimitsSettings
-from resolvers.schema import build_schema
+from gateway.wiring.schema import build_schema
 
 ROOTS = ("Query", "Mutation", "Subscription")
 QUOTED = re.compile(r"'([^']+)'")

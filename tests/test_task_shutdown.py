@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from gateway.task_shutdown import cancel_and_wait
+from commerce.tasks import cancel_and_wait
 
 
 async def test_a_loop_that_swallows_one_cancellation_is_cancelled_again():
@@ -45,7 +45,7 @@ async def test_a_task_that_never_ends_is_left_behind_with_a_warning(
 
     task = asyncio.create_task(stubborn(), name="stubborn")
     await asyncio.sleep(0)
-    with caplog.at_level(logging.WARNING, logger="gateway.task_shutdown"):
+    with caplog.at_level(logging.WARNING, logger="commerce.tasks"):
         await cancel_and_wait([task], give_up_after=0.3)
     assert not task.done()
     assert "stubborn" in caplog.text

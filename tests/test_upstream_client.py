@@ -8,7 +8,7 @@ import pytest
 from connectors.http import UPSTREAM_CALL, UpstreamHttp
 from gateway.http_transport import UpstreamClient
 from gateway.settings import HttpSettings
-from gateway.wiring import build_http_client
+from gateway.wiring.build import build_http_client
 
 
 async def test_cookies_an_upstream_sets_are_never_sent_on_later_calls():

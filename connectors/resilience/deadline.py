@@ -1,6 +1,6 @@
 """The request-wide deadline: how long the GraphQL request being served has left.
 
-The gateway sets it once per operation (gateway/request_deadline.py); every upstream call
+The gateway sets it once per operation (engine/deadline.py); every upstream call
 made on that request's behalf, in whatever task, caps its own deadline at it. A context
 variable rather than an argument, so adapters and services stay unaware of it: tasks
 (asyncio.gather, DataLoader batches) copy the context they are created in.

@@ -1,12 +1,13 @@
 """Principals and how a request proves who it is (docs/security.md "Principals")."""
 
-from gateway.auth.access import (
+from commerce.access import (
     CustomerAccess,
     customer_read_access,
     handoff_requester,
     signed_in_customer,
 )
-from gateway.auth.audit import AuditLog, CustomerRead
+from commerce.audit import AuditLog, CustomerRead
+from commerce.principal import ANONYMOUS, Principal, PrincipalKind
 from gateway.auth.authenticator import Authenticator, Credentials, build_authenticator
 from gateway.auth.errors import (
     AuthRefusal,
@@ -17,7 +18,6 @@ from gateway.auth.errors import (
     Unauthenticated,
 )
 from gateway.auth.handoff import Handoff, KioskHandoffs
-from gateway.auth.principal import ANONYMOUS, Principal, PrincipalKind
 
 __all__ = [
     "ANONYMOUS",

@@ -26,11 +26,11 @@ import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from commerce.principal import ANONYMOUS, Principal, PrincipalKind
 from gateway.auth.claims import principal_from_claims
 from gateway.auth.errors import IdentityUnavailable, InvalidCredentials
 from gateway.auth.handoff import KioskHandoffs
 from gateway.auth.jwks import JwksCache
-from gateway.auth.principal import ANONYMOUS, Principal, PrincipalKind
 from gateway.auth.verifier import TokenVerifier
 from gateway.settings import AuthSettings
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from commerce.principal import Principal, PrincipalKind
 from gateway.auth.errors import InvalidCredentials
-from gateway.auth.principal import Principal, PrincipalKind
 
 ROLE_CLAIM = "role"
 STORE_CLAIM = "store_id"

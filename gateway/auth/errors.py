@@ -9,7 +9,7 @@ AuthRefusal                     the request is answered with no operation run
                                 be fetched) or "mongodb" (a hand-off cannot be looked up)
 
 A valid principal that may not read a field gets a GraphQL error at that field (HTTP 200,
-partial data), through gateway.errors.PublicError:
+partial data), through commerce.errors.PublicError (defined there, re-exported here):
 
 Unauthenticated   UNAUTHENTICATED  the field needs a signed-in customer (or staff) and there is none
 Forbidden         FORBIDDEN        signed in, but this kind of principal may not use the field
@@ -18,9 +18,17 @@ NotFound          NOT_FOUND        another customer's data: answered as if it di
 
 from __future__ import annotations
 
-from gateway.errors import PublicError
+from commerce.errors import UNAUTHENTICATED, FieldRefusal, Forbidden, NotFound, Unauthenticated
 
-UNAUTHENTICATED = "UNAUTHENTICATED"
+__all__ = [
+    "AuthRefusal",
+    "FieldRefusal",
+    "Forbidden",
+    "IdentityUnavailable",
+    "InvalidCredentials",
+    "NotFound",
+    "Unauthenticated",
+]
 
 
 class AuthRefusal(Exception):
@@ -67,23 +75,3 @@ class IdentityUnavailable(AuthRefusal):
     @property
     def extensions(self) -> dict[str, object]:
         return {"code": self.code, "service": self.service}
-
-
-class FieldRefusal(PublicError):
-    def __init__(self, message: str, **extensions: object) -> None:
-        # the code rides in the extensions too: graphql-core copies an original error's
-        # `extensions` onto the GraphQL error, so it is there even where the errors are
-        # not shaped (results streamed over a websocket)
-        super().__init__(message, code=self.code, **extensions)
-
-
-class Unauthenticated(FieldRefusal):
-    code = UNAUTHENTICATED
-
-
-class Forbidden(FieldRefusal):
-    code = "FORBIDDEN"
-
-
-class NotFound(FieldRefusal):
-    code = "NOT_FOUND"

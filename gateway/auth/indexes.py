@@ -6,7 +6,7 @@ import logging
 
 from pymongo.errors import PyMongoError
 
-from gateway.auth.audit import AuditLog
+from commerce.audit import AuditLog
 from gateway.auth.authenticator import Authenticator
 
 log = logging.getLogger(__name__)

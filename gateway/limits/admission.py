@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from gateway.auth.principal import Principal, PrincipalKind
+from commerce.principal import Principal, PrincipalKind
 from gateway.limits.rate_limit import RateLimiter
 from gateway.metrics import Metrics
 from gateway.persisted.protocol import PersistedOperations

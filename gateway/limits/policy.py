@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.auth.principal import PrincipalKind
+from commerce.principal import PrincipalKind
 from gateway.settings import Environment, LimitsSettings
 
 

@@ -29,7 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 from starlette.requests import HTTPConnection
 
-from gateway.auth.principal import Principal, PrincipalKind
+from commerce.principal import Principal, PrincipalKind
 from gateway.limits.client_address import Network, client_address
 from gateway.limits.http_refusal import Refusal
 from gateway.metrics import Metrics

@@ -1,6 +1,6 @@
 """The GraphQL error every operation limit answers with: `QUERY_TOO_COMPLEX`, naming the limit.
 
-The code rides in the error's extensions, so gateway/errors.py keeps it when shaping."""
+The code rides in the error's extensions, so engine/errors.py keeps it when shaping."""
 
 from __future__ import annotations
 

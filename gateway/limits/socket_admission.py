@@ -22,7 +22,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyErrorMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
-from gateway.context import Context
+from engine.context import Context
 from gateway.limits.http_refusal import Refusal
 
 

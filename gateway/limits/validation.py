@@ -17,7 +17,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from gateway.auth.principal import ANONYMOUS, Principal
+from commerce.principal import ANONYMOUS, Principal
 from gateway.limits.cost import operation_cost
 from gateway.limits.document_key import DocumentKey
 from gateway.limits.policy import OperationLimits

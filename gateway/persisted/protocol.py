@@ -35,7 +35,7 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from gateway.auth.principal import Principal, PrincipalKind
+from commerce.principal import Principal, PrincipalKind
 from gateway.limits.http_refusal import Refusal
 from gateway.metrics import Metrics
 from gateway.persisted.store import PersistedQueryStore, StoredOperation, query_hash

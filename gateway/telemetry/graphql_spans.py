@@ -1,7 +1,7 @@
 """The GraphQL operation's span and its resolvers' spans.
 
 Not Strawberry's OpenTelemetryExtension: its `resolve` hook runs for every field, which
-turns off the executor's one-pass completion of plain fields (gateway/execution.py) and
+turns off the executor's one-pass completion of plain fields (engine/execution.py) and
 cost several times the untraced CPU per request (docs/operations.md "Traces"); it also
 records the whole document and every resolver's arguments, customers' emails among them.
 

@@ -22,7 +22,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema import Schema
 
-from gateway.errors import shape_errors
+from engine.errors import shape_errors
 from gateway.metrics import Metrics
 
 MAX_OPERATION_NAMES = 200
@@ -57,7 +57,7 @@ class OperationMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         try:
             yield
-        except GraphQLError as error:  # a parse error escapes the operation (gateway/errors.py)
+        except GraphQLError as error:  # a parse error escapes the operation (engine/errors.py)
             self._count(shape_errors([error]))
             raise
         except Exception:

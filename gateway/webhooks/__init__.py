@@ -1,7 +1,7 @@
-"""Vendor-signed webhooks in: verifiers per vendor, the delivery log, the Starlette routes."""
+"""Vendor-signed webhooks in: verifiers per vendor and the delivery log; the Starlette routes
+are in endpoints.py (not imported here: they need the app's services, which need the log)."""
 
 from gateway.webhooks.delivery import DeliveryNotApplied, DeliveryOutcome, apply_delivery
-from gateway.webhooks.endpoints import webhook_routes
 from gateway.webhooks.hubspot import verify_hubspot_v3
 from gateway.webhooks.shopify import shopify_customer_gids, verify_shopify
 from gateway.webhooks.signing import InvalidSignature
@@ -17,5 +17,4 @@ __all__ = [
     "verify_hubspot_v3",
     "verify_shopify",
     "verify_square",
-    "webhook_routes",
 ]

@@ -14,8 +14,9 @@ from datetime import timedelta
 
 from pymongo.errors import PyMongoError
 
+from commerce.customers.cache import ProfileCache
 from connectors.records import System
-from gateway.store import ProfileCache, WebhookDeliveries
+from gateway.webhooks.deliveries import WebhookDeliveries
 
 log = logging.getLogger(__name__)
 

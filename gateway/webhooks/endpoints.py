@@ -19,11 +19,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.records import System
+from gateway.services import Services
 from gateway.settings import WebhookSettings
 from gateway.webhooks import shopify, square
 from gateway.webhooks.delivery import DeliveryNotApplied, apply_delivery
 from gateway.webhooks.signing import InvalidSignature
-from gateway.wiring import Services
 
 log = logging.getLogger(__name__)
 

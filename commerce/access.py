@@ -1,0 +1,62 @@
+"""Who may read which customer's data: the decisions resolvers ask for before any read.
+
+| principal                     | `me`             | `customer(id)` (and `_entities`)             |
+|-------------------------------|------------------|----------------------------------------------|
+| CUSTOMER                      | their profile    | their own id: it; any other id: NOT_FOUND    |
+| KIOSK with a hand-off         | the customer's   | as that customer                             |
+| KIOSK without a hand-off      | UNAUTHENTICATED  | FORBIDDEN                                    |
+| STAFF                         | FORBIDDEN        | any customer, every read audited             |
+| ANONYMOUS (a cart token too)  | UNAUTHENTICATED  | UNAUTHENTICATED                              |
+| DEVELOPER                     | UNAUTHENTICATED  | UNAUTHENTICATED                              |
+
+A developer token proves someone who may discover the schema, not a customer: it reaches
+customer data exactly as anonymous does. A refusal is raised before anything is fetched, so
+another customer's id costs no upstream call and answers exactly as an id that does not
+exist.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from commerce.errors import Forbidden, NotFound, Unauthenticated
+from commerce.principal import Principal, PrincipalKind
+
+# no customer identity, so refused as no one signed in
+NOT_A_CUSTOMER = frozenset({PrincipalKind.ANONYMOUS, PrincipalKind.DEVELOPER})
+
+
+class CustomerAccess(Enum):
+    OWN = "OWN"  # the customer's own data (directly, or through a kiosk hand-off)
+    STAFF = "STAFF"  # staff on duty: allowed, and audited
+
+
+def customer_read_access(principal: Principal, customer_id: str) -> CustomerAccess:
+    if principal.kind is PrincipalKind.STAFF:
+        return CustomerAccess.STAFF
+    own = principal.customer_id
+    if own is not None:
+        if own == customer_id:
+            return CustomerAccess.OWN
+        raise NotFound("No customer has this id.")
+    if principal.kind in NOT_A_CUSTOMER:
+        raise Unauthenticated("Reading a customer needs a customer or staff token.")
+    raise Forbidden("A kiosk reads a customer only with that customer's hand-off.")
+
+
+def signed_in_customer(principal: Principal) -> str:
+    """The customer `me` means."""
+    if principal.customer_id is not None:
+        return principal.customer_id
+    if principal.kind is PrincipalKind.STAFF:
+        raise Forbidden("`me` is a customer's own profile: staff read customers by id.")
+    raise Unauthenticated("`me` needs a customer token, or a kiosk with a customer's hand-off.")
+
+
+def handoff_requester(principal: Principal) -> str:
+    """The customer who may hand themselves off to a kiosk: only one signed in directly."""
+    if principal.kind is PrincipalKind.CUSTOMER and principal.subject is not None:
+        return principal.subject
+    if principal.kind in NOT_A_CUSTOMER:
+        raise Unauthenticated("A kiosk hand-off needs a customer token.")
+    raise Forbidden("Only a signed-in customer can hand off to a kiosk.")

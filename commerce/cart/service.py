@@ -1,0 +1,477 @@
+"""The omnichannel cart: who may reach which cart, and every change to one.
+
+Resolvers stay thin: they hand the principal, the arguments and the request's catalog reads
+(its loaders, commerce.ports.CatalogReads) to `CartService`, which checks access,
+validates against the upstreams (the SKU exists, its price, stock where the cart will be
+fulfilled) and applies the change atomically in MongoDB (commerce/cart/store.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from commerce.audit import AuditLog, CustomerRead
+from commerce.cart.errors import CartErrorCode, CartOutcome, CartUserError
+from commerce.cart.pricing import price_cart
+from commerce.cart.store import (
+    CartMiss,
+    CartStatus,
+    CartStore,
+    FulfillmentType,
+    NewLine,
+    StoredCart,
+    hash_token,
+)
+from commerce.offers import REFUSAL_MESSAGES, OffersEngine, normalise_code
+from commerce.ports import CatalogReads
+from commerce.principal import Principal, PrincipalKind
+from commerce.stores import StoreDirectory
+
+MISS_ERRORS = {
+    CartMiss.NOT_FOUND: (CartErrorCode.NOT_FOUND, "No cart with this id."),
+    CartMiss.VERSION_CONFLICT: (
+        CartErrorCode.CONFLICT,
+        "The cart changed since expectedVersion: the current cart is returned.",
+    ),
+    CartMiss.LINE_NOT_FOUND: (CartErrorCode.LINE_NOT_FOUND, "The cart has no line with this id."),
+    CartMiss.PROMO_CODE_NOT_IN_CART: (
+        CartErrorCode.PROMO_CODE_NOT_IN_CART,
+        "This code is not applied to the cart.",
+    ),
+    CartMiss.LIMIT: (
+        CartErrorCode.LIMIT_EXCEEDED,
+        "The cart would pass its line or quantity limit.",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LineRequest:
+    sku: str
+    quantity: int
+
+
+def may_reach(principal: Principal, cart: StoredCart) -> bool:
+    """A customer's cart: that customer (also at a kiosk after hand-off) or staff building
+    it for them. A guest cart: whoever holds its token."""
+    if cart.customer_id is not None:
+        return principal.customer_id == cart.customer_id or principal.kind is PrincipalKind.STAFF
+    return (
+        cart.guest_token_sha256 is not None
+        and principal.cart_token is not None
+        and hash_token(principal.cart_token) == cart.guest_token_sha256
+    )
+
+
+class CartService:
+    def __init__(
+        self,
+        store: CartStore,
+        offers: OffersEngine,
+        stores: StoreDirectory,
+        audit: AuditLog,
+        *,
+        online_location_id: str,
+        max_quantity: int,
+        default_currency: str,
+    ) -> None:
+        self.store = store
+        self._audit = audit
+        self._offers = offers
+        self._default_currency = default_currency
+        self._stores = stores
+        self._online_location_id = online_location_id
+        self._max_quantity = max_quantity
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def find(self, principal: Principal, cart_id: str) -> StoredCart | None:
+        """The cart if this principal may reach it; None otherwise (NOT_FOUND either way,
+        so a cart id reveals nothing about whose it is)."""
+        cart = await self.store.get(cart_id)
+        if cart is None or not may_reach(principal, cart):
+            return None
+        if principal.kind is PrincipalKind.STAFF and cart.customer_id is not None:
+            await self._audit_staff(principal, cart.customer_id)
+        return cart
+
+    async def _audit_staff(self, principal: Principal, customer_id: str) -> None:
+        """A customer's cart is their data: staff reaching it is on record first."""
+        read = CustomerRead(customer_id, None, "cart", "cart", ("cart",))
+        await self._audit.customer_read(principal, read)
+
+    async def current(self, principal: Principal) -> StoredCart | None:
+        """The signed-in customer's active cart, else the guest token's open cart."""
+        if principal.customer_id is not None:
+            return await self.store.active_for_customer(principal.customer_id)
+        if principal.cart_token is not None:
+            return await self.store.open_for_guest_token(principal.cart_token)
+        return None
+
+    # -- mutations -------------------------------------------------------------------------
+
+    async def create(
+        self,
+        principal: Principal,
+        lines: Sequence[LineRequest],
+        reads: CatalogReads,
+        for_customer: str | None = None,
+    ) -> CartOutcome:
+        """The customer's one open cart (made if needed; staff name the customer), or a new
+        guest cart with its token; then `lines` are added to it."""
+        token: str | None = None
+        if for_customer is not None:
+            if principal.kind is not PrincipalKind.STAFF:
+                return CartOutcome.refused(
+                    None,
+                    CartErrorCode.FORBIDDEN,
+                    "Only staff build a cart for a customer; customers use their own.",
+                    "customerId",
+                )
+            await self._audit_staff(principal, for_customer)
+            cart = await self.store.create_for_customer(for_customer)
+        elif principal.customer_id is not None:
+            cart = await self.store.create_for_customer(principal.customer_id)
+        else:
+            existing = await self.current(principal)
+            if existing is not None:
+                cart = existing
+            else:
+                cart, token = await self.store.create_for_guest()
+        outcome = await self._add(cart, lines, None, reads) if lines else CartOutcome(cart, [])
+        outcome.cart_token = token
+        return outcome
+
+    async def add_lines(
+        self,
+        principal: Principal,
+        cart_id: str,
+        lines: Sequence[LineRequest],
+        expected_version: int | None,
+        reads: CatalogReads,
+    ) -> CartOutcome:
+        cart = await self.find(principal, cart_id)
+        if cart is None:
+            return _not_found()
+        return await self._add(cart, lines, expected_version, reads)
+
+    async def _add(
+        self,
+        cart: StoredCart,
+        lines: Sequence[LineRequest],
+        expected_version: int | None,
+        reads: CatalogReads,
+    ) -> CartOutcome:
+        new_lines, errors = await self.prepare_lines(cart, lines, reads)
+        if errors:
+            return CartOutcome(cart, errors)
+        updated = await self.store.add_lines(cart.id, new_lines, expected_version)
+        return await self._result(updated, cart.id, expected_version)
+
+    async def prepare_lines(
+        self, cart: StoredCart, lines: Sequence[LineRequest], reads: CatalogReads
+    ) -> tuple[list[NewLine], list[CartUserError]]:
+        """The lines priced now, or why they cannot go in this cart: a bad quantity, an
+        unknown SKU, another currency, not enough stock where the cart is fulfilled."""
+        if not lines:
+            return [], [
+                CartUserError(CartErrorCode.INVALID_QUANTITY, "Give at least one line.", ("lines",))
+            ]
+        if (refused := _check_open(cart)) is not None:
+            return [], refused.errors
+        errors = [
+            CartUserError(
+                CartErrorCode.INVALID_QUANTITY,
+                f"Quantity must be between 1 and {self._max_quantity}.",
+                ("lines", str(i), "quantity"),
+            )
+            for i, line in enumerate(lines)
+            if not 1 <= line.quantity <= self._max_quantity
+        ]
+        if errors:
+            return [], errors
+        products = await reads.products([line.sku for line in lines])
+        currencies = {existing.added_unit_price.currency for existing in cart.lines}
+        new_lines: list[NewLine] = []
+        for i, (line, product) in enumerate(zip(lines, products, strict=True)):
+            if product is None:
+                errors.append(
+                    CartUserError(
+                        CartErrorCode.PRODUCT_NOT_FOUND,
+                        f"No product has SKU {line.sku!r}.",
+                        ("lines", str(i), "sku"),
+                    )
+                )
+            elif currencies and product.price.currency not in currencies:
+                errors.append(
+                    CartUserError(
+                        CartErrorCode.CURRENCY_MISMATCH,
+                        "The product is priced in another currency than the cart.",
+                        ("lines", str(i), "sku"),
+                    )
+                )
+            else:
+                new_lines.append(NewLine(line.sku, line.quantity, product.price))
+        if errors:
+            return [], errors
+        already = {line.sku: cart.quantity_of(line.sku) for line in new_lines}
+        errors = await self._stock_errors(cart, already, new_lines, reads)
+        return ([], errors) if errors else (new_lines, [])
+
+    async def _stock_errors(
+        self,
+        cart: StoredCart,
+        already: dict[str, int],
+        lines: Sequence[NewLine],
+        reads: CatalogReads,
+        location_id: str | None = None,
+    ) -> list[CartUserError]:
+        """Lines asking for more than the cart's fulfilment location holds. A cart read
+        shows the same check again later, since stock keeps moving."""
+        location = location_id or self._fulfilment_location(cart)
+        levels = await reads.stock([line.sku for line in lines])
+        wanted: dict[str, int] = dict(already)
+        errors = []
+        for i, (line, sku_levels) in enumerate(zip(lines, levels, strict=True)):
+            wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+            available = sum(
+                max(level.quantity, 0) for level in sku_levels if level.location_id == location
+            )
+            if wanted[line.sku] > available:
+                errors.append(
+                    CartUserError(
+                        CartErrorCode.OUT_OF_STOCK,
+                        f"Only {available} of {line.sku} available for this cart's fulfilment.",
+                        ("lines", str(i), "quantity"),
+                    )
+                )
+        return errors
+
+    async def stock_errors_for(
+        self, cart: StoredCart, reads: CatalogReads, location_id: str | None = None
+    ) -> list[CartUserError]:
+        """Every line of the cart checked against the stock now at `location_id` (default:
+        the cart's fulfilment location)."""
+        lines = [NewLine(line.sku, line.quantity, line.added_unit_price) for line in cart.lines]
+        return await self._stock_errors(cart, {}, lines, reads, location_id)
+
+    def _fulfilment_location(self, cart: StoredCart) -> str:
+        if cart.fulfillment is FulfillmentType.PICKUP and cart.pickup_store_id:
+            return cart.pickup_store_id
+        return self._online_location_id
+
+    async def update_lines(
+        self,
+        principal: Principal,
+        cart_id: str,
+        quantities: dict[str, int],
+        expected_version: int | None,
+        reads: CatalogReads,
+    ) -> CartOutcome:
+        cart = await self.find(principal, cart_id)
+        if cart is None:
+            return _not_found()
+        if (refused := _check_open(cart)) is not None:
+            return refused
+        bad = [line_id for line_id, q in quantities.items() if not 0 <= q <= self._max_quantity]
+        if bad or not quantities:
+            return CartOutcome.refused(
+                cart,
+                CartErrorCode.INVALID_QUANTITY,
+                f"Quantity must be between 0 (removes the line) and {self._max_quantity}.",
+                "lines",
+            )
+        raised = [
+            NewLine(line.sku, quantities[line.id] - line.quantity, line.added_unit_price)
+            for line in cart.lines
+            if line.id in quantities and quantities[line.id] > line.quantity
+        ]
+        if raised:
+            errors = await self._stock_errors(
+                cart, {line.sku: cart.quantity_of(line.sku) for line in raised}, raised, reads
+            )
+            if errors:
+                return CartOutcome(cart, errors)
+        updated = await self.store.set_quantities(cart.id, quantities, expected_version)
+        return await self._result(updated, cart.id, expected_version, line_ids=list(quantities))
+
+    async def remove_lines(
+        self,
+        principal: Principal,
+        cart_id: str,
+        line_ids: Sequence[str],
+        expected_version: int | None,
+    ) -> CartOutcome:
+        cart = await self.find(principal, cart_id)
+        if cart is None:
+            return _not_found()
+        if (refused := _check_open(cart)) is not None:
+            return refused
+        updated = await self.store.remove_lines(cart.id, line_ids, expected_version)
+        return await self._result(updated, cart.id, expected_version, line_ids=line_ids)
+
+    async def set_fulfillment(
+        self,
+        principal: Principal,
+        cart_id: str,
+        fulfillment: FulfillmentType,
+        store_id: str | None,
+        expected_version: int | None,
+        reads: CatalogReads,
+    ) -> CartOutcome:
+        """Delivery, or pickup at a store that holds every line's quantity now."""
+        cart = await self.find(principal, cart_id)
+        if cart is None:
+            return _not_found()
+        if (refused := _check_open(cart)) is not None:
+            return refused
+        if fulfillment is FulfillmentType.PICKUP:
+            if store_id is None:
+                return CartOutcome.refused(
+                    cart, CartErrorCode.STORE_REQUIRED, "Pickup needs a storeId.", "storeId"
+                )
+            location = await self._stores.get(store_id)
+            if location is None or location.is_warehouse:
+                return CartOutcome.refused(
+                    cart, CartErrorCode.STORE_NOT_FOUND, "No store with this id.", "storeId"
+                )
+            at_store = replace(cart, fulfillment=FulfillmentType.PICKUP, pickup_store_id=store_id)
+            errors = await self.stock_errors_for(at_store, reads)
+            if errors:
+                return CartOutcome(cart, errors)
+        else:
+            store_id = None
+        updated = await self.store.set_fulfillment(cart.id, fulfillment, store_id, expected_version)
+        return await self._result(updated, cart.id, expected_version)
+
+    async def apply_promo_code(
+        self,
+        principal: Principal,
+        cart_id: str,
+        code: str,
+        expected_version: int | None,
+        reads: CatalogReads,
+        channel: str,
+        store_id: str | None,
+    ) -> CartOutcome:
+        """Applied only if the offers engine applies it to this cart now, on `channel` (the
+        one the caller prices for), with the codes already there."""
+        cart = await self.find(principal, cart_id)
+        if cart is None:
+            return _not_found()
+        if (refused := _check_open(cart)) is not None:
+            return refused
+        normalised = normalise_code(code)
+        price = await price_cart(
+            cart,
+            reads,
+            self._offers,
+            self._default_currency,
+            channel=channel,
+            store_id=store_id or cart.pickup_store_id,
+            extra_codes=(normalised,),
+        )
+        outcome = next(o for o in price.offers if o.code == normalised)
+        if outcome.refusal is not None:
+            return CartOutcome(
+                cart,
+                [
+                    CartUserError(
+                        CartErrorCode.PROMO_NOT_APPLICABLE,
+                        REFUSAL_MESSAGES[outcome.refusal],
+                        ("code",),
+                        reason=outcome.refusal.value,
+                    )
+                ],
+            )
+        updated = await self.store.add_promo_code(cart.id, normalised, expected_version)
+        return await self._result(updated, cart.id, expected_version)
+
+    async def apply_loyalty_points(
+        self, principal: Principal, cart_id: str, points: int, expected_version: int | None
+    ) -> CartOutcome:
+        """The customer spends `points` on this cart (0 spends none); the balance is checked
+        now and again, by the loyalty system itself, at checkout."""
+        cart = await self.find(principal, cart_id)
+        if cart is None:
+            return _not_found()
+        if (refused := _check_open(cart)) is not None:
+            return refused
+        if points < 0:
+            return CartOutcome.refused(
+                cart, CartErrorCode.INVALID_QUANTITY, "Points must be 0 or more.", "points"
+            )
+        if points > 0:
+            loyalty = await self._offers.loyalty_of(cart.customer_id) if cart.customer_id else None
+            if loyalty is None:
+                return CartOutcome.refused(
+                    cart,
+                    CartErrorCode.NO_LOYALTY_ACCOUNT,
+                    "Only a customer with a loyalty account spends points.",
+                    "points",
+                )
+            if points > loyalty.balance:
+                return CartOutcome.refused(
+                    cart,
+                    CartErrorCode.INSUFFICIENT_POINTS,
+                    f"The balance holds {loyalty.balance} points.",
+                    "points",
+                )
+        updated = await self.store.set_loyalty_points(cart.id, points, expected_version)
+        return await self._result(updated, cart.id, expected_version)
+
+    async def remove_promo_code(
+        self, principal: Principal, cart_id: str, code: str, expected_version: int | None
+    ) -> CartOutcome:
+        cart = await self.find(principal, cart_id)
+        if cart is None:
+            return _not_found()
+        if (refused := _check_open(cart)) is not None:
+            return refused
+        normalised = normalise_code(code)
+        updated = await self.store.remove_promo_code(cart.id, normalised, expected_version)
+        return await self._result(updated, cart.id, expected_version, promo_code=normalised)
+
+    async def _result(
+        self,
+        updated: StoredCart | None,
+        cart_id: str,
+        expected_version: int | None,
+        *,
+        line_ids: Sequence[str] = (),
+        promo_code: str | None = None,
+    ) -> CartOutcome:
+        if updated is not None:
+            return CartOutcome(updated, [])
+        miss, current = await self.store.explain_miss(
+            cart_id, expected_version, line_ids=line_ids, promo_code=promo_code
+        )
+        if miss is CartMiss.NOT_OPEN and current is not None:
+            refused = _check_open(current)
+            assert refused is not None
+            return refused
+        code, message = MISS_ERRORS[miss]
+        field = {
+            CartMiss.VERSION_CONFLICT: "expectedVersion",
+            CartMiss.LINE_NOT_FOUND: "lines",
+            CartMiss.PROMO_CODE_NOT_IN_CART: "code",
+            CartMiss.LIMIT: "lines",
+        }.get(miss)
+        return CartOutcome(current, [CartUserError(code, message, (field,) if field else None)])
+
+
+def _check_open(cart: StoredCart) -> CartOutcome | None:
+    if cart.status is CartStatus.OPEN:
+        return None
+    if cart.status is CartStatus.CHECKING_OUT:
+        return CartOutcome.refused(
+            cart, CartErrorCode.CHECKOUT_IN_PROGRESS, "The cart is being checked out."
+        )
+    return CartOutcome.refused(
+        cart, CartErrorCode.CART_NOT_OPEN, "The cart was checked out or merged; it is closed."
+    )
+
+
+def _not_found() -> CartOutcome:
+    return CartOutcome.refused(None, CartErrorCode.NOT_FOUND, "No cart with this id.", "cartId")

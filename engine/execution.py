@@ -1,0 +1,385 @@
+"""A graphql-core execution context that completes plain sub-trees in one pass.
+
+Most of a retail answer is plain data: `price { amount currency }`, `store { id name }`,
+`quantity`, repeated for every product and store. graphql-core spends ~5 µs per such field
+(a Path, a ResolveInfo, a resolver call, awaitable checks, completion), which for 20
+products with stock was most of the gateway's CPU. A field is *fast* when its value can be
+had without graphql-core's machinery and it carries no directive and is not deferred:
+
+- a plain attribute (a Strawberry field with no resolver and no field extension);
+- a `pure()` resolver (engine/field_hints.py) whose arguments are literals of built-in
+  scalar or enum types: the function is called with the arguments converted once;
+- a `prefetched(attribute)` field whose parent holds its value already.
+
+A fast field whose type is a scalar, an enum, or an object type whose selected fields are
+all fast (lists and non-null wrappers of those too) is read and serialised directly, its
+whole sub-tree at once; so is a resolver's answer whose type is fast below it (a list of
+stores, a page of products).
+
+Anything unusual (a null where the schema says non-null, a value that does not serialise,
+a resolver that raises, a value not prefetched) falls back to the normal path for that
+field, which reads the same values again (reads and pure resolvers have no side effects)
+and reports any error exactly as graphql-core would.
+
+Plans depend on the schema and the document only, so they are kept across requests for
+each parsed operation (the parser's cache hands out the same document for the same text),
+unless a directive or fragment argument takes a variable: then which fields are selected
+depends on the request, and plans are kept for that execution only.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Collection, Sequence
+from operator import attrgetter
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    ExperimentalIncrementalExecutionResults,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInputType,
+    GraphQLInt,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLString,
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+)
+from graphql.execution.collect_fields import FieldDetails, FieldDetailsList
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path
+from graphql.type.definition import GraphQLResolveInfoHelpers
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.arguments import convert_arguments
+from strawberry.types.field import StrawberryField
+
+from engine.completion import Completer, Fallback, FieldRead, build_completer, is_attribute_name
+from engine.field_hints import PREFETCHED, PURE
+
+# (reads the field's value from its parent, completes that value) or None: not fast
+FieldPlan = tuple[Completer, Completer] | None
+
+# Operations whose plans are kept across requests (the parser and validation caches hold 512)
+SHARED_PLANS = 512
+
+
+class _Plans:
+    """The plans of one operation, keyed on the identity of its field nodes."""
+
+    __slots__ = ("fields", "keep", "values")
+
+    def __init__(self, keep: tuple[object, ...]) -> None:
+        # the schema and the document's nodes whose ids are in the keys: kept alive, so
+        # that no other object can take one of those ids while the plans are in use
+        self.keep = keep
+        self.fields: dict[tuple[Any, ...], FieldPlan] = {}
+        self.values: dict[tuple[Any, ...], Completer | None] = {}
+
+
+# (id(schema), id(operation)) -> the operation's shared plans, or None when its field
+# collection depends on variables
+_shared: OrderedDict[tuple[int, int], tuple[_Plans | None, tuple[object, ...]]] = OrderedDict()
+
+
+def _plans_for(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: Collection[FragmentDefinitionNode],
+) -> _Plans:
+    key = (id(schema), id(operation))
+    entry = _shared.get(key)
+    if entry is None:
+        keep = (schema, operation, *fragments)
+        entry = (_Plans(keep) if _collection_is_static(operation, fragments) else None, keep)
+        _shared[key] = entry
+        if len(_shared) > SHARED_PLANS:
+            _shared.popitem(last=False)
+    else:
+        _shared.move_to_end(key)
+    plans, keep = entry
+    return plans if plans is not None else _Plans(keep)
+
+
+class TrivialFieldExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor (graphql-core's incremental one), with the fast-field path."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plans = _plans_for(
+            self.schema, self.operation, tuple(self.fragment_definitions.values())
+        )
+        # field middleware (a Strawberry extension with a `resolve` hook) must see every field
+        manager = self.middleware_manager
+        self._fast = manager is None or not manager.middlewares
+
+    def build_response(
+        self, data: dict[str, Any] | None
+    ) -> ExecutionResult | ExperimentalIncrementalExecutionResults:
+        response = super().build_response(data)
+        if isinstance(response, ExecutionResult):
+            # graphql-core's resolver helpers hold bound methods of the executor: a
+            # reference cycle that would keep the request's context, loaders and every
+            # value they fetched alive until the next garbage collection, and make that
+            # collection walk them. Nothing runs for this execution any more; infos built
+            # before keep the helpers they were given.
+            self.async_helpers = _weak_helpers(self)
+        return response
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        if self._fast:
+            plan = self._field_plan(parent_type, field_details_list)
+            if plan is not None:
+                read, complete = plan
+                try:
+                    return complete(read(source))
+                except Exception:  # the normal path reports it
+                    pass
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """A resolver's answer (e.g. the list a field with arguments returns) whose type is
+        fast below it is completed in one pass too."""
+        if self._fast and not self.is_awaitable(result):
+            key = (id(return_type), *_node_ids(field_details_list))
+            values = self._plans.values
+            if key in values:
+                complete = values[key]
+            else:
+                complete = values[key] = self._completer(return_type, field_details_list)
+            if complete is not None:
+                try:
+                    return complete(result)
+                except Exception:  # the normal path reports it
+                    pass
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def _field_plan(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> FieldPlan:
+        key = (parent_type.name, *_node_ids(field_details_list))
+        fields = self._plans.fields
+        if key in fields:
+            return fields[key]
+        plan: FieldPlan = None
+        field = self._field_read(parent_type, "", field_details_list)
+        if field is not None:
+            complete = build_completer(field.return_type, field_details_list, self._selected_fields)
+            if complete is not None:
+                plan = (field.read, complete)
+        fields[key] = plan
+        return plan
+
+    def _completer(
+        self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList
+    ) -> Completer | None:
+        return build_completer(return_type, field_details_list, self._selected_fields)
+
+    def _selected_fields(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> list[FieldRead] | None:
+        if object_type.is_type_of is not None:
+            return None  # the value's type must be checked at run time
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        if new_defer_usages:
+            return None
+        fields = []
+        for response_name, sub_details in grouped_field_set.items():
+            field = self._field_read(object_type, response_name, sub_details)
+            if field is None:
+                return None
+            fields.append(field)
+        return fields
+
+    def _field_read(
+        self,
+        parent_type: GraphQLObjectType,
+        response_name: str,
+        field_details_list: FieldDetailsList,
+    ) -> FieldRead | None:
+        first = field_details_list[0]
+        name = first.node.name.value
+        if any(d.defer_usage or d.node.directives for d in field_details_list):
+            return None
+        if name == "__typename":
+            type_name = parent_type.name
+            return FieldRead(
+                response_name,
+                lambda _source: type_name,
+                None,
+                type_name,
+                GraphQLNonNull(GraphQLString),
+                field_details_list,
+            )
+        field_def = self.schema.get_field(parent_type, name)
+        if field_def is None:
+            return None
+        definition = field_def.extensions.get("strawberry-definition")
+        if not isinstance(definition, StrawberryField) or definition.extensions:
+            return None
+        attribute: str | None = None
+        read: Completer | None = None
+        if definition.base_resolver is None:
+            if field_def.args:
+                return None
+            python_name = definition.python_name
+            if definition.default_resolver is getattr:
+                read = attrgetter(python_name)
+                attribute = python_name if is_attribute_name(python_name) else None
+            else:
+                default_resolver = definition.default_resolver
+                read = lambda source: default_resolver(source, python_name)  # noqa: E731
+        elif prefetched_in := definition.metadata.get(PREFETCHED):
+            read = None if field_def.args else _prefetched_reader(prefetched_in)
+        elif definition.metadata.get(PURE):
+            read = self._pure_reader(field_def, definition, first)
+        if read is None:
+            return None
+        return FieldRead(response_name, read, attribute, None, field_def.type, field_details_list)
+
+    def _pure_reader(
+        self, field_def: GraphQLField, definition: StrawberryField, first: FieldDetails
+    ) -> Completer | None:
+        resolver = definition.base_resolver
+        assert resolver is not None
+        strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
+        if (
+            strawberry_schema is None
+            or resolver.is_async
+            or resolver.info_parameter is not None
+            or strawberry_schema.schema_converter.exception_handlers
+            or first.fragment_variable_values is not None
+            or any(_has_variable(argument.value) for argument in first.node.arguments or ())
+            or not all(_immutable_input(arg.type) for arg in field_def.args.values())
+        ):
+            return None
+        converter = strawberry_schema.schema_converter
+        try:
+            kwargs = convert_arguments(
+                get_argument_values(field_def, first.node),
+                definition.arguments,
+                scalar_registry=converter.scalar_registry,
+                config=converter.config,
+            )
+        except Exception:  # the normal path reports bad arguments
+            return None
+        function = resolver.wrapped_func
+        if isinstance(function, staticmethod | classmethod):
+            return None
+        if resolver.self_parameter is not None:
+            return lambda source: function(source, **kwargs)
+        parent = resolver.root_parameter or resolver.parent_parameter
+        if parent is not None:
+            parent_name = parent.name
+            return lambda source: function(**kwargs, **{parent_name: source})
+        return lambda _source: function(**kwargs)
+
+
+def _node_ids(field_details_list: FieldDetailsList) -> list[int]:
+    return [id(details.node) for details in field_details_list]
+
+
+def _prefetched_reader(attribute: str) -> Completer:
+    def read(source: Any) -> Any:
+        value = getattr(source, attribute, None)
+        if value is None:
+            raise Fallback  # not prefetched: the resolver runs
+        return value
+
+    return read
+
+
+def _weak_helpers(executor: TrivialFieldExecutor) -> GraphQLResolveInfoHelpers:
+    ref = weakref.ref(executor)
+
+    def live() -> TrivialFieldExecutor:
+        alive = ref()
+        if alive is None:
+            raise RuntimeError("the execution this info belonged to is over")
+        return alive
+
+    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        return live().gather_async_work(values)
+
+    def track(values: Sequence[Any]) -> None:
+        live().track_async_work(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
+
+
+def _immutable_input(input_type: GraphQLInputType) -> bool:
+    """Built-in scalars and enums: a value converted once may be handed to every call."""
+    if isinstance(input_type, GraphQLNonNull):
+        input_type = input_type.of_type
+    return isinstance(input_type, GraphQLEnumType) or any(
+        input_type is scalar
+        for scalar in (GraphQLInt, GraphQLFloat, GraphQLString, GraphQLBoolean, GraphQLID)
+    )
+
+
+def _collection_is_static(
+    operation: OperationDefinitionNode, fragments: Collection[FragmentDefinitionNode]
+) -> bool:
+    """Whether collecting fields gives the same groups whatever the variables: no
+    directive (`@skip`, `@include`, `@defer`...) takes a variable and no fragment spread
+    has arguments."""
+    return all(_selections_static(node.selection_set) for node in (operation, *fragments))
+
+
+def _selections_static(selection_set: SelectionSetNode | None) -> bool:
+    if selection_set is None:
+        return True
+    for selection in selection_set.selections:
+        for directive in selection.directives or ():
+            if any(_has_variable(argument.value) for argument in directive.arguments or ()):
+                return False
+        if isinstance(selection, FragmentSpreadNode):
+            if getattr(selection, "arguments", None):
+                return False
+        elif not _selections_static(getattr(selection, "selection_set", None)):
+            return False  # a field's or an inline fragment's selections
+    return True
+
+
+def _has_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(field.value) for field in value.fields)
+    return False

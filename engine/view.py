@@ -1,0 +1,195 @@
+"""The /graphql endpoint: Strawberry's ASGI view with our context and a self-hosted GraphiQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http import process_result as strawberry_process_result
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
+
+from engine.context import Context
+from engine.errors import shape_errors
+from gateway.auth import AuthRefusal, Credentials
+from gateway.limits.http_refusal import Refusal, send_refusal
+from gateway.limits.socket_admission import AdmittingTransportWSHandler, AdmittingWSHandler
+
+# Everything GraphiQL loads comes from this origin, so the page runs behind a strict CSP.
+# React and GraphiQL set inline style attributes, hence 'unsafe-inline' for styles only.
+GRAPHIQL_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+# Codes for the refusals Strawberry raises as HTTP errors before any operation runs
+HTTP_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+BATCHING_NOT_ENABLED = "BATCHING_NOT_ENABLED"
+# where a websocket's scope keeps the task that closes it when its credentials expire
+EXPIRY_TASK = "omnigate.credentials_expiry"
+# graphql-transport-ws's close code for a refused connection_init; graphql-ws clients
+# reconnect after it (it is not one of their fatal codes), asking for fresh credentials
+WS_FORBIDDEN = 4403
+
+
+class RefusedRequest(HTTPException):
+    def __init__(self, status_code: int, code: str, reason: str) -> None:
+        super().__init__(status_code, reason)
+        self.code = code
+
+
+@dataclass(slots=True)
+class SocketContext(Context):
+    """A websocket's context: Strawberry puts the `connection_init` payload here, and the
+    principal it proves is set by `on_ws_connect` for every operation of the connection."""
+
+    connection_params: dict[str, Any] | None = None
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    # the rate limit and persisted queries for each operation sent over a websocket
+    graphql_transport_ws_handler_class = AdmittingTransportWSHandler
+    graphql_ws_handler_class = AdmittingWSHandler
+
+    def __init__(self, schema: BaseSchema, *, graphiql_page: str | None) -> None:
+        """`graphiql_page`: the IDE's HTML (the runtime serves it and its assets), or None
+        to serve no IDE."""
+        super().__init__(schema, graphql_ide="graphiql" if graphiql_page is not None else None)
+        self._graphiql_html = graphiql_page or ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                if (expiry := scope.get(EXPIRY_TASK)) is not None:
+                    expiry.cancel()
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except AuthRefusal as refusal:
+            # before any operation ran: 401 for credentials that prove nothing (as Apollo
+            # Router's JWT authentication answers), 503 when they cannot be checked
+            body = {"errors": [{"message": refusal.message, "extensions": refusal.extensions}]}
+            await Response(
+                orjson.dumps(body),
+                status_code=refusal.status,
+                headers=refusal.headers,
+                media_type="application/json",
+            )(scope, receive, send)
+            return
+        except Refusal as refusal:
+            # rate limit, persisted queries (gateway/limits/admission.py): nothing ran
+            await send_refusal(send, refusal.status, refusal.code, refusal.message, refusal.headers)
+            return
+        except HTTPException as error:
+            # GraphQL-shaped, with a code, where Strawberry answers plain text
+            code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(
+                error.status_code, "BAD_REQUEST"
+            )
+            await send_refusal(send, error.status_code, code, error.reason)
+            return
+        await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # a GET with only `extensions` is an APQ request by hash, not a page load
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        # The rate limit and persisted queries, once the principal is known and before the
+        # document is parsed: what runs below is the resolved document, so the parser,
+        # validation and limit caches apply to it. Batches were refused while parsing.
+        assert isinstance(request_data, GraphQLRequestData)
+        admission = context.services.admission
+        admitted = await admission.admit(request, context.principal, request_data)
+        result = await super().execute_operation(
+            request=request,
+            request_adapter=request_adapter,
+            request_data=admitted.data,
+            context=context,
+            root_value=root_value,
+            sub_response=sub_response,
+        )
+        await admission.settle(admitted, result)
+        return result
+
+    def _validate_batch_request(self, request_data: Any, protocol: Any) -> None:
+        # Batching stays off (no batching_config): one operation per request keeps every
+        # limit per request, not per operation.
+        raise RefusedRequest(
+            400,
+            BATCHING_NOT_ENABLED,
+            "Batched operations (a JSON array) are not accepted: send one operation per request.",
+        )
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        # services live on the app (built in the lifespan); loaders are made fresh here
+        services = request.app.state.services
+        if isinstance(request, WebSocket):
+            return SocketContext(services, request, response)  # on_ws_connect authenticates
+        credentials = Credentials.from_headers(request.headers)
+        return Context(services, request, response, await services.auth.principal(credentials))
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params if isinstance(context, SocketContext) else None
+        credentials = Credentials.from_connection_params(params or {}, context.request.headers)
+        try:
+            context.principal = await context.services.auth.principal(credentials)
+        except AuthRefusal as refusal:
+            # graphql-transport-ws has no error message before the ack: the socket closes 4403
+            raise ConnectionRejectionError(refusal.extensions) from refusal
+        expires_at = context.principal.expires_at
+        if expires_at is not None and isinstance(context.response, WebSocket):
+            context.request.scope[EXPIRY_TASK] = asyncio.create_task(
+                _close_at(context.response, expires_at)
+            )
+        unset: UnsetType = UNSET
+        return unset
+
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: the websocket transport sends bytes as binary frames, which
+        # graphql-transport-ws clients do not read
+        return orjson.dumps(data).decode()
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = shape_errors(result.errors)
+        return strawberry_process_result(result)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self._graphiql_html, headers={"Content-Security-Policy": GRAPHIQL_CSP})
+
+
+async def _close_at(websocket: WebSocket, expires_at: float) -> None:
+    """A subscription outlives no token: the socket closes when its credentials expire."""
+    await asyncio.sleep(max(0.0, expires_at - time.time()))
+    with contextlib.suppress(RuntimeError, OSError):  # the client closed it meanwhile
+        await websocket.close(WS_FORBIDDEN, "Credentials expired")

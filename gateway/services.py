@@ -1,0 +1,61 @@
+"""The app-scoped services: what the wiring (gateway/wiring/build.py) builds in the lifespan
+and every request reaches through its context (engine/context.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from commerce.audit import AuditLog
+from commerce.cart.changes import CartChangeFeed
+from commerce.cart.merge import CartMerge
+from commerce.cart.service import CartService
+from commerce.checkout.service import CheckoutService
+from commerce.customers.cache import ProfileCache
+from commerce.customers.profiles import CustomerProfiles
+from commerce.offers import OffersEngine
+from commerce.offers.quotes import QuoteSigner
+from commerce.offers.referrals import Referrals
+from commerce.orders import OrderHistory
+from commerce.stores import StoreDirectory
+from commerce.wishlist.service import WishlistService
+from connectors.ports import CrmPort, EcommercePort, InventoryPort, PosPort
+from connectors.resilience import UpstreamPolicy
+from gateway.auth.authenticator import Authenticator
+from gateway.limits.admission import Admission
+from gateway.metrics import Metrics
+from gateway.settings import Settings
+from gateway.webhooks.deliveries import WebhookDeliveries
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    metrics: Metrics
+    # per upstream: its breaker's state feeds /readyz's detail (gateway/health.py)
+    upstream_policies: Mapping[str, UpstreamPolicy]
+    mongo: AsyncMongoClient[dict[str, Any]]
+    auth: Authenticator
+    audit: AuditLog
+    # the rate limit and persisted queries, before any operation runs (docs/security.md)
+    admission: Admission
+    ecommerce: EcommercePort
+    pos: PosPort
+    inventory: InventoryPort
+    crm: CrmPort
+    stores: StoreDirectory
+    profile_cache: ProfileCache
+    webhook_deliveries: WebhookDeliveries
+    customers: CustomerProfiles
+    orders: OrderHistory
+    offers: OffersEngine
+    quotes: QuoteSigner
+    referrals: Referrals
+    carts: CartService
+    cart_merge: CartMerge
+    cart_feed: CartChangeFeed
+    wishlists: WishlistService
+    checkout: CheckoutService

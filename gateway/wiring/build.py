@@ -1,0 +1,294 @@
+"""The app-scoped object graph: clients, connectors and services, built in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from commerce.audit import AuditLog
+from commerce.cart.changes import CartChangeFeed
+from commerce.cart.merge import CartMerge
+from commerce.cart.service import CartService
+from commerce.cart.store import CartLimits, CartStore
+from commerce.checkout.service import CheckoutService
+from commerce.checkout.store import CheckoutStore
+from commerce.customers.cache import ProfileCache
+from commerce.customers.crm_poll import ContactChangePoller, poll_holder
+from commerce.customers.profiles import CustomerProfiles, ProfileCachePolicy
+from commerce.leases import Leases
+from commerce.orders import OrderHistory
+from commerce.stores import StoreDirectory
+from commerce.sync_marks import SyncMarks
+from commerce.tasks import cancel_and_wait
+from commerce.wishlist.service import WishlistService
+from commerce.wishlist.store import WishlistStore
+from connectors.http import UpstreamHttp
+from connectors.resilience import UpstreamPolicy
+from connectors.salesforce import SalesforceCrm
+from connectors.shopify import ShopifyEcommerce
+from connectors.square import SquareInventory, SquarePos
+from gateway.auth.authenticator import build_authenticator
+from gateway.auth.indexes import ensure_auth_indexes
+from gateway.http1_transport import DEFAULT_LIMITS, Http1Transport
+from gateway.http_transport import GatewayAiohttpTransport, UpstreamClient
+from gateway.limits.admission import build_admission
+from gateway.metrics import Metrics
+from gateway.mongo import connect_mongo, ensure_indexes
+from gateway.services import Services
+from gateway.settings import TRANSPORT_NAMES, Environment, HttpSettings, Settings
+from gateway.telemetry import PropagatingTransport, Tracing, mongo_listeners
+from gateway.webhooks.deliveries import WebhookDeliveries
+from gateway.wiring.offers import OffersKit, build_offers
+
+log = logging.getLogger(__name__)
+
+
+# Upstream calls set their own timeouts per attempt (connectors/resilience); this is for
+# anything else using the client directly (JWKS fetches).
+CLIENT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+
+
+def upstream_transport(
+    name: str, limits: httpx.Limits = DEFAULT_LIMITS
+) -> httpx.AsyncBaseTransport:
+    """The transport `OMNIGATE_HTTP__TRANSPORT` names (TRANSPORT_NAMES), as the gateway
+    builds it; the benchmarks and the transport tests build theirs here too."""
+    if name == "http1":
+        return Http1Transport(limits=limits)
+    if name == "aiohttp":
+        return GatewayAiohttpTransport(limits=limits, trust_env=False)
+    if name == "httpx":
+        return httpx.AsyncHTTPTransport(limits=limits)
+    raise ValueError(f"unknown upstream transport {name!r}: one of {TRANSPORT_NAMES}")
+
+
+def build_http_client(settings: HttpSettings, tracing: Tracing | None = None) -> httpx.AsyncClient:
+    """Every request it sends carries the request id, and with `tracing` is a client span
+    whose context goes out as `traceparent` (gateway/telemetry/upstream.py)."""
+    timeout = CLIENT_TIMEOUT
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+    )
+    transport = upstream_transport(settings.transport, limits)
+    tracer = tracing.tracer("omnigate.upstream") if tracing is not None else None
+    return UpstreamClient(transport=PropagatingTransport(transport, tracer), timeout=timeout)
+
+
+async def ensure_cart_indexes(carts: CartStore, checkouts: CheckoutStore) -> None:
+    """Like ensure_indexes: an unreachable MongoDB at start-up is logged, not fatal."""
+    try:
+        await carts.ensure_indexes()
+        await checkouts.ensure_indexes()
+    except PyMongoError as exc:
+        log.warning("could not ensure cart indexes: %s", exc)
+
+
+@asynccontextmanager
+async def build_services(
+    settings: Settings,
+    metrics: Metrics,
+    http_client: httpx.AsyncClient | None = None,
+    tracing: Tracing | None = None,
+) -> AsyncIterator[Services]:
+    """Everything the resolvers reach, closed again on exit. `http_client` lets tests plug a
+    transport in (respx, an ASGI app) without patching; `tracing` traces the upstream
+    client built here and the MongoDB client."""
+    client = http_client or build_http_client(settings.http, tracing)
+    mongo = connect_mongo(
+        settings.mongodb_uri.get_secret_value(),
+        settings.mongodb_timeout_seconds,
+        event_listeners=mongo_listeners(tracing),
+    )
+    cart_feed: CartChangeFeed | None = None
+    offers_kit: OffersKit | None = None
+    customers: CustomerProfiles | None = None
+    crm_poll: tuple[ContactChangePoller, asyncio.Task[None]] | None = None
+    try:
+        database = mongo[settings.mongodb_database]
+        await ensure_indexes(database)
+
+        policies = {
+            service: UpstreamPolicy(
+                service, settings.upstreams.for_service(service), observer=metrics
+            )
+            for service in ("square", "shopify", "salesforce")
+        }
+
+        # the gateway's own client is sent through directly; a client a test plugs in
+        # keeps its full request path (respx and MockTransport see every call either way)
+        direct = client.upstream_transport if isinstance(client, UpstreamClient) else None
+
+        def upstream(service: str, base_url: str) -> UpstreamHttp:
+            return UpstreamHttp(
+                client,
+                service=service,
+                base_url=base_url,
+                observer=metrics.observe_upstream,
+                policy=policies[service],
+                transport=direct,
+            )
+
+        profile_cache = ProfileCache(database)
+        square = upstream("square", settings.square.base_url)
+        pos = SquarePos(square, settings.square)
+        ecommerce = ShopifyEcommerce(
+            upstream("shopify", settings.shopify.base_url), settings.shopify
+        )
+        crm = SalesforceCrm(
+            upstream("salesforce", settings.salesforce.login_url), settings.salesforce
+        )
+        stores = StoreDirectory(pos, settings.cache.stores_ttl_seconds)
+        customers = CustomerProfiles(
+            crm=crm,
+            pos=pos,
+            ecommerce=ecommerce,
+            cache=profile_cache,
+            policy=profile_cache_policy(settings),
+            metrics=metrics,
+        )
+        cart = settings.cart
+        cart_store = CartStore(
+            database,
+            CartLimits(max_lines=cart.max_lines, max_quantity=cart.max_quantity_per_line),
+            guest_ttl=timedelta(days=cart.guest_cart_ttl_days),
+        )
+        checkout_store = CheckoutStore(database, timedelta(days=cart.checkout_retention_days))
+        await ensure_cart_indexes(cart_store, checkout_store)
+        kit = build_offers(
+            settings,
+            database,
+            customers=customers,
+            pos=pos,
+            ecommerce=ecommerce,
+            profile_cache=profile_cache,
+            carts=cart_store.collection,
+            client=client,
+        )
+        await kit.ensure_indexes()
+        offers_kit = kit
+        auth = build_authenticator(settings.auth, client, database)
+        audit = AuditLog(database)
+        await ensure_auth_indexes(auth, audit)
+        admission = await build_admission(settings, database, metrics)
+        carts = CartService(
+            cart_store,
+            kit.engine,
+            stores,
+            audit,
+            online_location_id=settings.square.online_location_id,
+            max_quantity=cart.max_quantity_per_line,
+            default_currency=cart.default_currency,
+        )
+        cart_feed = CartChangeFeed(cart_store.collection)
+        crm_poll = start_crm_poll(settings, crm, profile_cache, database)
+        kit.dispatcher.start()
+        yield Services(
+            settings=settings,
+            metrics=metrics,
+            upstream_policies=policies,
+            mongo=mongo,
+            auth=auth,
+            audit=audit,
+            admission=admission,
+            ecommerce=ecommerce,
+            pos=pos,
+            inventory=SquareInventory(square, settings.square, catalog=pos.catalog),
+            crm=crm,
+            stores=stores,
+            profile_cache=profile_cache,
+            webhook_deliveries=WebhookDeliveries(database),
+            customers=customers,
+            orders=OrderHistory(pos=pos, ecommerce=ecommerce),
+            offers=kit.engine,
+            quotes=kit.quotes,
+            referrals=kit.referrals,
+            carts=carts,
+            cart_merge=CartMerge(
+                cart_store,
+                mongo,
+                default_policy=cart.merge_policy,
+                max_lines=cart.max_lines,
+                max_quantity=cart.max_quantity_per_line,
+            ),
+            cart_feed=cart_feed,
+            wishlists=WishlistService(
+                WishlistStore(database, cart.max_wishlist_items), carts, mongo
+            ),
+            checkout=CheckoutService(
+                carts=carts,
+                checkouts=checkout_store,
+                offers=kit.engine,
+                redemptions=kit.redemptions,
+                quotes=kit.quotes,
+                loyalty=kit.loyalty,
+                referrals=kit.referrals,
+                outbox=kit.outbox,
+                customers=customers,
+                ecommerce=ecommerce,
+                pos=pos,
+                mongo=mongo,
+                default_currency=cart.default_currency,
+            ),
+        )
+    finally:
+        if offers_kit is not None:
+            await offers_kit.dispatcher.stop()
+        if crm_poll is not None:
+            await stop_crm_poll(*crm_poll)
+        if customers is not None:
+            await customers.close()
+        if cart_feed is not None:
+            await cart_feed.close()
+        await mongo.close()
+        if http_client is None:
+            await client.aclose()
+
+
+def profile_cache_policy(settings: Settings) -> ProfileCachePolicy:
+    cache = settings.cache
+    return ProfileCachePolicy(
+        soft_ttl=timedelta(seconds=cache.profile_ttl_seconds),
+        hard_ttl=timedelta(seconds=cache.profile_hard_ttl_seconds),
+        refresh_lease=timedelta(seconds=cache.profile_refresh_lease_seconds),
+        refresh_retry=timedelta(seconds=cache.profile_refresh_retry_seconds),
+        refresh_deadline_seconds=settings.request_deadline_seconds,
+        cache_retry_seconds=cache.profile_cache_retry_seconds,
+    )
+
+
+def start_crm_poll(
+    settings: Settings,
+    crm: SalesforceCrm,
+    cache: ProfileCache,
+    database: AsyncDatabase[dict[str, Any]],
+) -> tuple[ContactChangePoller, asyncio.Task[None]] | None:
+    """The Salesforce change poll as a background task (docs/customer-profile.md), unless
+    switched off (by default in the test environment)."""
+    enabled = settings.cache.crm_poll
+    if enabled is False or (enabled is None and settings.env is Environment.TEST):
+        return None
+    poller = ContactChangePoller(
+        crm=crm,
+        cache=cache,
+        leases=Leases(database),
+        marks=SyncMarks(database),
+        holder=poll_holder(),
+        interval_seconds=settings.cache.crm_poll_interval_seconds,
+        lag=timedelta(seconds=settings.cache.crm_poll_lag_seconds),
+        first_lookback=timedelta(seconds=settings.cache.profile_hard_ttl_seconds),
+    )
+    return poller, asyncio.create_task(poller.run(), name="crm-contact-poll")
+
+
+async def stop_crm_poll(poller: ContactChangePoller, task: asyncio.Task[None]) -> None:
+    await cancel_and_wait([task])
+    await poller.release()

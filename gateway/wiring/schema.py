@@ -1,0 +1,25 @@
+"""The GraphQL schema as the runtime serves it: the resolvers' types behind its operation
+limits. The one module of the runtime that imports the schema (an import-linter contract)."""
+
+from __future__ import annotations
+
+from strawberry.federation import Schema
+
+from gateway.limits import LimitedValidation, OperationLimits, TokenLimitedParser
+from resolvers.schema import build_schema as build_resolver_schema
+
+
+def build_schema(limits: OperationLimits | None = None, *, fast_execution: bool = True) -> Schema:
+    """`limits` default to the development ones (introspection and suggestions on); they
+    change what is accepted, never the printed SDL."""
+    policy = limits or OperationLimits.defaults()
+    return build_resolver_schema(
+        [
+            # Clients repeat the same few operations: parse and validate each once (limits
+            # included). The caches live at module level, so a fresh extension per request
+            # still hits them.
+            lambda: TokenLimitedParser(policy.max_tokens, maxsize=512),
+            lambda: LimitedValidation(policy, maxsize=512),
+        ],
+        fast_execution=fast_execution,
+    )
