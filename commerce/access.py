@@ -17,8 +17,10 @@ exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 
+from commerce.audit import AuditLog, CustomerRead
 from commerce.errors import Forbidden, NotFound, Unauthenticated
 from commerce.principal import Principal, PrincipalKind
 
@@ -60,3 +62,29 @@ def handoff_requester(principal: Principal) -> str:
     if principal.kind in NOT_A_CUSTOMER:
         raise Unauthenticated("A kiosk hand-off needs a customer token.")
     raise Forbidden("Only a signed-in customer can hand off to a kiosk.")
+
+
+class CustomerReadGate:
+    """Every read of a customer's data passes here before anything is fetched: refused
+    (NOT_FOUND, UNAUTHENTICATED, FORBIDDEN) as `customer_read_access` decides, and a staff
+    read is written to the audit log first, so no staff read goes unrecorded."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self._audit = audit
+
+    async def authorize(
+        self, principal: Principal, customer_id: str, describe: Callable[[], CustomerRead]
+    ) -> None:
+        """`describe`: what is read (operation, path, fields), built only for staff."""
+        if customer_read_access(principal, customer_id) is CustomerAccess.STAFF:
+            await self._audit.customer_read(principal, describe())
+
+
+__all__ = [
+    "CustomerAccess",
+    "CustomerRead",
+    "CustomerReadGate",
+    "customer_read_access",
+    "handoff_requester",
+    "signed_in_customer",
+]

@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from commerce.access import CustomerReadGate
 from commerce.audit import AuditLog
 from commerce.cart.changes import CartChangeFeed
 from commerce.cart.merge import CartMerge
@@ -40,6 +41,8 @@ class Services:
     mongo: AsyncMongoClient[dict[str, Any]]
     auth: Authenticator
     audit: AuditLog
+    # every read of a customer's data: refused or let through, and staff reads audited
+    customer_reads: CustomerReadGate
     # the rate limit and persisted queries, before any operation runs (docs/security.md)
     admission: Admission
     ecommerce: EcommercePort

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import strawberry
 
-from commerce.cart import store as stored
-from commerce.cart.errors import CartErrorCode, CartOutcome
+from commerce.cart import model as stored
+from commerce.cart.errors import CartOutcome
 from commerce.cart.policy import CartMergePolicy as MergePolicySetting
 from commerce.cart.service import LineRequest
 from commerce.offers import channel as offer_channel
@@ -196,25 +196,13 @@ class CartMutations:
         expected_version: ExpectedVersion = None,
         channel: PricingChannel = None,
     ) -> CartPayload:
-        principal = info.context.principal
-        sales_channel = (
-            offer_channel.SalesChannel(channel.value)
-            if channel is not None
-            else offer_channel.default_channel(principal)
-        )
-        refusal = offer_channel.channel_refusal(principal, sales_channel)
-        if refusal is not None:
-            return CartPayload.from_outcome(
-                CartOutcome.refused(None, CartErrorCode.CHANNEL_NOT_ALLOWED, refusal, "channel")
-            )
         outcome = await info.context.services.carts.apply_promo_code(
-            principal,
+            info.context.principal,
             cart_id,
             code,
             expected_version,
             info.context.loaders,
-            sales_channel.value,
-            offer_channel.pricing_store(principal, sales_channel, None),
+            offer_channel.SalesChannel(channel.value) if channel is not None else None,
         )
         return CartPayload.from_outcome(outcome)
 

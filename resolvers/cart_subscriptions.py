@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from commerce.cart.changes import FeedUnavailable
-from commerce.cart.store import CartStatus
+from commerce.cart.model import CartStatus
 from engine.context import Info
 from engine.errors import PublicError
 from engine.loaders import Loaders
@@ -27,7 +27,7 @@ class CartSubscriptions:
         try:
             async with services.cart_feed.subscribe(cart_id) as changes:
                 # read after subscribing, so no change falls between the read and the feed
-                current = await services.carts.store.get(cart_id)
+                current = await services.carts.stored(cart_id)
                 if current is None:
                     return
                 yield Cart.from_stored(current)

@@ -10,8 +10,8 @@ from typing import Annotated
 import strawberry
 
 from commerce.cart import errors as cart_errors
-from commerce.cart import store as stored_carts
-from commerce.cart.pricing import CartPrice, MixedCurrencies, price_cart
+from commerce.cart import model as stored_carts
+from commerce.cart.pricing import CartPrice, MixedCurrencies
 from commerce.offers import channel as offer_channel
 from commerce.offers.quotes import QuoteLine
 from connectors import records
@@ -334,31 +334,17 @@ class Cart:
 
     async def _shared_price(self, info: Info, channel: SalesChannel | None) -> CartPrice:
         # cost, promoCodes and discounts share one pricing per cart object and channel
-        principal = info.context.principal
         sales_channel = self._channel(info, channel)
         if sales_channel.value not in self.pricing:
-            services = info.context.services
             self.pricing[sales_channel.value] = asyncio.ensure_future(
-                price_cart(
-                    self.stored,
-                    info.context.loaders,
-                    services.offers,
-                    services.settings.cart.default_currency,
-                    channel=sales_channel.value,
-                    store_id=offer_channel.pricing_store(
-                        principal, sales_channel, self.stored.pickup_store_id
-                    ),
+                info.context.services.carts.price(
+                    info.context.principal, self.stored, info.context.loaders, sales_channel
                 )
             )
         return await self.pricing[sales_channel.value]
 
     def _location(self, info: Info) -> str:
-        if (
-            self.stored.fulfillment is stored_carts.FulfillmentType.PICKUP
-            and self.stored.pickup_store_id
-        ):
-            return self.stored.pickup_store_id
-        return info.context.services.settings.square.online_location_id
+        return info.context.services.carts.fulfilment_location(self.stored)
 
 
 def cart_or_none(cart: stored_carts.StoredCart | None) -> Cart | None:

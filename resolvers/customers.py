@@ -10,6 +10,11 @@ from enum import Enum
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
+from commerce.access import (
+    CustomerRead,
+    handoff_requester,
+    signed_in_customer,
+)
 from commerce.customers import profile as model
 from commerce.customers.profile import CustomerProfile, Freshness, ProfileRead
 from commerce.orders import InvalidCursor, encode_order_cursor
@@ -18,13 +23,6 @@ from connectors.records import OrderRecord
 from engine.context import Info
 from engine.errors import BadUserInput
 from engine.notices import add_error, add_warning
-from gateway.auth import (
-    CustomerAccess,
-    CustomerRead,
-    customer_read_access,
-    handoff_requester,
-    signed_in_customer,
-)
 from resolvers.common import ExternalRef, Money, PageInfo, System, check_first
 from resolvers.stores import Store, store_from_record
 
@@ -265,9 +263,9 @@ def report_freshness(path: list[str | int], read: ProfileRead) -> None:
 
 async def authorize_customer_read(info: Info, customer_id: str) -> None:
     """Raises before anything is fetched; a staff read is written to the audit log first."""
-    principal = info.context.principal
-    if customer_read_access(principal, customer_id) is CustomerAccess.STAFF:
-        await info.context.services.audit.customer_read(principal, _read(info, customer_id))
+    await info.context.services.customer_reads.authorize(
+        info.context.principal, customer_id, lambda: _read(info, customer_id)
+    )
 
 
 def _read(info: Info, customer_id: str) -> CustomerRead:

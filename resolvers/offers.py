@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from commerce.offers import channel as offer_channel
+from commerce.offers.interests import interests_of
 from commerce.offers.personal import CustomerInterests, offers_for
 from commerce.offers.rules import Promotion
 from engine.context import Info
@@ -60,13 +61,20 @@ class OfferQueries:
         customer_id = principal.customer_id
         interests = CustomerInterests(frozenset(), frozenset())
         if customer_id is not None:
-            interests = await _interests(info, customer_id)
+            interests = await interests_of(
+                principal,
+                customer_id,
+                wishlists=services.wishlists,
+                carts=services.carts,
+                customers=services.customers,
+                orders=services.orders,
+            )
         found = await offers_for(
             services.offers,
             customer_id,
             sales_channel.value,
             offer_channel.pricing_store(principal, sales_channel, None),
-            services.settings.cart.default_currency,
+            services.carts.default_currency,
             interests,
         )
         return [Offer.from_promotion(p) for p in found]
@@ -80,20 +88,3 @@ class OfferQueries:
         if customer_id is None:
             return None
         return await info.context.services.referrals.code_for(customer_id)
-
-
-async def _interests(info: Info, customer_id: str) -> CustomerInterests:
-    services = info.context.services
-    wanted: set[str] = set()
-    wishlist = await services.wishlists.get(info.context.principal)
-    if wishlist is not None:
-        wanted.update(item.sku for item in wishlist.items)
-    cart = await services.carts.store.active_for_customer(customer_id)
-    if cart is not None:
-        wanted.update(line.sku for line in cart.lines)
-    bought: set[str] = set()
-    read = await services.customers.one(customer_id)
-    if read is not None:
-        page = await services.orders.page(read.profile, 50, None)
-        bought = {line.sku for order in page.orders for line in order.lines if line.sku}
-    return CustomerInterests(frozenset(bought), frozenset(wanted))

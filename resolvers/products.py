@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import strawberry
 
+from commerce.availability import RankedStore, rank_stock
 from commerce.catalog import search_products
 from commerce.orders import InvalidCursor
 from connectors.records import LocationRecord, ProductRecord, StockLevel
@@ -35,10 +36,9 @@ class StoreStock:
 @strawberry.type(description="Where the product can be had now.")
 class Availability:
     online: OnlineStock
-    # Most stock first, then by name: (-quantity, name, order in the levels, store), so a
-    # plain sort ranks them and equal rows keep their order; rows are made only for the
+    # ranked by commerce.availability.rank_stock; StoreStock rows are made only for the
     # stores asked for
-    ranked_stores: strawberry.Private[list[tuple[int, str, int, Store]]]
+    ranked_stores: strawberry.Private[list[RankedStore[Store]]]
 
     @strawberry.field(
         description="Stores that range the product, most stock first.", metadata=pure()
@@ -113,21 +113,7 @@ class Product:
 
 
 def _availability(locations: dict[str, LocationRecord], levels: list[StockLevel]) -> Availability:
-    stores = _stores_by_location(locations)
-    online = 0
-    ranked: list[tuple[int, str, int, Store]] = []
-    for order, (_, location_id, quantity) in enumerate(levels):
-        try:
-            store = stores[location_id]
-        except KeyError:  # a location the directory does not list: not ours to show
-            continue
-        if quantity < 0:
-            quantity = 0
-        if store is None:
-            online += quantity
-        else:
-            ranked.append((-quantity, store.name, order, store))
-    ranked.sort()
+    online, ranked = rank_stock(_stores_by_location(locations), levels)
     return Availability(online=OnlineStock(quantity=online), ranked_stores=ranked)
 
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import strawberry
 
+from commerce.wishlist.model import StoredWishlist
 from commerce.wishlist.service import WishlistOutcome
-from commerce.wishlist.store import StoredWishlist
 from engine.context import Info
 from resolvers.cart_types import Cart, CartUserError, cart_or_none
 from resolvers.products import Product

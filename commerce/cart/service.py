@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from commerce.audit import AuditLog, CustomerRead
 from commerce.cart.errors import CartErrorCode, CartOutcome, CartUserError
-from commerce.cart.pricing import price_cart
+from commerce.cart.pricing import CartPrice, price_cart
 from commerce.cart.store import (
     CartMiss,
     CartStatus,
@@ -24,6 +24,12 @@ from commerce.cart.store import (
     hash_token,
 )
 from commerce.offers import REFUSAL_MESSAGES, OffersEngine, normalise_code
+from commerce.offers.channel import (
+    SalesChannel,
+    channel_refusal,
+    default_channel,
+    pricing_store,
+)
 from commerce.ports import CatalogReads
 from commerce.principal import Principal, PrincipalKind
 from commerce.stores import StoreDirectory
@@ -96,6 +102,42 @@ class CartService:
             await self._audit_staff(principal, cart.customer_id)
         return cart
 
+    async def _open_cart(self, principal: Principal, cart_id: str) -> StoredCart | CartOutcome:
+        """The cart a change applies to, or the refusal: NOT_FOUND for one this principal
+        may not reach, CHECKOUT_IN_PROGRESS or CART_NOT_OPEN for one that is not open."""
+        cart = await self.find(principal, cart_id)
+        if cart is None:
+            return _not_found()
+        return _check_open(cart) or cart
+
+    async def stored(self, cart_id: str) -> StoredCart | None:
+        """The cart as stored now, for a caller that `find` let through already: a
+        subscription reads it again once subscribed, so no change falls in between."""
+        return await self.store.get(cart_id)
+
+    async def price(
+        self,
+        principal: Principal,
+        cart: StoredCart,
+        reads: CatalogReads,
+        channel: SalesChannel,
+    ) -> CartPrice:
+        """The cart at today's prices and offers on `channel`, at the store that channel
+        prices for (the principal's store, or the cart's pickup store)."""
+        return await price_cart(
+            cart,
+            reads,
+            self._offers,
+            self._default_currency,
+            channel=channel.value,
+            store_id=pricing_store(principal, channel, cart.pickup_store_id),
+        )
+
+    @property
+    def default_currency(self) -> str:
+        """What an empty cart, and an offer with no cart, is priced in."""
+        return self._default_currency
+
     async def _audit_staff(self, principal: Principal, customer_id: str) -> None:
         """A customer's cart is their data: staff reaching it is on record first."""
         read = CustomerRead(customer_id, None, "cart", "cart", ("cart",))
@@ -151,9 +193,9 @@ class CartService:
         expected_version: int | None,
         reads: CatalogReads,
     ) -> CartOutcome:
-        cart = await self.find(principal, cart_id)
-        if cart is None:
-            return _not_found()
+        cart = await self._open_cart(principal, cart_id)
+        if isinstance(cart, CartOutcome):
+            return cart
         return await self._add(cart, lines, expected_version, reads)
 
     async def _add(
@@ -229,7 +271,7 @@ class CartService:
     ) -> list[CartUserError]:
         """Lines asking for more than the cart's fulfilment location holds. A cart read
         shows the same check again later, since stock keeps moving."""
-        location = location_id or self._fulfilment_location(cart)
+        location = location_id or self.fulfilment_location(cart)
         levels = await reads.stock([line.sku for line in lines])
         wanted: dict[str, int] = dict(already)
         errors = []
@@ -256,7 +298,8 @@ class CartService:
         lines = [NewLine(line.sku, line.quantity, line.added_unit_price) for line in cart.lines]
         return await self._stock_errors(cart, {}, lines, reads, location_id)
 
-    def _fulfilment_location(self, cart: StoredCart) -> str:
+    def fulfilment_location(self, cart: StoredCart) -> str:
+        """Where the cart's stock is counted and held: the pickup store, else online."""
         if cart.fulfillment is FulfillmentType.PICKUP and cart.pickup_store_id:
             return cart.pickup_store_id
         return self._online_location_id
@@ -269,11 +312,9 @@ class CartService:
         expected_version: int | None,
         reads: CatalogReads,
     ) -> CartOutcome:
-        cart = await self.find(principal, cart_id)
-        if cart is None:
-            return _not_found()
-        if (refused := _check_open(cart)) is not None:
-            return refused
+        cart = await self._open_cart(principal, cart_id)
+        if isinstance(cart, CartOutcome):
+            return cart
         bad = [line_id for line_id, q in quantities.items() if not 0 <= q <= self._max_quantity]
         if bad or not quantities:
             return CartOutcome.refused(
@@ -303,11 +344,9 @@ class CartService:
         line_ids: Sequence[str],
         expected_version: int | None,
     ) -> CartOutcome:
-        cart = await self.find(principal, cart_id)
-        if cart is None:
-            return _not_found()
-        if (refused := _check_open(cart)) is not None:
-            return refused
+        cart = await self._open_cart(principal, cart_id)
+        if isinstance(cart, CartOutcome):
+            return cart
         updated = await self.store.remove_lines(cart.id, line_ids, expected_version)
         return await self._result(updated, cart.id, expected_version, line_ids=line_ids)
 
@@ -321,11 +360,9 @@ class CartService:
         reads: CatalogReads,
     ) -> CartOutcome:
         """Delivery, or pickup at a store that holds every line's quantity now."""
-        cart = await self.find(principal, cart_id)
-        if cart is None:
-            return _not_found()
-        if (refused := _check_open(cart)) is not None:
-            return refused
+        cart = await self._open_cart(principal, cart_id)
+        if isinstance(cart, CartOutcome):
+            return cart
         if fulfillment is FulfillmentType.PICKUP:
             if store_id is None:
                 return CartOutcome.refused(
@@ -352,24 +389,27 @@ class CartService:
         code: str,
         expected_version: int | None,
         reads: CatalogReads,
-        channel: str,
-        store_id: str | None,
+        channel: SalesChannel | None,
     ) -> CartOutcome:
         """Applied only if the offers engine applies it to this cart now, on `channel` (the
-        one the caller prices for), with the codes already there."""
-        cart = await self.find(principal, cart_id)
-        if cart is None:
-            return _not_found()
-        if (refused := _check_open(cart)) is not None:
-            return refused
+        one the caller prices for; None: the principal's own), with the codes already
+        there. CHANNEL_NOT_ALLOWED, before the cart is read, for a channel the principal
+        may not act on."""
+        sales_channel = channel or default_channel(principal)
+        refusal = channel_refusal(principal, sales_channel)
+        if refusal is not None:
+            return CartOutcome.refused(None, CartErrorCode.CHANNEL_NOT_ALLOWED, refusal, "channel")
+        cart = await self._open_cart(principal, cart_id)
+        if isinstance(cart, CartOutcome):
+            return cart
         normalised = normalise_code(code)
         price = await price_cart(
             cart,
             reads,
             self._offers,
             self._default_currency,
-            channel=channel,
-            store_id=store_id or cart.pickup_store_id,
+            channel=sales_channel.value,
+            store_id=pricing_store(principal, sales_channel, None) or cart.pickup_store_id,
             extra_codes=(normalised,),
         )
         outcome = next(o for o in price.offers if o.code == normalised)
@@ -393,11 +433,9 @@ class CartService:
     ) -> CartOutcome:
         """The customer spends `points` on this cart (0 spends none); the balance is checked
         now and again, by the loyalty system itself, at checkout."""
-        cart = await self.find(principal, cart_id)
-        if cart is None:
-            return _not_found()
-        if (refused := _check_open(cart)) is not None:
-            return refused
+        cart = await self._open_cart(principal, cart_id)
+        if isinstance(cart, CartOutcome):
+            return cart
         if points < 0:
             return CartOutcome.refused(
                 cart, CartErrorCode.INVALID_QUANTITY, "Points must be 0 or more.", "points"
@@ -424,11 +462,9 @@ class CartService:
     async def remove_promo_code(
         self, principal: Principal, cart_id: str, code: str, expected_version: int | None
     ) -> CartOutcome:
-        cart = await self.find(principal, cart_id)
-        if cart is None:
-            return _not_found()
-        if (refused := _check_open(cart)) is not None:
-            return refused
+        cart = await self._open_cart(principal, cart_id)
+        if isinstance(cart, CartOutcome):
+            return cart
         normalised = normalise_code(code)
         updated = await self.store.remove_promo_code(cart.id, normalised, expected_version)
         return await self._result(updated, cart.id, expected_version, promo_code=normalised)

@@ -15,11 +15,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from enum import StrEnum
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -27,111 +23,34 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from commerce.cart.model import (
+    CartLimits,
+    CartMiss,
+    CartStatus,
+    Document,
+    FulfillmentType,
+    NewLine,
+    StoredCart,
+    StoredLine,
+)
 from commerce.keyed_locks import KeyedLocks
 from connectors.records import Money
 
-Document = dict[str, Any]
 COLLECTION = "carts"
 
-
-class CartStatus(StrEnum):
-    OPEN = "OPEN"
-    CHECKING_OUT = "CHECKING_OUT"  # frozen while its order is placed upstream
-    CHECKED_OUT = "CHECKED_OUT"
-    MERGED = "MERGED"  # a guest cart folded into a customer's at login
-
-
-class FulfillmentType(StrEnum):
-    DELIVERY = "DELIVERY"
-    PICKUP = "PICKUP"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredLine:
-    id: str
-    sku: str
-    quantity: int
-    added_unit_price: Money
-    added_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StoredCart:
-    id: str
-    version: int
-    status: CartStatus
-    customer_id: str | None
-    guest_token_sha256: str | None
-    lines: tuple[StoredLine, ...]
-    promo_codes: tuple[str, ...]
-    fulfillment: FulfillmentType
-    pickup_store_id: str | None
-    checkout_key: str | None
-    created_at: datetime
-    updated_at: datetime
-    # loyalty points the shopper spends on this cart (docs/offers.md)
-    loyalty_points: int = 0
-
-    def line(self, line_id: str) -> StoredLine | None:
-        return next((line for line in self.lines if line.id == line_id), None)
-
-    def quantity_of(self, sku: str) -> int:
-        return sum(line.quantity for line in self.lines if line.sku == sku)
-
-    @classmethod
-    def from_document(cls, doc: Document) -> StoredCart:
-        fulfillment = doc.get("fulfillment") or {}
-        return cls(
-            id=doc["_id"],
-            version=doc["version"],
-            status=CartStatus(doc["status"]),
-            customer_id=doc.get("customer_id"),
-            guest_token_sha256=doc.get("guest_token_sha256"),
-            lines=tuple(
-                StoredLine(
-                    id=line["id"],
-                    sku=line["sku"],
-                    quantity=line["quantity"],
-                    added_unit_price=Money(
-                        Decimal(line["added_unit_price"]["amount"]),
-                        line["added_unit_price"]["currency"],
-                    ),
-                    added_at=line["added_at"],
-                )
-                for line in doc.get("lines", [])
-            ),
-            promo_codes=tuple(doc.get("promo_codes", [])),
-            fulfillment=FulfillmentType(fulfillment.get("type", FulfillmentType.DELIVERY)),
-            pickup_store_id=fulfillment.get("store_id"),
-            checkout_key=doc.get("checkout_key"),
-            created_at=doc["created_at"],
-            updated_at=doc["updated_at"],
-            loyalty_points=doc.get("loyalty_points", 0),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class NewLine:
-    sku: str
-    quantity: int
-    unit_price: Money
-
-
-class CartMiss(StrEnum):
-    """Why a conditional update matched no cart."""
-
-    NOT_FOUND = "NOT_FOUND"
-    VERSION_CONFLICT = "VERSION_CONFLICT"
-    NOT_OPEN = "NOT_OPEN"
-    LINE_NOT_FOUND = "LINE_NOT_FOUND"
-    PROMO_CODE_NOT_IN_CART = "PROMO_CODE_NOT_IN_CART"
-    LIMIT = "LIMIT"  # a line would pass the maximum quantity, or the cart the maximum lines
-
-
-@dataclass(frozen=True, slots=True)
-class CartLimits:
-    max_lines: int
-    max_quantity: int
+__all__ = [
+    "COLLECTION",
+    "CartLimits",
+    "CartMiss",
+    "CartStatus",
+    "CartStore",
+    "FulfillmentType",
+    "NewLine",
+    "StoredCart",
+    "StoredLine",
+    "hash_token",
+    "new_guest_token",
+]
 
 
 def hash_token(token: str) -> str:

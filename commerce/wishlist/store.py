@@ -6,9 +6,7 @@ is listed once, keeping the time it was first added.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -16,36 +14,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-Document = dict[str, Any]
+from commerce.wishlist.model import Document, StoredWishlist, WishlistItem
+
 COLLECTION = "wishlists"
 
-
-@dataclass(frozen=True, slots=True)
-class WishlistItem:
-    sku: str
-    added_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StoredWishlist:
-    customer_id: str
-    items: tuple[WishlistItem, ...]
-    updated_at: datetime | None
-
-    def holds(self, sku: str) -> bool:
-        return any(item.sku == sku for item in self.items)
-
-    @classmethod
-    def empty(cls, customer_id: str) -> StoredWishlist:
-        return cls(customer_id, (), None)
-
-    @classmethod
-    def from_document(cls, doc: Document) -> StoredWishlist:
-        return cls(
-            customer_id=doc["_id"],
-            items=tuple(WishlistItem(i["sku"], i["added_at"]) for i in doc.get("items", [])),
-            updated_at=doc.get("updated_at"),
-        )
+__all__ = ["COLLECTION", "StoredWishlist", "WishlistItem", "WishlistStore"]
 
 
 class WishlistStore:

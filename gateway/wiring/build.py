@@ -13,6 +13,7 @@ import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from commerce.access import CustomerReadGate
 from commerce.audit import AuditLog
 from commerce.cart.changes import CartChangeFeed
 from commerce.cart.merge import CartMerge
@@ -198,6 +199,7 @@ async def build_services(
             mongo=mongo,
             auth=auth,
             audit=audit,
+            customer_reads=CustomerReadGate(audit),
             admission=admission,
             ecommerce=ecommerce,
             pos=pos,
