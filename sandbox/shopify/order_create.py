@@ -24,7 +24,8 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from sandbox.dataset import LineItem
-from sandbox.shopify.store import APP_NAMESPACE, Graph, ShopData
+from sandbox.shopify.rows import Graph
+from sandbox.shopify.store import APP_NAMESPACE, ShopData
 
 Info = GraphQLResolveInfo[ShopData]
 

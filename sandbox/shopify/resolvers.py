@@ -18,7 +18,8 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_
 from sandbox.shopify.connection import connection
 from sandbox.shopify.filters import Searchable
 from sandbox.shopify.order_create import order_by_identifier, order_create, order_metafield
-from sandbox.shopify.store import Graph, ShopData
+from sandbox.shopify.rows import Graph
+from sandbox.shopify.store import ShopData
 
 Row = TypeVar("Row")
 Info = GraphQLResolveInfo[ShopData]

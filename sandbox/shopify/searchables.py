@@ -13,7 +13,7 @@ from sandbox.shopify.filters import Searchable
 from sandbox.shopify.predicates import Field
 
 if TYPE_CHECKING:
-    from sandbox.shopify.store import CustomerRow, OrderRow, ProductRow
+    from sandbox.shopify.rows import CustomerRow, OrderRow, ProductRow
 
 
 def products(rows: list[ProductRow]) -> Searchable[ProductRow]:
