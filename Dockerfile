@@ -29,7 +29,9 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY gateway gateway
+COPY engine engine
 COPY resolvers resolvers
+COPY commerce commerce
 COPY connectors connectors
 COPY sandbox sandbox
 # Byte-compile at build time: the runtime root filesystem is read-only.

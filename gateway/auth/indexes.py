@@ -1,4 +1,4 @@
-"""The auth collections' indexes, ensured at start-up like gateway.store's."""
+"""The auth collections' indexes, ensured at start-up like gateway.mongo's."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 async def ensure_auth_indexes(authenticator: Authenticator, audit: AuditLog) -> None:
-    """Idempotent; an unreachable MongoDB is logged, not fatal (as gateway.store does)."""
+    """Idempotent; an unreachable MongoDB is logged, not fatal (as gateway.mongo does)."""
     try:
         await authenticator.handoffs.ensure_indexes()
         await audit.ensure_indexes()

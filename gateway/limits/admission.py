@@ -64,7 +64,7 @@ async def build_admission(
     settings: Settings, database: AsyncDatabase[dict[str, Any]], metrics: Metrics
 ) -> Admission:
     """From settings, with the collections' TTL indexes ensured (an unreachable MongoDB at
-    start-up is logged, not fatal, as gateway.store does)."""
+    start-up is logged, not fatal, as gateway.mongo does)."""
     store = PersistedQueryStore(
         database,
         apq_ttl=timedelta(seconds=settings.persisted_queries.apq_ttl_seconds),
