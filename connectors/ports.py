@@ -1,9 +1,11 @@
 """The ports: what the gateway asks of each domain's system of record.
 
 One Protocol per domain. Each adapter in connectors/<vendor>/ implements one or more of
-them; the gateway wiring picks the adapter per domain from settings. Batch methods take
-many keys and make as few upstream calls as the vendor's batch caps allow; results for
-keys the vendor does not know are simply absent.
+them; the gateway wiring picks the adapter per domain from settings, and refuses one that
+lacks a port's members (the ports are runtime-checkable for that: isinstance sees that each
+member is there, not its signature). Batch methods take many keys and make as few upstream
+calls as the vendor's batch caps allow; results for keys the vendor does not know are
+simply absent.
 
 `place_order` is the one write, with one contract on both order-taking ports:
 
@@ -21,7 +23,7 @@ keys the vendor does not know are simply absent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from connectors.records import (
     CustomerIdentity,
@@ -49,6 +51,7 @@ class CustomerDirectory(Protocol):
         ...
 
 
+@runtime_checkable
 class EcommercePort(CustomerDirectory, Protocol):
     """The online store: the catalog, the single price source, online customers and orders."""
 
@@ -68,6 +71,7 @@ class EcommercePort(CustomerDirectory, Protocol):
         ...
 
 
+@runtime_checkable
 class PosPort(CustomerDirectory, Protocol):
     """The point of sale: store locations, in-store customers, receipts and loyalty."""
 
@@ -105,6 +109,7 @@ class PosPort(CustomerDirectory, Protocol):
         ...
 
 
+@runtime_checkable
 class InventoryPort(Protocol):
     """Sellable stock per SKU and location."""
 
@@ -117,6 +122,7 @@ class InventoryPort(Protocol):
         ...
 
 
+@runtime_checkable
 class CrmPort(CustomerDirectory, Protocol):
     """The CRM, system of record for who a customer is."""
 

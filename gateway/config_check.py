@@ -2,7 +2,8 @@
 the effective configuration with its secrets redacted (`omnigate check-config`).
 
 `omnigate serve` refuses to start on the same problems, one line each, rather than with a
-traceback. Values are echoed in problems only for settings that are not secrets.
+traceback. Values are echoed in problems only for settings that are not secrets. An adapter
+name (`OMNIGATE_ADAPTERS__*`) must also be registered (gateway/wiring/adapters.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr, ValidationError
-from pydantic_settings import SettingsError
+from pydantic_settings import BaseSettings, SettingsError
 
-from gateway.settings import Settings
+from gateway.settings import AdaptersSettings, Settings
+from gateway.wiring.adapters import adapter_problems, adapters_summary
 
 PREFIX = "OMNIGATE_"
 REDACTED = "***"
@@ -30,13 +32,31 @@ _ECHOED = 60  # longest value echoed back in a problem
 
 
 def load_settings() -> tuple[Settings | None, list[str]]:
-    """Settings from the environment (and `.env`), or the problems that prevent it."""
+    """Settings from the environment (and `.env`), or the problems that prevent it, the
+    adapters they name included (gateway/wiring/adapters.py)."""
     try:
-        return Settings(), []
+        settings = Settings()
     except ValidationError as error:
-        return None, validation_problems(error)
+        return None, validation_problems(error) + _adapter_problems_alone()
     except SettingsError as error:
         return None, [_parse_problem(error)]
+    problems = adapter_problems(settings.adapters)
+    return (None, problems) if problems else (settings, [])
+
+
+class _AdapterChoice(BaseSettings):
+    """The adapters section read as Settings reads it, for when another setting is bad."""
+
+    model_config = Settings.model_config
+    adapters: AdaptersSettings = AdaptersSettings()
+
+
+def _adapter_problems_alone() -> list[str]:
+    try:
+        choice = _AdapterChoice()
+    except (ValidationError, SettingsError):
+        return []  # the section itself is bad: among the problems already
+    return adapter_problems(choice.adapters)
 
 
 def validation_problems(error: ValidationError) -> list[str]:
@@ -150,6 +170,7 @@ def effective_configuration(settings: Settings) -> list[str]:
         f"# graphiql: {'on' if settings.graphiql_enabled else 'off'}; "
         f"log format: {settings.effective_log_format}; "
         f"tracing: {settings.telemetry.otlp_endpoint or 'off'}",
+        f"# adapters: {adapters_summary(settings.adapters)}",
     ]
     return lines
 

@@ -8,7 +8,6 @@ from starlette.responses import JSONResponse, Response
 from gateway.metrics import CONTENT_TYPE_LATEST
 from gateway.mongo import mongo_reachable
 from gateway.services import Services
-from gateway.settings import upstream_services
 
 
 async def healthz(request: Request) -> Response:
@@ -18,7 +17,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready to take traffic: MongoDB answers a ping and every upstream is configured.
+    """Ready to take traffic: MongoDB answers a ping and every upstream the chosen adapters
+    call is configured (has a base URL).
 
     Each upstream's circuit breaker state is reported under `circuits` but never makes the
     pod unready. Every pod calls the same vendors, so their breakers open together: taking
@@ -28,7 +28,7 @@ async def readyz(request: Request) -> Response:
     """
     services: Services = request.app.state.services
     mongo_ok = await mongo_reachable(services.mongo)
-    upstreams = {name: bool(url) for name, url in upstream_services(services.settings).items()}
+    upstreams = {name: all(urls) for name, urls in services.upstream_urls.items()}
     ready = mongo_ok and all(upstreams.values())
     body = {
         "status": "ready" if ready else "unavailable",

@@ -36,8 +36,10 @@ from gateway.webhooks.deliveries import WebhookDeliveries
 class Services:
     settings: Settings
     metrics: Metrics
-    # per upstream: its breaker's state feeds /readyz's detail (gateway/health.py)
+    # per upstream service the chosen adapters call (gateway/wiring/adapters.py): its
+    # breaker's state feeds /readyz's detail, and its base URLs /readyz's `upstreams`
     upstream_policies: Mapping[str, UpstreamPolicy]
+    upstream_urls: Mapping[str, tuple[str, ...]]
     mongo: AsyncMongoClient[dict[str, Any]]
     auth: Authenticator
     audit: AuditLog

@@ -88,6 +88,18 @@ class UpstreamsSettings(BaseModel):
         return self
 
 
+class AdaptersSettings(BaseModel):
+    """The adapter serving each port, by its registered name: omnigate's own or one an
+    installed package registers (entry-point group `omnigate.adapters.<port>`). Names are
+    checked against that registry before start-up (gateway/wiring/adapters.py,
+    docs/operations.md "Adapters")."""
+
+    pos: str = "square"
+    ecommerce: str = "shopify"
+    inventory: str = "square"
+    crm: str = "salesforce"
+
+
 class CacheSettings(BaseModel):
     """Caches, and the customer profile's (docs/customer-profile.md "The cache")."""
 
@@ -389,6 +401,7 @@ class Settings(BaseSettings):
     # (its fields then answer UPSTREAM_TIMEOUT). Keep it below the ingress's timeout.
     request_deadline_seconds: float = Field(default=10.0, gt=0)
     cache: CacheSettings = CacheSettings()
+    adapters: AdaptersSettings = AdaptersSettings()
     square: SquareSettings = SquareSettings()
     shopify: ShopifySettings = ShopifySettings()
     salesforce: SalesforceSettings = SalesforceSettings()
@@ -469,7 +482,7 @@ class Settings(BaseSettings):
 
 
 def upstream_services(settings: Settings) -> dict[str, str]:
-    """Each configured upstream's name and base URL (for readiness and logs)."""
+    """Each vendor section's name and base URL (`omnigate dev` serves the simulators there)."""
     return {
         "square": settings.square.base_url,
         "shopify": settings.shopify.base_url,

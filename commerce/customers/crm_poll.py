@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pymongo.errors import PyMongoError
 
@@ -40,8 +40,10 @@ LEASE = "crm-contact-poll"
 MARK = "salesforce.contacts"
 
 
+@runtime_checkable
 class ContactChanges(Protocol):
-    """The CRM adapter's change feed (SalesforceCrm)."""
+    """The CRM adapter's change feed (SalesforceCrm); the wiring polls only a CRM adapter
+    that has one."""
 
     service: str
 

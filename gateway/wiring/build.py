@@ -22,7 +22,7 @@ from commerce.cart.store import CartLimits, CartStore
 from commerce.checkout.service import CheckoutService
 from commerce.checkout.store import CheckoutStore
 from commerce.customers.cache import ProfileCache
-from commerce.customers.crm_poll import ContactChangePoller, poll_holder
+from commerce.customers.crm_poll import ContactChangePoller, ContactChanges, poll_holder
 from commerce.customers.profiles import CustomerProfiles, ProfileCachePolicy
 from commerce.leases import Leases
 from commerce.orders import OrderHistory
@@ -31,11 +31,7 @@ from commerce.sync_marks import SyncMarks
 from commerce.tasks import cancel_and_wait
 from commerce.wishlist.service import WishlistService
 from commerce.wishlist.store import WishlistStore
-from connectors.http import UpstreamHttp
-from connectors.resilience import UpstreamPolicy
-from connectors.salesforce import SalesforceCrm
-from connectors.shopify import ShopifyEcommerce
-from connectors.square import SquareInventory, SquarePos
+from connectors.ports import CrmPort
 from gateway.auth.authenticator import build_authenticator
 from gateway.auth.indexes import ensure_auth_indexes
 from gateway.http1_transport import DEFAULT_LIMITS, Http1Transport
@@ -47,6 +43,7 @@ from gateway.services import Services
 from gateway.settings import TRANSPORT_NAMES, Environment, HttpSettings, Settings
 from gateway.telemetry import PropagatingTransport, Tracing, mongo_listeners
 from gateway.webhooks.deliveries import WebhookDeliveries
+from gateway.wiring.adapters import Upstreams, build_adapters
 from gateway.wiring.offers import OffersKit, build_offers
 
 log = logging.getLogger(__name__)
@@ -117,36 +114,16 @@ async def build_services(
         database = mongo[settings.mongodb_database]
         await ensure_indexes(database)
 
-        policies = {
-            service: UpstreamPolicy(
-                service, settings.upstreams.for_service(service), observer=metrics
-            )
-            for service in ("square", "shopify", "salesforce")
-        }
-
         # the gateway's own client is sent through directly; a client a test plugs in
         # keeps its full request path (respx and MockTransport see every call either way)
         direct = client.upstream_transport if isinstance(client, UpstreamClient) else None
-
-        def upstream(service: str, base_url: str) -> UpstreamHttp:
-            return UpstreamHttp(
-                client,
-                service=service,
-                base_url=base_url,
-                observer=metrics.observe_upstream,
-                policy=policies[service],
-                transport=direct,
-            )
+        # the adapters OMNIGATE_ADAPTERS__* choose, and a resilience policy for each
+        # service they call (gateway/wiring/adapters.py)
+        upstreams = Upstreams(client, settings.upstreams, metrics, transport=direct)
+        adapters = build_adapters(settings, upstreams)
+        pos, ecommerce, crm = adapters.pos, adapters.ecommerce, adapters.crm
 
         profile_cache = ProfileCache(database)
-        square = upstream("square", settings.square.base_url)
-        pos = SquarePos(square, settings.square)
-        ecommerce = ShopifyEcommerce(
-            upstream("shopify", settings.shopify.base_url), settings.shopify
-        )
-        crm = SalesforceCrm(
-            upstream("salesforce", settings.salesforce.login_url), settings.salesforce
-        )
         stores = StoreDirectory(pos, settings.cache.stores_ttl_seconds)
         customers = CustomerProfiles(
             crm=crm,
@@ -195,7 +172,8 @@ async def build_services(
         yield Services(
             settings=settings,
             metrics=metrics,
-            upstream_policies=policies,
+            upstream_policies=upstreams.policies,
+            upstream_urls=upstreams.base_urls,
             mongo=mongo,
             auth=auth,
             audit=audit,
@@ -203,7 +181,7 @@ async def build_services(
             admission=admission,
             ecommerce=ecommerce,
             pos=pos,
-            inventory=SquareInventory(square, settings.square, catalog=pos.catalog),
+            inventory=adapters.inventory,
             crm=crm,
             stores=stores,
             profile_cache=profile_cache,
@@ -269,14 +247,17 @@ def profile_cache_policy(settings: Settings) -> ProfileCachePolicy:
 
 def start_crm_poll(
     settings: Settings,
-    crm: SalesforceCrm,
+    crm: CrmPort,
     cache: ProfileCache,
     database: AsyncDatabase[dict[str, Any]],
 ) -> tuple[ContactChangePoller, asyncio.Task[None]] | None:
-    """The Salesforce change poll as a background task (docs/customer-profile.md), unless
-    switched off (by default in the test environment)."""
+    """The CRM change poll as a background task (docs/customer-profile.md), unless switched
+    off (by default in the test environment) or the CRM adapter has no change feed."""
     enabled = settings.cache.crm_poll
     if enabled is False or (enabled is None and settings.env is Environment.TEST):
+        return None
+    if not isinstance(crm, ContactChanges):
+        log.info("no CRM change poll: the %r CRM adapter has no change feed", crm.service)
         return None
     poller = ContactChangePoller(
         crm=crm,
