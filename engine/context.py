@@ -9,8 +9,8 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
-from engine.loaders import Loaders
 from commerce.principal import ANONYMOUS, Principal
+from engine.loaders import Loaders
 from gateway.services import Services
 
 
