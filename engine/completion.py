@@ -203,12 +203,13 @@ def is_attribute_name(name: str) -> bool:
 
 
 def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Completer:
-    serialize = leaf_type.serialize
+    # what graphql-core's complete_leaf_value calls (not the deprecated `serialize`)
+    coerce = leaf_type.coerce_output_value
 
     def complete(value: Any) -> Any:
-        if value is None:
+        if value is None or value is Undefined:
             return None
-        result = serialize(value)
+        result = coerce(value)
         if result is Undefined or isinstance(result, UndefinedType) or result is None:
             raise Fallback
         return result
