@@ -1,5 +1,10 @@
 """Completers: functions that turn a resolved value into its part of the answer in one pass.
 
+Leans on private internals of graphql-core 3.3 (no Strawberry's): `FieldDetailsList` from
+`graphql.execution.collect_fields`, and what `Executor.complete_value` does (non-null
+checks, lists, leaves through `coerce_output_value`), which the generated code reproduces.
+tests/test_execution.py fails when those change.
+
 A completer is generated as Python source, one function per value type and selection (a
 list's items get their own), so a plain field costs an attribute read and a type check
 instead of two closure calls. For `price { amount currency }` the generated code is

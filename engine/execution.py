@@ -1,5 +1,15 @@
 """A graphql-core execution context that completes plain sub-trees in one pass.
 
+Leans on private internals of graphql-core 3.3 and Strawberry 0.341. graphql-core: the
+`Executor` methods overridden or called (`execute_field`, `complete_value`,
+`collect_subfields`, `build_response`) and its attributes (`async_helpers`,
+`middleware_manager`, `fragment_definitions`), `FieldDetails`, `get_argument_values`,
+`GraphQLResolveInfoHelpers`. Strawberry: `StrawberryGraphQLCoreExecutionContext`, the
+`strawberry-definition` extension of each field and the `StrawberryField` and
+`StrawberryResolver` attributes read from it, `convert_arguments`, the GraphQL schema's
+`_strawberry_schema` and its `schema_converter`. pyproject.toml pins both to their minor;
+tests/test_execution.py fails when one of these changes.
+
 Most of a retail answer is plain data: `price { amount currency }`, `store { id name }`,
 `quantity`, repeated for every product and store. graphql-core spends ~5 µs per such field
 (a Path, a ResolveInfo, a resolver call, awaitable checks, completion), which for 20

@@ -2,22 +2,37 @@
 
 Every query runs twice, through a schema built with `TrivialFieldExecutor` and through the
 same schema with Strawberry's executor; data and errors (message and path) must match,
-whether the fast path answered or handed over to the normal path.
+whether the fast path answered or handed over to the normal path. And the library
+internals the executor leans on are still there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import inspect
 import weakref
 from collections.abc import Iterator
 from enum import Enum
+from importlib.metadata import version
 from types import SimpleNamespace
 from typing import Any
 
+import graphql
 import pytest
 import strawberry
 from graphql import parse
+from graphql.execution import Executor
+from graphql.execution.collect_fields import FieldDetails
+from graphql.execution.incremental import IncrementalExecutor
+from graphql.execution.values import get_argument_values
+from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info
+from strawberry.types.arguments import convert_arguments
+from strawberry.types.field import StrawberryField
+from strawberry.types.fields.resolver import StrawberryResolver
 
 from engine.execution import TrivialFieldExecutor
 from engine.field_hints import prefetched, pure
@@ -222,6 +237,73 @@ async def test_an_execution_leaves_no_reference_cycle_holding_its_context():
     assert result.data is not None
     del context, result
     assert gone() is None  # freed by reference counting, not left for the collector
+
+
+def _parameters(function: Any) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def test_the_library_internals_the_executor_leans_on_are_still_there():
+    """engine/execution.py and engine/completion.py subclass and call graphql-core's and
+    Strawberry's internals: a new minor of either fails here first (pyproject.toml pins
+    both to the minor these names were read from)."""
+    assert graphql.version_info[:2] == (3, 3)
+    assert version("graphql-core").startswith("3.3.")
+    assert version("strawberry-graphql").startswith("0.341.")
+
+    # graphql-core: what TrivialFieldExecutor overrides, calls and reads
+    assert issubclass(StrawberryGraphQLCoreExecutionContext, IncrementalExecutor)
+    assert issubclass(IncrementalExecutor, Executor)
+    assert _parameters(Executor.execute_field) == [
+        "self", "parent_type", "source", "field_details_list", "path", "position_context"
+    ]  # fmt: skip
+    assert _parameters(Executor.complete_value) == [
+        "self", "return_type", "field_details_list", "info", "path", "result", "position_context"
+    ]  # fmt: skip
+    assert _parameters(Executor.collect_subfields) == ["self", "return_type", "field_details_list"]
+    assert _parameters(Executor.build_response) == ["self", "data"]
+    assert _parameters(Executor.gather_async_work) == ["self", "values"]
+    assert _parameters(Executor.track_async_work) == ["self", "values"]
+    assert FieldDetails._fields == ("node", "defer_usage", "fragment_variable_values")
+    assert _parameters(get_argument_values)[:2] == ["type_def", "node"]
+    assert GraphQLResolveInfoHelpers._fields == ("gather", "track")
+    assert callable(graphql.GraphQLString.coerce_output_value)
+    assert callable(graphql.GraphQLEnumType("E", {"A": 1}).coerce_output_value)
+
+    # Strawberry: the field definitions, resolvers, argument conversion and schema links
+    assert GraphQLCoreConverter.DEFINITION_BACKREF == "strawberry-definition"
+    assert _parameters(convert_arguments) == [
+        "value", "arguments", "scalar_registry", "config", "info"
+    ]  # fmt: skip
+    top = FAST._schema.get_type("Node").fields["top"].extensions["strawberry-definition"]
+    assert isinstance(top, StrawberryField)
+    assert {"python_name", "default_resolver", "extensions", "metadata", "arguments"} <= set(
+        dir(top)
+    )
+    assert isinstance(top.base_resolver, StrawberryResolver)
+    for attribute in ("is_async", "info_parameter", "self_parameter", "root_parameter"):
+        getattr(top.base_resolver, attribute)
+    assert top.base_resolver.parent_parameter is None
+    assert callable(top.base_resolver.wrapped_func)
+    assert FAST._schema._strawberry_schema is FAST
+    converter = FAST.schema_converter
+    assert {"scalar_registry", "config", "exception_handlers"} <= set(vars(converter))
+    assert "_raw_info" in {field.name for field in dataclasses.fields(Info)}  # selections.py
+
+    # and the executor's own view of an execution: the attributes it reads on itself
+    seen: list[TrivialFieldExecutor] = []
+
+    class Spying(TrivialFieldExecutor):
+        def build_response(self, data: dict[str, Any] | None) -> Any:
+            seen.append(self)
+            return super().build_response(data)
+
+    spied = strawberry.Schema(query=Query, execution_context_class=Spying)
+    assert spied.execute_sync("{ goodNodes { id } }").errors is None
+    (executor,) = seen
+    assert isinstance(executor.async_helpers, GraphQLResolveInfoHelpers)
+    for attribute in ("middleware_manager", "fragment_definitions", "operation", "schema"):
+        getattr(executor, attribute)
 
 
 @pytest.mark.parametrize(

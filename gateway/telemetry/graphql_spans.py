@@ -1,5 +1,9 @@
 """The GraphQL operation's span and its resolvers' spans.
 
+Leans on private internals of Strawberry 0.341: the Strawberry schema's `_schema` (the
+graphql-core schema whose fields' `resolve` are wrapped) and the `strawberry-definition`
+extension of each field (tests/test_execution.py fails when those change).
+
 Not Strawberry's OpenTelemetryExtension: its `resolve` hook runs for every field, which
 turns off the executor's one-pass completion of plain fields (engine/execution.py) and
 cost several times the untraced CPU per request (docs/operations.md "Traces"); it also
