@@ -26,10 +26,13 @@ all fast (lists and non-null wrappers of those too) is read and serialised direc
 whole sub-tree at once; so is a resolver's answer whose type is fast below it (a list of
 stores, a page of products).
 
-Anything unusual (a null where the schema says non-null, a value that does not serialise,
-a resolver that raises, a value not prefetched) falls back to the normal path for that
-field, which reads the same values again (reads and pure resolvers have no side effects)
-and reports any error exactly as graphql-core would.
+Anything unusual falls back to the normal path for that field, which reads the same values
+again (reads and pure resolvers have no side effects) and reports any error exactly as
+graphql-core would: the fast path itself reports nothing. Each fallback is handed to the
+schema's `FastExecutionObserver` with its reason (`FALLBACK_REASONS`: gateway/metrics.py
+counts them) and logged at DEBUG with the field's path and the exception. One odd value
+deep in a sub-tree is counted once per level: the sub-tree falls back, then the field
+holding it, down to the value.
 
 Plans depend on the schema and the document only, so they are kept across requests for
 each parsed operation (the parser's cache hands out the same document for the same text),
@@ -39,11 +42,13 @@ depends on the request, and plans are kept for that execution only.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from operator import attrgetter
-from typing import Any
+from types import CodeType
+from typing import Any, ClassVar, Protocol
 
 from graphql import (
     ExecutionResult,
@@ -77,8 +82,20 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
-from engine.completion import Completer, Fallback, FieldRead, build_completer, is_attribute_name
+from engine.completion import (
+    FALLBACK_REASONS,
+    Completer,
+    Fallback,
+    FallbackReason,
+    FieldRead,
+    build_completer,
+    is_attribute_name,
+)
 from engine.field_hints import PREFETCHED, PURE
+
+__all__ = ["FALLBACK_REASONS", "FallbackReason", "FastExecutionObserver", "TrivialFieldExecutor"]
+
+log = logging.getLogger(__name__)
 
 # (reads the field's value from its parent, completes that value) or None: not fast
 FieldPlan = tuple[Completer, Completer] | None
@@ -87,10 +104,18 @@ FieldPlan = tuple[Completer, Completer] | None
 SHARED_PLANS = 512
 
 
+class FastExecutionObserver(Protocol):
+    """What the executor reports, for metrics (gateway/metrics.py's Metrics is one)."""
+
+    def fast_execution_fell_back(self, reason: FallbackReason) -> None:
+        """A field or sub-tree went to graphql-core's path; `reason` is one of
+        FALLBACK_REASONS."""
+
+
 class _Plans:
     """The plans of one operation, keyed on the identity of its field nodes."""
 
-    __slots__ = ("fields", "keep", "values")
+    __slots__ = ("arguments", "fields", "keep", "values")
 
     def __init__(self, keep: tuple[object, ...]) -> None:
         # the schema and the document's nodes whose ids are in the keys: kept alive, so
@@ -98,6 +123,9 @@ class _Plans:
         self.keep = keep
         self.fields: dict[tuple[Any, ...], FieldPlan] = {}
         self.values: dict[tuple[Any, ...], Completer | None] = {}
+        # (field definition, field node) -> a pure resolver's converted literal arguments,
+        # or None: they did not convert (counted once, however many plans include it)
+        self.arguments: dict[tuple[int, int], dict[str, Any] | None] = {}
 
 
 # (id(schema), id(operation)) -> the operation's shared plans, or None when its field
@@ -126,6 +154,17 @@ def _plans_for(
 
 class TrivialFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor (graphql-core's incremental one), with the fast-field path."""
+
+    # set per schema by `configured` (build_schema): read only when a field falls back,
+    # never on the fast path
+    observer: ClassVar[FastExecutionObserver | None] = None
+
+    @classmethod
+    def configured(
+        cls, *, observer: FastExecutionObserver | None = None
+    ) -> type[TrivialFieldExecutor]:
+        """This executor reporting fallbacks to `observer`."""
+        return type(cls.__name__, (cls,), {"observer": observer})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -163,8 +202,8 @@ class TrivialFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 read, complete = plan
                 try:
                     return complete(read(source))
-                except Exception:  # the normal path reports it
-                    pass
+                except Exception as error:  # the normal path reports it
+                    self._fell_back(error, path)
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
@@ -190,11 +229,43 @@ class TrivialFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             if complete is not None:
                 try:
                     return complete(result)
-                except Exception:  # the normal path reports it
-                    pass
+                except Exception as error:  # the normal path reports it
+                    self._fell_back(error, path)
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    # Fallbacks
+
+    def _fell_back(self, error: Exception, path: Path) -> FallbackReason:
+        reason: FallbackReason
+        if isinstance(error, Fallback):
+            reason = error.reason
+        elif _raised_through(error, _PURE_READ_CODE):
+            reason = "resolver_raised"
+        else:
+            reason = "read_raised"
+        observer = self.observer
+        if observer is not None:
+            observer.fast_execution_fell_back(reason)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("fast execution fell back at %s: %s", path.as_list(), reason, exc_info=error)
+        return reason
+
+    def _planning_fell_back(
+        self, error: Exception, parent_type: GraphQLObjectType, field_name: str
+    ) -> None:
+        observer = self.observer
+        if observer is not None:
+            observer.fast_execution_fell_back("bad_arguments")
+        log.debug(
+            "fast execution planned %s.%s for the normal path: bad_arguments",
+            parent_type.name,
+            field_name,
+            exc_info=error,
+        )
+
+    # Plans
 
     def _field_plan(
         self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -276,13 +347,17 @@ class TrivialFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         elif prefetched_in := definition.metadata.get(PREFETCHED):
             read = None if field_def.args else _prefetched_reader(prefetched_in)
         elif definition.metadata.get(PURE):
-            read = self._pure_reader(field_def, definition, first)
+            read = self._pure_reader(parent_type, field_def, definition, first)
         if read is None:
             return None
         return FieldRead(response_name, read, attribute, None, field_def.type, field_details_list)
 
     def _pure_reader(
-        self, field_def: GraphQLField, definition: StrawberryField, first: FieldDetails
+        self,
+        parent_type: GraphQLObjectType,
+        field_def: GraphQLField,
+        definition: StrawberryField,
+        first: FieldDetails,
     ) -> Completer | None:
         resolver = definition.base_resolver
         assert resolver is not None
@@ -297,26 +372,63 @@ class TrivialFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             or not all(_immutable_input(arg.type) for arg in field_def.args.values())
         ):
             return None
-        converter = strawberry_schema.schema_converter
-        try:
-            kwargs = convert_arguments(
-                get_argument_values(field_def, first.node),
-                definition.arguments,
-                scalar_registry=converter.scalar_registry,
-                config=converter.config,
-            )
-        except Exception:  # the normal path reports bad arguments
+        key = (id(field_def), id(first.node))
+        arguments = self._plans.arguments
+        if key in arguments:
+            kwargs = arguments[key]
+        else:
+            converter = strawberry_schema.schema_converter
+            try:
+                kwargs = convert_arguments(
+                    get_argument_values(field_def, first.node),
+                    definition.arguments,
+                    scalar_registry=converter.scalar_registry,
+                    config=converter.config,
+                )
+            except Exception as error:  # the normal path reports bad arguments
+                self._planning_fell_back(error, parent_type, first.node.name.value)
+                kwargs = None
+            arguments[key] = kwargs
+        if kwargs is None:
             return None
         function = resolver.wrapped_func
         if isinstance(function, staticmethod | classmethod):
             return None
-        if resolver.self_parameter is not None:
-            return lambda source: function(source, **kwargs)
         parent = resolver.root_parameter or resolver.parent_parameter
-        if parent is not None:
-            parent_name = parent.name
-            return lambda source: function(**kwargs, **{parent_name: source})
-        return lambda _source: function(**kwargs)
+        return _pure_read(
+            function,
+            kwargs,
+            self_parameter=resolver.self_parameter is not None,
+            parent_name=parent.name if parent is not None else None,
+        )
+
+
+def _pure_read(
+    function: Callable[..., Any],
+    kwargs: dict[str, Any],
+    *,
+    self_parameter: bool,
+    parent_name: str | None,
+) -> Completer:
+    if self_parameter:
+        return lambda source: function(source, **kwargs)
+    if parent_name is not None:
+        return lambda source: function(**kwargs, **{parent_name: source})
+    return lambda _source: function(**kwargs)
+
+
+# The code of _pure_read's readers: an exception raised through one of them is the
+# resolver's. Told apart after the fact, so that reading a pure field costs one call.
+_PURE_READ_CODE = frozenset(c for c in _pure_read.__code__.co_consts if isinstance(c, CodeType))
+
+
+def _raised_through(error: BaseException, code: frozenset[CodeType]) -> bool:
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code in code:
+            return True
+        frame = frame.tb_next
+    return False
 
 
 def _node_ids(field_details_list: FieldDetailsList) -> list[int]:
@@ -327,7 +439,7 @@ def _prefetched_reader(attribute: str) -> Completer:
     def read(source: Any) -> Any:
         value = getattr(source, attribute, None)
         if value is None:
-            raise Fallback  # not prefetched: the resolver runs
+            raise Fallback("not_prefetched")  # the resolver runs
         return value
 
     return read

@@ -2,8 +2,9 @@
 
 Every query runs twice, through a schema built with `TrivialFieldExecutor` and through the
 same schema with Strawberry's executor; data and errors (message and path) must match,
-whether the fast path answered or handed over to the normal path. And the library
-internals the executor leans on are still there.
+whether the fast path answered or handed over to the normal path. And: that fallbacks
+are counted by reason, and that the library internals the executor leans on are still
+there.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import gc
 import inspect
+import logging
+import re
 import weakref
 from collections.abc import Iterator
 from enum import Enum
@@ -34,7 +37,9 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 from strawberry.types.fields.resolver import StrawberryResolver
 
-from engine.execution import TrivialFieldExecutor
+import engine.execution
+from engine.completion import FALLBACK_REASONS
+from engine.execution import FallbackReason, TrivialFieldExecutor
 from engine.field_hints import prefetched, pure
 from engine.selections import selects
 
@@ -124,8 +129,26 @@ class Query:
     def good_nodes(self) -> list[Node]:
         return [_nodes()[0], _nodes()[2]]
 
+    @strawberry.field
+    def strange_leaves(self) -> list[Leaf]:
+        # no `ratio`: reading it raises
+        return [SimpleNamespace(name="odd", size=1, color=Color.RED)]  # type: ignore[list-item]
 
-FAST = strawberry.Schema(query=Query, execution_context_class=TrivialFieldExecutor)
+
+class Reasons:
+    """A FastExecutionObserver that keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.seen: list[FallbackReason] = []
+
+    def fast_execution_fell_back(self, reason: FallbackReason) -> None:
+        self.seen.append(reason)
+
+
+REASONS = Reasons()
+FAST = strawberry.Schema(
+    query=Query, execution_context_class=TrivialFieldExecutor.configured(observer=REASONS)
+)
 REFERENCE = strawberry.Schema(
     query=Query, execution_context_class=StrawberryGraphQLCoreExecutionContext
 )
@@ -157,6 +180,7 @@ async def _same_answer(query: str, variables: dict[str, Any] | None = None) -> A
         "{ goodNodes { id detail { name size } } }",
         "{ goodNodes { leafStream { name } } }",  # a generator, not a list
         "{ goodNodes { id maybe @include(if: false) { name } leaves @skip(if: false) { name } } }",
+        "{ strangeLeaves { name ratio } }",  # an attribute read raises
     ],
 )
 async def test_the_fast_executor_answers_as_strawberry_does(query: str):
@@ -237,6 +261,74 @@ async def test_an_execution_leaves_no_reference_cycle_holding_its_context():
     assert result.data is not None
     del context, result
     assert gone() is None  # freed by reference counting, not left for the collector
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("{ goodNodes { id label leaves { name size color ratio } top { name } } }", None),
+        ("{ goodNodes { id detail { name size } } }", "not_prefetched"),
+        ("{ nodes { id label } }", "null_in_non_null"),
+        ("{ goodNodes { leafStream { name } } }", "not_a_list"),
+        ("{ nodes { id leaves { size } } }", "unserialisable"),
+        ("{ goodNodes { id checked(first: 9) { name } } }", "resolver_raised"),
+        ("{ strangeLeaves { name ratio } }", "read_raised"),
+    ],
+)
+async def test_each_fallback_is_counted_by_its_reason_and_logged(query, reason, caplog):
+    REASONS.seen.clear()
+    with caplog.at_level(logging.DEBUG, logger="engine.execution"):
+        await _same_answer(query)
+    assert set(REASONS.seen) == ({reason} if reason else set())
+    assert reason is None or reason in FALLBACK_REASONS
+    logged = [r for r in caplog.records if r.getMessage().startswith("fast execution fell back")]
+    assert len(logged) == len(REASONS.seen)
+    if reason:  # the field's path, the reason and the exception
+        assert re.fullmatch(r"fast execution fell back at \[.+\]: " + reason, logged[0].message)
+        assert logged[0].exc_info is not None
+
+
+async def test_arguments_that_do_not_convert_are_counted_when_the_field_is_planned(monkeypatch):
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("not convertible")
+
+    monkeypatch.setattr(engine.execution, "convert_arguments", refuse)
+    REASONS.seen.clear()
+    result = await _same_answer("{ goodNodes { bad: top(first: 1) { name } } }")
+    assert result.data == {"goodNodes": [{"bad": [{"name": "a"}]}, {"bad": []}]}
+    assert REASONS.seen == ["bad_arguments"]  # once, when planned: then the normal path
+
+
+PRODUCT_PAGE = """
+query ($sku: ID!) {
+  products(first: 5) {
+    edges { node {
+      sku name price { amount currency } images { url }
+      availability { online { quantity inStock } stores(first: 3) { store { id name } quantity } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+  product(sku: $sku) { sku availability { online { quantity } stores { quantity } } }
+}
+"""
+
+
+def _fallbacks(exposition: str) -> dict[str, float]:
+    found = re.findall(
+        r'omnigate_fast_execution_fallbacks_total\{reason="(\w+)"\} (\S+)', exposition
+    )
+    return {reason: float(count) for reason, count in found}
+
+
+async def test_fallbacks_show_in_the_metrics_by_reason(gateway, dataset):
+    before = _fallbacks((await gateway.http.get("/metrics")).text)
+    assert before == dict.fromkeys(FALLBACK_REASONS, 0.0)  # every reason, from the start
+    body = await gateway.query(PRODUCT_PAGE, {"sku": dataset.products[3].sku})
+    assert "errors" not in body
+    after = _fallbacks((await gateway.http.get("/metrics")).text)
+    # `product` prefetches nothing: its availability is resolved (counted at the product
+    # and at the field); the page's availability is prefetched
+    assert after == {**before, "not_prefetched": 2.0}
 
 
 def _parameters(function: Any) -> list[str]:
