@@ -251,6 +251,14 @@ class LimitsSettings(BaseModel):
     developer_introspection: bool = True
 
 
+class GraphQLSettings(BaseModel):
+    """How operations execute (docs/operations.md "GraphQL execution")."""
+
+    # The one-pass executor for plain fields (engine/execution.py); false: graphql-core's
+    # own path for every field, the same answers at many times the CPU of executing them
+    fast_execution: bool = True
+
+
 # commerce.principal.PrincipalKind's values (importing it here would be circular)
 PrincipalKindName = Literal["ANONYMOUS", "CUSTOMER", "DEVELOPER", "KIOSK", "STAFF"]
 ALL_PRINCIPAL_KINDS: tuple[PrincipalKindName, ...] = (
@@ -394,6 +402,7 @@ class Settings(BaseSettings):
     salesforce: SalesforceSettings = SalesforceSettings()
     webhooks: WebhookSettings = WebhookSettings()
     limits: LimitsSettings = LimitsSettings()
+    graphql: GraphQLSettings = GraphQLSettings()
     persisted_queries: PersistedQueriesSettings = PersistedQueriesSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     auth: AuthSettings = AuthSettings()

@@ -3,8 +3,8 @@
 Every query runs twice, through a schema built with `TrivialFieldExecutor` and through the
 same schema with Strawberry's executor; data and errors (message and path) must match,
 whether the fast path answered or handed over to the normal path. And: that fallbacks
-are counted by reason, and that the library internals the executor leans on are still
-there.
+are counted by reason, that the setting turns the fast path off, and that the library
+internals the executor leans on are still there.
 """
 
 from __future__ import annotations
@@ -311,6 +311,29 @@ query ($sku: ID!) {
   product(sku: $sku) { sku availability { online { quantity } stores { quantity } } }
 }
 """
+
+
+async def test_with_fast_execution_off_the_same_answers_come_without_the_fast_executor(
+    settings, make_gateway, dataset, monkeypatch
+):
+    executors: list[TrivialFieldExecutor] = []
+    init = TrivialFieldExecutor.__init__
+
+    def counting(self: TrivialFieldExecutor, *args: Any, **kwargs: Any) -> None:
+        executors.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrivialFieldExecutor, "__init__", counting)
+    variables = {"sku": dataset.products[3].sku}
+    answers = {}
+    for fast in (True, False):
+        executors.clear()
+        changed = settings.with_changes(graphql={"fast_execution": fast})
+        async with make_gateway(changed) as gateway:
+            answers[fast] = await gateway.query(PRODUCT_PAGE, variables)
+        assert "errors" not in answers[fast]
+        assert len(executors) == (1 if fast else 0)
+    assert answers[True] == answers[False]
 
 
 def _fallbacks(exposition: str) -> dict[str, float]:
