@@ -63,7 +63,10 @@ def create_app(
 
     limits = OperationLimits.from_settings(settings.limits, settings.env)
     schema = build_schema(
-        limits, fast_execution=settings.graphql.fast_execution, execution_observer=metrics_
+        limits,
+        fast_execution=settings.graphql.fast_execution,
+        verify_fast_execution=settings.graphql.verify_fast_execution,
+        execution_observer=metrics_,
     )
     count_operations(schema, metrics_)
     if tracing is not None:

@@ -58,14 +58,15 @@ def build_schema(
     admission: Sequence[ExtensionFactory] = (),
     *,
     fast_execution: bool = True,
+    verify_fast_execution: bool = False,
     execution_observer: FastExecutionObserver | None = None,
 ) -> Schema:
     """The schema with the engine's extensions. `admission`: what runs first on every
     operation, before errors are shaped (the runtime's parser and validation with its
     operation limits, gateway/wiring/schema.py); it changes what is accepted, never the
     printed SDL. `fast_execution`: the engine's executor (engine/execution.py), or
-    graphql-core's own; with it, `execution_observer` hears of each fallback to
-    graphql-core's path."""
+    graphql-core's own; with it, `verify_fast_execution` checks each of its answers against
+    graphql-core's and `execution_observer` hears of each fallback to graphql-core's path."""
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
@@ -78,6 +79,10 @@ def build_schema(
             ResponseNotices,
         ],
         execution_context_class=(
-            TrivialFieldExecutor.configured(observer=execution_observer) if fast_execution else None
+            TrivialFieldExecutor.configured(
+                observer=execution_observer, verify=verify_fast_execution
+            )
+            if fast_execution
+            else None
         ),
     )

@@ -1,10 +1,12 @@
 """The fast-field executor answers exactly what Strawberry's own executor answers.
 
-Every query runs twice, through a schema built with `TrivialFieldExecutor` and through the
-same schema with Strawberry's executor; data and errors (message and path) must match,
-whether the fast path answered or handed over to the normal path. And: that fallbacks
-are counted by reason, that the setting turns the fast path off, and that the library
-internals the executor leans on are still there.
+Every query here runs twice, through a schema built with `TrivialFieldExecutor` and through
+the same schema with Strawberry's executor; data and errors (message and path) must match,
+whether the fast path answered or handed over to the normal path. The rest of the suite is
+covered by verifying mode (tests/conftest.py): every sub-tree the fast path answers in any
+test is answered by graphql-core's path too. Here: that the verifier catches a difference,
+that fallbacks are counted by reason, that the setting turns the fast path off, and that
+the library internals the executor leans on are still there.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from typing import Any
 import graphql
 import pytest
 import strawberry
-from graphql import parse
+from graphql import GraphQLList, parse
 from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetails
+from graphql.execution.executor import CollectedErrors
 from graphql.execution.incremental import IncrementalExecutor
 from graphql.execution.values import get_argument_values
 from graphql.type.definition import GraphQLResolveInfoHelpers
@@ -38,10 +41,16 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.fields.resolver import StrawberryResolver
 
 import engine.execution
-from engine.completion import FALLBACK_REASONS
-from engine.execution import FallbackReason, TrivialFieldExecutor
+from engine.completion import FALLBACK_REASONS, Fallback
+from engine.execution import (
+    VERIFIED,
+    FallbackReason,
+    TrivialFieldExecutor,
+    verify_every_execution,
+)
 from engine.field_hints import prefetched, pure
 from engine.selections import selects
+from gateway.wiring.schema import build_schema
 
 
 @strawberry.enum
@@ -149,9 +158,23 @@ REASONS = Reasons()
 FAST = strawberry.Schema(
     query=Query, execution_context_class=TrivialFieldExecutor.configured(observer=REASONS)
 )
+VERIFYING = strawberry.Schema(
+    query=Query, execution_context_class=TrivialFieldExecutor.configured(verify=True)
+)
 REFERENCE = strawberry.Schema(
     query=Query, execution_context_class=StrawberryGraphQLCoreExecutionContext
 )
+
+
+@pytest.fixture
+def unverified() -> Iterator[None]:
+    """Verifying mode off (tests/conftest.py turns it on for every executor): for tests
+    that count resolver calls or graphql-core's own field executions."""
+    previous = verify_every_execution(None)
+    try:
+        yield
+    finally:
+        verify_every_execution(previous)
 
 
 def _shape(result: Any) -> tuple[Any, list[tuple[str, list[Any] | None]]]:
@@ -203,13 +226,18 @@ async def test_arguments_from_variables_and_directives_on_variables_follow_each_
 
 async def test_a_prefetched_value_is_the_answer_and_the_resolver_runs_without_one():
     CALLS.clear()
-    result = await FAST.execute("{ goodNodes { detail { name } } }")
+    # verifying: graphql-core's path takes the prefetched value as it is too, so no
+    # asynchronous resolver (upstream calls, a mutation) ever runs twice
+    verified = VERIFIED["completed"]
+    result = await VERIFYING.execute("{ goodNodes { detail { name } } }")
     assert result.data == {
         "goodNodes": [{"detail": {"name": "ready"}}, {"detail": {"name": "loaded n3"}}]
     }
     assert CALLS == {"detail": 1}  # only n3 had none
+    assert VERIFIED["completed"] > verified
 
 
+@pytest.mark.usefixtures("unverified")
 async def test_a_pure_resolver_with_literal_arguments_is_called_once_per_parent():
     CALLS.clear()
     result = await FAST.execute("{ goodNodes { top(first: 1) { name } } }")
@@ -217,6 +245,7 @@ async def test_a_pure_resolver_with_literal_arguments_is_called_once_per_parent(
     assert CALLS == {"top": 2}
 
 
+@pytest.mark.usefixtures("unverified")
 async def test_below_a_resolver_plain_fields_never_reach_graphql_core(monkeypatch):
     executed: list[str] = []
     execute_field = StrawberryGraphQLCoreExecutionContext.execute_field
@@ -299,6 +328,70 @@ async def test_arguments_that_do_not_convert_are_counted_when_the_field_is_plann
     assert REASONS.seen == ["bad_arguments"]  # once, when planned: then the normal path
 
 
+def _tampering(monkeypatch: pytest.MonkeyPatch, tamper: Any) -> None:
+    """Completers of non-null list types answer `tamper(completer, value)` instead."""
+    build_completer = engine.execution.build_completer
+
+    def tampered_completer(return_type, field_details_list, selected_fields):
+        complete = build_completer(return_type, field_details_list, selected_fields)
+        if complete is None or not isinstance(getattr(return_type, "of_type", None), GraphQLList):
+            return complete
+        return lambda value: tamper(complete, value)
+
+    monkeypatch.setattr(engine.execution, "build_completer", tampered_completer)
+
+
+async def test_verifying_mode_fails_a_field_the_fast_path_answers_differently(
+    monkeypatch, fast_execution_mismatches
+):
+    def rename(complete, value):
+        return [{**node, "label": "tampered"} for node in complete(value)]
+
+    _tampering(monkeypatch, rename)
+    result = await VERIFYING.execute("{ goodNodes { id label } }")
+    assert result.data is None  # goodNodes is non-null: the error takes the whole answer
+    (error,) = result.errors
+    assert error.path == ["goodNodes"]
+    assert "fast execution differs from graphql-core's at ['goodNodes']" in error.message
+    assert "'tampered'" in error.message
+    (reported,) = fast_execution_mismatches  # what fails any other test
+    assert str(reported) == error.message
+    fast_execution_mismatches.clear()
+
+
+async def test_verifying_mode_fails_a_fallback_for_an_error_graphql_core_does_not_find(
+    monkeypatch, fast_execution_mismatches
+):
+    def claim_a_null(complete, value):
+        raise Fallback("null_in_non_null")
+
+    _tampering(monkeypatch, claim_a_null)
+    result = await VERIFYING.execute("{ goodNodes { id } }")
+    (error,) = result.errors
+    assert error.path == ["goodNodes"]
+    assert "fell back (null_in_non_null) but graphql-core reported no error" in error.message
+    assert len(fast_execution_mismatches) == 1
+    fast_execution_mismatches.clear()
+    # an honest fallback passes: the error graphql-core reports is its own
+    assert (await VERIFYING.execute("{ nodes { id label } }")).errors[0].path == [
+        "nodes",
+        1,
+        "label",
+    ]
+    assert not fast_execution_mismatches
+
+
+async def test_verifying_mode_reaches_schemas_however_they_are_built(gateway):
+    before = VERIFIED["completed"]
+    body = await gateway.query("{ products(first: 2) { edges { node { sku name } } } }")
+    assert "errors" not in body
+    after_app = VERIFIED["completed"]
+    assert after_app > before  # create_app
+    result = await build_schema().execute("{ _service { sdl } }")
+    assert result.errors is None
+    assert VERIFIED["completed"] > after_app  # build_schema called directly
+
+
 PRODUCT_PAGE = """
 query ($sku: ID!) {
   products(first: 5) {
@@ -377,8 +470,17 @@ def test_the_library_internals_the_executor_leans_on_are_still_there():
     ]  # fmt: skip
     assert _parameters(Executor.collect_subfields) == ["self", "return_type", "field_details_list"]
     assert _parameters(Executor.build_response) == ["self", "data"]
+    assert _parameters(Executor.handle_field_error) == [
+        "self", "raw_error", "return_type", "field_details_list", "path"
+    ]  # fmt: skip
+    assert _parameters(StrawberryGraphQLCoreExecutionContext.build_resolve_info) == [
+        "self", "field_def", "field_nodes", "parent_type", "path"
+    ]  # fmt: skip
     assert _parameters(Executor.gather_async_work) == ["self", "values"]
     assert _parameters(Executor.track_async_work) == ["self", "values"]
+    assert _parameters(CollectedErrors.add) == ["self", "error", "path"]
+    assert _parameters(CollectedErrors.has_nulled_position) == ["self", "start_path"]
+    assert isinstance(CollectedErrors.errors, property)
     assert FieldDetails._fields == ("node", "defer_usage", "fragment_variable_values")
     assert _parameters(get_argument_values)[:2] == ["type_def", "node"]
     assert GraphQLResolveInfoHelpers._fields == ("gather", "track")
@@ -416,6 +518,7 @@ def test_the_library_internals_the_executor_leans_on_are_still_there():
     spied = strawberry.Schema(query=Query, execution_context_class=Spying)
     assert spied.execute_sync("{ goodNodes { id } }").errors is None
     (executor,) = seen
+    assert isinstance(executor.collected_errors, CollectedErrors)
     assert isinstance(executor.async_helpers, GraphQLResolveInfoHelpers)
     for attribute in ("middleware_manager", "fragment_definitions", "operation", "schema"):
         getattr(executor, attribute)

@@ -14,6 +14,7 @@ def build_schema(
     limits: OperationLimits | None = None,
     *,
     fast_execution: bool = True,
+    verify_fast_execution: bool = False,
     execution_observer: FastExecutionObserver | None = None,
 ) -> Schema:
     """`limits` default to the development ones (introspection and suggestions on); they
@@ -28,5 +29,6 @@ def build_schema(
             lambda: LimitedValidation(policy, maxsize=512),
         ],
         fast_execution=fast_execution,
+        verify_fast_execution=verify_fast_execution,
         execution_observer=execution_observer,
     )
