@@ -1,5 +1,10 @@
 """Completers: functions that turn a resolved value into its part of the answer in one pass.
 
+Leans on private internals of graphql-core 3.3 (no Strawberry's): `FieldDetailsList` from
+`graphql.execution.collect_fields`, and what `Executor.complete_value` does (non-null
+checks, lists, leaves through `coerce_output_value`), which the generated code reproduces.
+tests/test_execution.py fails when those change.
+
 A completer is generated as Python source, one function per value type and selection (a
 list's items get their own), so a plain field costs an attribute read and a type check
 instead of two closure calls. For `price { amount currency }` the generated code is
@@ -10,9 +15,9 @@ instead of two closure calls. For `price { amount currency }` the generated code
 
 Names are GraphQL names (checked by the parser, and quoted) and Python attribute names
 (checked to be identifiers); every other object the code uses is passed in by reference.
-Anything a completer cannot answer (a null where the schema says non-null, a value of
-another type than expected that does not serialise) raises, and the executor's normal path
-answers instead (engine/execution.py).
+Anything a completer cannot answer raises `Fallback` with one of `FALLBACK_REASONS` (or
+whatever reading an attribute raised), and the executor's normal path answers instead
+(engine/execution.py).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import keyword
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 from graphql import (
     GraphQLBoolean,
@@ -45,8 +50,25 @@ Completer = Callable[[Any], Any]
 MAX_INLINE_DEPTH = 8
 
 
+# Why the fast path handed a value to graphql-core's path (a Prometheus label: keep it short)
+FallbackReason = Literal[
+    "not_prefetched",  # a prefetched() field whose parent holds no value: the resolver runs
+    "null_in_non_null",  # None where the schema says non-null
+    "not_a_list",  # a list field's value is neither a list nor a tuple (a generator...)
+    "unserialisable",  # a scalar's or enum's coerce_output_value raised or gave no value
+    "resolver_raised",  # a pure() resolver raised
+    "read_raised",  # reading a plain field (an attribute) raised
+    "bad_arguments",  # a pure() resolver's literal arguments did not convert (when planned)
+]
+FALLBACK_REASONS: tuple[FallbackReason, ...] = get_args(FallbackReason)
+
+
 class Fallback(Exception):
     """The fast path cannot answer this value; the normal path will."""
+
+    def __init__(self, reason: FallbackReason) -> None:
+        super().__init__(reason)
+        self.reason: FallbackReason = reason
 
 
 class FieldRead(NamedTuple):
@@ -77,14 +99,18 @@ def build_completer(
     return None if expression is None else code.function(expression)
 
 
-def _fallback() -> Any:
-    raise Fallback
+def _null() -> Any:
+    raise Fallback("null_in_non_null")
+
+
+def _not_a_list() -> Any:
+    raise Fallback("not_a_list")
 
 
 class _Code:
     def __init__(self, selected_fields: SelectedFields) -> None:
         self._selected_fields = selected_fields
-        self._names: dict[str, object] = {"_fallback": _fallback}
+        self._names: dict[str, object] = {"_null": _null, "_not_a_list": _not_a_list}
         self._temporaries = 0
 
     def function(self, expression: str) -> Completer:
@@ -119,7 +145,7 @@ class _Code:
             if inner is None:
                 return None
             v = self.temporary()
-            return f"({v} if ({v} := {inner}) is not None else _fallback())"
+            return f"({v} if ({v} := {inner}) is not None else _null())"
         if isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
             return self._leaf(return_type, source, non_null=False)
         if isinstance(return_type, GraphQLList):
@@ -147,7 +173,7 @@ class _Code:
             return None
         # lists and tuples only: reading a generator here would leave nothing to the
         # normal path should it have to take over
-        items = f"({v} if type({v}) is list or type({v}) is tuple else _fallback())"
+        items = f"({v} if type({v}) is list or type({v}) is tuple else _not_a_list())"
         return (
             f"(None if ({v} := {source}) is None else [{item_expression} for {element} in {items}])"
         )
@@ -203,14 +229,18 @@ def is_attribute_name(name: str) -> bool:
 
 
 def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Completer:
-    serialize = leaf_type.serialize
+    # what graphql-core's complete_leaf_value calls (not the deprecated `serialize`)
+    coerce = leaf_type.coerce_output_value
 
     def complete(value: Any) -> Any:
-        if value is None:
+        if value is None or value is Undefined:
             return None
-        result = serialize(value)
+        try:
+            result = coerce(value)
+        except Exception as error:
+            raise Fallback("unserialisable") from error
         if result is Undefined or isinstance(result, UndefinedType) or result is None:
-            raise Fallback
+            raise Fallback("unserialisable")
         return result
 
     return complete
@@ -222,7 +252,7 @@ def _non_null_leaf(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Completer:
     def complete(value: Any) -> Any:
         result = nullable(value)
         if result is None:
-            raise Fallback
+            raise Fallback("null_in_non_null")
         return result
 
     return complete
@@ -235,7 +265,7 @@ def _list_of(item: Completer) -> Completer:
         # lists and tuples only: reading a generator here would leave nothing to the
         # normal path should it have to take over
         if type(value) is not list and type(value) is not tuple:
-            raise Fallback
+            raise Fallback("not_a_list")
         return [item(element) for element in value]
 
     return complete

@@ -1,4 +1,7 @@
-"""What the operation asks for below a field, for resolvers that fetch ahead for a page."""
+"""What the operation asks for below a field, for resolvers that fetch ahead for a page.
+
+Leans on private internals of Strawberry 0.341: `Info._raw_info`, the graphql-core resolve
+info under Strawberry's (tests/test_execution.py fails when it changes)."""
 
 from __future__ import annotations
 

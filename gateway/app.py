@@ -62,7 +62,12 @@ def create_app(
                 await tracing.shutdown()
 
     limits = OperationLimits.from_settings(settings.limits, settings.env)
-    schema = build_schema(limits)
+    schema = build_schema(
+        limits,
+        fast_execution=settings.graphql.fast_execution,
+        verify_fast_execution=settings.graphql.verify_fast_execution,
+        execution_observer=metrics_,
+    )
     count_operations(schema, metrics_)
     if tracing is not None:
         instrument_schema(

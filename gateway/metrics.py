@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from connectors.resilience import CircuitState
+from engine.execution import FALLBACK_REASONS, FallbackReason
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -111,6 +112,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        # engine/execution.py: Metrics is the FastExecutionObserver of the app's schema. A
+        # child per reason from the start: every reason shows, at 0, before its first use
+        self.fast_execution_fallbacks = Counter(
+            "omnigate_fast_execution_fallbacks_total",
+            "Fields and sub-trees the one-pass executor handed to graphql-core's path, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._fallback_children = {
+            reason: self.fast_execution_fallbacks.labels(reason) for reason in FALLBACK_REASONS
+        }
+
     def observe_upstream(
         self, service: str, operation: str, status: int | None, seconds: float
     ) -> None:
@@ -146,6 +159,9 @@ class Metrics:
         if self._circuits.get(service, state) is not state:  # the first report is no change
             self.circuit_transitions.labels(service, state.value).inc()
         self._circuits[service] = state
+
+    def fast_execution_fell_back(self, reason: FallbackReason) -> None:
+        self._fallback_children[reason].inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -263,6 +263,18 @@ class LimitsSettings(BaseModel):
     developer_introspection: bool = True
 
 
+class GraphQLSettings(BaseModel):
+    """How operations execute (docs/operations.md "GraphQL execution")."""
+
+    # The one-pass executor for plain fields (engine/execution.py); false: graphql-core's
+    # own path for every field, the same answers at many times the CPU of executing them
+    fast_execution: bool = True
+    # Every sub-tree the fast path answers is answered by graphql-core's path too, and a
+    # difference fails that field: for test suites (tests/conftest.py turns it on), as it
+    # costs more than turning the fast path off
+    verify_fast_execution: bool = False
+
+
 # commerce.principal.PrincipalKind's values (importing it here would be circular)
 PrincipalKindName = Literal["ANONYMOUS", "CUSTOMER", "DEVELOPER", "KIOSK", "STAFF"]
 ALL_PRINCIPAL_KINDS: tuple[PrincipalKindName, ...] = (
@@ -407,6 +419,7 @@ class Settings(BaseSettings):
     salesforce: SalesforceSettings = SalesforceSettings()
     webhooks: WebhookSettings = WebhookSettings()
     limits: LimitsSettings = LimitsSettings()
+    graphql: GraphQLSettings = GraphQLSettings()
     persisted_queries: PersistedQueriesSettings = PersistedQueriesSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     auth: AuthSettings = AuthSettings()

@@ -12,7 +12,7 @@ from strawberry.types import ExecutionContext
 
 from engine.deadline import RequestDeadline
 from engine.errors import ErrorShaping, shape_errors
-from engine.execution import TrivialFieldExecutor
+from engine.execution import FastExecutionObserver, TrivialFieldExecutor
 from engine.notices import ResponseNotices
 from resolvers.cart_mutations import CartMutations, CartQueries
 from resolvers.cart_subscriptions import CartSubscriptions
@@ -55,13 +55,18 @@ ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]
 
 
 def build_schema(
-    admission: Sequence[ExtensionFactory] = (), *, fast_execution: bool = True
+    admission: Sequence[ExtensionFactory] = (),
+    *,
+    fast_execution: bool = True,
+    verify_fast_execution: bool = False,
+    execution_observer: FastExecutionObserver | None = None,
 ) -> Schema:
     """The schema with the engine's extensions. `admission`: what runs first on every
     operation, before errors are shaped (the runtime's parser and validation with its
     operation limits, gateway/wiring/schema.py); it changes what is accepted, never the
     printed SDL. `fast_execution`: the engine's executor (engine/execution.py), or
-    graphql-core's own."""
+    graphql-core's own; with it, `verify_fast_execution` checks each of its answers against
+    graphql-core's and `execution_observer` hears of each fallback to graphql-core's path."""
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
@@ -73,5 +78,11 @@ def build_schema(
             # errors that keep their field's data (STALE_DATA) and extensions.warnings
             ResponseNotices,
         ],
-        execution_context_class=TrivialFieldExecutor if fast_execution else None,
+        execution_context_class=(
+            TrivialFieldExecutor.configured(
+                observer=execution_observer, verify=verify_fast_execution
+            )
+            if fast_execution
+            else None
+        ),
     )

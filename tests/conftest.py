@@ -2,11 +2,18 @@
 
 mongod and the sandbox start once per session (each takes about a second); every test gets
 its own MongoDB database and a fresh gateway app, so tests never see each other's state.
+
+The whole suite runs the fast executor in verifying mode (engine/execution.py): every
+sub-tree it answers is answered by graphql-core's path too, however the schema was built
+(create_app, build_schema, a test's own), and a test during which the two differed fails.
+Gateways in subprocesses verify through the setting, inherited from this environment: a
+difference there fails the field, which the test sees.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -20,6 +27,7 @@ import httpx
 import pytest
 import uvicorn
 
+from engine.execution import VERIFIED, FastExecutionMismatch, verify_every_execution
 from gateway.app import create_app
 from gateway.local_mongod import LocalMongod, free_port
 from gateway.serving import CoServer, server_config
@@ -27,6 +35,29 @@ from gateway.settings import Environment, Settings
 from sandbox.dataset import Dataset, build_dataset
 from sandbox.identity import SANDBOX_AUDIENCE, TOKEN_PATH, KeyRing
 from sandbox.server import UNTHROTTLED, SandboxApp, sandbox_apps
+
+os.environ["OMNIGATE_GRAPHQL__VERIFY_FAST_EXECUTION"] = "true"
+FAST_EXECUTION_MISMATCHES: list[FastExecutionMismatch] = []
+verify_every_execution(FAST_EXECUTION_MISMATCHES.append)
+
+
+@pytest.fixture(autouse=True)
+def fast_execution_mismatches() -> Iterator[list[FastExecutionMismatch]]:
+    """The mismatches verifying mode found during the test: the test fails if any is left
+    (a test that makes some on purpose takes them out of this list)."""
+    FAST_EXECUTION_MISMATCHES.clear()
+    yield FAST_EXECUTION_MISMATCHES
+    if FAST_EXECUTION_MISMATCHES:
+        found = "\n".join(str(mismatch) for mismatch in FAST_EXECUTION_MISMATCHES)
+        FAST_EXECUTION_MISMATCHES.clear()
+        pytest.fail(f"the fast executor differs from graphql-core's:\n{found}")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(
+        f"fast execution verified: {VERIFIED['completed']} sub-trees answered both ways, "
+        f"{VERIFIED['fell_back']} fallbacks whose error graphql-core reported"
+    )
 
 
 @dataclass

@@ -187,6 +187,7 @@ async def test_metrics_expose_what_operators_watch(gateway, dataset, tokens):
         "omnigate_upstream_request_duration_seconds",
         "omnigate_cache_lookups_total",
         "omnigate_upstream_circuit_state",
+        "omnigate_fast_execution_fallbacks_total",
         "omnigate_process_info",
         "process_cpu_seconds_total",
     ):

@@ -137,6 +137,32 @@ async def test_a_query_is_one_trace_from_the_server_span_to_upstream_and_mongodb
         assert outgoing["x-request-id"] == request_id
 
 
+PAGE = "query Page { products(first: 3) { nodes { sku availability { online { quantity } } } } }"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+async def test_a_prefetched_field_gets_no_span_on_the_fast_path(settings, tracing, exporter, fast):
+    async with traced_gateway(
+        settings.with_changes(graphql={"fast_execution": fast}), tracing
+    ) as client:
+        exporter.clear()
+        response = await client.post("/graphql", json={"query": PAGE})
+        spans = exporter.get_finished_spans()
+    assert response.status_code == 200
+    assert "errors" not in response.json()
+    (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
+    spans = tuple(s for s in spans if s.context.trace_id == server.context.trace_id)
+    index = by_id(spans)
+    # the page's one stock call is the products resolver's: that is where its time shows
+    stock = [s for s in spans if s.attributes.get("peer.service") == "square"]
+    assert stock
+    assert all("resolve Query.products" in ancestors(s, index) for s in stock)
+    # the fast path answers each product's availability from what the page prefetched:
+    # the resolver, and so its span, runs only on graphql-core's path
+    availability = [s for s in spans if s.name == "resolve Product.availability"]
+    assert len(availability) == (0 if fast else 3)
+
+
 async def test_an_upstream_failure_marks_its_spans_and_the_operation(
     settings, proxies, tokens, dataset, tracing, exporter
 ):

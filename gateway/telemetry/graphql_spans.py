@@ -1,5 +1,9 @@
 """The GraphQL operation's span and its resolvers' spans.
 
+Leans on private internals of Strawberry 0.341: the Strawberry schema's `_schema` (the
+graphql-core schema whose fields' `resolve` are wrapped) and the `strawberry-definition`
+extension of each field (tests/test_execution.py fails when those change).
+
 Not Strawberry's OpenTelemetryExtension: its `resolve` hook runs for every field, which
 turns off the executor's one-pass completion of plain fields (engine/execution.py) and
 cost several times the untraced CPU per request (docs/operations.md "Traces"); it also
@@ -11,6 +15,15 @@ MongoDB calls) is its descendant. Resolver spans are for asynchronous resolvers 
 ones that wait on something; plain and synchronous fields would be hundreds of spans
 worth nothing), by wrapping those fields' resolve functions once when the schema is built:
 nothing is added to the other fields' path. Operations over websockets are not traced.
+
+A field answered from a value its parent prefetched (`Product.availability` on a
+`products` page, engine/field_hints.py) has no span: the executor's fast path takes the
+value and the resolver, which the span wraps, does not run. Deliberately: the work that
+fetched the value (the page's one stock call) is already under the parent's resolver span
+(`resolve Query.products`), and a span per product would time a dictionary read, twenty
+times a page. Where the value was not prefetched the resolver runs, span included; with
+`OMNIGATE_GRAPHQL__FAST_EXECUTION=false` every resolver runs and has its span
+(tests/test_telemetry.py shows both).
 """
 
 from __future__ import annotations

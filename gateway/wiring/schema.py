@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from strawberry.federation import Schema
 
+from engine.execution import FastExecutionObserver
 from gateway.limits import LimitedValidation, OperationLimits, TokenLimitedParser
 from resolvers.schema import build_schema as build_resolver_schema
 
 
-def build_schema(limits: OperationLimits | None = None, *, fast_execution: bool = True) -> Schema:
+def build_schema(
+    limits: OperationLimits | None = None,
+    *,
+    fast_execution: bool = True,
+    verify_fast_execution: bool = False,
+    execution_observer: FastExecutionObserver | None = None,
+) -> Schema:
     """`limits` default to the development ones (introspection and suggestions on); they
-    change what is accepted, never the printed SDL."""
+    change what is accepted, never the printed SDL. The rest: resolvers/schema.py."""
     policy = limits or OperationLimits.defaults()
     return build_resolver_schema(
         [
@@ -22,4 +29,6 @@ def build_schema(limits: OperationLimits | None = None, *, fast_execution: bool 
             lambda: LimitedValidation(policy, maxsize=512),
         ],
         fast_execution=fast_execution,
+        verify_fast_execution=verify_fast_execution,
+        execution_observer=execution_observer,
     )
