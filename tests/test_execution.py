@@ -548,3 +548,25 @@ def test_selects_sees_through_aliases_and_fragments_but_not_directives(selection
     info = SimpleNamespace(_raw_info=raw)
     paths = [("edges", "node", "availability"), ("nodes", "availability"), ("edges",)]
     assert ["/".join(path) for path in paths if selects(info, *path)] == selected
+
+
+def test_every_prefetched_field_names_an_attribute_its_type_declares() -> None:
+    """`prefetched(attribute)` is an agreement between the resolver that fills the
+    attribute (for a whole page) and the executor that reads it: a renamed or missing
+    attribute would silently send every such field to its resolver."""
+    from engine.field_hints import PREFETCHED
+    from gateway.wiring.schema import build_schema
+
+    schema = build_schema()
+    checked = []
+    for graphql_type in schema._schema.type_map.values():
+        definition = (getattr(graphql_type, "extensions", None) or {}).get("strawberry-definition")
+        if definition is None or not hasattr(definition, "fields"):
+            continue
+        declared = {field.name for field in dataclasses.fields(definition.origin)}
+        for field in definition.fields:
+            attribute = (field.metadata or {}).get(PREFETCHED)
+            if attribute is not None:
+                assert attribute in declared, (definition.name, field.name, attribute)
+                checked.append((definition.name, field.name))
+    assert ("Product", "availability") in checked
