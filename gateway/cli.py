@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     register.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
+    _offers_commands(commands)
+
     dev = commands.add_parser("dev", help="run mongod, the sandbox and the gateway (make run)")
     dev.add_argument("--data-dir", type=Path, default=Path(".data"))
     _dataset_arguments(dev)
@@ -83,7 +85,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sandbox(args)
     if args.command == "persisted":
         return asyncio.run(_register_persisted(args.files))
+    if args.command == "offers":
+        return _offers(args)
     return _dev(args)
+
+
+def _offers_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    offers = commands.add_parser(
+        "offers", help="promotions and segments as configuration (docs/offers.md)"
+    )
+    offers_commands = offers.add_subparsers(dest="offers_command", required=True, metavar="COMMAND")
+    apply = offers_commands.add_parser(
+        "apply",
+        help="bring the promotions and segments in MongoDB to an offers file (YAML)",
+        description="Validate FILE (every problem printed as FILE:LINE: where: message, and "
+        "nothing written), then bring OMNIGATE_MONGODB_URI's promotions and segments to it in "
+        "one transaction and print what changed: + created, ~ changed, - removed. The file's "
+        "`set` owns what it declares: a promotion it declared before and no longer does is "
+        "withdrawn, a segment it named before is emptied; nothing else is touched. Applying "
+        "the same file again changes nothing.",
+    )
+    apply.add_argument("file", type=Path, metavar="FILE")
+    apply.add_argument(
+        "--dry-run", action="store_true", help="print what would change, write nothing"
+    )
+    listing = offers_commands.add_parser(
+        "list", help="print the promotions and segments in MongoDB, and the set owning each"
+    )
+    listing.add_argument(
+        "--issued",
+        action="store_true",
+        help="also the promotions issued to one customer (vouchers, referral codes)",
+    )
+
+
+def _offers(args: argparse.Namespace) -> int:
+    from gateway.offers_file import apply_offers_file, list_offers
+
+    settings = _valid_settings()
+    if settings is None:
+        return 1
+    if args.offers_command == "apply":
+        return asyncio.run(apply_offers_file(settings, args.file, dry_run=args.dry_run))
+    return asyncio.run(list_offers(settings, issued=args.issued))
 
 
 def _dataset_arguments(parser: argparse.ArgumentParser) -> None:
