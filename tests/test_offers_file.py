@@ -1,7 +1,7 @@
 """Promotions and segments as configuration: `omnigate offers apply FILE` validates the
 file (each problem at its line), prints a diff (also as a dry run), applies it in one
 go, changes nothing the second time, touches nothing its set does not own; `offers list`
-shows what is there."""
+shows what is there; and the sandbox's seed offers something on every channel."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cart_api import Device, known_everywhere
+from cart_api import Device, known_everywhere, staff_at
 from offers_api import database_read, put_promotions
 
 from commerce.offers import OfferKind, Promotion, PromotionStore
 from gateway.cli import main
 from gateway.offers_file import apply_offers_file
 from gateway.settings import Settings
+from gateway.wiring.sandbox import SANDBOX_OFFERS
 
 OFFERS = "query ($channel: SalesChannel) { offers(channel: $channel) { promotionId title } }"
 
@@ -351,6 +352,27 @@ async def test_a_segment_in_the_file_decides_who_is_offered_its_promotion(
     await apply(settings, offers_file(tmp_path, text.replace(member, other), "moved.yaml"))
     assert await offered(member) == {"spring-10"}
     assert await offered(other) == {"spring-10", "vip-shipping"}
+
+
+async def test_the_sandbox_seed_offers_something_on_every_channel(
+    gateway, tokens, dataset, settings
+):
+    code, printed = await apply(settings, SANDBOX_OFFERS)
+    assert code == 0, printed
+    store_id = dataset.stores[0].id
+    anonymous = Device(gateway, {})
+    kiosk = Device(gateway, {"authorization": f"Bearer {tokens.kiosk(store_id)}"})
+    till = staff_at(gateway, tokens, store_id)
+
+    async def offered(device: Device, channel: str | None) -> set[str]:
+        found = (await device.run(OFFERS, channel=channel))["offers"]
+        assert all(o["title"] for o in found)
+        return {o["promotionId"] for o in found}
+
+    assert await offered(anonymous, "WEB") == {"sandbox-web-spring"}
+    assert await offered(anonymous, "MOBILE") == {"sandbox-app-free-shipping"}
+    assert await offered(kiosk, None) == {"sandbox-kiosk-home"}
+    assert await offered(till, None) == {"sandbox-store-apparel"}
 
 
 def test_the_cli_applies_lists_and_names_problems(settings, tmp_path, monkeypatch, capsys):
