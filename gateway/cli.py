@@ -48,6 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "problem (one line, naming the variable) on stderr and exit 1.",
     )
 
+    commands.add_parser(
+        "check-upstreams",
+        help="one harmless read per configured vendor: ok, or exactly what is wrong",
+        description="With the OMNIGATE_* settings as `serve` reads them, make one harmless "
+        "read per upstream the chosen adapters call (Square: the seller's locations; "
+        "Shopify: the shop and the token's access scopes; Salesforce: a token and one "
+        "Contact) and print one line each: ok with what was seen, or FAILED with the "
+        "problem and the variables to check (docs/vendors/). Exit 1 if any failed.",
+    )
+
     persisted = commands.add_parser(
         "persisted", help="operations in the persisted query store (docs/security.md)"
     )
@@ -79,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _export_schema()
     if args.command == "check-config":
         return _check_config()
+    if args.command == "check-upstreams":
+        return _check_upstreams()
     if args.command == "serve":
         return _serve(args)
     if args.command == "sandbox":
@@ -192,6 +204,27 @@ def _check_config() -> int:
         return 1
     sys.stdout.write("".join(f"{line}\n" for line in effective_configuration(settings)))
     return 0
+
+
+def _check_upstreams() -> int:
+    from gateway.upstream_checks import Outcome, check_upstreams
+    from gateway.wiring.build import build_http_client
+
+    settings = _valid_settings()
+    if settings is None:
+        return 1
+
+    async def run() -> int:
+        client = build_http_client(settings.http)
+        try:
+            reports = await check_upstreams(settings, client)
+        finally:
+            await client.aclose()
+        width = max((len(r.service) for r in reports), default=0)
+        sys.stdout.write("".join(f"{report.line(width)}\n" for report in reports))
+        return 1 if any(r.outcome is Outcome.FAILED for r in reports) else 0
+
+    return asyncio.run(run())
 
 
 def _sandbox(args: argparse.Namespace) -> int:
