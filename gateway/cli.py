@@ -117,7 +117,7 @@ def _offers_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "withdrawn, a segment it named before is emptied; nothing else is touched. Applying "
         "the same file again changes nothing.",
     )
-    apply.add_argument("file", type=Path, metavar="FILE")
+    apply.add_argument("file", type=Path, metavar="FILE", help="the offers file; - reads stdin")
     apply.add_argument(
         "--dry-run", action="store_true", help="print what would change, write nothing"
     )

@@ -5,6 +5,7 @@ shows what is there; and the sandbox's seed offers something on every channel.""
 
 from __future__ import annotations
 
+import io
 import os
 import textwrap
 from pathlib import Path
@@ -404,6 +405,13 @@ def test_the_cli_applies_lists_and_names_problems(settings, tmp_path, monkeypatc
     ]  # fmt: skip
     assert rows["welcome"][3] == "WELCOME5"
     assert out[-2:] == ["SEGMENT  SET        MEMBERS", "VIP      marketing  2"]
+
+    # `-` reads standard input (kubectl exec -i deploy/omnigate -- ... < FILE)
+    monkeypatch.setattr("sys.stdin", io.StringIO(textwrap.dedent(SPRING).lstrip()))
+    assert main(["offers", "apply", "-"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "offer set 'marketing': nothing to change (3 promotions and 1 segment)"
+    ]
 
     path = offers_file(tmp_path, SPRING.replace("kind: FREE_SHIPPING", "kind: FREE"))
     assert main(["offers", "apply", str(path)]) == 1

@@ -3,6 +3,7 @@ it as `file:line: where: message`, each at the line of the key to fix."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -62,10 +63,18 @@ class OffersSource:
         return problems
 
 
+STDIN = Path("-")
+
+
 def load_offers_file(path: Path) -> OffersSource:
-    """Raises OffersFileError with every problem found (none is written anywhere)."""
+    """Raises OffersFileError with every problem found (none is written anywhere). `-`
+    reads standard input (a pod has no file of yours: `kubectl exec -i ... < FILE`)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if path == STDIN:
+            text = sys.stdin.read()
+            path = Path("<stdin>")
+        else:
+            text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise OffersFileError([f"{path}: cannot be read: {error}"]) from error
     try:
