@@ -418,3 +418,25 @@ def test_the_cli_applies_lists_and_names_problems(settings, tmp_path, monkeypatc
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith(f"{path}:20: promotions[2].kind: Input should be")
     assert err[-1] == "nothing applied"
+
+
+async def test_two_promotions_swap_their_codes_in_one_apply(settings, tmp_path):
+    text = """
+    promotions:
+      - {id: a, title: A, kind: FREE_SHIPPING, code: FIRST}
+      - {id: b, title: B, kind: FREE_SHIPPING, code: SECOND}
+    """
+    await apply(settings, offers_file(tmp_path, text))
+    swapped = text.replace("FIRST", "THIRD").replace("SECOND", "FIRST").replace("THIRD", "SECOND")
+
+    code, printed = await apply(settings, offers_file(tmp_path, swapped, "swapped.yaml"))
+
+    # one holder per code (a unique index): each code is taken off before it is given
+    assert code == 0, printed
+    assert printed == [
+        "~ promotion a: code FIRST -> SECOND",
+        "~ promotion b: code SECOND -> FIRST",
+        "offer set 'default': 0 created, 2 changed, 0 removed",
+    ]
+    stored = await promotions_in(settings)
+    assert (stored["a"]["code"], stored["b"]["code"]) == ("SECOND", "FIRST")

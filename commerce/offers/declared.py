@@ -20,7 +20,7 @@ against the state it produced plans no change, which is what makes applying idem
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -110,7 +110,7 @@ class OffersPlan:
     conflicts: tuple[Conflict, ...] = ()
     # codes to take off their current holders before anything is written (a code moving
     # from one of the set's promotions to another: the unique index allows one holder)
-    released_codes: tuple[str, ...] = field(default=())
+    released_codes: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:

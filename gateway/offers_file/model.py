@@ -1,5 +1,5 @@
 """The offers file's shape (docs/offers.md "Offers as configuration"): what each key may
-hold, checked by pydantic; what keys mean together is `rules.py`'s (next to it).
+hold, checked by pydantic; what keys mean together is checks.py's.
 
 Every model forbids keys it does not know: a misspelt `conditons:` is a problem, never a
 promotion silently without conditions.
