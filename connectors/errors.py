@@ -20,6 +20,8 @@ from __future__ import annotations
 class UpstreamError(Exception):
     code = "UPSTREAM_UNAVAILABLE"
     retryable = True
+    # the HTTP status of the vendor's answer, when the failure is one (UpstreamHttp sets it)
+    status: int | None = None
 
     def __init__(self, service: str, operation: str, detail: str = "") -> None:
         super().__init__(f"{service} {operation} failed: {detail}" if detail else service)

@@ -247,13 +247,17 @@ class UpstreamHttp:
     def status_error(self, operation: str, response: httpx.Response, detail: str) -> UpstreamError:
         """The error for a non-success status, once the adapter has read its vendor's envelope."""
         status = response.status_code
+        error: UpstreamError
         if status == 429:
-            return UpstreamThrottled(
+            error = UpstreamThrottled(
                 self.service, operation, detail, retry_after=retry_after_seconds(response)
             )
-        if status >= 500:
-            return UpstreamUnavailable(self.service, operation, f"HTTP {status}: {detail}")
-        return UpstreamRejected(self.service, operation, f"HTTP {status}: {detail}")
+        elif status >= 500:
+            error = UpstreamUnavailable(self.service, operation, f"HTTP {status}: {detail}")
+        else:
+            error = UpstreamRejected(self.service, operation, f"HTTP {status}: {detail}")
+        error.status = status
+        return error
 
     def json(self, operation: str, response: httpx.Response) -> Any:
         """The decoded body; a body that is not JSON is the upstream's failure, not ours."""

@@ -48,6 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "problem (one line, naming the variable) on stderr and exit 1.",
     )
 
+    commands.add_parser(
+        "check-upstreams",
+        help="one harmless read per configured vendor: ok, or exactly what is wrong",
+        description="With the OMNIGATE_* settings as `serve` reads them, make one harmless "
+        "read per upstream the chosen adapters call (Square: the seller's locations; "
+        "Shopify: the shop and the token's access scopes; Salesforce: a token and one "
+        "Contact) and print one line each: ok with what was seen, or FAILED with the "
+        "problem and the variables to check (docs/vendors/). Exit 1 if any failed.",
+    )
+
     persisted = commands.add_parser(
         "persisted", help="operations in the persisted query store (docs/security.md)"
     )
@@ -65,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     register.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
+    _offers_commands(commands)
+
     dev = commands.add_parser("dev", help="run mongod, the sandbox and the gateway (make run)")
     dev.add_argument("--data-dir", type=Path, default=Path(".data"))
     _dataset_arguments(dev)
@@ -77,13 +89,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _export_schema()
     if args.command == "check-config":
         return _check_config()
+    if args.command == "check-upstreams":
+        return _check_upstreams()
     if args.command == "serve":
         return _serve(args)
     if args.command == "sandbox":
         return _sandbox(args)
     if args.command == "persisted":
         return asyncio.run(_register_persisted(args.files))
+    if args.command == "offers":
+        return _offers(args)
     return _dev(args)
+
+
+def _offers_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    offers = commands.add_parser(
+        "offers", help="promotions and segments as configuration (docs/offers.md)"
+    )
+    offers_commands = offers.add_subparsers(dest="offers_command", required=True, metavar="COMMAND")
+    apply = offers_commands.add_parser(
+        "apply",
+        help="bring the promotions and segments in MongoDB to an offers file (YAML)",
+        description="Validate FILE (every problem printed as FILE:LINE: where: message, and "
+        "nothing written), then bring OMNIGATE_MONGODB_URI's promotions and segments to it in "
+        "one transaction and print what changed: + created, ~ changed, - removed. The file's "
+        "`set` owns what it declares: a promotion it declared before and no longer does is "
+        "withdrawn, a segment it named before is emptied; nothing else is touched. Applying "
+        "the same file again changes nothing.",
+    )
+    apply.add_argument("file", type=Path, metavar="FILE", help="the offers file; - reads stdin")
+    apply.add_argument(
+        "--dry-run", action="store_true", help="print what would change, write nothing"
+    )
+    listing = offers_commands.add_parser(
+        "list", help="print the promotions and segments in MongoDB, and the set owning each"
+    )
+    listing.add_argument(
+        "--issued",
+        action="store_true",
+        help="also the promotions issued to one customer (vouchers, referral codes)",
+    )
+
+
+def _offers(args: argparse.Namespace) -> int:
+    from gateway.offers_file import apply_offers_file, list_offers
+
+    settings = _valid_settings()
+    if settings is None:
+        return 1
+    if args.offers_command == "apply":
+        return asyncio.run(apply_offers_file(settings, args.file, dry_run=args.dry_run))
+    return asyncio.run(list_offers(settings, issued=args.issued))
 
 
 def _dataset_arguments(parser: argparse.ArgumentParser) -> None:
@@ -148,6 +204,27 @@ def _check_config() -> int:
         return 1
     sys.stdout.write("".join(f"{line}\n" for line in effective_configuration(settings)))
     return 0
+
+
+def _check_upstreams() -> int:
+    from gateway.upstream_checks import Outcome, check_upstreams
+    from gateway.wiring.build import build_http_client
+
+    settings = _valid_settings()
+    if settings is None:
+        return 1
+
+    async def run() -> int:
+        client = build_http_client(settings.http)
+        try:
+            reports = await check_upstreams(settings, client)
+        finally:
+            await client.aclose()
+        width = max((len(r.service) for r in reports), default=0)
+        sys.stdout.write("".join(f"{report.line(width)}\n" for report in reports))
+        return 1 if any(r.outcome is Outcome.FAILED for r in reports) else 0
+
+    return asyncio.run(run())
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -1,5 +1,7 @@
 """`omnigate dev` (what `make run` starts): a local mongod, the sandbox vendors and the
-gateway, in the foreground; Ctrl-C stops all of it.
+gateway, in the foreground; Ctrl-C stops all of it. The sandbox's promotions
+(sandbox/offers.yaml) are applied at start-up as `omnigate offers apply` would, so every
+channel shows offers.
 
 mongod is a child process that also dies with us (PR_SET_PDEATHSIG), so even a killed
 `make run` leaves nothing behind. Its data stays in `.data/mongodb` between runs; delete
@@ -15,9 +17,10 @@ from urllib.parse import urlsplit
 
 from gateway.app import create_app
 from gateway.local_mongod import LocalMongod
+from gateway.offers_file import apply_offers_file
 from gateway.serving import CoServer, serve_together, server_config
 from gateway.settings import Settings, upstream_services
-from gateway.wiring.sandbox import sandbox_apps
+from gateway.wiring.sandbox import SANDBOX_OFFERS, sandbox_apps
 
 log = logging.getLogger("omnigate.dev")
 
@@ -25,15 +28,32 @@ log = logging.getLogger("omnigate.dev")
 def run_dev_stack(settings: Settings, data_dir: Path, *, scale: float, seed: int) -> None:
     with LocalMongod(data_dir / "mongodb") as mongod:
         settings = settings.with_changes(mongodb_uri=mongod.uri)
+        offers = seed_offers(settings)
         apps = sandbox_apps(ports=sandbox_ports(settings), scale=scale, seed=seed)
         servers = [CoServer(server_config(a.app, "127.0.0.1", a.port)) for a in apps]
         gateway = CoServer(server_config(create_app(settings), settings.host, settings.port))
         print(f"MongoDB    {mongod.uri}  (data in {data_dir / 'mongodb'})")
+        print(f"offers     {offers}")
         for a in apps:
             print(f"sandbox    {a.vendor:<10} {a.url}")
         print(f"\nGraphiQL   http://{settings.host}:{settings.port}/graphql\n")
         print("Ctrl-C stops everything.", flush=True)
         asyncio.run(serve_together([*servers, gateway]))
+
+
+def seed_offers(settings: Settings) -> str:
+    """Applies the sandbox's offers file; what it changed, in one line. A file that does
+    not apply stops the stack with its problems (SystemExit)."""
+    printed: list[str] = []
+    problems: list[str] = []
+    code = asyncio.run(
+        apply_offers_file(
+            settings, SANDBOX_OFFERS, dry_run=False, out=printed.append, err=problems.append
+        )
+    )
+    if code != 0:
+        raise SystemExit("\n".join(problems))
+    return f"{printed[-1]} ({SANDBOX_OFFERS.name})"
 
 
 def sandbox_ports(settings: Settings) -> dict[str, int]:

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     Field,
     IPvAnyNetwork,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from commerce.cart.policy import CartMergePolicy
@@ -143,6 +147,22 @@ class WebhookSettings(BaseModel):
     # How long delivery ids are remembered to drop duplicates; longer than any vendor's
     # retry schedule (Shopify: 8 tries over 4 hours; Square: up to 72 hours).
     delivery_retention_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+    def production_problems(self) -> dict[str, str]:
+        """Field -> why production refuses it. The default notification URL is loopback:
+        Square, calling from outside, signs its own public URL, so with the default every
+        real delivery would fail its signature (401) and be retried for 72 hours."""
+        url = self.square_notification_url
+        if is_loopback_url(url):
+            why = "is a loopback address (the development default)"
+        elif not url.startswith("https://"):
+            why = "is not an https URL"
+        else:
+            return {}
+        return {
+            "square_notification_url": f"{why}: production needs the public https URL Square "
+            "calls and signs, exactly as in the Square webhook subscription"
+        }
 
 
 class CartSettings(BaseModel):
@@ -492,6 +512,41 @@ class Settings(BaseSettings):
         if problems := self.auth.production_problems():
             raise ValueError("production needs a real identity provider: " + "; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _public_webhook_urls_in_production(self) -> Settings:
+        """One problem per setting, each naming its own variable (gateway/config_check)."""
+        if self.env != Environment.PRODUCTION:
+            return self
+        problems = self.webhooks.production_problems()
+        if problems:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("production", why),
+                        loc=("webhooks", name),
+                        input=getattr(self.webhooks, name),
+                    )
+                    for name, why in problems.items()
+                ],
+            )
+        return self
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url` names this machine (localhost, 127.0.0.0/8, ::1, or no address)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def upstream_services(settings: Settings) -> dict[str, str]:

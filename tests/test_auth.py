@@ -336,7 +336,11 @@ REAL_SECRETS = {
     "square": {"access_token": "real"},
     "shopify": {"access_token": "real"},
     "salesforce": {"client_secret": "real"},
-    "webhooks": {"square_signature_key": "real", "shopify_secret": "real"},
+    "webhooks": {
+        "square_signature_key": "real",
+        "shopify_secret": "real",
+        "square_notification_url": "https://api.example.com/webhooks/square",
+    },
     "offers": {"quote_secret": "real", "webhook_secret": "real"},
 }
 

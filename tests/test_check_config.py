@@ -136,3 +136,64 @@ def test_serve_with_a_bad_variable_exits_non_zero_with_one_line_per_problem(tmp_
         "integer (got 'not-a-port')",
         "  OMNIGATE_SHUTDOWN_GRACE_SECONDS: Input should be greater than 0 (got '0')",
     ]
+
+
+PRODUCTION = {
+    "OMNIGATE_ENV": "production",
+    "OMNIGATE_SQUARE__ACCESS_TOKEN": "real-square",
+    "OMNIGATE_SHOPIFY__ACCESS_TOKEN": "real-shopify",
+    "OMNIGATE_SALESFORCE__CLIENT_SECRET": "real-salesforce",
+    "OMNIGATE_WEBHOOKS__SQUARE_SIGNATURE_KEY": "real-signature-key",
+    "OMNIGATE_WEBHOOKS__SHOPIFY_SECRET": "real-shopify-secret",
+    "OMNIGATE_OFFERS__QUOTE_SECRET": "real-quote-secret",
+    "OMNIGATE_OFFERS__WEBHOOK_SECRET": "real-webhook-secret",
+    "OMNIGATE_AUTH__ISSUER": "https://login.example/",
+}
+SIGNED_URL = (
+    "production needs the public https URL Square calls and signs, exactly as in the Square "
+    "webhook subscription"
+)
+
+
+LOOPBACK = "is a loopback address (the development default)"
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        (None, LOOPBACK),
+        ("https://localhost:8443/webhooks/square", LOOPBACK),
+        ("https://127.0.0.2/webhooks/square", LOOPBACK),
+        ("https://[::1]/webhooks/square", LOOPBACK),
+        ("https://0.0.0.0/webhooks/square", LOOPBACK),
+        ("http://api.example.com/webhooks/square", "is not an https URL"),
+    ],
+)
+def test_production_refuses_a_square_notification_url_square_could_not_have_signed(
+    monkeypatch, capsys, url, why
+):
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    if url is not None:
+        monkeypatch.setenv("OMNIGATE_WEBHOOKS__SQUARE_NOTIFICATION_URL", url)
+
+    code, out, err = check_config(capsys)
+
+    assert (code, out) == (1, "")
+    shown = url or "http://127.0.0.1:8000/webhooks/square"
+    assert err.splitlines() == [
+        "omnigate: invalid configuration (1 problem):",
+        f"  OMNIGATE_WEBHOOKS__SQUARE_NOTIFICATION_URL: {why}: {SIGNED_URL} (got '{shown}')",
+    ]
+
+
+def test_production_takes_the_public_square_notification_url(monkeypatch, capsys):
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    public = "https://api.example.com/webhooks/square"
+    monkeypatch.setenv("OMNIGATE_WEBHOOKS__SQUARE_NOTIFICATION_URL", public)
+
+    code, out, err = check_config(capsys)
+
+    assert (code, err) == (0, "")
+    assert effective(out)["OMNIGATE_WEBHOOKS__SQUARE_NOTIFICATION_URL"] == public

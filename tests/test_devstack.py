@@ -1,4 +1,5 @@
-"""`make run`'s stack (`omnigate dev`): it starts, answers, and Ctrl-C leaves nothing behind."""
+"""`make run`'s stack (`omnigate dev`): it starts, answers (with the sandbox's promotions
+applied), and Ctrl-C leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -48,6 +49,16 @@ def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset)
             response.json()["data"]["products"]["edges"][0]["node"]["sku"]
             == dataset.products[0].sku
         )
+        # the sandbox's promotions (sandbox/offers.yaml) were applied at start-up
+        for channel, promotion in (
+            ("WEB", "sandbox-web-spring"),
+            ("MOBILE", "sandbox-app-free-shipping"),
+        ):
+            offered = httpx.post(
+                url + "/graphql",
+                json={"query": f"{{ offers(channel: {channel}) {{ promotionId }} }}"},
+            ).json()["data"]["offers"]
+            assert [o["promotionId"] for o in offered] == [promotion]
         mongod_pid = int((tmp_path / "mongodb" / "mongod.lock").read_text().strip())
         assert pid_alive(mongod_pid)
 
@@ -61,6 +72,7 @@ def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset)
     # the gateway's last writes (the CRM poll lease) land before mongod stops
     assert "WARNING" not in output, output
     assert f"GraphiQL   {url}/graphql" in output
+    assert "offers     offer set 'sandbox': 6 created, 0 changed, 0 removed (offers.yaml)" in output
     deadline = time.monotonic() + 10
     while pid_alive(mongod_pid) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -144,7 +144,11 @@ def test_production_refuses_the_sandbox_quote_secret() -> None:
         "square": {"access_token": "real"},
         "shopify": {"access_token": "real"},
         "salesforce": {"client_secret": "real"},
-        "webhooks": {"square_signature_key": "real", "shopify_secret": "real"},
+        "webhooks": {
+            "square_signature_key": "real",
+            "shopify_secret": "real",
+            "square_notification_url": "https://api.example/webhooks/square",
+        },
         "auth": {"issuer": "https://login.example/", "audience": "https://api.example"},
     }
     with pytest.raises(ValueError, match=r"offers\.quote_secret.*offers\.webhook_secret"):

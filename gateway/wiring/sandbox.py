@@ -2,7 +2,13 @@
 `omnigate dev`. The one module of the runtime that imports the sandbox (an import-linter
 contract): production code paths never reach it."""
 
+from pathlib import Path
+
+import sandbox
 from sandbox.server import UNTHROTTLED, sandbox_apps
 from sandbox.shopify import STANDARD
 
-__all__ = ["STANDARD", "UNTHROTTLED", "sandbox_apps"]
+# The promotions `omnigate dev` applies at start-up (an offers file, docs/offers.md).
+SANDBOX_OFFERS = Path(sandbox.__file__).parent / "offers.yaml"
+
+__all__ = ["SANDBOX_OFFERS", "STANDARD", "UNTHROTTLED", "sandbox_apps"]

@@ -34,7 +34,7 @@ from sandbox.dataset import Dataset
 from sandbox.shopify import envelopes
 from sandbox.shopify.cost import QueryCost
 from sandbox.shopify.resolvers import admin_schema
-from sandbox.shopify.store import ShopData, WallClock, utc_now
+from sandbox.shopify.store import SANDBOX_ACCESS_SCOPES, ShopData, WallClock, utc_now
 from sandbox.shopify.throttle import STANDARD, Clock, LeakyBucket, Throttle, ThrottlePlan
 
 GRAPHQL_PATH = "/admin/api/{version}/graphql.json"
@@ -49,13 +49,17 @@ def create_app(
     plan: ThrottlePlan = STANDARD,
     clock: Clock = time.monotonic,
     wall_clock: WallClock = utc_now,
+    access_scopes: tuple[str, ...] = SANDBOX_ACCESS_SCOPES,
 ) -> Starlette:
     """The simulator app; `app.state.throttle` holds the buckets, `app.state.shop` the data.
 
-    `clock` drives the cost buckets; `wall_clock` stamps the orders `orderCreate` places.
+    `clock` drives the cost buckets; `wall_clock` stamps the orders `orderCreate` places;
+    `access_scopes` are what `currentAppInstallation` says the app was granted.
     """
     endpoint = _Endpoint(
-        ShopData(dataset, public_url=public_url, wall_clock=wall_clock),
+        ShopData(
+            dataset, public_url=public_url, wall_clock=wall_clock, access_scopes=access_scopes
+        ),
         Throttle(plan, clock),
         access_tokens,
     )

@@ -103,6 +103,7 @@ def _nodes(_root: None, info: Info, ids: list[str]) -> list[Graph | None]:
 
 _ROOT: dict[str, Callable[..., Any]] = {
     "shop": lambda _root, info: _data(info).shop,
+    "currentAppInstallation": lambda _root, info: _data(info).app_installation,
     "node": _by_id(None),
     "nodes": _nodes,
     "product": _by_id("Product"),

@@ -29,6 +29,15 @@ from sandbox.shopify.rows import (
 )
 
 WallClock = Callable[[], datetime]
+# The access scopes the sandbox grants its app: what omnigate's adapter needs
+# (connectors/shopify/check.py), and orders older than 60 days.
+SANDBOX_ACCESS_SCOPES = (
+    "read_products",
+    "read_customers",
+    "read_orders",
+    "write_orders",
+    "read_all_orders",
+)
 # The namespace a metafield gets when none is given: Shopify uses the calling app's own.
 APP_NAMESPACE = "$app"
 
@@ -41,9 +50,22 @@ class ShopData:
     """Rows, search indexes and a gid lookup for products, variants, customers, orders."""
 
     def __init__(
-        self, dataset: Dataset, *, public_url: str, wall_clock: WallClock = utc_now
+        self,
+        dataset: Dataset,
+        *,
+        public_url: str,
+        wall_clock: WallClock = utc_now,
+        access_scopes: tuple[str, ...] = SANDBOX_ACCESS_SCOPES,
     ) -> None:
         self.wall_clock = wall_clock
+        self.app_installation: Graph = {
+            "__typename": "AppInstallation",
+            "id": gid("AppInstallation", 70_000_002),
+            "accessScopes": [
+                {"handle": scope, "description": scope.replace("_", " ").capitalize()}
+                for scope in access_scopes
+            ],
+        }
         domain = "omnigate-sandbox.myshopify.com"
         self.shop: Graph = {
             "__typename": "Shop",
