@@ -1,4 +1,10 @@
-"""The /graphql endpoint: Strawberry's ASGI view with our context and a self-hosted GraphiQL."""
+"""The /graphql endpoint: Strawberry's ASGI view with our context and a self-hosted GraphiQL.
+
+GraphQL over HTTP (docs/graphql-over-http.md): answers come in the media type the request's
+Accept negotiated (gateway/limits/accept.py runs first); in
+`application/graphql-response+json` an answer refused before execution has no `data` and a
+4xx status (engine/http_status.py); a mutation sent by GET is 405 with `Allow: POST`.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +26,21 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http import process_result as strawberry_process_result
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from engine.context import Context
 from engine.errors import shape_errors
+from engine.http_status import execution_began, unexecuted_status
 from gateway.auth import AuthRefusal, Credentials
 from gateway.limits.http_refusal import Refusal, send_refusal
+from gateway.limits.media_types import (
+    APPLICATION_JSON,
+    CONTENT_TYPES,
+    GRAPHQL_RESPONSE_JSON,
+    media_type_of,
+)
 from gateway.limits.socket_admission import AdmittingTransportWSHandler, AdmittingWSHandler
 
 # Everything GraphiQL loads comes from this origin, so the page runs behind a strict CSP.
@@ -47,9 +61,12 @@ WS_FORBIDDEN = 4403
 
 
 class RefusedRequest(HTTPException):
-    def __init__(self, status_code: int, code: str, reason: str) -> None:
+    def __init__(
+        self, status_code: int, code: str, reason: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status_code, reason)
         self.code = code
+        self.headers = headers or {}
 
 
 @dataclass(slots=True)
@@ -89,19 +106,22 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 orjson.dumps(body),
                 status_code=refusal.status,
                 headers=refusal.headers,
-                media_type="application/json",
+                media_type=CONTENT_TYPES[media_type_of(scope)],
             )(scope, receive, send)
             return
         except Refusal as refusal:
             # rate limit, persisted queries (gateway/limits/admission.py): nothing ran
-            await send_refusal(send, refusal.status, refusal.code, refusal.message, refusal.headers)
+            await send_refusal(
+                scope, send, refusal.status, refusal.code, refusal.message, refusal.headers
+            )
             return
         except HTTPException as error:
             # GraphQL-shaped, with a code, where Strawberry answers plain text
             code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(
                 error.status_code, "BAD_REQUEST"
             )
-            await send_refusal(send, error.status_code, code, error.reason)
+            headers = getattr(error, "headers", None)
+            await send_refusal(scope, send, error.status_code, code, error.reason, headers)
             return
         await response(scope, receive, send)
 
@@ -126,16 +146,39 @@ class GatewayGraphQL(GraphQL[Context, None]):
         assert isinstance(request_data, GraphQLRequestData)
         admission = context.services.admission
         admitted = await admission.admit(request, context.principal, request_data)
-        result = await super().execute_operation(
-            request=request,
-            request_adapter=request_adapter,
-            request_data=admitted.data,
-            context=context,
-            root_value=root_value,
-            sub_response=sub_response,
-        )
+        try:
+            result = await super().execute_operation(
+                request=request,
+                request_adapter=request_adapter,
+                request_data=admitted.data,
+                context=context,
+                root_value=root_value,
+                sub_response=sub_response,
+            )
+        except HTTPException as error:
+            if request_adapter.method == "GET" and isinstance(
+                error.__cause__, InvalidOperationTypeError
+            ):
+                # GraphQL over HTTP: a mutation by GET is the wrong method, not a bad request
+                raise RefusedRequest(
+                    405, "METHOD_NOT_ALLOWED", error.reason, {"Allow": "POST"}
+                ) from error
+            raise
         await admission.settle(admitted, result)
         return result
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        # Strawberry checks `query`, `variables` and `extensions`, not this one
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise RefusedRequest(
+                400,
+                "BAD_REQUEST",
+                "The GraphQL operation's `operationName` must be a string or null, if provided.",
+            )
+        return data
 
     def _validate_batch_request(self, request_data: Any, protocol: Any) -> None:
         # Batching stays off (no batching_config): one operation per request keeps every
@@ -182,7 +225,35 @@ class GatewayGraphQL(GraphQL[Context, None]):
     ) -> GraphQLHTTPResponse:
         if result.errors:
             result.errors = shape_errors(result.errors)
-        return strawberry_process_result(result)
+        response = strawberry_process_result(result)
+        if media_type_of(request.scope) == GRAPHQL_RESPONSE_JSON and not execution_began(result):
+            # the spec's sign that nothing ran; application/json keeps `data: null`, as
+            # its clients have always read it
+            del response["data"]
+        return response
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # create_response sees only this: it carries the negotiated type there
+        sub_response.media_type = media_type_of(request.scope)
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or APPLICATION_JSON
+        response.headers["content-type"] = CONTENT_TYPES[media_type]
+        if (
+            media_type == GRAPHQL_RESPONSE_JSON
+            and not sub_response.status_code
+            and isinstance(response_data, dict)
+            and "data" not in response_data
+        ):
+            response.status_code = unexecuted_status(response_data.get("errors") or [])
+        return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._graphiql_html, headers={"Content-Security-Policy": GRAPHIQL_CSP})

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from engine.view import GatewayGraphQL
 from gateway.health import healthz, metrics, readyz
-from gateway.limits import BodySizeLimit, CsrfPrevention, OperationLimits
+from gateway.limits import AcceptNegotiation, BodySizeLimit, CsrfPrevention, OperationLimits
 from gateway.metrics import Metrics
 from gateway.request_id import RequestId
 from gateway.settings import Settings
@@ -70,10 +70,12 @@ def create_app(
         )
     graphiql_page = (GRAPHIQL_DIR / "index.html").read_text() if settings.graphiql_enabled else None
     view = GatewayGraphQL(schema, graphiql_page=graphiql_page)
-    # Outermost first: a forged request is refused before its body is read.
+    # Outermost first: the media type every answer, refusals included, is given in; then a
+    # forged request is refused before its body is read.
     graphql: ASGIApp = BodySizeLimit(view, settings.limits.max_body_bytes)
     if settings.limits.csrf_prevention:
         graphql = CsrfPrevention(graphql)
+    graphql = AcceptNegotiation(graphql)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         # Subscriptions (graphql-transport-ws). Credentials travel in connection_init, not
