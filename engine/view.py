@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,11 +83,23 @@ class GatewayGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = AdmittingTransportWSHandler
     graphql_ws_handler_class = AdmittingWSHandler
 
-    def __init__(self, schema: BaseSchema, *, graphiql_page: str | None) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        graphiql_page: str | None,
+        socket_origins: Callable[[str], bool] | None = None,
+    ) -> None:
         """`graphiql_page`: the IDE's HTML (the runtime serves it and its assets), or None
-        to serve no IDE."""
+        to serve no IDE. `socket_origins`: which other origins' pages may open a websocket
+        (the CORS policy's); None refuses every cross-origin handshake."""
         super().__init__(schema, graphql_ide="graphiql" if graphiql_page is not None else None)
         self._graphiql_html = graphiql_page or ""
+        self._socket_origins = socket_origins
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        # asked only for a cross-origin handshake; same-origin and non-browser ones pass
+        return self._socket_origins is not None and self._socket_origins(origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
