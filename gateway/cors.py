@@ -46,6 +46,16 @@ def origin_policy(settings: Settings) -> OriginPolicy | None:
     return OriginPolicy(frozenset(origins), re.compile(pattern) if pattern else None)
 
 
+def describe(settings: Settings) -> str:
+    """One line for `omnigate check-config`: the default depends on the environment."""
+    policy = origin_policy(settings)
+    if policy is None:
+        return "off (no origin allowed)"
+    allowed = sorted(policy.origins) + ([f"/{policy.pattern.pattern}/"] if policy.pattern else [])
+    credentials = "with" if settings.cors.allow_credentials else "without"
+    return f"{', '.join(allowed)} ({credentials} credentials)"
+
+
 def with_cors(app: ASGIApp, settings: Settings, policy: OriginPolicy) -> ASGIApp:
     cors = settings.cors
     return CORSMiddleware(

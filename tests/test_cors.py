@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from websockets.exceptions import InvalidStatus
 
 from gateway.app import create_app
+from gateway.config_check import effective_configuration
 from gateway.cors import origin_policy
 from gateway.settings import (
     DEVELOPMENT_ORIGIN_REGEX,
@@ -209,3 +210,14 @@ async def test_allowed_origins_may_open_a_subscription_socket(shop_settings):
             ):
                 pass
     assert refused.value.response.status_code == 403
+
+
+def test_check_config_says_which_origins_are_allowed(settings):
+    def cors_line(changed):
+        return next(line for line in effective_configuration(changed) if line.startswith("# cors"))
+
+    assert cors_line(settings) == "# cors: off (no origin allowed)"
+    configured = settings.with_changes(cors={"allow_origins": [SHOP], "allow_credentials": True})
+    assert cors_line(configured) == f"# cors: {SHOP} (with credentials)"
+    development = cors_line(settings.with_changes(env=Environment.DEVELOPMENT))
+    assert "localhost" in development
