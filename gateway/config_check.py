@@ -171,8 +171,8 @@ def effective_configuration(settings: Settings) -> list[str]:
         f"# graphiql: {'on' if settings.graphiql_enabled else 'off'}; "
         f"log format: {settings.effective_log_format}; "
         f"tracing: {settings.telemetry.otlp_endpoint or 'off'}",
-        f"# adapters: {adapters_summary(settings.adapters)}",
         f"# cors: {cors.describe(settings)}",
+        f"# adapters: {adapters_summary(settings.adapters)}",
     ]
     return lines
 
