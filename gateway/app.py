@@ -90,6 +90,7 @@ def create_app(
         Route("/graphql", graphql, methods=methods),
         # Subscriptions (graphql-transport-ws). Credentials travel in connection_init, not
         # in cookies, so a cross-site page opening a socket proves nothing: no CSRF check.
+        # A cross-origin handshake is accepted only from the CORS origins.
         WebSocketRoute("/graphql", view),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

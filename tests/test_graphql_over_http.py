@@ -233,3 +233,20 @@ def test_execution_began_is_told_by_data_or_a_field_path():
     assert execution_began(ExecutionResult(data=None, errors=[at_field]))  # null root
     assert execution_began(ExecutionResult(data={"a": 1}, errors=[before]))
     assert execution_began(ExecutionResult(data={"a": 1}, errors=None))
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_subscription_over_http_is_400_pointing_to_the_websocket(gateway, method, caplog):
+    # it used to start executing and fail inside: 200 with a masked INTERNAL_SERVER_ERROR
+    query = 'subscription { cartUpdated(cartId: "x") { id } }'
+    preflight = {"apollo-require-preflight": "true"}
+    if method == "GET":
+        response = await gateway.http.get("/graphql", params={"query": query}, headers=preflight)
+    else:
+        response = await gateway.http.post("/graphql", json={"query": query})
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "websocket" in error["message"]
+    assert "allow" not in response.headers
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
