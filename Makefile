@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GRAPHIQL := gateway/graphiql
 ASSETS := $(GRAPHIQL)/assets
+AUDIT := tests/graphql_http_audit
 
 .PHONY: install run test lint format schema bench browser clean
 
@@ -28,10 +29,16 @@ $(ASSETS)/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.jso
 	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.js \
 	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.css $(ASSETS)/
 
+# The public graphql-http server audit (npm), which tests/test_graphql_over_http.py runs
+# with node against a live gateway; pinned by its package-lock.json. npm ci writes the
+# stamp file last.
+$(AUDIT)/node_modules/.package-lock.json: $(AUDIT)/package.json $(AUDIT)/package-lock.json
+	cd $(AUDIT) && npm ci --no-audit --no-fund --loglevel=error
+
 run: install
 	$(BIN)/omnigate dev
 
-test: install
+test: install $(AUDIT)/node_modules/.package-lock.json
 	$(BIN)/pytest
 
 lint: install
@@ -59,4 +66,4 @@ browser:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 clean:
-	rm -rf $(VENV) $(GRAPHIQL)/node_modules $(ASSETS) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(GRAPHIQL)/node_modules $(AUDIT)/node_modules $(ASSETS) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,17 @@
-"""The /graphql endpoint: Strawberry's ASGI view with our context and a self-hosted GraphiQL."""
+"""The /graphql endpoint: Strawberry's ASGI view with our context and a self-hosted GraphiQL.
+
+GraphQL over HTTP (docs/graphql-over-http.md): answers come in the media type the request's
+Accept negotiated (gateway/limits/accept.py runs first); in
+`application/graphql-response+json` an answer refused before execution has no `data` and a
+4xx status (engine/http_status.py); a mutation sent by GET is 405 with `Allow: POST`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,18 +22,27 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http import process_result as strawberry_process_result
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from engine.context import Context
 from engine.errors import shape_errors
+from engine.http_status import execution_began, unexecuted_status
 from gateway.auth import AuthRefusal, Credentials
 from gateway.limits.http_refusal import Refusal, send_refusal
+from gateway.limits.media_types import (
+    APPLICATION_JSON,
+    CONTENT_TYPES,
+    GRAPHQL_RESPONSE_JSON,
+    media_type_of,
+)
 from gateway.limits.socket_admission import AdmittingTransportWSHandler, AdmittingWSHandler
 
 # Everything GraphiQL loads comes from this origin, so the page runs behind a strict CSP.
@@ -39,6 +55,9 @@ GRAPHIQL_CSP = (
 # Codes for the refusals Strawberry raises as HTTP errors before any operation runs
 HTTP_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 BATCHING_NOT_ENABLED = "BATCHING_NOT_ENABLED"
+SUBSCRIPTIONS_BY_SOCKET = (
+    "Subscriptions are served over the websocket at /graphql (graphql-transport-ws), not over HTTP."
+)
 # where a websocket's scope keeps the task that closes it when its credentials expire
 EXPIRY_TASK = "omnigate.credentials_expiry"
 # graphql-transport-ws's close code for a refused connection_init; graphql-ws clients
@@ -47,9 +66,12 @@ WS_FORBIDDEN = 4403
 
 
 class RefusedRequest(HTTPException):
-    def __init__(self, status_code: int, code: str, reason: str) -> None:
+    def __init__(
+        self, status_code: int, code: str, reason: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status_code, reason)
         self.code = code
+        self.headers = headers or {}
 
 
 @dataclass(slots=True)
@@ -65,11 +87,23 @@ class GatewayGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = AdmittingTransportWSHandler
     graphql_ws_handler_class = AdmittingWSHandler
 
-    def __init__(self, schema: BaseSchema, *, graphiql_page: str | None) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        graphiql_page: str | None,
+        socket_origins: Callable[[str], bool] | None = None,
+    ) -> None:
         """`graphiql_page`: the IDE's HTML (the runtime serves it and its assets), or None
-        to serve no IDE."""
+        to serve no IDE. `socket_origins`: which other origins' pages may open a websocket
+        (the CORS policy's); None refuses every cross-origin handshake."""
         super().__init__(schema, graphql_ide="graphiql" if graphiql_page is not None else None)
         self._graphiql_html = graphiql_page or ""
+        self._socket_origins = socket_origins
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        # asked only for a cross-origin handshake; same-origin and non-browser ones pass
+        return self._socket_origins is not None and self._socket_origins(origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,19 +123,22 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 orjson.dumps(body),
                 status_code=refusal.status,
                 headers=refusal.headers,
-                media_type="application/json",
+                media_type=CONTENT_TYPES[media_type_of(scope)],
             )(scope, receive, send)
             return
         except Refusal as refusal:
             # rate limit, persisted queries (gateway/limits/admission.py): nothing ran
-            await send_refusal(send, refusal.status, refusal.code, refusal.message, refusal.headers)
+            await send_refusal(
+                scope, send, refusal.status, refusal.code, refusal.message, refusal.headers
+            )
             return
         except HTTPException as error:
             # GraphQL-shaped, with a code, where Strawberry answers plain text
             code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(
                 error.status_code, "BAD_REQUEST"
             )
-            await send_refusal(send, error.status_code, code, error.reason)
+            headers = getattr(error, "headers", None)
+            await send_refusal(scope, send, error.status_code, code, error.reason, headers)
             return
         await response(scope, receive, send)
 
@@ -136,6 +173,54 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         await admission.settle(admitted, result)
         return result
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        # Strawberry's, but for the operation types: it lets subscriptions through GET and
+        # POST for its multipart protocol, which is not served here, so one would start
+        # executing and fail inside as an internal error. Subscriptions take the websocket.
+        method = request_adapter.method
+        allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
+        except InvalidOperationTypeError as error:
+            if error.operation_type == OperationType.SUBSCRIPTION:
+                raise RefusedRequest(400, "BAD_REQUEST", SUBSCRIPTIONS_BY_SOCKET) from error
+            # GraphQL over HTTP: a mutation by GET is the wrong method, not a bad request
+            reason = error.as_http_error_reason(method)
+            raise RefusedRequest(405, "METHOD_NOT_ALLOWED", reason, {"Allow": "POST"}) from error
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        # Strawberry checks `query`, `variables` and `extensions`, not this one
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise RefusedRequest(
+                400,
+                "BAD_REQUEST",
+                "The GraphQL operation's `operationName` must be a string or null, if provided.",
+            )
+        return data
 
     def _validate_batch_request(self, request_data: Any, protocol: Any) -> None:
         # Batching stays off (no batching_config): one operation per request keeps every
@@ -182,7 +267,35 @@ class GatewayGraphQL(GraphQL[Context, None]):
     ) -> GraphQLHTTPResponse:
         if result.errors:
             result.errors = shape_errors(result.errors)
-        return strawberry_process_result(result)
+        response = strawberry_process_result(result)
+        if media_type_of(request.scope) == GRAPHQL_RESPONSE_JSON and not execution_began(result):
+            # the spec's sign that nothing ran; application/json keeps `data: null`, as
+            # its clients have always read it
+            del response["data"]
+        return response
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # create_response sees only this: it carries the negotiated type there
+        sub_response.media_type = media_type_of(request.scope)
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or APPLICATION_JSON
+        response.headers["content-type"] = CONTENT_TYPES[media_type]
+        if (
+            media_type == GRAPHQL_RESPONSE_JSON
+            and not sub_response.status_code
+            and isinstance(response_data, dict)
+            and "data" not in response_data
+        ):
+            response.status_code = unexecuted_status(response_data.get("errors") or [])
+        return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._graphiql_html, headers={"Content-Security-Policy": GRAPHIQL_CSP})

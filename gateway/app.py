@@ -17,8 +17,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from engine.view import GatewayGraphQL
+from gateway.cors import origin_policy, with_cors
 from gateway.health import healthz, metrics, readyz
-from gateway.limits import BodySizeLimit, CsrfPrevention, OperationLimits
+from gateway.limits import AcceptNegotiation, BodySizeLimit, CsrfPrevention, OperationLimits
 from gateway.metrics import Metrics
 from gateway.request_id import RequestId
 from gateway.settings import Settings
@@ -74,15 +75,27 @@ def create_app(
             schema, tracing.tracer(), resolver_spans=settings.telemetry.resolver_spans
         )
     graphiql_page = (GRAPHIQL_DIR / "index.html").read_text() if settings.graphiql_enabled else None
-    view = GatewayGraphQL(schema, graphiql_page=graphiql_page)
-    # Outermost first: a forged request is refused before its body is read.
+    cors = origin_policy(settings)
+    view = GatewayGraphQL(
+        schema, graphiql_page=graphiql_page, socket_origins=cors.allows if cors else None
+    )
+    # Outermost first: the media type every answer, refusals included, is given in; then a
+    # forged request is refused before its body is read.
     graphql: ASGIApp = BodySizeLimit(view, settings.limits.max_body_bytes)
     if settings.limits.csrf_prevention:
         graphql = CsrfPrevention(graphql)
+    graphql = AcceptNegotiation(graphql)
+    methods = ["GET", "POST"]
+    if cors is not None:
+        # outermost: a preflight is answered here, and every answer to an allowed origin,
+        # refusals included, is readable by its page
+        graphql = with_cors(graphql, settings, cors)
+        methods.append("OPTIONS")
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql, methods=methods),
         # Subscriptions (graphql-transport-ws). Credentials travel in connection_init, not
         # in cookies, so a cross-site page opening a socket proves nothing: no CSRF check.
+        # A cross-origin handshake is accepted only from the CORS origins.
         WebSocketRoute("/graphql", view),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
+from gateway import cors
 from gateway.settings import AdaptersSettings, Settings
 from gateway.wiring.adapters import adapter_problems, adapters_summary
 
@@ -170,6 +171,7 @@ def effective_configuration(settings: Settings) -> list[str]:
         f"# graphiql: {'on' if settings.graphiql_enabled else 'off'}; "
         f"log format: {settings.effective_log_format}; "
         f"tracing: {settings.telemetry.otlp_endpoint or 'off'}",
+        f"# cors: {cors.describe(settings)}",
         f"# adapters: {adapters_summary(settings.adapters)}",
     ]
     return lines

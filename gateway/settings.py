@@ -8,6 +8,7 @@ credentials, so `make run` needs no configuration; production refuses them.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
 from ipaddress import ip_address
@@ -295,6 +296,123 @@ class GraphQLSettings(BaseModel):
     verify_fast_execution: bool = False
 
 
+# `make run`'s gateway answers a storefront served by a developer's own dev server
+# (localhost:3000, :5173, ...) on any loopback origin, http or https
+DEVELOPMENT_ORIGIN_REGEX = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
+# an origin as browsers send it: scheme, host, and a port only when it is not the default
+_ORIGIN = re.compile(r"(https?)://([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:([0-9]{1,5}))?")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+# what browser clients send besides the CORS-safelisted headers: credentials
+# (gateway/auth), CSRF prevention's preflight headers (gateway/limits/csrf.py), the request
+# id and trace context, and the client name and version Apollo Client sends
+DEFAULT_CORS_ALLOW_HEADERS = [
+    "authorization",
+    "x-cart-token",
+    "x-handoff-token",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "x-omnigate-csrf",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "apollographql-client-name",
+    "apollographql-client-version",
+]
+# response headers a page's script may read beyond the safelisted ones
+DEFAULT_CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after"]
+
+
+class CorsSettings(BaseModel):
+    """Which pages on other origins a browser lets call /graphql (docs/graphql-over-http.md
+    "CORS"). Nothing is allowed until origins are set, except in development, where any
+    loopback origin is."""
+
+    # exact origins, `scheme://host[:port]` as browsers send them, or ["*"] for any page
+    # (never with credentials). None: the environment's default.
+    allow_origins: list[str] | None = None
+    # origins this whole regular expression matches are allowed too, e.g. preview
+    # deployments: `https://[a-z0-9-]+\.preview\.example\.com`
+    allow_origin_regex: str | None = None
+    # lets pages send cookies with `credentials: "include"`. omnigate's own credentials are
+    # headers (Authorization, X-Cart-Token), which need no such thing; this is for a proxy
+    # in front that authenticates by cookie.
+    allow_credentials: bool = False
+    # how long a browser reuses a preflight's answer (Chromium caps it at 7200, Firefox at
+    # 86400); a changed policy reaches browsers within this time
+    max_age_seconds: int = Field(default=600, ge=0, le=86_400)
+    allow_headers: list[str] = Field(default_factory=lambda: list(DEFAULT_CORS_ALLOW_HEADERS))
+    expose_headers: list[str] = Field(default_factory=lambda: list(DEFAULT_CORS_EXPOSE_HEADERS))
+
+    @field_validator("allow_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, origins: object) -> object:
+        # `OMNIGATE_CORS__ALLOW_ORIGINS=https://a.example,https://b.example` as well as JSON
+        if isinstance(origins, str):
+            return [origin for origin in origins.split(",") if origin.strip()]
+        return origins
+
+    @field_validator("allow_origins")
+    @classmethod
+    def _origins_as_browsers_send_them(cls, origins: list[str] | None) -> list[str] | None:
+        if origins is None or origins == ["*"]:
+            return origins
+        checked, problems = [], []
+        for origin in origins:
+            try:
+                checked.append(_origin(origin))
+            except ValueError as problem:
+                problems.append(str(problem))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return checked
+
+    @field_validator("allow_origin_regex")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"not a regular expression: {error}") from error
+        return pattern
+
+    @model_validator(mode="after")
+    def _no_credentials_for_any_origin(self) -> CorsSettings:
+        if self.allow_credentials and self.allow_origins == ["*"]:
+            # CORS forbids `*` with credentials; echoing every origin instead would let any
+            # site act with the user's cookies
+            raise ValueError('cors.allow_credentials cannot go with allow_origins ["*"]')
+        return self
+
+    def origins_for(self, env: Environment) -> tuple[list[str], str | None]:
+        """The allowed origins and origin pattern in `env`; neither means CORS is off."""
+        if self.allow_origins is None and self.allow_origin_regex is None:
+            development = env == Environment.DEVELOPMENT
+            return [], DEVELOPMENT_ORIGIN_REGEX if development else None
+        return list(self.allow_origins or []), self.allow_origin_regex
+
+
+def _origin(origin: str) -> str:
+    """`origin` as a browser's Origin header would say it, or ValueError saying why not."""
+    lowered = origin.strip().lower()
+    match = _ORIGIN.fullmatch(lowered)
+    if match is None:
+        if lowered == "*":
+            raise ValueError('"*" allows every origin on its own: ["*"], with no other origin')
+        raise ValueError(
+            f"{origin!r} is not an origin: write scheme://host[:port], as browsers send it, "
+            "with no path and no trailing slash (https://shop.example.com)"
+        )
+    scheme, port = match.group(1), match.group(5)
+    if port is not None and port == _DEFAULT_PORTS[scheme]:
+        raise ValueError(
+            f"{origin!r}: browsers leave the default port out of Origin; "
+            f"write {scheme}://{match.group(2)}"
+        )
+    return lowered
+
+
 # commerce.principal.PrincipalKind's values (importing it here would be circular)
 PrincipalKindName = Literal["ANONYMOUS", "CUSTOMER", "DEVELOPER", "KIOSK", "STAFF"]
 ALL_PRINCIPAL_KINDS: tuple[PrincipalKindName, ...] = (
@@ -440,6 +558,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     limits: LimitsSettings = LimitsSettings()
     graphql: GraphQLSettings = GraphQLSettings()
+    cors: CorsSettings = CorsSettings()
     persisted_queries: PersistedQueriesSettings = PersistedQueriesSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     auth: AuthSettings = AuthSettings()

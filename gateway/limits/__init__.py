@@ -1,11 +1,13 @@
 """Operation limits and protocol hygiene for /graphql (docs/security.md).
 
 Parse: TokenLimitedParser. Validate: LimitedValidation (depth, aliases, directives,
-introspection switch, suggestions, then cost). HTTP: BodySizeLimit, CsrfPrevention.
+introspection switch, suggestions, then cost). HTTP: AcceptNegotiation (media_types.py),
+BodySizeLimit, CsrfPrevention.
 Per request, once the principal is known: admission.py (RateLimiter, then persisted
 queries from gateway.persisted), over HTTP and websockets (socket_admission.py).
 """
 
+from gateway.limits.accept import NOT_ACCEPTABLE, AcceptNegotiation
 from gateway.limits.body_size import PAYLOAD_TOO_LARGE, BodySizeLimit
 from gateway.limits.client_address import client_address
 from gateway.limits.cost import operation_cost
@@ -21,9 +23,11 @@ from gateway.limits.validation import LimitedValidation
 __all__ = [
     "CSRF_PREVENTED",
     "INTROSPECTION_DISABLED",
+    "NOT_ACCEPTABLE",
     "PAYLOAD_TOO_LARGE",
     "QUERY_TOO_COMPLEX",
     "RATE_LIMITED",
+    "AcceptNegotiation",
     "BodySizeLimit",
     "CsrfPrevention",
     "LimitedValidation",

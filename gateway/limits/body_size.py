@@ -25,7 +25,7 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         if self._declared_length(scope) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         received = 0
         started = False
@@ -49,7 +49,7 @@ class BodySizeLimit:
         except _TooLarge:
             if started:  # the app answered before reading it all; nothing left to say
                 raise
-            await self._refuse(send)
+            await self._refuse(scope, send)
 
     @staticmethod
     def _declared_length(scope: Scope) -> int:
@@ -61,8 +61,9 @@ class BodySizeLimit:
                     return 0  # the server refuses a malformed length itself
         return 0
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
         await send_refusal(
+            scope,
             send,
             413,
             PAYLOAD_TOO_LARGE,

@@ -44,7 +44,7 @@ class CsrfPrevention:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not _may_run(scope):
-            await send_refusal(send, 400, CSRF_PREVENTED, MESSAGE)
+            await send_refusal(scope, send, 400, CSRF_PREVENTED, MESSAGE)
             return
         await self.app(scope, receive, send)
 
@@ -58,7 +58,7 @@ def _may_run(scope: Scope) -> bool:
             content_types.append(value)
     if content_types and _preflighted_content_type(content_types):
         return True
-    return scope["method"] == "GET" and not _names_an_operation(scope["query_string"])
+    return scope["method"] == "GET" and not names_an_operation(scope["query_string"])
 
 
 def _preflighted_content_type(values: list[bytes]) -> bool:
@@ -68,7 +68,8 @@ def _preflighted_content_type(values: list[bytes]) -> bool:
     return match is not None and match.group(1).lower() not in SIMPLE_CONTENT_TYPES
 
 
-def _names_an_operation(query_string: bytes) -> bool:
+def names_an_operation(query_string: bytes) -> bool:
+    """Whether a GET's query string asks to run something (`query` or a persisted hash)."""
     if not query_string:
         return False
     params = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)

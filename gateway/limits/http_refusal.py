@@ -1,13 +1,16 @@
 """A refusal answered before any operation runs: a GraphQL-shaped JSON body, so clients read
-`errors[0].extensions.code` whatever refused them. ASGI middleware sends one directly; the
-GraphQL view raises `Refusal` and sends it."""
+`errors[0].extensions.code` whatever refused them, in the media type the request negotiated
+(gateway/limits/media_types.py). ASGI middleware sends one directly; the GraphQL view
+raises `Refusal` and sends it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import orjson
-from starlette.types import Send
+from starlette.types import Scope, Send
+
+from gateway.limits.media_types import content_type_of
 
 
 class Refusal(Exception):
@@ -24,7 +27,12 @@ class Refusal(Exception):
 
 
 async def send_refusal(
-    send: Send, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
 ) -> None:
     body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
     extra = headers or {}
@@ -33,7 +41,7 @@ async def send_refusal(
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type_of(scope).encode("latin-1")),
                 (b"content-length", str(len(body)).encode()),
                 *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()),
             ],
