@@ -28,7 +28,12 @@ REAL_SECRETS = {
     "square": {"access_token": "real"},
     "shopify": {"access_token": "real"},
     "salesforce": {"client_secret": "real"},
-    "webhooks": {"square_signature_key": "real", "shopify_secret": "real"},
+    "webhooks": {
+        "square_signature_key": "real",
+        "shopify_secret": "real",
+        # production refuses the loopback default: Square signs the URL it calls
+        "square_notification_url": "https://api.example.com/webhooks/square",
+    },
     "offers": {"quote_secret": "real", "webhook_secret": "real"},
     "auth": {"issuer": "https://login.retailer.example/"},
 }
