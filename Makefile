@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 GRAPHIQL := gateway/graphiql
 ASSETS := $(GRAPHIQL)/assets
 
-.PHONY: install run test lint format schema bench browser clean
+.PHONY: install run test lint format schema schema-release bench browser clean
 
 install: $(STAMP) $(ASSETS)/graphiql.min.js
 
@@ -43,6 +43,8 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
+	# the committed schema against the last release's: a breaking change needs a record
+	$(BIN)/omnigate check-schema
 
 format: install
 	$(BIN)/ruff format .
@@ -50,6 +52,14 @@ format: install
 
 schema: install
 	$(BIN)/omnigate export-schema > schema.graphql
+
+# At a release: its schema becomes the baseline `omnigate check-schema` compares with, and the
+# record of intended breaking changes starts empty again (docs/operations.md "Releasing").
+schema-release: install
+	$(BIN)/omnigate check-schema
+	cp schema.graphql schema/released.graphql
+	{ grep '^#' schema/breaking-changes.yaml; echo '[]'; } > schema/breaking-changes.yaml.new
+	mv schema/breaking-changes.yaml.new schema/breaking-changes.yaml
 
 # wrk (Debian) drives the products load from its own process; the cart load is async Python.
 bench: install

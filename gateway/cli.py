@@ -40,6 +40,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     _dataset_arguments(sandbox)
 
     commands.add_parser("export-schema", help="print the GraphQL SDL")
+    schema_check = commands.add_parser(
+        "check-schema",
+        help="compare schema.graphql with the last release's (exit 1 on an unrecorded break)",
+        description="Compare the committed schema with the last release's "
+        "(schema/released.graphql). Every breaking and dangerous change is listed; a "
+        "breaking change fails (exit 1) unless schema/breaking-changes.yaml records it as "
+        "intended, with a reason. Paths are relative to the working directory (the "
+        "repository, in `make lint`).",
+    )
+    schema_check.add_argument(
+        "--schema", type=Path, default=Path("schema.graphql"), help="default: %(default)s"
+    )
+    schema_check.add_argument(
+        "--released",
+        type=Path,
+        default=Path("schema/released.graphql"),
+        help="the last release's SDL (default: %(default)s)",
+    )
+    schema_check.add_argument(
+        "--intended",
+        type=Path,
+        default=Path("schema/breaking-changes.yaml"),
+        help="the record of intended breaking changes (default: %(default)s)",
+    )
     commands.add_parser(
         "check-config",
         help="print the effective configuration, secrets redacted (exit 1 on a problem)",
@@ -77,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _export_schema()
     if args.command == "check-config":
         return _check_config()
+    if args.command == "check-schema":
+        return _check_schema(args.schema, args.released, args.intended)
     if args.command == "serve":
         return _serve(args)
     if args.command == "sandbox":
@@ -148,6 +174,20 @@ def _check_config() -> int:
         return 1
     sys.stdout.write("".join(f"{line}\n" for line in effective_configuration(settings)))
     return 0
+
+
+def _check_schema(current: Path, released: Path, intended: Path) -> int:
+    from gateway.schema_changes import SchemaCheckError, check, report
+
+    try:
+        verdict = check(current, released, intended)
+    except SchemaCheckError as error:
+        sys.stderr.write("".join(f"{problem}\n" for problem in error.problems))
+        return 1
+    lines = report(verdict, current, released, intended)
+    out = sys.stdout if verdict.passed else sys.stderr
+    out.write("".join(f"{line}\n" for line in lines))
+    return 0 if verdict.passed else 1
 
 
 def _sandbox(args: argparse.Namespace) -> int:
