@@ -33,3 +33,23 @@ def test_license_is_the_canonical_apache_2_0_text_pyproject_declares():
     assert project()["license"] == "Apache-2.0"
     text = (REPO_ROOT / "LICENSE").read_bytes()
     assert hashlib.sha256(text).hexdigest() == APACHE_2_0_SHA256
+
+
+def test_the_image_build_context_admits_everything_the_dockerfile_copies():
+    """.dockerignore starts from `**` (nothing) and admits paths back one by one: a source
+    the Dockerfile copies but the context lacks fails the image build (LICENSE included, so
+    the wheel built there carries it)."""
+    ignore = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    admitted = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    copied: set[str] = set()
+    for line in (REPO_ROOT / "Dockerfile").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(word.startswith("--from") for word in words):
+            copied.update(words[1:-1])
+    assert {"LICENSE", "engine", "commerce"} <= copied
+    missing = {
+        source
+        for source in copied
+        if not any(source == path or source.startswith(f"{path}/") for path in admitted)
+    }
+    assert missing == set()
