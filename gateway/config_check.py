@@ -1,5 +1,6 @@
-"""The settings as an operator sees them: each problem named by the variable to fix, and
-the effective configuration with its secrets redacted (`omnigate check-config`).
+"""The settings as an operator sees them: each problem named by the variable to fix, or by
+the config file's name, line and key when the value came from there, and the effective
+configuration with its secrets redacted (`omnigate check-config`).
 
 `omnigate serve` refuses to start on the same problems, one line each, rather than with a
 traceback. Values are echoed in problems only for settings that are not secrets. An adapter
@@ -17,9 +18,24 @@ from typing import Any, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsError
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsError,
+)
 
 from gateway import cors
+from gateway.config_file import (
+    ConfigFile,
+    ConfigFileError,
+    ConfigFileSource,
+    Location,
+    configured_path,
+    key_name,
+    read_config_file,
+)
 from gateway.settings import AdaptersSettings, Settings
 from gateway.wiring.adapters import adapter_problems, adapters_summary
 
@@ -33,16 +49,40 @@ _ECHOED = 60  # longest value echoed back in a problem
 
 
 def load_settings() -> tuple[Settings | None, list[str]]:
-    """Settings from the environment (and `.env`), or the problems that prevent it, the
-    adapters they name included (gateway/wiring/adapters.py)."""
+    """Settings from the environment, `.env` and the config file OMNIGATE_CONFIG names, or
+    the problems that prevent it, the adapters they name included
+    (gateway/wiring/adapters.py)."""
     try:
+        path = configured_path()
+        config = read_config_file(path, Settings) if path else None
         settings = Settings()
+    except ConfigFileError as error:
+        return None, error.problems
     except ValidationError as error:
-        return None, validation_problems(error) + _adapter_problems_alone()
+        adapters = _adapter_problems_alone()
+        return None, validation_problems(error, config) + _in_file(adapters, config)
     except SettingsError as error:
         return None, [_parse_problem(error)]
-    problems = adapter_problems(settings.adapters)
+    problems = _in_file(adapter_problems(settings.adapters), config)
     return (None, problems) if problems else (settings, [])
+
+
+def _in_file(adapter_problems: list[str], config: ConfigFile | None) -> list[str]:
+    """An adapter problem names its variable (gateway/wiring/adapters.py); when the config
+    file chose that adapter, it names the file's line and key instead."""
+    if config is None:
+        return adapter_problems
+    environment = _environment_values()
+    named = []
+    for problem in adapter_problems:
+        name, _, rest = problem.partition(": ")
+        port = name.removeprefix(f"{PREFIX}ADAPTERS__").lower()
+        location: Location = ("adapters", port)
+        from_file = _reaches(config.values, location) and not any(
+            _reaches(values, location) for values in environment
+        )
+        named.append(f"{config.where(location)}: adapters.{port}: {rest}" if from_file else problem)
+    return named
 
 
 class _AdapterChoice(BaseSettings):
@@ -51,27 +91,74 @@ class _AdapterChoice(BaseSettings):
     model_config = Settings.model_config
     adapters: AdaptersSettings = AdaptersSettings()
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the file's keys checked as Settings checks them; only `adapters` is taken
+        config_file = ConfigFileSource(settings_cls, model=Settings)
+        return init_settings, env_settings, dotenv_settings, config_file, file_secret_settings
+
 
 def _adapter_problems_alone() -> list[str]:
     try:
         choice = _AdapterChoice()
-    except (ValidationError, SettingsError):
+    except (ValidationError, SettingsError, ConfigFileError):
         return []  # the section itself is bad: among the problems already
     return adapter_problems(choice.adapters)
 
 
-def validation_problems(error: ValidationError) -> list[str]:
+def validation_problems(error: ValidationError, config: ConfigFile | None = None) -> list[str]:
+    """One line per error: `VARIABLE: message`, or `FILE:LINE: key: message` for a value
+    the config file gave (and no variable overrides)."""
+    environment = _environment_values() if config is not None else []
     problems = []
     for detail in error.errors(include_url=False):
-        location: tuple[str | int, ...] = tuple(detail["loc"])
+        location: Location = tuple(detail["loc"])
         name, secret = _variable(location)
         message = str(detail["msg"]).removeprefix("Value error, ")
-        message = _DOTTED.sub(_dotted_to_variable, message)
+        from_file = (
+            config is not None
+            and bool(location)
+            and not any(_reaches(values, location) for values in environment)
+            and _reaches(config.values, location)
+        )
+        if not from_file:
+            message = _DOTTED.sub(_dotted_to_variable, message)
         value = detail.get("input")
         if not secret and isinstance(value, str | int | float) and len(str(value)) <= _ECHOED:
             message += f" (got {str(value)!r})"
-        problems.append(f"{name}: {message}")
+        if from_file and config is not None:
+            problems.append(f"{config.where(location)}: {key_name(location)}: {message}")
+        else:
+            problems.append(f"{name}: {message}")
     return problems
+
+
+def _environment_values() -> list[dict[str, Any]]:
+    """What the environment and `.env` give, nested as the settings are."""
+    return [EnvSettingsSource(Settings)(), DotEnvSettingsSource(Settings)()]
+
+
+def _reaches(values: Any, location: Location) -> bool:
+    """Whether `values` gives the setting at `location`: itself, or a value holding it."""
+    for part in location:
+        if isinstance(values, dict):
+            if part not in values:
+                return False
+            values = values[part]
+        elif isinstance(values, list) and isinstance(part, int):
+            if not 0 <= part < len(values):
+                return False
+            values = values[part]
+        else:
+            return True  # a leaf above the rest of the location (a union member's tag)
+    return True
 
 
 def _parse_problem(error: SettingsError) -> str:
@@ -162,11 +249,12 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def effective_configuration(settings: Settings) -> list[str]:
+def effective_configuration(settings: Settings, config: Path | None = None) -> list[str]:
     """`NAME=value` per setting, in the model's order, secrets redacted; then what the
-    settings imply."""
+    settings imply. `config`: the config file they were read with, if any."""
+    sources = f"environment, then .env, then {config}," if config else "environment, then .env,"
     lines = [
-        "# effective configuration: environment, then .env, then defaults (secrets redacted)",
+        f"# effective configuration: {sources} then defaults (secrets redacted)",
         *(f"{name}={value}" for name, value in _leaves(settings, PREFIX)),
         f"# graphiql: {'on' if settings.graphiql_enabled else 'off'}; "
         f"log format: {settings.effective_log_format}; "

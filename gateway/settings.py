@@ -1,7 +1,9 @@
-"""Runtime configuration: environment (OMNIGATE_*), then `.env`, then these defaults.
+"""Runtime configuration: environment (OMNIGATE_*), then `.env`, then the optional YAML
+config file (`omnigate --config FILE` or OMNIGATE_CONFIG: gateway/config_file.py), then
+these defaults.
 
 Nested sections use `__`: `OMNIGATE_SQUARE__ACCESS_TOKEN`,
-`OMNIGATE_UPSTREAMS__ALL__DEADLINE_SECONDS`.
+`OMNIGATE_UPSTREAMS__ALL__DEADLINE_SECONDS`; in the file, `square: {access_token: ...}`.
 The vendor sections' defaults point at the sandbox simulators and carry the sandbox's
 credentials, so `make run` needs no configuration; production refuses them.
 """
@@ -13,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -26,13 +28,14 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from commerce.cart.policy import CartMergePolicy
 from connectors.resilience import ResilienceOverrides, ResilienceSettings
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.shopify.settings import ShopifySettings
 from connectors.square.settings import SquareSettings
+from gateway.config_file import ConfigFileSource
 
 DEFAULT_GRAPHIQL_ASSETS = Path(__file__).parent / "graphiql" / "assets"
 
@@ -527,6 +530,11 @@ class TelemetrySettings(BaseModel):
         return endpoint.rstrip("/") if endpoint else endpoint
 
 
+def _default_unpublished(schema: dict[str, Any]) -> None:
+    """A default that depends on where omnigate is installed: left out of the JSON schema."""
+    schema.pop("default", None)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OMNIGATE_",
@@ -542,7 +550,9 @@ class Settings(BaseSettings):
     mongodb_database: str = "omnigate"
     mongodb_timeout_seconds: float = Field(default=2.0, gt=0)
     graphiql: bool | None = None  # None: on outside production
-    graphiql_assets_dir: Path = DEFAULT_GRAPHIQL_ASSETS
+    graphiql_assets_dir: Path = Field(
+        default=DEFAULT_GRAPHIQL_ASSETS, json_schema_extra=_default_unpublished
+    )
     max_page_size: int = Field(default=100, ge=1)
 
     http: HttpSettings = HttpSettings()
@@ -572,6 +582,19 @@ class Settings(BaseSettings):
     # cancelled. Keep it at least request_deadline_seconds, and preStop's sleep plus this
     # plus a few seconds within the pod's terminationGracePeriodSeconds (k8s/).
     shutdown_grace_seconds: float = Field(default=20.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the config file below the environment and .env: a variable overrides its key
+        config_file = ConfigFileSource(settings_cls)
+        return init_settings, env_settings, dotenv_settings, config_file, file_secret_settings
 
     def with_changes(self, **changes: object) -> Settings:
         """A validated copy (model_copy would skip validation); the environment is not

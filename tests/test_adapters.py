@@ -30,6 +30,7 @@ from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.wiring.adapters import (
     BUILTIN,
+    OMNIGATE,
     PORTS,
     AdapterError,
     Upstreams,
@@ -162,6 +163,22 @@ def test_pyproject_registers_omnigate_s_own_adapters_as_the_registry_knows_them(
     assert pyproject_adapters() == {group(port): dict(BUILTIN[port]) for port in PORTS}
 
 
+def known_adapters() -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Per port, each name's registrations as (entry point value, source)."""
+    return {
+        port: {
+            name: [(each.entry_point.value, each.source) for each in registrations]
+            for name, registrations in names.items()
+        }
+        for port, names in registry().items()
+    }
+
+
+OWN_ADAPTERS_ONLY = {
+    port: {name: [(value, OMNIGATE)] for name, value in BUILTIN[port].items()} for port in PORTS
+}
+
+
 @pytest.mark.parametrize("stale", [False, True])
 def test_omnigate_s_installed_entry_points_never_duplicate_its_own(install, stale):
     """Once omnigate is installed from this pyproject its metadata lists its adapters too:
@@ -169,18 +186,22 @@ def test_omnigate_s_installed_entry_points_never_duplicate_its_own(install, stal
     points = pyproject_adapters()
     if stale:
         points[group("pos")]["square"] = "gateway.wiring.gone:square_pos"
-    install("omnigate", points)
+    install(OMNIGATE, points)
     assert {
-        (p.name, p.value) for p in entry_points(group=group("pos")) if p.dist.name == "omnigate"
+        (p.name, p.value) for p in entry_points(group=group("pos")) if p.dist.name == OMNIGATE
     } == {("square", points[group("pos")]["square"])}
 
-    found = registry()
+    assert known_adapters() == OWN_ADAPTERS_ONLY
 
-    for port in PORTS:
-        assert {
-            name: [(each.entry_point.value, each.source) for each in registrations]
-            for name, registrations in found[port].items()
-        } == {name: [(value, "omnigate")] for name, value in BUILTIN[port].items()}
+
+def test_an_install_from_before_the_rename_lists_the_same_adapters_without_a_clash(install):
+    """An environment installed when the distribution was still called `omnigate` keeps
+    that metadata until it is uninstalled (`make install` does): its entry points name
+    omnigate's own factories, so they are the same adapters, not a second registration."""
+    install("omnigate", pyproject_adapters())
+    assert {p.dist.name for p in entry_points(group=group("crm"))} >= {"omnigate"}
+
+    assert known_adapters() == OWN_ADAPTERS_ONLY
 
 
 # (2) an adapter from a separately installed package
@@ -243,8 +264,8 @@ def test_check_config_shows_where_each_adapter_comes_from(
     assert err == ""
     assert "OMNIGATE_ADAPTERS__CRM=acme" in out.splitlines()
     assert out.splitlines()[-1] == (
-        "# adapters: pos=square (omnigate), ecommerce=shopify (omnigate), "
-        "inventory=square (omnigate), crm=acme (acme-crm 1.0)"
+        "# adapters: pos=square (omnigate-retail), ecommerce=shopify (omnigate-retail), "
+        "inventory=square (omnigate-retail), crm=acme (acme-crm 1.0)"
     )
 
 
@@ -321,6 +342,6 @@ def test_a_name_registered_twice_or_a_factory_that_does_not_load_is_refused(
         "  OMNIGATE_ADAPTERS__POS: adapter 'broken' (shadow:missing from shadow-adapters 1.0) "
         "could not be loaded: AttributeError: module 'shadow' has no attribute 'missing'",
         "  OMNIGATE_ADAPTERS__CRM: adapter 'salesforce' is registered more than once "
-        "(gateway.wiring.builtin_adapters:salesforce_crm from omnigate; "
+        "(gateway.wiring.builtin_adapters:salesforce_crm from omnigate-retail; "
         "shadow:crm from shadow-adapters 1.0); uninstall all but one",
     ]

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from gateway import DISTRIBUTION
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
@@ -32,7 +34,7 @@ EXPORT_TIMEOUT_SECONDS = 5
 
 def _version() -> str:
     try:
-        return importlib.metadata.version("omnigate")
+        return importlib.metadata.version(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:  # run from a source tree
         return "0+unknown"
 

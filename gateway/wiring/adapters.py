@@ -9,11 +9,14 @@ adapter is a package of its own, installed next to omnigate, with no change to o
 omnigate's own adapters (gateway/wiring/builtin_adapters.py) are registered the same way in
 pyproject.toml, and BUILTIN below says the same (tests/test_adapters.py holds the two
 equal). The registry takes omnigate's own from BUILTIN, the code that runs, and skips the
-entry points of the installed `omnigate` distribution: a source tree run from PYTHONPATH, or
-an install whose metadata predates an adapter, still knows every adapter its code has, and
-stale metadata can never shadow it. Every other distribution's entry points are read as
-they are. A name registered twice (an installed package reusing `square`, say) is refused
-when chosen, never settled silently.
+entry points of the installed omnigate distribution (`omnigate-retail`, OMNIGATE): a source
+tree run from PYTHONPATH, or an install whose metadata predates an adapter, still knows
+every adapter its code has, and stale metadata can never shadow it. Every other
+distribution's entry points are read as they are, except one identical to omnigate's own
+(same name, same factory): that is the same adapter, not a second one (an environment still
+holding omnigate's install from before its distribution was renamed lists them). A name
+registered twice (an installed package reusing `square`, say) is refused when chosen, never
+settled silently.
 
 Factories run in PORTS order, each given an AdapterContext: the settings, `upstream` (an
 UpstreamHttp for a service name and base URL, with that service's resilience policy), and
@@ -35,13 +38,14 @@ import httpx
 from connectors.http import UpstreamHttp
 from connectors.ports import CrmPort, EcommercePort, InventoryPort, PosPort
 from connectors.resilience import ResilienceSettings, UpstreamPolicy
+from gateway import DISTRIBUTION
 from gateway.metrics import Metrics
 from gateway.settings import AdaptersSettings, Settings, UpstreamsSettings
 
 # The ports, in the order their adapters are built.
 PORTS: tuple[str, ...] = ("pos", "ecommerce", "inventory", "crm")
-# the distribution whose adapters BUILTIN lists
-OMNIGATE = "omnigate"
+# the distribution whose adapters BUILTIN lists (normalized: lower case, runs of -_. as -)
+OMNIGATE = DISTRIBUTION
 
 # omnigate's own adapters per port: name -> entry point value, exactly as pyproject.toml
 # registers them.
@@ -98,7 +102,7 @@ class AdapterFactory(Protocol[PortT_co]):
 @dataclass(frozen=True, slots=True)
 class Registration:
     """One adapter name in one port's group: its factory's entry point, and who registers
-    it ("omnigate", or the installed distribution's name and version)."""
+    it (OMNIGATE, or the installed distribution's name and version)."""
 
     entry_point: EntryPoint
     source: str
@@ -147,6 +151,8 @@ def registry() -> dict[str, dict[str, list[Registration]]]:
             dist = entry_point.dist
             if dist is not None and _normalized(dist.name) == OMNIGATE:
                 continue  # BUILTIN's, read from the code instead
+            if BUILTIN[port].get(entry_point.name) == entry_point.value:
+                continue  # omnigate's own factory, listed again: the same adapter
             source = f"{dist.name} {dist.version}" if dist is not None else "an unnamed package"
             names.setdefault(entry_point.name, []).append(Registration(entry_point, source))
         found[port] = names
@@ -195,7 +201,7 @@ def adapter_problems(adapters: AdaptersSettings) -> list[str]:
 
 
 def adapters_summary(adapters: AdaptersSettings) -> str:
-    """`pos=square (omnigate), ...`: each port's adapter and who registers it."""
+    """`pos=square (omnigate-retail), ...`: each port's adapter and who registers it."""
     chosen, _ = chosen_adapters(adapters)
     return ", ".join(
         f"{port}={getattr(adapters, port)} "
