@@ -47,16 +47,29 @@ format: install
 schema: install
 	$(BIN)/omnigate export-schema > schema.graphql
 
+# A Debian package the target needs: installed when make runs as root (CI, a container);
+# otherwise make prints the command to run and stops, rather than running apt-get itself.
+define need_debian_package
+	@command -v $(1) >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+	  else \
+	    echo "$(1) is missing; install it, then run make again:" >&2; \
+	    echo "    sudo apt-get update && sudo apt-get install $(2)" >&2; \
+	    exit 1; \
+	  fi; }
+endef
+
 # wrk (Debian) drives the products load from its own process; the cart load is async Python.
 bench: install
-	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(call need_debian_package,wrk,wrk)
 	$(BIN)/python -m bench.products_load
 	$(BIN)/python -m bench.products_load --recorded
 	$(BIN)/python -m bench.cart_load
 
 # Debian's chromium for the browser tests (Playwright drives it; it downloads no browser).
 browser:
-	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	$(call need_debian_package,chromium,chromium)
 
 clean:
 	rm -rf $(VENV) $(GRAPHIQL)/node_modules $(ASSETS) .data .pytest_cache .mypy_cache .ruff_cache
