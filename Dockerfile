@@ -1,32 +1,23 @@
 # syntax=docker/dockerfile:1
 # The gateway image: `docker build -t omnigate:0.1.0 .`
-# Stages: GraphiQL's browser assets from the npm registry (pinned by package-lock.json), the
-# project and its runtime dependencies into a virtualenv (`pip install .`, no dev extras),
-# then a slim runtime with only that virtualenv, as a non-root user.
-# Pin the base images by digest (FROM image:tag@sha256:...) in your registry's CI.
+# Stages: GraphiQL's browser files (three npm tarballs checked against package-lock.json),
+# the project and its runtime dependencies into a virtualenv (`pip install .`, no dev
+# extras), then a slim runtime with only that virtualenv and those files, as a non-root user.
+# Pin the base image by digest (FROM image:tag@sha256:...) in your registry's CI.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-ARG NODE_IMAGE=node:22-bookworm-slim
 
-# --- GraphiQL assets: what `make install` copies into gateway/graphiql/assets -------------
-FROM ${NODE_IMAGE} AS graphiql
-WORKDIR /build
-COPY gateway/graphiql/package.json gateway/graphiql/package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error \
-    && mkdir assets \
-    && cp node_modules/react/umd/react.production.min.js \
-          node_modules/react-dom/umd/react-dom.production.min.js \
-          node_modules/graphiql/graphiql.min.js \
-          node_modules/graphiql/graphiql.min.css \
-          assets/
-
-# --- the project and its runtime dependencies ----------------------------------------------
+# --- GraphiQL's files, the project and its runtime dependencies -----------------------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+# What `make install` puts in gateway/graphiql/assets (standard library only)
+COPY tools/graphiql_assets.py tools/
+COPY gateway/graphiql/package.json gateway/graphiql/package-lock.json gateway/graphiql/
+RUN python tools/graphiql_assets.py --out /opt/omnigate/graphiql-assets
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY gateway gateway
 COPY engine engine
@@ -45,7 +36,7 @@ RUN groupadd --system --gid 10001 omnigate \
        --home-dir /nonexistent --shell /usr/sbin/nologin omnigate
 COPY --from=build /opt/venv /opt/venv
 # The package data holds GraphiQL's page; its vendor assets live outside site-packages.
-COPY --from=graphiql /build/assets /opt/omnigate/graphiql-assets
+COPY --from=build /opt/omnigate/graphiql-assets /opt/omnigate/graphiql-assets
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 GRAPHIQL := gateway/graphiql
 ASSETS := $(GRAPHIQL)/assets
 
-.PHONY: install run test lint format schema bench browser clean
+.PHONY: install run test lint format schema bench browser graphiql-lock clean
 
 install: $(STAMP) $(ASSETS)/graphiql.min.js
 
@@ -19,14 +19,14 @@ $(STAMP): pyproject.toml requirements/mongod.txt
 	touch $@
 
 # GraphiQL is served by omnigate itself: its files come from the npm registry at install
-# time (pinned by package-lock.json), never from a CDN and never committed.
-$(ASSETS)/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
-	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p $(ASSETS)
-	cp $(GRAPHIQL)/node_modules/react/umd/react.production.min.js \
-	   $(GRAPHIQL)/node_modules/react-dom/umd/react-dom.production.min.js \
-	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.js \
-	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.css $(ASSETS)/
+# time, only the three tarballs, each checked against package-lock.json's integrity; never
+# from a CDN and never committed (tools/graphiql_assets.py says how).
+$(ASSETS)/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json tools/graphiql_assets.py
+	$(PYTHON) tools/graphiql_assets.py
+
+# After changing GraphiQL's versions in package.json: npm rewrites the lock, installs nothing.
+graphiql-lock:
+	cd $(GRAPHIQL) && npm install --package-lock-only --ignore-scripts --no-audit --no-fund
 
 run: install
 	$(BIN)/omnigate dev
