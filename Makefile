@@ -12,7 +12,7 @@ DEV_LOCK := requirements/lock-dev.txt
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml requirements/build.in --universal \
 	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet
 
-.PHONY: install run test lint format schema bench browser lock lock-upgrade graphiql-lock clean
+.PHONY: install run test lint format schema bench browser audit lock lock-upgrade graphiql-lock clean
 
 install: $(STAMP) $(ASSETS)/graphiql.min.js
 
@@ -52,6 +52,10 @@ lock-upgrade:
 $(BIN)/uv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+
+# Known vulnerabilities of every locked distribution (.ci/audit.py says where they come from).
+audit: $(STAMP)
+	$(BIN)/python .ci/audit.py $(AUDIT_FLAGS) $(DEV_LOCK)
 
 run: install
 	$(BIN)/omnigate dev
