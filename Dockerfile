@@ -1,32 +1,28 @@
 # syntax=docker/dockerfile:1
 # The gateway image: `docker build -t omnigate:0.1.0 .`
-# Stages: GraphiQL's browser assets from the npm registry (pinned by package-lock.json), the
-# project and its runtime dependencies into a virtualenv (`pip install .`, no dev extras),
-# then a slim runtime with only that virtualenv, as a non-root user.
-# Pin the base images by digest (FROM image:tag@sha256:...) in your registry's CI.
+# Stages: the project, its runtime dependencies from the hashed lock (requirements/lock.txt)
+# and GraphiQL's browser files (three npm tarballs checked against package-lock.json) into
+# a virtualenv; then a slim runtime with only that virtualenv and those files, as a non-root
+# user. Nothing is resolved at build time: every distribution is the one the lock names.
+# Pin the base image by digest (FROM image:tag@sha256:...) in your registry's CI.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-ARG NODE_IMAGE=node:22-bookworm-slim
 
-# --- GraphiQL assets: what `make install` copies into gateway/graphiql/assets -------------
-FROM ${NODE_IMAGE} AS graphiql
-WORKDIR /build
-COPY gateway/graphiql/package.json gateway/graphiql/package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error \
-    && mkdir assets \
-    && cp node_modules/react/umd/react.production.min.js \
-          node_modules/react-dom/umd/react-dom.production.min.js \
-          node_modules/graphiql/graphiql.min.js \
-          node_modules/graphiql/graphiql.min.css \
-          assets/
-
-# --- the project and its runtime dependencies ----------------------------------------------
+# --- GraphiQL's files, the locked dependencies, the project ---------------------------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+# What `make install` puts in gateway/graphiql/assets (standard library only)
+COPY tools/graphiql_assets.py tools/
+COPY gateway/graphiql/package.json gateway/graphiql/package-lock.json gateway/graphiql/
+RUN python tools/graphiql_assets.py --out /opt/omnigate/graphiql-assets
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-WORKDIR /src
+# Every runtime distribution with its hashes; pip, which installs them, and setuptools, which
+# builds the project below, are in the lock too.
+COPY requirements/lock.txt requirements/
+RUN pip install --require-hashes --no-deps -r requirements/lock.txt
 # LICENSE: the wheel's dist-info carries it (pyproject's license = "Apache-2.0")
 COPY pyproject.toml README.md LICENSE ./
 COPY gateway gateway
@@ -35,8 +31,11 @@ COPY resolvers resolvers
 COPY commerce commerce
 COPY connectors connectors
 COPY sandbox sandbox
+# The project alone, built by the locked setuptools (no build isolation: nothing unhashed is
+# fetched); `pip check` fails the build if pyproject.toml asks for what the lock lacks.
 # Byte-compile at build time: the runtime root filesystem is read-only.
-RUN pip install . \
+RUN pip install --no-deps --no-build-isolation . \
+    && pip check \
     && python -m compileall -q /opt/venv/lib
 
 # --- runtime --------------------------------------------------------------------------------
@@ -46,7 +45,7 @@ RUN groupadd --system --gid 10001 omnigate \
        --home-dir /nonexistent --shell /usr/sbin/nologin omnigate
 COPY --from=build /opt/venv /opt/venv
 # The package data holds GraphiQL's page; its vendor assets live outside site-packages.
-COPY --from=graphiql /build/assets /opt/omnigate/graphiql-assets
+COPY --from=build /opt/omnigate/graphiql-assets /opt/omnigate/graphiql-assets
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -389,11 +389,17 @@ async def _register_persisted(files: list[Path]) -> int:
 
 def _dev(args: argparse.Namespace) -> int:
     from gateway.devstack import run_dev_stack
+    from gateway.local_mongod import LocalMongodError
 
     settings = _valid_settings()
     if settings is None:
         return 1
-    run_dev_stack(settings, args.data_dir, scale=args.scale, seed=args.seed)
+    try:
+        run_dev_stack(settings, args.data_dir, scale=args.scale, seed=args.seed)
+    except LocalMongodError as exc:
+        # mongod's own words (what it printed, what it logged), not a traceback
+        sys.stderr.write(f"omnigate dev: the local MongoDB did not start. {exc}\n")
+        return 1
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -16,12 +17,19 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
 REPLICA_SET = "rs0"
+
+
+# The dynamic loader's words when a library mongod links cannot be loaded (it prints them
+# before mongod runs, so before any log exists), and the Debian/Ubuntu package of each
+# library the wheel's mongod links beyond a minimal system.
+SHARED_LIBRARY_FAILURE = "error while loading shared libraries: "
+DEBIAN_PACKAGES = {"libcurl.so.4": "libcurl4 (named libcurl4t64 since Debian 13, Ubuntu 24.04)"}
 
 
 class LocalMongodError(RuntimeError):
@@ -71,6 +79,10 @@ class LocalMongod:
         self.data_dir = data_dir
         self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
+        self._log = data_dir / "mongod.log"
+        self._log_start = 0
+        # what mongod prints itself; with --logpath that is only what comes before the log
+        self._output = data_dir / "mongod.out"
 
     @property
     def uri(self) -> str:
@@ -78,8 +90,18 @@ class LocalMongod:
 
     def start(self, timeout: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.data_dir / "mongod.log"
-        self._process = subprocess.Popen(
+        # the log is appended to across runs: this run's errors are the ones past here
+        self._log_start = self._log.stat().st_size if self._log.exists() else 0
+        with self._output.open("wb") as output:
+            self._process = self._spawn(output)
+        try:
+            self._initiate(time.monotonic() + timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, output: IO[bytes]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 str(mongod_binary()),
                 "--replSet",
@@ -91,7 +113,7 @@ class LocalMongod:
                 "--dbpath",
                 str(self.data_dir),
                 "--logpath",
-                str(log),
+                str(self._log),
                 "--logappend",
                 # small caches: a dev box runs this beside everything else
                 "--wiredTigerCacheSizeGB",
@@ -99,19 +121,14 @@ class LocalMongod:
                 "--setParameter",
                 "diagnosticDataCollectionEnabled=false",
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
             # Out of the terminal's process group: a Ctrl-C reaches the gateway, which then
             # writes its last documents (the CRM poll lease), and only then does `stop`
             # end mongod. In the same group mongod began shutting down at once.
             start_new_session=True,
         )
-        try:
-            self._initiate(time.monotonic() + timeout)
-        except BaseException:
-            self.stop()
-            raise
 
     def _initiate(self, deadline: float) -> None:
         client: MongoClient[dict[str, object]]
@@ -157,9 +174,21 @@ class LocalMongod:
 
     def _check_alive(self) -> None:
         if self._process is not None and self._process.poll() is not None:
-            raise LocalMongodError(
-                f"mongod exited with {self._process.returncode}; see {self.data_dir}/mongod.log"
-            )
+            raise LocalMongodError(self._exit_report(self._process.returncode))
+
+    def _exit_report(self, returncode: int) -> str:
+        """Why mongod stopped, in its own words: what it printed and the errors it logged."""
+        lines = [f"mongod exited with {returncode}."]
+        printed = self._output.read_text(errors="replace").strip().splitlines()[-20:]
+        if printed:
+            lines += ["It printed:", *(f"    {line}" for line in printed)]
+        logged = logged_errors(self._log, self._log_start)
+        if logged:
+            lines += [f"It logged ({self._log}):", *(f"    {line}" for line in logged)]
+        if not printed and not logged:
+            lines.append(f"It printed nothing and logged no error; its log is {self._log}")
+        lines += missing_library_hints(printed)
+        return "\n".join(lines)
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -178,6 +207,45 @@ class LocalMongod:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def logged_errors(log: Path, start: int, limit: int = 5) -> list[str]:
+    """The last error and fatal entries of mongod's JSON log past byte `start`."""
+    if not log.exists():
+        return []
+    with log.open("rb") as file:
+        file.seek(start)
+        entries = file.read().decode(errors="replace").splitlines()
+    errors = []
+    for line in entries:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("s") in ("E", "F"):
+            attr = entry.get("attr")
+            errors.append(
+                f"{entry.get('msg')}: {json.dumps(attr)}" if attr else str(entry.get("msg"))
+            )
+    return errors[-limit:]
+
+
+def missing_library_hints(printed: list[str]) -> list[str]:
+    """What to install when the dynamic loader could not load a library mongod links."""
+    hints = []
+    for line in printed:
+        _, found, rest = line.partition(SHARED_LIBRARY_FAILURE)
+        if not found:
+            continue
+        library = Path(rest.split(":", 1)[0].strip()).name
+        package = DEBIAN_PACKAGES.get(library)
+        install = f"on Debian or Ubuntu: sudo apt-get install {package}" if package else ""
+        hints.append(
+            f"mongod links {library}, which this system lacks or cannot load"
+            + (f"; {install}" if install else "")
+            + " (README.md, Prerequisites)."
+        )
+    return hints
 
 
 def pid_alive(pid: int) -> bool:

@@ -681,3 +681,18 @@ def test_the_build_context_admits_no_secrets_or_local_state() -> None:
     admitted = [p[1:] for p in patterns if p.startswith("!")]
     assert not [p for p in admitted if p.startswith((".env", ".venv", ".data", "tests"))]
     assert "**/.env" in patterns
+
+
+def test_the_build_context_admits_everything_the_image_copies() -> None:
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    admitted = [line.strip()[1:].rstrip("/") for line in ignore if line.startswith("!")]
+    copied = [
+        source
+        for _, body in dockerfile_stages()
+        for instruction in body
+        if instruction.upper().startswith("COPY ") and "--from=" not in instruction
+        for source in instruction.split()[1:-1]
+    ]
+    assert "requirements/lock.txt" in copied
+    refused = [s for s in copied if not any(s == a or s.startswith(f"{a}/") for a in admitted)]
+    assert refused == []
