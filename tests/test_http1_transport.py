@@ -16,6 +16,7 @@ import trustme
 from scripted_upstream import OK, TIMEOUTS, Conversation, answering, serving
 
 from gateway.http1_transport import Http1Transport
+from gateway.http_wire import ResponseTooLarge
 
 
 async def send(
@@ -104,6 +105,28 @@ async def test_a_reset_cuts_a_close_framed_answer_short(transport: Http1Transpor
     async with serving(resetting) as upstream:
         with pytest.raises(httpx.ReadError, match="before the answer was whole"):
             await send(transport, "GET", upstream.url)
+
+
+@pytest.mark.parametrize("size", [500, 501])
+async def test_an_answer_in_many_tiny_chunks_is_read_whole_within_the_cap(size: int) -> None:
+    """Hundreds of one- and two-byte chunks: held as one buffer past a few dozen pieces, and
+    counted against the cap all the same."""
+    body = (bytes(range(256)) * 2)[:size]
+    pieces, start = [], 0
+    while start < size:  # one byte, then two, then one...
+        step = 1 + len(pieces) % 2
+        pieces.append(body[start : start + step])
+        start += step
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
+    chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    transport = Http1Transport(max_response_bytes=500)
+    async with serving(answering(chunked)) as upstream:
+        if size <= 500:
+            assert (await send(transport, "GET", upstream.url)).content == body
+        else:
+            with pytest.raises(ResponseTooLarge):
+                await send(transport, "GET", upstream.url)
+    await transport.aclose()
 
 
 async def test_an_interim_100_answer_is_passed_over(transport: Http1Transport) -> None:
