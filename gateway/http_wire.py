@@ -71,6 +71,7 @@ def request_head(request: httpx.Request) -> bytes:
     if (
         head.translate(None, _FIELD_BYTES) != b"\r\n" * (len(fields) + 2)
         or (method not in _KNOWN_TOKENS and not _admit_token(method))
+        or not target
         or b" " in target
         or b"\t" in target
         or not target.isascii()
