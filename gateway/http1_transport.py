@@ -50,8 +50,9 @@ from gateway.http_wire import (
     DEFAULT_MAX_RESPONSE_BYTES,
     MAX_HEAD_BYTES,
     ResponseTooLarge,
+    body_too_large,
+    head_too_large,
     request_head,
-    too_large,
     whole_response,
 )
 
@@ -207,7 +208,7 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(httpx.RemoteProtocolError(f"the upstream's answer does not parse: {exc}"))
         if not self.status and self._head_size > MAX_HEAD_BYTES:
-            self._fail(too_large(MAX_HEAD_BYTES, "head"))
+            self._fail(head_too_large())
 
     def eof_received(self) -> bool:
         self.closed = True  # not to be taken from the pool before `connection_lost` comes
@@ -247,18 +248,19 @@ class _Connection(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
+        self.status = status = self._parser.get_status_code()
+        with_body = status >= 200 and status not in (204, 304) and not self._head_request
         framed = False
         for name, value in self.headers:
             lower = name.lower()
             if lower == b"content-length":
                 framed = True
                 # refused before the body comes; llhttp has checked it is digits
-                if int(value) > self._max_body and not self._head_request:
-                    raise too_large(self._max_body)
+                if with_body and int(value) > self._max_body:
+                    raise body_too_large(self._max_body)
             elif lower == b"transfer-encoding":
                 framed = True
-        self._until_close = not framed and self.status >= 200 and self.status not in (204, 304)
+        self._until_close = not framed and status >= 200 and status not in (204, 304)
         if self._head_request and self.status >= 200:
             # no body follows, whatever the headers say; httptools cannot be told so, and
             # would wait for one: answer now and leave the connection unused
@@ -269,7 +271,7 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
         if self._body_size > self._max_body:
-            raise too_large(self._max_body)  # stops the parser; data_received fails the call
+            raise body_too_large(self._max_body)  # stops the parser; data_received fails the call
         if self._spilled is not None:
             self._spilled += body
             return

@@ -31,8 +31,8 @@ import httpx
 from gateway.http1_transport import DEFAULT_LIMITS
 from gateway.http_wire import (
     DEFAULT_MAX_RESPONSE_BYTES,
+    body_too_large,
     request_head,
-    too_large,
     whole_response,
 )
 
@@ -123,14 +123,14 @@ class GatewayAiohttpTransport(httpx.AsyncBaseTransport):
             return await answer.read()  # aiohttp holds it to its Content-Length
         if length is not None:
             answer.close()
-            raise too_large(cap)
+            raise body_too_large(cap)
         pieces = []
         size = 0
         async for piece in answer.content.iter_any():  # chunked or close-delimited
             size += len(piece)
             if size > cap:
                 answer.close()
-                raise too_large(cap)
+                raise body_too_large(cap)
             pieces.append(piece)
         return b"".join(pieces)
 

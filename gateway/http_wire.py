@@ -48,7 +48,13 @@ _FIELD_BYTES = bytes(b for b in range(256) if b == 0x09 or 0x20 <= b <= 0x7E or 
 # making up names per call
 _KNOWN_TOKENS: set[bytes] = set()
 _KNOWN_TOKENS_MAX = 1024
-_CHARACTER_NAMES = {0x0D: "CR (\\r)", 0x0A: "LF (\\n)", 0x00: "NUL (\\0)", 0x20: "a space"}
+_CHARACTER_NAMES = {
+    0x0D: "CR (\\r)",
+    0x0A: "LF (\\n)",
+    0x00: "NUL (\\0)",
+    0x09: "HTAB (\\t)",
+    0x20: "a space",
+}
 
 
 class ResponseTooLarge(httpx.RemoteProtocolError):
@@ -145,17 +151,28 @@ def whole_response(
     for part in response.iter_bytes():
         size += len(part)
         if size > max_bytes:
-            raise too_large(max_bytes, "decoded body")
+            # read whole and in step already: its connection may serve another call
+            raise ResponseTooLarge(
+                f"the upstream's answer decodes ({response.headers['content-encoding']}) "
+                f"to over {max_bytes} bytes (OMNIGATE_HTTP__MAX_RESPONSE_BYTES)"
+            )
         parts.append(part)
     # what `response.read()` keeps, read here to count it on the way
     response._content = b"".join(parts)
     return response
 
 
-def too_large(max_bytes: int, what: str = "body") -> ResponseTooLarge:
+def body_too_large(max_bytes: int) -> ResponseTooLarge:
+    """For a body past the cap as it comes: the transport closes the connection."""
     return ResponseTooLarge(
-        f"the upstream's answer has a {what} over {max_bytes} bytes "
-        f"(OMNIGATE_HTTP__MAX_RESPONSE_BYTES); the connection was closed"
+        f"the upstream's answer has a body over {max_bytes} bytes "
+        "(OMNIGATE_HTTP__MAX_RESPONSE_BYTES); the connection was closed"
+    )
+
+
+def head_too_large() -> ResponseTooLarge:
+    return ResponseTooLarge(
+        f"the upstream's answer has a head over {MAX_HEAD_BYTES} bytes; the connection was closed"
     )
 
 

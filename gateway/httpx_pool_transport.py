@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 
 from gateway.http1_transport import DEFAULT_LIMITS
-from gateway.http_wire import DEFAULT_MAX_RESPONSE_BYTES, too_large, whole_response
+from gateway.http_wire import DEFAULT_MAX_RESPONSE_BYTES, body_too_large, whole_response
 
 
 class CappedHTTPTransport(httpx.AsyncHTTPTransport):
@@ -31,13 +31,13 @@ class CappedHTTPTransport(httpx.AsyncHTTPTransport):
         try:
             length = answer.headers.get("content-length")
             if request.method != "HEAD" and length is not None and int(length) > cap:
-                raise too_large(cap)
+                raise body_too_large(cap)
             size = 0
             assert isinstance(answer.stream, httpx.AsyncByteStream)
             async for piece in answer.stream:
                 size += len(piece)
                 if size > cap:
-                    raise too_large(cap)  # closed unread: httpcore drops the connection
+                    raise body_too_large(cap)  # closed unread: httpcore drops the connection
                 pieces.append(piece)
         finally:
             await answer.aclose()

@@ -129,6 +129,19 @@ async def test_an_answer_in_many_tiny_chunks_is_read_whole_within_the_cap(size: 
     await transport.aclose()
 
 
+@pytest.mark.parametrize(("method", "status"), [("HEAD", 200), ("GET", 304)])
+async def test_the_length_of_a_body_that_never_comes_is_not_held_to_the_cap(
+    method: str, status: int
+) -> None:
+    """A HEAD answer and a 304 give the length of a body they do not carry."""
+    bodiless = b"HTTP/1.1 %d OK\r\ncontent-length: 5000\r\n\r\n" % status
+    transport = Http1Transport(max_response_bytes=100)
+    async with serving(answering(bodiless)) as upstream:
+        answer = await send(transport, method, upstream.url)
+    assert (answer.status_code, answer.content) == (status, b"")
+    await transport.aclose()
+
+
 async def test_an_interim_100_answer_is_passed_over(transport: Http1Transport) -> None:
     interim = b"HTTP/1.1 100 Continue\r\n\r\n" + OK
     async with serving(answering(interim)) as upstream:
