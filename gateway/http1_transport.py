@@ -101,6 +101,7 @@ class _Connection(asyncio.Protocol):
         self._spilled: bytearray | None = None  # the pieces, once there are many small ones
         self._body_size = 0
         self._head_size = 0  # bytes received before the headers were complete
+        self._encoded = False  # a Content-Encoding: decoded, and counted, in steps
         self._received = False
         self._last_read = 0.0
         self._until_close = False  # framed by the connection closing, not by its headers
@@ -260,6 +261,8 @@ class _Connection(asyncio.Protocol):
                     raise body_too_large(self._max_body)
             elif lower == b"transfer-encoding":
                 framed = True
+            elif lower == b"content-encoding":
+                self._encoded = True
         self._until_close = not framed and status >= 200 and status not in (204, 304)
         if self._head_request and self.status >= 200:
             # no body follows, whatever the headers say; httptools cannot be told so, and
@@ -286,6 +289,18 @@ class _Connection(asyncio.Protocol):
         if self._spilled is not None:
             return bytes(self._spilled)
         return b"".join(self._pieces)  # one piece, the common case: no copy
+
+    def response(self, request: httpx.Request) -> httpx.Response:
+        """The answer of the last exchange, as httpx describes one."""
+        return whole_response(
+            request,
+            self.status,
+            self.reason,
+            self.headers,
+            self.body,
+            self._max_body,
+            encoded=self._encoded,
+        )
 
     def on_message_complete(self) -> None:
         if 100 <= self.status < 200:  # an interim answer (100 Continue): the real one follows
@@ -382,14 +397,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
             connection = await self._exchange(pool, head, request, timeouts)
         finally:
             self._release_slot()
-        return whole_response(
-            request,
-            connection.status,
-            connection.reason,
-            connection.headers,
-            connection.body,
-            self._max_response_bytes,
-        )
+        return connection.response(request)
 
     async def _exchange(
         self, pool: _Pool, head: bytes, request: httpx.Request, timeouts: dict[str, Any]

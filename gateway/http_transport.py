@@ -111,8 +111,15 @@ class GatewayAiohttpTransport(httpx.AsyncBaseTransport):
         except aiohttp.ClientError as exc:  # an answer aiohttp could not parse
             raise httpx.RemoteProtocolError(str(exc), request=request) from exc
         reason = answer.reason.encode() if answer.reason else b""
+        encoded = "Content-Encoding" in answer.headers
         return whole_response(
-            request, answer.status, reason, answer.raw_headers, body, self._max_response_bytes
+            request,
+            answer.status,
+            reason,
+            answer.raw_headers,
+            body,
+            self._max_response_bytes,
+            encoded=encoded,
         )
 
     async def _read_capped(self, answer: aiohttp.ClientResponse) -> bytes:

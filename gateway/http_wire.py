@@ -13,8 +13,9 @@ strips them (RFC 9110 5.5), which changes no meaning.
 
 An answer is read whole into memory, so its size is capped: `ResponseTooLarge` (an
 `httpx.RemoteProtocolError`, as h11 raises for a head past its buffer) when the body as
-received or as decoded (gzip, deflate) passes `max_response_bytes`, or the head passes
-MAX_HEAD_BYTES; the transport closes the connection, whose framing is then unknown.
+received passes `max_response_bytes` or the head MAX_HEAD_BYTES (the transport closes the
+connection, whose framing is then unknown), or when the body passes `max_response_bytes`
+as decoded (gzip, deflate).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 # A status line and headers past this are refused: h11 and Node stop at 16 KiB, aiohttp at
 # 8 KiB per line. Without it a head that never ends would be held in memory as it came.
 MAX_HEAD_BYTES = 64 * 1024
-# What an answer is decoded in, at most, per step: gzip can expand a step about 1000-fold,
-# and each step is counted before the next is decoded.
-DECODE_STEP_BYTES = 64 * 1024
+# What an encoded answer is decoded in, per step: deflate expands a step at most about
+# 1000-fold (to some 8 MiB here), and each step is counted before the next is decoded.
+DECODE_STEP_BYTES = 8 * 1024
 
 # RFC 9110 5.6.2: what a method and a header name may hold
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -96,9 +97,12 @@ def _admit_token(value: bytes) -> bool:
 
 def _refusal(request: httpx.Request) -> httpx.LocalProtocolError:
     url = request.url
-    fault = _fault(request.method.encode(), url.raw_path, request.headers.raw)
+    method = request.method.encode()
+    fault = _fault(method, url.raw_path, request.headers.raw)
+    # the method is named only if it is one: the message goes to logs, whole
+    what = request.method if _TOKEN.fullmatch(method) else "a request"
     return httpx.LocalProtocolError(
-        f"refused to send {request.method} {url.scheme}://{url.netloc.decode('ascii')}: "
+        f"refused to send {what} to {url.scheme}://{url.netloc.decode('ascii')}: "
         f"{fault}; nothing was sent",
         request=request,
     )
@@ -128,24 +132,27 @@ def whole_response(
     reason: bytes,
     headers: Sequence[tuple[bytes, bytes]],
     body: bytes,
-    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    max_bytes: int,
+    *,
+    encoded: bool,
 ) -> httpx.Response:
     """An HTTP/1.1 answer read whole, as httpx's own transport describes it, its body
     already read and decoded (the sync read skips httpx's async iterators).
 
-    `body` is the body as received, within `max_bytes` (the transport saw to that); its
-    decoded form is held to `max_bytes` as well, one step at a time, so a small gzip body
-    cannot expand without bound."""
+    `body` is the body as received, within `max_bytes` (the transport saw to that).
+    `encoded`: the answer has a Content-Encoding. Its body is then decoded a step at a
+    time and held to `max_bytes` as decoded, so a small gzip body cannot expand without
+    bound."""
     extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
     if reason:
         extensions["reason_phrase"] = reason
+    stream = _DecodeSteps(body) if encoded else httpx.ByteStream(body)
     response = httpx.Response(
-        status,
-        headers=headers,
-        stream=_DecodeSteps(body),
-        request=request,
-        extensions=extensions,
+        status, headers=headers, stream=stream, request=request, extensions=extensions
     )
+    if not encoded:
+        response.read()
+        return response
     size = 0
     parts = []
     for part in response.iter_bytes():
@@ -157,7 +164,7 @@ def whole_response(
                 f"to over {max_bytes} bytes (OMNIGATE_HTTP__MAX_RESPONSE_BYTES)"
             )
         parts.append(part)
-    # what `response.read()` keeps, read here to count it on the way
+    # what `response.read()` keeps (httpx <0.29), read here to count it on the way
     response._content = b"".join(parts)
     return response
 
@@ -177,18 +184,15 @@ def head_too_large() -> ResponseTooLarge:
 
 
 class _DecodeSteps(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """The body in steps of DECODE_STEP_BYTES; a smaller one as it is, with no copy. Both
-    sync and async, as httpx's ByteStream: the client checks a response's stream is async,
-    though the body is read already."""
+    """An encoded body in steps of DECODE_STEP_BYTES. Both sync and async, as httpx's
+    ByteStream: the client checks a response's stream is async, though the body is read
+    already."""
 
     def __init__(self, body: bytes) -> None:
         self._body = body
 
     def __iter__(self) -> Iterator[bytes]:
         body = self._body
-        if len(body) <= DECODE_STEP_BYTES:
-            yield body
-            return
         for start in range(0, len(body), DECODE_STEP_BYTES):
             yield body[start : start + DECODE_STEP_BYTES]
 

@@ -42,6 +42,8 @@ class CappedHTTPTransport(httpx.AsyncHTTPTransport):
         finally:
             await answer.aclose()
         reason = answer.extensions.get("reason_phrase", b"")
+        encoded = "content-encoding" in answer.headers
+        body = b"".join(pieces)
         return whole_response(
-            request, answer.status_code, reason, answer.headers.raw, b"".join(pieces), cap
+            request, answer.status_code, reason, answer.headers.raw, body, cap, encoded=encoded
         )

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.http1_transport import Http1Transport, _Connection
-from gateway.http_wire import request_head, whole_response
+from gateway.http_wire import request_head
 
 TOKEN = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 TIMEOUTS = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
@@ -360,10 +360,7 @@ async def read_in_pieces(answer: Answer, split: list[bytes]) -> tuple[bool, http
     finally:
         connection.close()
         theirs.close()
-    response = whole_response(
-        request, connection.status, connection.reason, connection.headers, connection.body
-    )
-    return reusable, response
+    return reusable, connection.response(request)
 
 
 def test_every_answer_h11_writes_the_parser_reads_as_h11_does() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import random
 from collections.abc import AsyncIterator
 
 import httpx
@@ -106,8 +107,13 @@ async def test_the_refusal_says_which_part_and_which_character_but_not_the_value
             request("GET", "http://127.0.0.1:9/x", headers={"Authorization": secret})
         )
     assert str(refused.value) == (
-        "refused to send GET http://127.0.0.1:9: the value of the header 'Authorization' "
+        "refused to send GET to http://127.0.0.1:9: the value of the header 'Authorization' "
         "holds CR (\\r) at offset 13; nothing was sent"
+    )
+    with pytest.raises(httpx.LocalProtocolError) as refused:
+        await transport.handle_async_request(request("GET /admin HTTP/1.1\r\nX", "http://a:9"))
+    assert str(refused.value).startswith(  # the method is not repeated into the log either
+        "refused to send a request to http://a:9: the method holds a space at offset 3;"
     )
     with pytest.raises(httpx.LocalProtocolError, match="the request target holds NUL"):
         await transport.handle_async_request(request("GET", "http://127.0.0.1:9", b"/a\x00"))
@@ -218,6 +224,25 @@ async def test_a_compressed_answer_is_held_to_the_cap_as_decoded(
         assert answer.content == b"y" * CAP
         with pytest.raises(ResponseTooLarge, match=rf"decodes \(gzip\) to over {CAP} bytes"):
             await transport.handle_async_request(request("GET", upstream.url))
+
+
+@pytest.mark.parametrize("name", TRANSPORT_NAMES)
+async def test_a_compressed_answer_of_many_decoding_steps_is_decoded_whole(name: str) -> None:
+    plain = random.Random(7).randbytes(40_000)  # incompressible: five steps of 8 KiB
+    compressed = gzip.compress(plain)
+
+    async def answering_gzip(conversation: Conversation) -> None:
+        await conversation.request()
+        await conversation.answer(
+            b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s"
+            % (len(compressed), compressed)
+        )
+
+    transport = upstream_transport(name)
+    async with serving(answering_gzip) as upstream:
+        answer = await transport.handle_async_request(request("GET", upstream.url))
+    assert answer.content == plain
+    await transport.aclose()
 
 
 async def test_a_head_that_never_ends_fails(transport: httpx.AsyncBaseTransport) -> None:
