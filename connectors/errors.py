@@ -1,9 +1,12 @@
 """What can go wrong talking to an upstream, as the gateway needs to know it.
 
     UpstreamError                 any failure of one upstream call; carries `service`
-    ├── UpstreamUnavailable       5xx, refused or reset connection, unreadable body
+    ├── UpstreamUnavailable       5xx, refused or reset connection, unreadable body or one
+    │                             past the transport's size cap
     │   ├── CircuitOpen           CIRCUIT_OPEN: the breaker sent nothing (docs/resilience.md)
-    │   └── UpstreamRejected      the vendor refused our request (4xx): config or bug
+    │   └── UpstreamRejected      the vendor refused our request (4xx), or the transport
+    │       │                     refused to send it (`sent=False`: a CR or LF in a header):
+    │       │                     config or bug
     │       ├── OrderRejected     the vendor validated an order and refused to place it
     │       └── IdempotencyKeyReused  the key already placed a different order
     ├── UpstreamTimeout           no complete answer within the call's deadline

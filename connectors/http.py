@@ -170,6 +170,10 @@ class UpstreamHttp:
                 status = response.status_code
             except httpx.ConnectError as exc:
                 raise UpstreamUnavailable(self.service, operation, repr(exc), sent=False) from exc
+            except httpx.LocalProtocolError as exc:
+                # our request would not be read as written (a CR or LF in a header value):
+                # the transport refused it unsent; sent again it would be refused again
+                raise UpstreamRejected(self.service, operation, str(exc), sent=False) from exc
             except httpx.TimeoutException as exc:
                 raise UpstreamTimeout(self.service, operation, type(exc).__name__) from exc
             except httpx.HTTPError as exc:
@@ -229,9 +233,13 @@ class UpstreamHttp:
             (name, value) for lower, name, value in self._client_headers if lower not in overridden
         )
         if headers:
-            raw.extend(
-                (name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()
-            )
+            for name, value in headers.items():
+                try:
+                    raw.append((name.encode("ascii"), value.encode("ascii")))
+                except UnicodeEncodeError as exc:  # httpx raises it too: a refusal, not a bug
+                    raise httpx.LocalProtocolError(
+                        f"the header {name!r} is not ASCII; nothing was sent"
+                    ) from exc
         if content is not None and "content-length" not in overridden:
             raw.append((b"Content-Length", str(len(content)).encode("ascii")))
         request = httpx.Request(

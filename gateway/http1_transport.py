@@ -21,7 +21,14 @@ What it keeps of a full client:
   `RemoteProtocolError` for an answer that does not parse, the timeout classes only for
   timeouts (tests/test_fault_proxy.py holds all three transports to this);
 - one resend of an idempotent request when a reused connection broke before any byte of
-  the answer came: the server closed it while it sat idle, as aiohttp and httpcore resend.
+  the answer came: the server closed it while it sat idle, as aiohttp and httpcore resend;
+- the checks of gateway/http_wire.py: a head with CR, LF, NUL or another control character
+  in a header name, value or the request target is refused before anything is written
+  (`LocalProtocolError`, as h11 raises), and an answer whose body passes
+  `max_response_bytes` (as received, for Content-Length, chunked and close-delimited
+  bodies alike, or as decoded) or whose head passes MAX_HEAD_BYTES fails with
+  `ResponseTooLarge` and closes its connection. A Content-Length past the cap fails before
+  the body is read. tests/test_http1_h11.py holds the writer and the parser to h11's.
 
 What it leaves out: proxies, HTTP/2, a `HEAD` answer's body rules (no adapter sends one;
 the connection is closed after it), and write timeouts (the request is small and written at
@@ -33,16 +40,27 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, cast
 
 import httptools
 import httpx
 
+from gateway.http_wire import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MAX_HEAD_BYTES,
+    ResponseTooLarge,
+    body_too_large,
+    head_too_large,
+    request_head,
+    whole_response,
+)
+
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
 # RFC 9110 9.2.2: sending one of these twice has the effect of sending it once
 IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"})
+SPILL_AFTER_PIECES = 64
 
 Origin = tuple[bytes, bytes, int]  # scheme, host, port
 
@@ -54,9 +72,15 @@ class _BrokenBeforeAnswer(Exception):
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: one exchange at a time, the answer parsed as it arrives."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_lost: Callable[[_Connection], None]):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_lost: Callable[[_Connection], None],
+        max_body: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ):
         self._loop = loop
         self._on_lost = on_lost
+        self._max_body = max_body
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._answer: asyncio.Future[None] | None = None
@@ -73,7 +97,11 @@ class _Connection(asyncio.Protocol):
         self.status = 0
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
+        self._pieces: list[bytes] = []
+        self._spilled: bytearray | None = None  # the pieces, once there are many small ones
+        self._body_size = 0
+        self._head_size = 0  # bytes received before the headers were complete
+        self._encoded = False  # a Content-Encoding: decoded, and counted, in steps
         self._received = False
         self._last_read = 0.0
         self._until_close = False  # framed by the connection closing, not by its headers
@@ -169,10 +197,19 @@ class _Connection(asyncio.Protocol):
             return
         self._received = True
         self._last_read = self._loop.time()
+        if not self.status:
+            self._head_size += len(data)
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, ResponseTooLarge):  # raised by on_body and co.
+                self._fail(exc.__context__)
+            else:
+                self._fail(httpx.RemoteProtocolError(f"the upstream's answer failed: {exc!r}"))
         except httptools.HttpParserError as exc:
             self._fail(httpx.RemoteProtocolError(f"the upstream's answer does not parse: {exc}"))
+        if not self.status and self._head_size > MAX_HEAD_BYTES:
+            self._fail(head_too_large())
 
     def eof_received(self) -> bool:
         self.closed = True  # not to be taken from the pool before `connection_lost` comes
@@ -212,11 +249,21 @@ class _Connection(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
-        framed = any(
-            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.headers
-        )
-        self._until_close = not framed and self.status >= 200 and self.status not in (204, 304)
+        self.status = status = self._parser.get_status_code()
+        with_body = status >= 200 and status not in (204, 304) and not self._head_request
+        framed = False
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower == b"content-length":
+                framed = True
+                # refused before the body comes; llhttp has checked it is digits
+                if with_body and int(value) > self._max_body:
+                    raise body_too_large(self._max_body)
+            elif lower == b"transfer-encoding":
+                framed = True
+            elif lower == b"content-encoding":
+                self._encoded = True
+        self._until_close = not framed and status >= 200 and status not in (204, 304)
         if self._head_request and self.status >= 200:
             # no body follows, whatever the headers say; httptools cannot be told so, and
             # would wait for one: answer now and leave the connection unused
@@ -225,7 +272,35 @@ class _Connection(asyncio.Protocol):
                 self._answer.set_result(None)
 
     def on_body(self, body: bytes) -> None:
-        self.body.append(body)
+        self._body_size += len(body)
+        if self._body_size > self._max_body:
+            raise body_too_large(self._max_body)  # stops the parser; data_received fails the call
+        if self._spilled is not None:
+            self._spilled += body
+            return
+        self._pieces.append(body)
+        if len(self._pieces) > SPILL_AFTER_PIECES:
+            # many small pieces (tiny chunks) would cost far more as objects than as bytes
+            self._spilled = bytearray(b"".join(self._pieces))
+            self._pieces.clear()
+
+    @property
+    def body(self) -> bytes:
+        if self._spilled is not None:
+            return bytes(self._spilled)
+        return b"".join(self._pieces)  # one piece, the common case: no copy
+
+    def response(self, request: httpx.Request) -> httpx.Response:
+        """The answer of the last exchange, as httpx describes one."""
+        return whole_response(
+            request,
+            self.status,
+            self.reason,
+            self.headers,
+            self.body,
+            self._max_body,
+            encoded=self._encoded,
+        )
 
     def on_message_complete(self) -> None:
         if 100 <= self.status < 200:  # an interim answer (100 Continue): the real one follows
@@ -242,8 +317,9 @@ class _Connection(asyncio.Protocol):
 class _Pool:
     """The idle connections to one origin, the most recently used last."""
 
-    def __init__(self, origin: Origin, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, origin: Origin, ssl_context: ssl.SSLContext, max_body: int) -> None:
         scheme, host, port = origin
+        self._max_body = max_body
         self._host = host.decode("ascii")
         self._port = port
         self._tls = ssl_context if scheme == b"https" else None  # None: plain TCP
@@ -263,7 +339,7 @@ class _Pool:
 
     async def connect(self, request: httpx.Request, seconds: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
-        connection = _Connection(loop, self._forget)
+        connection = _Connection(loop, self._forget, self._max_body)
         sni = request.extensions.get("sni_hostname")
         try:
             async with asyncio.timeout(seconds):
@@ -287,12 +363,18 @@ class _Pool:
 
 class Http1Transport(httpx.AsyncBaseTransport):
     def __init__(
-        self, *, limits: httpx.Limits = DEFAULT_LIMITS, ssl_context: ssl.SSLContext | None = None
+        self,
+        *,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        ssl_context: ssl.SSLContext | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         """`ssl_context`: how https upstreams are verified; by default certifi's CA bundle, as
         httpx verifies with. Loaded here, at start-up: it takes about 50 ms, which the first
-        call's deadline must not pay."""
+        call's deadline must not pay. `max_response_bytes`: the largest body taken, as
+        received and as decoded (gateway/http_wire.py)."""
         self._limits = limits
+        self._max_response_bytes = max_response_bytes
         self.ssl_context = ssl_context or httpx.create_ssl_context()
         self._pools: dict[Origin, _Pool] = {}
         self._in_use = 0
@@ -307,18 +389,15 @@ class Http1Transport(httpx.AsyncBaseTransport):
         origin = (scheme, url.raw_host, url.port or DEFAULT_PORTS[scheme])
         pool = self._pools.get(origin)
         if pool is None:
-            pool = self._pools[origin] = _Pool(origin, self.ssl_context)
+            pool = self._pools[origin] = _Pool(origin, self.ssl_context, self._max_response_bytes)
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
-        head = _request_head(request)
+        head = request_head(request)  # refused here, before a connection is taken
         await self._acquire_slot(timeouts.get("pool"))
         try:
             connection = await self._exchange(pool, head, request, timeouts)
         finally:
             self._release_slot()
-        body = b"".join(connection.body)
-        return whole_response(
-            request, connection.status, connection.reason, connection.headers, body
-        )
+        return connection.response(request)
 
     async def _exchange(
         self, pool: _Pool, head: bytes, request: httpx.Request, timeouts: dict[str, Any]
@@ -400,39 +479,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
             pool.idle.clear()
 
 
-def whole_response(
-    request: httpx.Request,
-    status: int,
-    reason: bytes,
-    headers: Sequence[tuple[bytes, bytes]],
-    body: bytes,
-) -> httpx.Response:
-    """An HTTP/1.1 answer read whole, as httpx's own transport describes it, its body
-    already read (the sync read skips httpx's async iterators)."""
-    extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-    if reason:
-        extensions["reason_phrase"] = reason
-    response = httpx.Response(
-        status,
-        headers=headers,
-        stream=httpx.ByteStream(body),
-        request=request,
-        extensions=extensions,
-    )
-    response.read()
-    return response
-
-
 def _may_resend(request: httpx.Request) -> bool:
     """An idempotent request whose body is still at hand (a streamed one was used up)."""
     in_memory = isinstance(request.stream, httpx.ByteStream)
     return in_memory and request.method.encode() in IDEMPOTENT_METHODS
-
-
-def _request_head(request: httpx.Request) -> bytes:
-    """The request line and headers, as written on the wire."""
-    url = request.url
-    lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), url.raw_path)]
-    lines.extend(b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw)
-    lines.append(b"\r\n")
-    return b"".join(lines)

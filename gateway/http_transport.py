@@ -13,6 +13,12 @@ apart the same way whichever transport runs: `ConnectError` when no connection w
 truncated body: tests/test_fault_proxy.py), the timeout classes only for timeouts. A
 refused connection reported as a timeout would send clients UPSTREAM_TIMEOUT for a service
 that is down.
+
+The checks of gateway/http_wire.py hold here too: a request head that would not be read as
+written is refused before aiohttp sees it (aiohttp refuses control characters in names and
+values itself, with a ValueError, but not in the target), and an answer past
+`max_response_bytes` fails with `ResponseTooLarge` and its connection is closed (aiohttp
+reads any size).
 """
 
 from __future__ import annotations
@@ -22,13 +28,27 @@ from typing import Any
 import aiohttp
 import httpx
 
-from gateway.http1_transport import DEFAULT_LIMITS, whole_response
+from gateway.http1_transport import DEFAULT_LIMITS
+from gateway.http_wire import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    body_too_large,
+    request_head,
+    whole_response,
+)
 
 
 class GatewayAiohttpTransport(httpx.AsyncBaseTransport):
-    def __init__(self, *, limits: httpx.Limits = DEFAULT_LIMITS, trust_env: bool = False) -> None:
-        """`trust_env`: take proxies from the environment (HTTP_PROXY and the like)."""
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        trust_env: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        """`trust_env`: take proxies from the environment (HTTP_PROXY and the like).
+        `max_response_bytes`: the largest body taken, as received and as decoded."""
         self._limits = limits
+        self._max_response_bytes = max_response_bytes
         self._trust_env = trust_env
         # certifi's CA bundle, as httpx verifies with. Loaded here, at start-up: it takes
         # about 50 ms, which the first call's deadline must not pay.
@@ -53,6 +73,7 @@ class GatewayAiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request_head(request)  # refused before aiohttp sees it: only the check is wanted
         session = self._session or self._open()
         timeout = request.extensions.get("timeout", {})
         data: Any
@@ -76,7 +97,7 @@ class GatewayAiohttpTransport(httpx.AsyncBaseTransport):
                 ),
                 server_hostname=request.extensions.get("sni_hostname"),
             ) as answer:
-                body = await answer.read()
+                body = await self._read_capped(answer)
         except aiohttp.ConnectionTimeoutError as exc:
             raise httpx.ConnectTimeout(str(exc), request=request) from exc
         except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
@@ -90,7 +111,35 @@ class GatewayAiohttpTransport(httpx.AsyncBaseTransport):
         except aiohttp.ClientError as exc:  # an answer aiohttp could not parse
             raise httpx.RemoteProtocolError(str(exc), request=request) from exc
         reason = answer.reason.encode() if answer.reason else b""
-        return whole_response(request, answer.status, reason, answer.raw_headers, body)
+        encoded = "Content-Encoding" in answer.headers
+        return whole_response(
+            request,
+            answer.status,
+            reason,
+            answer.raw_headers,
+            body,
+            self._max_response_bytes,
+            encoded=encoded,
+        )
+
+    async def _read_capped(self, answer: aiohttp.ClientResponse) -> bytes:
+        """The body, or ResponseTooLarge with the connection closed (its framing unknown)."""
+        cap = self._max_response_bytes
+        length = answer.content_length
+        if answer.method == "HEAD" or (length is not None and length <= cap):
+            return await answer.read()  # aiohttp holds it to its Content-Length
+        if length is not None:
+            answer.close()
+            raise body_too_large(cap)
+        pieces = []
+        size = 0
+        async for piece in answer.content.iter_any():  # chunked or close-delimited
+            size += len(piece)
+            if size > cap:
+                answer.close()
+                raise body_too_large(cap)
+            pieces.append(piece)
+        return b"".join(pieces)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -36,6 +36,7 @@ from connectors.salesforce.settings import SalesforceSettings
 from connectors.shopify.settings import ShopifySettings
 from connectors.square.settings import SquareSettings
 from gateway.config_file import ConfigFileSource
+from gateway.http_wire import DEFAULT_MAX_RESPONSE_BYTES
 
 DEFAULT_GRAPHIQL_ASSETS = Path(__file__).parent / "graphiql" / "assets"
 
@@ -59,6 +60,10 @@ class HttpSettings(BaseModel):
     # happened (tests/test_fault_proxy.py).
     transport: TransportName = "http1"
     max_connections: int = Field(default=200, ge=1)
+    # The largest upstream answer body taken, as received and as decoded: answers are read
+    # whole into memory, so a larger one fails the call (UPSTREAM_UNAVAILABLE) and closes
+    # its connection. The default and why: gateway/http_wire.py.
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1)
 
     @model_validator(mode="before")
     @classmethod

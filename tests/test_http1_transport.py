@@ -8,98 +8,15 @@ import asyncio
 import socket
 import ssl
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import trustme
+from scripted_upstream import OK, TIMEOUTS, Conversation, answering, serving
 
 from gateway.http1_transport import Http1Transport
-
-Handler = Callable[["Conversation"], Awaitable[None]]
-OK = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
-TIMEOUTS = {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0}
-
-
-@dataclass
-class Conversation:
-    """One connection as the server sees it."""
-
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-
-    async def request(self) -> tuple[bytes, bytes] | None:
-        """The next request's line and body; None when the client closed."""
-        try:
-            head = await self.reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
-            return None
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        body = await self.reader.readexactly(length) if length else b""
-        return head.split(b"\r\n", 1)[0], body
-
-    async def answer(self, raw: bytes) -> None:
-        self.writer.write(raw)
-        await self.writer.drain()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-@dataclass
-class Upstream:
-    url: str
-    connections: int = 0
-
-
-@asynccontextmanager
-async def serving(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[Upstream]:
-    upstream = Upstream("")
-    conversations: list[tuple[asyncio.Task[None] | None, asyncio.StreamWriter]] = []
-
-    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream.connections += 1
-        conversations.append((asyncio.current_task(), writer))
-        try:
-            await handler(Conversation(reader, writer))
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        except asyncio.CancelledError:
-            pass  # cancelled by `serving` itself, on the way out
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(on_connection, "127.0.0.1", 0, ssl=tls)
-    port = server.sockets[0].getsockname()[1]
-    upstream.url = f"{'https' if tls else 'http'}://{'localhost' if tls else '127.0.0.1'}:{port}"
-    try:
-        yield upstream
-    finally:
-        server.close()
-        for task, writer in conversations:
-            writer.close()
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(task for task, _ in conversations if task), return_exceptions=True)
-        await server.wait_closed()
-
-
-def answering(*answers: bytes) -> Handler:
-    """Answers the upstream's first requests, on whichever connection, with `answers` in
-    turn, and every later one with OK."""
-    pending = list(answers)
-
-    async def handler(conversation: Conversation) -> None:
-        while await conversation.request() is not None:
-            await conversation.answer(pending.pop(0) if pending else OK)
-
-    return handler
+from gateway.http_wire import ResponseTooLarge
 
 
 async def send(
@@ -188,6 +105,41 @@ async def test_a_reset_cuts_a_close_framed_answer_short(transport: Http1Transpor
     async with serving(resetting) as upstream:
         with pytest.raises(httpx.ReadError, match="before the answer was whole"):
             await send(transport, "GET", upstream.url)
+
+
+@pytest.mark.parametrize("size", [500, 501])
+async def test_an_answer_in_many_tiny_chunks_is_read_whole_within_the_cap(size: int) -> None:
+    """Hundreds of one- and two-byte chunks: held as one buffer past a few dozen pieces, and
+    counted against the cap all the same."""
+    body = (bytes(range(256)) * 2)[:size]
+    pieces, start = [], 0
+    while start < size:  # one byte, then two, then one...
+        step = 1 + len(pieces) % 2
+        pieces.append(body[start : start + step])
+        start += step
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
+    chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    transport = Http1Transport(max_response_bytes=500)
+    async with serving(answering(chunked)) as upstream:
+        if size <= 500:
+            assert (await send(transport, "GET", upstream.url)).content == body
+        else:
+            with pytest.raises(ResponseTooLarge):
+                await send(transport, "GET", upstream.url)
+    await transport.aclose()
+
+
+@pytest.mark.parametrize(("method", "status"), [("HEAD", 200), ("GET", 304)])
+async def test_the_length_of_a_body_that_never_comes_is_not_held_to_the_cap(
+    method: str, status: int
+) -> None:
+    """A HEAD answer and a 304 give the length of a body they do not carry."""
+    bodiless = b"HTTP/1.1 %d OK\r\ncontent-length: 5000\r\n\r\n" % status
+    transport = Http1Transport(max_response_bytes=100)
+    async with serving(answering(bodiless)) as upstream:
+        answer = await send(transport, method, upstream.url)
+    assert (answer.status_code, answer.content) == (status, b"")
+    await transport.aclose()
 
 
 async def test_an_interim_100_answer_is_passed_over(transport: Http1Transport) -> None:

@@ -168,6 +168,8 @@ def _outcome(error: UpstreamError, *, cut_short: bool) -> Outcome:
     if isinstance(error, UpstreamThrottled):
         return Outcome.IGNORED  # it answered, and asked us to slow down: the budget's job
     if isinstance(error, UpstreamRejected):
+        if not error.sent:
+            return Outcome.IGNORED  # refused before sending: says nothing of the service
         return Outcome.SUCCESS  # it answered: the request was wrong, not the service
     if isinstance(error, UpstreamTimeout) and cut_short:
         return Outcome.IGNORED

@@ -36,6 +36,8 @@ from gateway.auth.authenticator import build_authenticator
 from gateway.auth.indexes import ensure_auth_indexes
 from gateway.http1_transport import DEFAULT_LIMITS, Http1Transport
 from gateway.http_transport import GatewayAiohttpTransport, UpstreamClient
+from gateway.http_wire import DEFAULT_MAX_RESPONSE_BYTES
+from gateway.httpx_pool_transport import CappedHTTPTransport
 from gateway.limits.admission import build_admission
 from gateway.metrics import Metrics
 from gateway.mongo import connect_mongo, ensure_indexes
@@ -55,16 +57,20 @@ CLIENT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 
 
 def upstream_transport(
-    name: str, limits: httpx.Limits = DEFAULT_LIMITS
+    name: str,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> httpx.AsyncBaseTransport:
     """The transport `OMNIGATE_HTTP__TRANSPORT` names (TRANSPORT_NAMES), as the gateway
     builds it; the benchmarks and the transport tests build theirs here too."""
     if name == "http1":
-        return Http1Transport(limits=limits)
+        return Http1Transport(limits=limits, max_response_bytes=max_response_bytes)
     if name == "aiohttp":
-        return GatewayAiohttpTransport(limits=limits, trust_env=False)
+        return GatewayAiohttpTransport(
+            limits=limits, trust_env=False, max_response_bytes=max_response_bytes
+        )
     if name == "httpx":
-        return httpx.AsyncHTTPTransport(limits=limits)
+        return CappedHTTPTransport(limits=limits, max_response_bytes=max_response_bytes)
     raise ValueError(f"unknown upstream transport {name!r}: one of {TRANSPORT_NAMES}")
 
 
@@ -76,7 +82,7 @@ def build_http_client(settings: HttpSettings, tracing: Tracing | None = None) ->
         max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_connections,
     )
-    transport = upstream_transport(settings.transport, limits)
+    transport = upstream_transport(settings.transport, limits, settings.max_response_bytes)
     tracer = tracing.tracer("omnigate.upstream") if tracing is not None else None
     return UpstreamClient(transport=PropagatingTransport(transport, tracer), timeout=timeout)
 
