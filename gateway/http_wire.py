@@ -1,5 +1,10 @@
 """What the upstream transports put on the wire and what they take back from it.
 
+Leans on one private attribute of httpx 0.29: a decoded answer read here, to count it
+against the cap, is stored as `Response._content`, where `Response.read()` keeps it. httpx
+is pinned to its minor (pyproject.toml); the decoded-cap tests in tests/test_upstream_wire.py
+read `.content` afterwards and fail if httpx keeps it elsewhere.
+
 A request's head is checked as it is written: a method that is not a token, a header name
 that is not a token, a control character (CR, LF, NUL and the rest of C0 and DEL; HTAB only
 inside a header value) in a header value, or a space or control character in the request
@@ -164,7 +169,7 @@ def whole_response(
                 f"to over {max_bytes} bytes (OMNIGATE_HTTP__MAX_RESPONSE_BYTES)"
             )
         parts.append(part)
-    # what `response.read()` keeps (httpx <0.29), read here to count it on the way
+    # where `response.read()` keeps it (httpx 0.29, see the top), read here to count it
     response._content = b"".join(parts)
     return response
 
