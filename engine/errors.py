@@ -10,17 +10,15 @@ anything else             masked as INTERNAL_SERVER_ERROR, logged with its trace
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
 from pymongo.errors import PyMongoError
-from strawberry.extensions import SchemaExtension
 
 from commerce.errors import BadUserInput, PublicError
 from connectors.errors import UpstreamError
 
-__all__ = ["DATABASE_UNAVAILABLE", "BadUserInput", "ErrorShaping", "PublicError", "shape_errors"]
+__all__ = ["DATABASE_UNAVAILABLE", "BadUserInput", "PublicError", "shape_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +67,3 @@ def _request_error_code(error: GraphQLError) -> str:
     if error.message.startswith("Variable '$"):
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
-
-
-class ErrorShaping(SchemaExtension):
-    """Shapes the errors of every execution, whatever the transport. A parse error raised by
-    ParserCache escapes `on_operation`, so the HTTP view shapes its result once more."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = shape_errors(result.errors)

@@ -10,10 +10,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.federation import Schema
 from strawberry.types import ExecutionContext
 
-from engine.deadline import RequestDeadline
-from engine.errors import ErrorShaping, shape_errors
+from engine.errors import shape_errors
 from engine.execution import FastExecutionObserver, TrivialFieldExecutor
-from engine.notices import ResponseNotices
+from engine.operation import OperationExtension
 from resolvers.cart_mutations import CartMutations, CartQueries
 from resolvers.cart_subscriptions import CartSubscriptions
 from resolvers.checkout import CheckoutMutations
@@ -73,10 +72,9 @@ def build_schema(
         subscription=Subscription,
         extensions=[
             *admission,
-            ErrorShaping,
-            RequestDeadline,
-            # errors that keep their field's data (STALE_DATA) and extensions.warnings
-            ResponseNotices,
+            # the request deadline, notices (errors that keep their field's data, such as
+            # STALE_DATA, and extensions.warnings) and error shaping
+            OperationExtension,
         ],
         execution_context_class=(
             TrivialFieldExecutor.configured(
