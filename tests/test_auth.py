@@ -20,6 +20,7 @@ import jwt
 import pytest
 from conftest import bearer
 from cryptography.hazmat.primitives import serialization
+from production_secrets import PRODUCTION_SECRETS
 
 from gateway.auth import ANONYMOUS, Authenticator, Credentials, Principal, PrincipalKind
 from gateway.local_mongod import free_port
@@ -332,17 +333,7 @@ def test_symmetric_and_none_algorithms_cannot_be_allowed():
     assert AuthSettings(algorithms=["PS256", "EdDSA"]).algorithms == ["PS256", "EdDSA"]
 
 
-REAL_SECRETS = {
-    "square": {"access_token": "real"},
-    "shopify": {"access_token": "real"},
-    "salesforce": {"client_secret": "real"},
-    "webhooks": {
-        "square_signature_key": "real",
-        "shopify_secret": "real",
-        "square_notification_url": "https://api.example.com/webhooks/square",
-    },
-    "offers": {"quote_secret": "real", "webhook_secret": "real"},
-}
+REAL_SECRETS = PRODUCTION_SECRETS
 
 
 @pytest.mark.parametrize(

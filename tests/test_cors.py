@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import websockets
 from live_server import serving
+from production_secrets import PRODUCTION_SECRETS
 from pydantic import ValidationError
 from websockets.exceptions import InvalidStatus
 
@@ -24,19 +25,7 @@ from gateway.settings import (
 SHOP = "https://shop.example.com"
 EVIL = "https://evil.example.net"
 QUERY = {"query": "{ __typename }"}
-REAL_SECRETS = {
-    "square": {"access_token": "real"},
-    "shopify": {"access_token": "real"},
-    "salesforce": {"client_secret": "real"},
-    "webhooks": {
-        "square_signature_key": "real",
-        "shopify_secret": "real",
-        # production refuses the loopback default: Square signs the URL it calls
-        "square_notification_url": "https://api.example.com/webhooks/square",
-    },
-    "offers": {"quote_secret": "real", "webhook_secret": "real"},
-    "auth": {"issuer": "https://login.retailer.example/"},
-}
+REAL_SECRETS = {**PRODUCTION_SECRETS, "auth": {"issuer": "https://login.retailer.example/"}}
 
 
 def preflight(origin: str, headers: str = "content-type") -> dict[str, str]:

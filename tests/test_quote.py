@@ -11,6 +11,7 @@ import pytest
 from cart_api import CART_CREATE, LINES_ADD, SET_FULFILLMENT, Device, codes, staff_at
 from cart_api import stocked_skus as skus_at
 from offers_api import put_promotions
+from production_secrets import VENDOR_SECRETS
 
 from commerce.offers import Conditions, OfferKind, Promotion
 from commerce.offers.quotes import QuoteLine, QuoteProblem, QuoteSigner, verify
@@ -141,14 +142,7 @@ def test_a_quote_signed_with_another_secret_is_invalid() -> None:
 
 def test_production_refuses_the_sandbox_quote_secret() -> None:
     real = {
-        "square": {"access_token": "real"},
-        "shopify": {"access_token": "real"},
-        "salesforce": {"client_secret": "real"},
-        "webhooks": {
-            "square_signature_key": "real",
-            "shopify_secret": "real",
-            "square_notification_url": "https://api.example/webhooks/square",
-        },
+        **VENDOR_SECRETS,
         "auth": {"issuer": "https://login.example/", "audience": "https://api.example"},
     }
     with pytest.raises(ValueError, match=r"offers\.quote_secret.*offers\.webhook_secret"):
