@@ -300,32 +300,28 @@ class TrivialFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             else:
                 complete = values[key] = self._completer(return_type, field_details_list)
             if complete is not None:
+                # verifying mode: graphql-core's completion of the same value, to compare
+                normal = (
+                    partial(
+                        super().complete_value,
+                        return_type,
+                        field_details_list,
+                        info,
+                        path,
+                        result,
+                        position_context,
+                    )
+                    if self._verify
+                    else None
+                )
                 try:
                     completed = complete(result)
                 except Exception as error:
                     reason = self._fell_back(error, path)
-                    if self._verify and reason in ERROR_REASONS:
-                        normal = partial(
-                            super().complete_value,
-                            return_type,
-                            field_details_list,
-                            info,
-                            path,
-                            result,
-                            position_context,
-                        )
+                    if normal is not None and reason in ERROR_REASONS:
                         return self._after_fallback(reason, path, normal)
                 else:
-                    if self._verify:
-                        normal = partial(
-                            super().complete_value,
-                            return_type,
-                            field_details_list,
-                            info,
-                            path,
-                            result,
-                            position_context,
-                        )
+                    if normal is not None:
                         self._check(completed, normal, path)
                     return completed
         return super().complete_value(
