@@ -121,9 +121,11 @@ class CartService:
         cart: StoredCart,
         reads: CatalogReads,
         channel: SalesChannel,
+        extra_codes: Sequence[str] = (),
     ) -> CartPrice:
         """The cart at today's prices and offers on `channel`, at the store that channel
-        prices for (the principal's store, or the cart's pickup store)."""
+        prices for (the principal's store, or the cart's pickup store); `extra_codes` as if
+        they were applied too."""
         return await price_cart(
             cart,
             reads,
@@ -131,6 +133,7 @@ class CartService:
             self._default_currency,
             channel=channel.value,
             store_id=pricing_store(principal, channel, cart.pickup_store_id),
+            extra_codes=extra_codes,
         )
 
     @property
@@ -403,15 +406,7 @@ class CartService:
         if isinstance(cart, CartOutcome):
             return cart
         normalised = normalise_code(code)
-        price = await price_cart(
-            cart,
-            reads,
-            self._offers,
-            self._default_currency,
-            channel=sales_channel.value,
-            store_id=pricing_store(principal, sales_channel, None) or cart.pickup_store_id,
-            extra_codes=(normalised,),
-        )
+        price = await self.price(principal, cart, reads, sales_channel, (normalised,))
         outcome = next(o for o in price.offers if o.code == normalised)
         if outcome.refusal is not None:
             return CartOutcome(
