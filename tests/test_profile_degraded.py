@@ -36,7 +36,9 @@ def degraded_settings(settings, crm_proxy):
     return behind_proxies(
         settings,
         {"salesforce": crm_proxy},
-        upstreams={"all": RESILIENCE},
+        # tight on the faulted CRM only: the POS and e-commerce keep their defaults, so a
+        # slow first answer from them (a loaded CI machine) is not mistaken for the fault
+        upstreams={"salesforce": RESILIENCE},
         request_deadline_seconds=2.0,
         cache={"profile_refresh_retry_seconds": 30},
     )
@@ -62,6 +64,7 @@ async def test_an_invalidated_copy_is_served_stale_when_the_crm_fails(
     headers = bearer(tokens.customer(contact.id))
     async with make_gateway(degraded_settings) as gateway:
         fresh = await gateway.query(ME, headers=headers)
+        assert "errors" not in fresh, fresh
         # a copy read ten minutes ago, then invalidated: its age is what the answer states
         now = datetime.now(UTC)
         await profiles.update_one(
@@ -129,7 +132,8 @@ async def test_a_copy_past_its_hard_ttl_is_never_served(
 ):
     headers = bearer(tokens.customer(contact.id))
     async with make_gateway(degraded_settings) as gateway:
-        await gateway.query(ME, headers=headers)
+        warm = await gateway.query(ME, headers=headers)  # the profile cached
+        assert "errors" not in warm, warm
         await profiles.update_one({"_id": contact.id}, {"$set": {"expires_at": datetime.now(UTC)}})
         crm_proxy.set(Fault.REFUSE)
         body = await gateway.query(ME, headers=headers)
@@ -142,7 +146,8 @@ async def test_past_the_soft_ttl_a_failed_refresh_turns_revalidating_into_stale_
 ):
     headers = bearer(tokens.customer(contact.id))
     async with make_gateway(degraded_settings) as gateway:
-        await gateway.query(ME, headers=headers)
+        warm = await gateway.query(ME, headers=headers)  # the profile cached
+        assert "errors" not in warm, warm
         await make_stale(profiles, contact.id, given_name=STALE_NAME)
         crm_proxy.set(Fault.REFUSE)
 
@@ -196,10 +201,11 @@ async def test_a_failing_pos_on_an_invalidated_copy_is_stale_too(
     settings, make_gateway, sandbox, tokens, contact, profiles
 ):
     with proxies_in_front_of({"square": sandbox.url("square")}) as proxies:
-        faulty = behind_proxies(settings, proxies, upstreams={"all": RESILIENCE})
+        faulty = behind_proxies(settings, proxies, upstreams={"square": RESILIENCE})
         headers = bearer(tokens.customer(contact.id))
         async with make_gateway(faulty) as gateway:
             fresh = await gateway.query(ME, headers=headers)
+            assert "errors" not in fresh, fresh
             await profiles.update_one(
                 {"_id": contact.id}, {"$set": {"invalidated_at": datetime.now(UTC)}}
             )
@@ -237,7 +243,7 @@ async def test_a_failing_pos_nulls_the_orders_and_leaves_the_profile(
     }
     """
     with proxies_in_front_of({"square": sandbox.url("square")}) as proxies:
-        faulty = behind_proxies(settings, proxies, upstreams={"all": RESILIENCE})
+        faulty = behind_proxies(settings, proxies, upstreams={"square": RESILIENCE})
         headers = bearer(tokens.customer(contact.id))
         async with make_gateway(faulty) as gateway:
             await gateway.query(ME, headers=headers)  # the profile cached
