@@ -13,7 +13,7 @@ DEV_LOCK := requirements/lock-dev.txt
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml requirements/build.in --universal \
 	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet
 
-.PHONY: install run test lint format schema schema-release bench browser audit lock lock-upgrade graphiql-lock clean
+.PHONY: install run test test-fuzz test-failover lint format schema schema-release bench browser audit lock lock-upgrade graphiql-lock clean
 
 install: $(STAMP) $(ASSETS)/graphiql.min.js
 
@@ -71,8 +71,16 @@ $(AUDIT)/node_modules/.package-lock.json: $(AUDIT)/package.json $(AUDIT)/package
 run: install
 	$(BIN)/omnigate dev
 
+# The default suite; the slower groups (pyproject.toml's markers) have their own targets,
+# each its own CI step (.ci/run).
 test: install $(AUDIT)/node_modules/.package-lock.json
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not fuzz and not failover"
+
+test-fuzz: install
+	$(BIN)/pytest -m fuzz
+
+test-failover: install
+	$(BIN)/pytest -m failover
 
 lint: install
 	$(BIN)/ruff check .
