@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +76,16 @@ class RecordThenReplay(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def asgi_post(app: Starlette, body: bytes) -> Callable[[], Awaitable[bytes]]:
-    """A POST /graphql of `body` straight into the app; returns the response body."""
+def asgi_post(
+    app: Starlette, body: bytes, extra_headers: Sequence[tuple[bytes, bytes]] = ()
+) -> Callable[[], Awaitable[bytes]]:
+    """A POST /graphql of `body` (with `extra_headers`, e.g. authorization) straight into
+    the app; returns the response body."""
     headers = [
         (b"host", b"127.0.0.1"),
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
+        *extra_headers,
     ]
 
     async def post() -> bytes:
