@@ -5,6 +5,9 @@ looked up, so `none` and every HS* algorithm are refused outright (an HS256 toke
 with the RSA public key, the RS/HS confusion, never reaches a verifier); the key comes from
 the JWKS by `kid`, and PyJWT then verifies with the algorithm bound to that key, not the one
 the token claims. Issuer, audience, expiry (with a small leeway) and not-before follow.
+
+A token that verified is remembered by its exact text (gateway/auth/verified_tokens.py says
+what is checked again on each later request that presents it).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from jwt.exceptions import (
 from gateway.auth.claims import REQUIRED_CLAIMS
 from gateway.auth.errors import InvalidCredentials
 from gateway.auth.jwks import JwksCache
+from gateway.auth.verified_tokens import VerifiedToken, VerifiedTokens
 
 # a JWT this long is no token an IdP issued; refused before it is parsed
 MAX_TOKEN_LENGTH = 8192
@@ -48,17 +52,24 @@ class TokenVerifier:
         audience: str,
         algorithms: Collection[str],
         leeway_seconds: float,
+        verified: VerifiedTokens | None = None,
     ) -> None:
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._algorithms = frozenset(algorithms)
         self._leeway = leeway_seconds
+        self._verified = VerifiedTokens() if verified is None else verified
 
     async def claims(self, token: str) -> dict[str, Any]:
         """The verified claims of `token`; InvalidCredentials when it proves nothing."""
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidCredentials("The token is too long.")
+        known = self._verified.get(token)
+        if known is not None:
+            if await self._keys.key(known.kid) is known.key:
+                return dict(known.claims)  # a copy: the caller may keep or change it
+            self._verified.forget(token)  # its key was withdrawn or refetched: in full
         try:
             header = jwt.get_unverified_header(token)
         except PyJWTError as exc:
@@ -73,7 +84,7 @@ class TokenVerifier:
         if key is None:
             raise InvalidCredentials("The token is signed with a key the issuer does not publish.")
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 key,
                 algorithms=[algorithm],
@@ -84,6 +95,10 @@ class TokenVerifier:
             )
         except PyJWTError as exc:
             raise InvalidCredentials(_reason(exc)) from exc
+        # `exp` is required and PyJWT has checked it is a number
+        expires_at = float(claims["exp"]) + self._leeway
+        self._verified.remember(token, VerifiedToken(dict(claims), kid, key, expires_at))
+        return claims
 
 
 def _reason(error: PyJWTError) -> str:
