@@ -1,0 +1,55 @@
+"""A cart's lines are made from their documents on first use (commerce/cart/model.py
+StoredLines) and behave as the tuple they stand for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from commerce.cart.model import StoredCart, StoredLine
+from connectors.records import Money
+
+NOW = datetime(2026, 12, 6, tzinfo=UTC)
+
+
+def document(*skus: str) -> dict[str, object]:
+    return {
+        "_id": "cart_1",
+        "version": 4,
+        "status": "OPEN",
+        "lines": [
+            {
+                "id": f"line_{i}",
+                "sku": sku,
+                "quantity": i + 1,
+                "added_unit_price": {"amount": "12.50", "currency": "USD"},
+                "added_at": NOW,
+            }
+            for i, sku in enumerate(skus)
+        ],
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+
+
+def test_the_lines_are_the_documents_lines_in_order():
+    cart = StoredCart.from_document(document("A", "B"))
+    expected = (
+        StoredLine("line_0", "A", 1, Money(Decimal("12.50"), "USD"), NOW),
+        StoredLine("line_1", "B", 2, Money(Decimal("12.50"), "USD"), NOW),
+    )
+    assert len(cart.lines) == 2
+    assert tuple(cart.lines) == expected
+    assert cart.lines[1] == expected[1]
+    assert cart.lines[-1:] == expected[1:]
+    assert cart.lines == expected
+    assert cart.quantity_of("B") == 2
+    assert cart.line("line_0") == expected[0]
+
+
+def test_carts_read_twice_are_equal_and_differ_by_their_lines():
+    assert StoredCart.from_document(document("A")) == StoredCart.from_document(document("A"))
+    assert StoredCart.from_document(document("A")) != StoredCart.from_document(document("B"))
+    empty = StoredCart.from_document({**document(), "lines": []})
+    assert not empty.lines
+    assert list(empty.lines) == []
