@@ -9,33 +9,69 @@ does is in its own module: engine/deadline.py, engine/notices.py, engine/errors.
 The order is the one the three separate extensions had: the deadline's budget starts with
 the operation (parsing and validation inside it) and is the request deadline for the
 whole execution; notices are collected inside it and added to the result when execution
-ends; errors are shaped last, when the operation ends, notices' errors included.
+ends; errors are shaped last, when the operation ends, notices' errors included. An
+`OperationObserver` (the runtime's operation metrics) then hears of the operation with its
+errors as the client sees them, from the same hook rather than one of its own.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar, Protocol
 
-from graphql import ExecutionResult
+from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from engine.deadline import execution_deadline
 from engine.errors import shape_errors
 from engine.notices import Notices, current_notices
 
 
+class OperationObserver(Protocol):
+    def operation_ended(
+        self,
+        execution: ExecutionContext,
+        errors: Sequence[GraphQLError] | None,
+        *,
+        failed: bool = False,
+    ) -> None:
+        """`errors` as shaped for the client; `failed`: an exception escaped (a 500)."""
+
+
 class OperationExtension(SchemaExtension):
+    # set per schema by `observed_by`; None hears nothing
+    observer: ClassVar[OperationObserver | None] = None
     _started: float | None = None
     _warnings: list[dict[str, Any]] | None = None
 
+    @classmethod
+    def observed_by(cls, observer: OperationObserver | None) -> type[OperationExtension]:
+        """This extension with `observer` told of every operation's end."""
+        if observer is None:
+            return cls
+        return type(cls.__name__, (cls,), {"observer": observer})
+
     def on_operation(self) -> Iterator[None]:
         self._started = time.monotonic()
-        yield
-        result = self.execution_context.result
+        execution = self.execution_context
+        try:
+            yield
+        except GraphQLError as error:  # a refused document escapes the operation
+            if self.observer is not None:
+                self.observer.operation_ended(execution, shape_errors([error]))
+            raise
+        except Exception:
+            if self.observer is not None:
+                self.observer.operation_ended(execution, None, failed=True)
+            raise
+        result = execution.result
         if result is not None and result.errors:
             result.errors = shape_errors(result.errors)
+        if self.observer is not None:
+            errors = getattr(result, "errors", None) or execution.pre_execution_errors
+            self.observer.operation_ended(execution, errors)
 
     def on_execute(self) -> Iterator[None]:
         with execution_deadline(self.execution_context, self._started):

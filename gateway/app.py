@@ -24,9 +24,9 @@ from gateway.metrics import Metrics
 from gateway.request_id import RequestId
 from gateway.settings import Settings
 from gateway.telemetry import (
+    OperationCounter,
     ServerSpans,
     Tracing,
-    count_operations,
     instrument_schema,
     register_process_metrics,
     tracing_from_settings,
@@ -68,8 +68,8 @@ def create_app(
         fast_execution=settings.graphql.fast_execution,
         verify_fast_execution=settings.graphql.verify_fast_execution,
         execution_observer=metrics_,
+        operation_observer=OperationCounter(metrics_),
     )
-    count_operations(schema, metrics_)
     if tracing is not None:
         instrument_schema(
             schema, tracing.tracer(), resolver_spans=settings.telemetry.resolver_spans

@@ -12,7 +12,7 @@ from strawberry.types import ExecutionContext
 
 from engine.errors import shape_errors
 from engine.execution import FastExecutionObserver, TrivialFieldExecutor
-from engine.operation import OperationExtension
+from engine.operation import OperationExtension, OperationObserver
 from resolvers.cart_mutations import CartMutations, CartQueries
 from resolvers.cart_subscriptions import CartSubscriptions
 from resolvers.checkout import CheckoutMutations
@@ -59,13 +59,15 @@ def build_schema(
     fast_execution: bool = True,
     verify_fast_execution: bool = False,
     execution_observer: FastExecutionObserver | None = None,
+    operation_observer: OperationObserver | None = None,
 ) -> Schema:
     """The schema with the engine's extensions. `admission`: what runs first on every
     operation, before errors are shaped (the runtime's parser and validation with its
     operation limits, gateway/wiring/schema.py); it changes what is accepted, never the
     printed SDL. `fast_execution`: the engine's executor (engine/execution.py), or
     graphql-core's own; with it, `verify_fast_execution` checks each of its answers against
-    graphql-core's and `execution_observer` hears of each fallback to graphql-core's path."""
+    graphql-core's and `execution_observer` hears of each fallback to graphql-core's path.
+    `operation_observer` hears of every operation's end (the runtime's metrics)."""
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
@@ -74,7 +76,7 @@ def build_schema(
             *admission,
             # the request deadline, notices (errors that keep their field's data, such as
             # STALE_DATA, and extensions.warnings) and error shaping
-            OperationExtension,
+            OperationExtension.observed_by(operation_observer),
         ],
         execution_context_class=(
             TrivialFieldExecutor.configured(

@@ -1,6 +1,6 @@
 """Operation limits and protocol hygiene for /graphql (docs/security.md).
 
-Parse: TokenLimitedParser. Validate: LimitedValidation (depth, aliases, directives,
+Parse and validate: LimitedDocument (a token limit; depth, aliases, directives,
 introspection switch, suggestions, then cost). HTTP: AcceptNegotiation (media_types.py),
 BodySizeLimit, CsrfPrevention.
 Per request, once the principal is known: admission.py (RateLimiter, then persisted
@@ -12,13 +12,12 @@ from gateway.limits.body_size import PAYLOAD_TOO_LARGE, BodySizeLimit
 from gateway.limits.client_address import client_address
 from gateway.limits.cost import operation_cost
 from gateway.limits.csrf import CSRF_PREVENTED, CsrfPrevention
+from gateway.limits.document import LimitedDocument
 from gateway.limits.http_refusal import Refusal
-from gateway.limits.parsing import TokenLimitedParser
 from gateway.limits.policy import OperationLimits
 from gateway.limits.rate_limit import RATE_LIMITED, RateLimiter
 from gateway.limits.refusal import QUERY_TOO_COMPLEX, too_complex
 from gateway.limits.rules import INTROSPECTION_DISABLED, limit_rules
-from gateway.limits.validation import LimitedValidation
 
 __all__ = [
     "CSRF_PREVENTED",
@@ -30,11 +29,10 @@ __all__ = [
     "AcceptNegotiation",
     "BodySizeLimit",
     "CsrfPrevention",
-    "LimitedValidation",
+    "LimitedDocument",
     "OperationLimits",
     "RateLimiter",
     "Refusal",
-    "TokenLimitedParser",
     "client_address",
     "limit_rules",
     "operation_cost",

@@ -1,4 +1,5 @@
-"""Validation, cached per document (a drop-in for Strawberry's ValidationCache), that can
+"""Validation, cached per document (what Strawberry's ValidationCache does;
+gateway/limits/document.py runs it), that can
 hide "Did you mean ...?" suggestions and the names the document did not say, followed by
 the cost check with this request's variables.
 
@@ -9,20 +10,16 @@ a document a developer validated is validated again, and refused, for anyone els
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache, lru_cache
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
-from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from commerce.principal import ANONYMOUS, Principal
-from gateway.limits.cost import operation_cost
 from gateway.limits.document_key import DocumentKey
-from gateway.limits.policy import OperationLimits
-from gateway.limits.refusal import too_complex
-from gateway.limits.rules import NoIntrospection, limit_rules
+from gateway.limits.rules import NoIntrospection
 
 Rules = tuple[type[ASTValidationRule], ...]
 # Strawberry adds these to every validation of its own
@@ -30,7 +27,7 @@ _STRAWBERRY_RULES: Rules = (MaybeNullValidationRule, OneOfInputValidationRule)
 
 
 @cache
-def _cached_validate(
+def cached_validate(
     maxsize: int,
 ) -> Callable[[GraphQLSchema, DocumentKey, Rules, bool, bool], list[GraphQLError]]:
     return lru_cache(maxsize=maxsize)(_validate)
@@ -87,46 +84,7 @@ def _unnamed(error: GraphQLError, document: DocumentNode) -> GraphQLError:
     )
 
 
-class LimitedValidation(SchemaExtension):
-    def __init__(self, limits: OperationLimits, maxsize: int = 512) -> None:
-        super().__init__()
-        self._limits = limits
-        self._rules = limit_rules(limits)
-        self._validate = _cached_validate(maxsize)
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.validation_rules:
-            schema = context.schema._schema
-            discovery = self._limits.discovery(_principal(context.context).kind)
-            errors = self._validate(
-                schema,
-                DocumentKey(document),
-                context.validation_rules + self._rules,
-                discovery.introspection,
-                not discovery.suggestions,
-            )
-            if not errors:
-                cost = operation_cost(
-                    schema,
-                    document,
-                    context.operation_name,
-                    context.variables,
-                    self._limits.default_list_size,
-                )
-                if cost > self._limits.max_cost:
-                    errors = [
-                        too_complex(
-                            f"Operation refused: cost {cost} exceeds the limit of "
-                            f"{self._limits.max_cost} (max_cost)."
-                        )
-                    ]
-            context.pre_execution_errors = errors
-        yield
-
-
-def _principal(context: object) -> Principal:
+def principal_of(context: object) -> Principal:
     """The request's principal; a schema executed without the gateway's context (as in
     tests) is asked as anonymous."""
     principal = getattr(context, "principal", ANONYMOUS)

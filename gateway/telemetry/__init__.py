@@ -4,7 +4,7 @@ what goes out with each upstream request (request id, trace context). Off by def
 
 from gateway.telemetry.graphql_spans import GraphQLOperationSpan, instrument_schema
 from gateway.telemetry.mongo_spans import mongo_listeners
-from gateway.telemetry.operation_metrics import count_operations
+from gateway.telemetry.operation_metrics import OperationCounter
 from gateway.telemetry.process_metrics import register_process_metrics
 from gateway.telemetry.server_spans import ServerSpans
 from gateway.telemetry.tracing import PROPAGATOR, Tracing, tracing_from_settings
@@ -13,10 +13,10 @@ from gateway.telemetry.upstream import PropagatingTransport
 __all__ = [
     "PROPAGATOR",
     "GraphQLOperationSpan",
+    "OperationCounter",
     "PropagatingTransport",
     "ServerSpans",
     "Tracing",
-    "count_operations",
     "instrument_schema",
     "mongo_listeners",
     "register_process_metrics",

@@ -16,13 +16,11 @@ refusals, CSRF, body size) are not operations: their own counters and the HTTP s
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
-from strawberry.schema import Schema
+from strawberry.types import ExecutionContext
 
-from engine.errors import shape_errors
 from gateway.metrics import Metrics
 
 MAX_OPERATION_NAMES = 200
@@ -49,26 +47,21 @@ class OperationNames:
         return name
 
 
-class OperationMetrics(SchemaExtension):
-    def __init__(self, *, metrics: Metrics, names: OperationNames) -> None:
+class OperationCounter:
+    """Told by the engine's operation extension of every operation's end, with its errors
+    as the client sees them (engine/operation.py): one hook for both, not one each."""
+
+    def __init__(self, metrics: Metrics, names: OperationNames | None = None) -> None:
         self._metrics = metrics
-        self._names = names
+        self._names = names or OperationNames()
 
-    def on_operation(self) -> Iterator[None]:
-        try:
-            yield
-        except GraphQLError as error:  # a parse error escapes the operation (engine/errors.py)
-            self._count(shape_errors([error]))
-            raise
-        except Exception:
-            self._count(None, failed=True)
-            raise
-        execution = self.execution_context
-        errors = getattr(execution.result, "errors", None) or execution.pre_execution_errors
-        self._count(errors)
-
-    def _count(self, errors: Sequence[GraphQLError] | None, *, failed: bool = False) -> None:
-        execution = self.execution_context
+    def operation_ended(
+        self,
+        execution: ExecutionContext,
+        errors: Sequence[GraphQLError] | None,
+        *,
+        failed: bool = False,
+    ) -> None:
         try:
             kind = execution.operation_type.value
             name = self._names.label(execution.operation_name)
@@ -80,12 +73,3 @@ class OperationMetrics(SchemaExtension):
         for error in errors or ():
             code = (error.extensions or {}).get("code", "INTERNAL_SERVER_ERROR")
             self._metrics.graphql_errors.labels(str(code)).inc()
-
-
-def count_operations(schema: Schema, metrics: Metrics) -> None:
-    """Adds the operation counter to `schema`, outermost: it sees the errors as shaped."""
-    names = OperationNames()
-    schema.extensions = (
-        lambda: OperationMetrics(metrics=metrics, names=names),
-        *schema.extensions,
-    )

@@ -6,7 +6,8 @@ from __future__ import annotations
 from strawberry.federation import Schema
 
 from engine.execution import FastExecutionObserver
-from gateway.limits import LimitedValidation, OperationLimits, TokenLimitedParser
+from engine.operation import OperationObserver
+from gateway.limits import LimitedDocument, OperationLimits
 from resolvers.schema import build_schema as build_resolver_schema
 
 
@@ -16,6 +17,7 @@ def build_schema(
     fast_execution: bool = True,
     verify_fast_execution: bool = False,
     execution_observer: FastExecutionObserver | None = None,
+    operation_observer: OperationObserver | None = None,
 ) -> Schema:
     """`limits` default to the development ones (introspection and suggestions on); they
     change what is accepted, never the printed SDL. The rest: resolvers/schema.py."""
@@ -25,10 +27,10 @@ def build_schema(
             # Clients repeat the same few operations: parse and validate each once (limits
             # included). The caches live at module level, so a fresh extension per request
             # still hits them.
-            lambda: TokenLimitedParser(policy.max_tokens, maxsize=512),
-            lambda: LimitedValidation(policy, maxsize=512),
+            lambda: LimitedDocument(policy, maxsize=512),
         ],
         fast_execution=fast_execution,
         verify_fast_execution=verify_fast_execution,
         execution_observer=execution_observer,
+        operation_observer=operation_observer,
     )
