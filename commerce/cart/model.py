@@ -49,14 +49,21 @@ class StoredCart:
     checkout_key: str | None
     created_at: datetime
     updated_at: datetime
-    # loyalty points the shopper spends on this cart (docs/offers.md)
+    # loyalty points the shopper spends on this cart, and the channel they were applied
+    # on: only a checkout on that channel spends them (docs/offers.md "Loyalty")
     loyalty_points: int = 0
+    loyalty_channel: str | None = None
 
     def line(self, line_id: str) -> StoredLine | None:
         return next((line for line in self.lines if line.id == line_id), None)
 
     def quantity_of(self, sku: str) -> int:
         return sum(line.quantity for line in self.lines if line.sku == sku)
+
+    def points_for(self, channel: str) -> int:
+        """The points a cart priced or checked out on `channel` spends: those applied on
+        that channel, none applied on another (nor any stored before channels were)."""
+        return self.loyalty_points if self.loyalty_channel == channel else 0
 
     @classmethod
     def from_document(cls, doc: Document) -> StoredCart:
@@ -87,6 +94,7 @@ class StoredCart:
             created_at=doc["created_at"],
             updated_at=doc["updated_at"],
             loyalty_points=doc.get("loyalty_points", 0),
+            loyalty_channel=doc.get("loyalty_channel"),
         )
 
 

@@ -424,10 +424,22 @@ class CartService:
         return await self._result(updated, cart.id, expected_version)
 
     async def apply_loyalty_points(
-        self, principal: Principal, cart_id: str, points: int, expected_version: int | None
+        self,
+        principal: Principal,
+        cart_id: str,
+        points: int,
+        expected_version: int | None,
+        channel: SalesChannel | None = None,
     ) -> CartOutcome:
-        """The customer spends `points` on this cart (0 spends none); the balance is checked
-        now and again, by the loyalty system itself, at checkout."""
+        """The customer spends `points` on this cart (0 spends none) in a checkout on
+        `channel` (None: the principal's own), and on no other channel; the balance is
+        checked now and again, by the loyalty system itself, at checkout.
+        CHANNEL_NOT_ALLOWED, before the cart is read, for a channel the principal may not
+        act on."""
+        sales_channel = channel or default_channel(principal)
+        refusal = channel_refusal(principal, sales_channel)
+        if refusal is not None:
+            return CartOutcome.refused(None, CartErrorCode.CHANNEL_NOT_ALLOWED, refusal, "channel")
         cart = await self._open_cart(principal, cart_id)
         if isinstance(cart, CartOutcome):
             return cart
@@ -451,7 +463,9 @@ class CartService:
                     f"The balance holds {loyalty.balance} points.",
                     "points",
                 )
-        updated = await self.store.set_loyalty_points(cart.id, points, expected_version)
+        updated = await self.store.set_loyalty_points(
+            cart.id, points, sales_channel.value, expected_version
+        )
         return await self._result(updated, cart.id, expected_version)
 
     async def remove_promo_code(

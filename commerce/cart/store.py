@@ -335,13 +335,16 @@ class CartStore:
         )
 
     async def set_loyalty_points(
-        self, cart_id: str, points: int, expected_version: int | None
+        self, cart_id: str, points: int, channel: str, expected_version: int | None
     ) -> StoredCart | None:
+        """The points to spend and the channel they are for (none: 0 points, any channel)."""
+        applied: Document = (
+            {"loyalty_points": {"$literal": points}, "loyalty_channel": {"$literal": channel}}
+            if points > 0
+            else {"loyalty_points": 0, "loyalty_channel": "$$REMOVE"}
+        )
         return await self._update(
-            cart_id,
-            expected_version,
-            [{"$set": {"loyalty_points": {"$literal": points}}}],
-            now=datetime.now(UTC),
+            cart_id, expected_version, [{"$set": applied}], now=datetime.now(UTC)
         )
 
     async def _update(

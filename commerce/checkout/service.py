@@ -252,7 +252,8 @@ class CheckoutService:
             read = await self._customers.one(cart.customer_id)
             refs = read.profile.external_refs if read is not None else ()
             loyalty = read.profile.loyalty if read is not None else None
-        points = honoured.loyalty_points if honoured is not None else cart.loyalty_points
+        # points applied on another channel are not this checkout's to spend
+        points = honoured.loyalty_points if honoured is not None else cart.points_for(channel)
         if points > 0 and (loyalty is None or loyalty.balance < points):
             code = (
                 CartErrorCode.NO_LOYALTY_ACCOUNT
