@@ -237,6 +237,23 @@ class CartMutations:
         )
         return CartPayload.from_outcome(outcome)
 
+    @strawberry.mutation(
+        description="Accepts today's price for the lines added while the price source could "
+        "not be read (`needsRepricing`): each takes today's price as `addedUnitPrice` and "
+        "loses the flag, so checkout no longer refuses it with PRICE_CHANGED. Prices come "
+        "from the source only: while it fails, the field fails with UPSTREAM_*."
+    )
+    async def cart_lines_reprice(
+        self,
+        info: Info,
+        cart_id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
+    ) -> CartPayload:
+        outcome = await info.context.services.carts.reprice_lines(
+            info.context.principal, cart_id, expected_version, info.context.loaders
+        )
+        return CartPayload.from_outcome(outcome)
+
     @strawberry.mutation
     async def cart_remove_promo_code(
         self,

@@ -87,6 +87,12 @@ class CartLine:
     quantity: int
     added_unit_price: Money = strawberry.field(description="The unit price when first added.")
     added_at: datetime
+    needs_repricing: bool = strawberry.field(
+        description="Added while the price source could not be read, at the price it gave "
+        "lately (`addedUnitPrice`): checkout charges today's price, and refuses with "
+        "PRICE_CHANGED if it rose past the configured tolerance; cartLinesReprice accepts "
+        "today's price (docs/cart.md)."
+    )
     location_id: strawberry.Private[str]
     added_price: strawberry.Private[records.Money]
 
@@ -234,6 +240,7 @@ class Cart:
                 quantity=line.quantity,
                 added_unit_price=Money.from_record(line.added_unit_price),
                 added_at=line.added_at,
+                needs_repricing=line.needs_repricing,
                 location_id=location,
                 added_price=line.added_unit_price,
             )

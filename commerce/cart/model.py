@@ -33,6 +33,9 @@ class StoredLine:
     quantity: int
     added_unit_price: Money
     added_at: datetime
+    # added at a recent price while the price source could not be read: checkout holds
+    # today's price against it (docs/cart.md "When prices cannot be read")
+    needs_repricing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,7 @@ class StoredCart:
                         line["added_unit_price"]["currency"],
                     ),
                     added_at=line["added_at"],
+                    needs_repricing=line.get("needs_repricing", False),
                 )
                 for line in doc.get("lines", [])
             ),
@@ -103,6 +107,8 @@ class NewLine:
     sku: str
     quantity: int
     unit_price: Money
+    # priced by the recent catalog, the price source being unreachable
+    needs_repricing: bool = False
 
 
 class CartMiss(StrEnum):

@@ -229,6 +229,13 @@ class CheckoutService:
                     "lines",
                     str(i),
                 )
+        if honoured is None:
+            # every line is priced from the source below; one added at a recent price that
+            # rose past the tolerance is refused, not charged (a quote's prices came from
+            # the source and were shown: it is honoured as quoted)
+            moved = self._carts.repricing_errors(cart, products)
+            if moved:
+                return CheckoutOutcome(None, cart, moved)
         location_id = cart.pickup_store_id if cart.fulfillment is FulfillmentType.PICKUP else None
         if channel.in_store:
             location_id = principal.store_id or location_id
