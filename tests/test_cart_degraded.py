@@ -86,6 +86,14 @@ mutation ($token: String) {{
   cartMergeGuest(guestCartToken: $token) {{ cart {{ {LINES} }} {ERRORS} }}
 }}
 """
+QUOTE = "{ cart { quote(channel: WEB) { token total { amount } } } }"
+QUOTED_CHECKOUT = f"""
+mutation ($cartId: ID!, $q: String) {{
+  checkout(cartId: $cartId, channel: WEB, idempotencyKey: "quoted", quote: $q) {{
+    order {{ total {{ amount }} }} {ERRORS}
+  }}
+}}
+"""
 CHECKS_OUT = "graphql orderCreate"
 PRICES = "graphql shop,productVariants"  # the adapter's ProductsBySku
 
@@ -409,6 +417,22 @@ async def test_checkout_refuses_a_flagged_line_that_rose_past_the_tolerance(
     assert placed["userErrors"] == []
     assert Decimal(placed["order"]["total"]["amount"]) == now * 2
     assert shop.calls(CHECKS_OUT) == 1
+
+
+async def test_a_quote_shown_after_the_rise_is_honoured_as_quoted(
+    shop: Shop, shopper: Device, dataset: Dataset
+) -> None:
+    """A quote is priced from the source and shown: checking out with it is the shopper
+    accepting today's price, so the flagged line is not refused."""
+    sku = online_skus(dataset)[0]
+    cart, was = await flagged_cart(shop, shopper, sku)
+    now = was + 1
+    shop.set_price(sku, now)
+    quote = (await shopper.run(QUOTE))["cart"]["quote"]
+    assert Decimal(quote["total"]["amount"]) == now
+    placed = (await shopper.run(QUOTED_CHECKOUT, cartId=cart["id"], q=quote["token"]))["checkout"]
+    assert placed["userErrors"] == []
+    assert Decimal(placed["order"]["total"]["amount"]) == now
 
 
 @pytest.mark.parametrize("change", ["1.05", "1.00", "0.80"])
