@@ -24,6 +24,8 @@ class ProductBySkuLoader(DataLoader[str, ProductRecord | None]):
     def __init__(self, services: Services) -> None:
         async def batch_load(skus: Sequence[str]) -> list[ProductRecord | None]:
             found = await services.ecommerce.products_by_sku(list(skus))
+            # for a cart add to fall back on while the e-commerce system fails
+            services.recent_catalog.remember_products(found.values())
             return [found.get(sku) for sku in skus]
 
         super().__init__(load_fn=batch_load)
@@ -39,6 +41,7 @@ class StockBySkuLoader(DataLoader[str, list[StockLevel]]):
                 levels = by_sku.get(level.sku)
                 if levels is not None:
                     levels.append(level)
+            services.recent_catalog.remember_stock(by_sku)
             return [by_sku[sku] for sku in skus]
 
         self._batch_load = batch_load
@@ -101,6 +104,12 @@ class Loaders:
     @cached_property
     def customer_by_id(self) -> CustomerByIdLoader:
         return CustomerByIdLoader(self._services)
+
+    def prime_products(self, records: Sequence[ProductRecord]) -> None:
+        """Products a catalog search answered: later loads in this request make no call,
+        and a cart add may fall back on them as on the loader's own answers."""
+        self.product_by_sku.prime_many({record.sku: record for record in records})
+        self._services.recent_catalog.remember_products(records)
 
     # commerce.ports.CatalogReads: the domain reads products and stock through this
     # request's loaders, so it shares their batches and their cache

@@ -21,6 +21,7 @@ from commerce.offers import OffersEngine
 from commerce.offers.quotes import QuoteSigner
 from commerce.offers.referrals import Referrals
 from commerce.orders import OrderHistory
+from commerce.recent_catalog import RecentCatalog
 from commerce.stores import StoreDirectory
 from commerce.wishlist.service import WishlistService
 from connectors.ports import CrmPort, EcommercePort, InventoryPort, PosPort
@@ -57,6 +58,9 @@ class Services:
     customers: CustomerProfiles
     orders: OrderHistory
     offers: OffersEngine
+    # the products and stock the loaders read lately, per process: what a cart add falls
+    # back on while the upstreams fail (docs/cart.md "When prices cannot be read")
+    recent_catalog: RecentCatalog
     quotes: QuoteSigner
     referrals: Referrals
     carts: CartService

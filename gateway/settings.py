@@ -135,6 +135,13 @@ class CacheSettings(BaseModel):
     # Changes this recent are asked for again at every poll (late-committing transactions).
     crm_poll_lag_seconds: float = Field(default=60, ge=0)
     stores_ttl_seconds: int = Field(default=60, ge=0)
+    # The products and stock the loaders read, kept per process this long, for a cart add
+    # to fall back on while the e-commerce or inventory system is throttling or down (the
+    # line is flagged for re-pricing; docs/cart.md). 0: no fallback, the add fails.
+    recent_catalog_ttl_seconds: int = Field(default=300, ge=0)
+    # at most this many SKUs each of products and stock, the least recently read dropped:
+    # about 2 KB a SKU with 13 stock locations, so 20 MB a pod at the default
+    recent_catalog_max_skus: int = Field(default=10_000, ge=1)
 
     @model_validator(mode="after")
     def _hard_ttl_covers_soft(self) -> CacheSettings:
@@ -187,6 +194,10 @@ class CartSettings(BaseModel):
     checkout_retention_days: int = Field(default=7, ge=1)
     # the currency of an empty cart's zero totals
     default_currency: str = Field(default="USD", min_length=3, max_length=3)
+    # how far, in percent, today's price of a line added at a recent price (the source
+    # being unreachable) may be above that price before checkout refuses it with
+    # PRICE_CHANGED; 0: any rise is refused (docs/cart.md "When prices cannot be read")
+    reprice_tolerance_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
 
 
 class OffersSettings(BaseModel):

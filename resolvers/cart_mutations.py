@@ -22,6 +22,7 @@ from resolvers.cart_types import (
     CartUserError,
     FulfillmentType,
     PricingChannel,
+    SalesChannel,
     cart_or_none,
 )
 
@@ -209,7 +210,8 @@ class CartMutations:
     @strawberry.mutation(
         description="Spends loyalty points on the cart (0 spends none): each takes the "
         "configured point value off the total, after promotions; taken from the loyalty "
-        "account once, at checkout. INSUFFICIENT_POINTS past the balance."
+        "account once, at checkout, by a checkout on `channel` only. INSUFFICIENT_POINTS "
+        "past the balance."
     )
     async def cart_apply_loyalty_points(
         self,
@@ -217,9 +219,38 @@ class CartMutations:
         cart_id: strawberry.ID,
         points: int,
         expected_version: ExpectedVersion = None,
+        channel: Annotated[
+            SalesChannel | None,
+            strawberry.argument(
+                description="The channel whose checkout spends them, one the caller acts on "
+                "(CHANNEL_NOT_ALLOWED otherwise); default: KIOSK for a kiosk, STORE for "
+                "staff, else WEB. A checkout on any other channel does not spend them."
+            ),
+        ] = None,
     ) -> CartPayload:
         outcome = await info.context.services.carts.apply_loyalty_points(
-            info.context.principal, cart_id, points, expected_version
+            info.context.principal,
+            cart_id,
+            points,
+            expected_version,
+            offer_channel.SalesChannel(channel.value) if channel is not None else None,
+        )
+        return CartPayload.from_outcome(outcome)
+
+    @strawberry.mutation(
+        description="Accepts today's price for the lines added while the price source could "
+        "not be read (`needsRepricing`): each takes today's price as `addedUnitPrice` and "
+        "loses the flag, so checkout no longer refuses it with PRICE_CHANGED. Prices come "
+        "from the source only: while it fails, the field fails with UPSTREAM_*."
+    )
+    async def cart_lines_reprice(
+        self,
+        info: Info,
+        cart_id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
+    ) -> CartPayload:
+        outcome = await info.context.services.carts.reprice_lines(
+            info.context.principal, cart_id, expected_version, info.context.loaders
         )
         return CartPayload.from_outcome(outcome)
 

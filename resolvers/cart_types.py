@@ -87,6 +87,12 @@ class CartLine:
     quantity: int
     added_unit_price: Money = strawberry.field(description="The unit price when first added.")
     added_at: datetime
+    needs_repricing: bool = strawberry.field(
+        description="Added while the price source could not be read, at the price it gave "
+        "lately (`addedUnitPrice`): checkout charges today's price, and refuses with "
+        "PRICE_CHANGED if it rose past the configured tolerance; cartLinesReprice accepts "
+        "today's price (docs/cart.md)."
+    )
     location_id: strawberry.Private[str]
     added_price: strawberry.Private[records.Money]
 
@@ -168,9 +174,22 @@ class CartCost:
     discount: Money
     total: Money
     free_shipping: bool = strawberry.field(description="A promotion ships this cart free.")
-    loyalty_points: int = strawberry.field(description="Loyalty points spent on this cart.")
+    loyalty_points: int = strawberry.field(
+        description="Loyalty points spent on this cart on the channel priced for."
+    )
     loyalty_discount: Money = strawberry.field(
         description="What those points take off (part of `discount`)."
+    )
+
+
+@strawberry.type(
+    description="Loyalty points to spend on a cart, in a checkout on one channel only."
+)
+class CartLoyaltyPoints:
+    points: int
+    channel: SalesChannel = strawberry.field(
+        description="The channel they were applied on: a checkout on another channel does "
+        "not spend them, and cost(channel:) counts them on this one only (docs/offers.md)."
     )
 
 
@@ -221,6 +240,7 @@ class Cart:
                 quantity=line.quantity,
                 added_unit_price=Money.from_record(line.added_unit_price),
                 added_at=line.added_at,
+                needs_repricing=line.needs_repricing,
                 location_id=location,
                 added_price=line.added_unit_price,
             )
@@ -237,6 +257,13 @@ class Cart:
             type=FulfillmentType(self.stored.fulfillment.value),
             store_id=self.stored.pickup_store_id,
         )
+
+    @strawberry.field(description="Points applied to the cart; null when none are.")
+    def loyalty_points(self) -> CartLoyaltyPoints | None:
+        channel = self.stored.loyalty_channel
+        if self.stored.loyalty_points <= 0 or channel is None:
+            return None
+        return CartLoyaltyPoints(points=self.stored.loyalty_points, channel=SalesChannel(channel))
 
     @strawberry.field(description="Codes applied, each with what it takes off now.")
     async def promo_codes(self, info: Info, channel: PricingChannel = None) -> list[CartPromoCode]:

@@ -185,7 +185,7 @@ class ProductQueries:
         except InvalidCursor as exc:
             raise BadUserInput("`after` is not a cursor this API gave out.", field="after") from exc
         # later `product(sku:)` reads in this request need no call
-        info.context.loaders.product_by_sku.prime_many({e.node.sku: e.node for e in page.edges})
+        info.context.loaders.prime_products([e.node for e in page.edges])
         edges = [
             ProductEdge(cursor=edge.cursor, node=Product.from_record(edge.node))
             for edge in page.edges

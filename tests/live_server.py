@@ -15,10 +15,11 @@ from gateway.local_mongod import free_port
 
 
 @contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """Yields the app's base URL, `http://127.0.0.1:PORT`; the lifespan runs, and a failed
-    start-up fails the caller rather than serving without services."""
-    port = free_port()
+def serving(app: ASGIApp, port: int | None = None) -> Iterator[str]:
+    """Yields the app's base URL, `http://127.0.0.1:PORT` (`port`, or a free one); the
+    lifespan runs, and a failed start-up fails the caller rather than serving without
+    services."""
+    port = port or free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, lifespan="on", log_level="warning", access_log=False
     )

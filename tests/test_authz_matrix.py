@@ -401,6 +401,7 @@ apply_code = cart_mutation(
 )
 apply_points = cart_mutation("cartApplyLoyaltyPoints", "points: 0, expectedVersion: -1")
 remove_code = cart_mutation("cartRemovePromoCode", 'code: "NO-SUCH-CODE", expectedVersion: -1')
+reprice = cart_mutation("cartLinesReprice", "expectedVersion: -1")
 
 
 async def checkout(world: World, who: str) -> str:
@@ -555,6 +556,7 @@ MATRIX: dict[str, list[Row]] = {
     "Mutation.cartApplyPromoCode": [Row(apply_code(), CART_OF_ALICE)],
     "Mutation.cartApplyLoyaltyPoints": [Row(apply_points(), CART_OF_ALICE)],
     "Mutation.cartRemovePromoCode": [Row(remove_code(), CART_OF_ALICE)],
+    "Mutation.cartLinesReprice": [Row(reprice(), CART_OF_ALICE)],
     "Mutation.checkout": [Row(checkout, CART_OF_ALICE)],
     "Mutation.cartMergeGuest": [Row(merge_guest, SIGNED_IN_CUSTOMER)],
     "Mutation.wishlistAdd": [Row(wishlist_add, WISHLIST_CHANGE)],
@@ -619,6 +621,7 @@ ID_INPUTS = {
     "Mutation.cartApplyPromoCode(cartId)": "a cart",
     "Mutation.cartApplyLoyaltyPoints(cartId)": "a cart; the points are its owner's",
     "Mutation.cartRemovePromoCode(cartId)": "a cart",
+    "Mutation.cartLinesReprice(cartId)": "a cart",
     "Mutation.checkout(cartId)": "a cart",
     "Mutation.wishlistAdd(sku)": "a product, into the caller's own wishlist",
     "Mutation.wishlistRemove(sku)": "a product, from the caller's own wishlist",
@@ -696,6 +699,7 @@ SERVER_OWNED_EXCEPTIONS = {
             "cartApplyPromoCode",
             "cartApplyLoyaltyPoints",
             "cartRemovePromoCode",
+            "cartLinesReprice",
         )
     },
 }

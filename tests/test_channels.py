@@ -1,7 +1,7 @@
 """The sales channel is the principal's, not the client's word (docs/security.md "Sales
-channels"): each kind of principal asks checkout, Cart.quote, Cart.cost, cartApplyPromoCode and
-offers on each channel; the channels it acts on answer, any other is refused with
-CHANNEL_NOT_ALLOWED before anything is read upstream."""
+channels"): each kind of principal asks checkout, Cart.quote, Cart.cost, cartApplyPromoCode,
+cartApplyLoyaltyPoints and offers on each channel; the channels it acts on answer, any other
+is refused with CHANNEL_NOT_ALLOWED before anything is read upstream."""
 
 from __future__ import annotations
 
@@ -49,6 +49,13 @@ query ($id: ID!, $c: SalesChannel) { cart(id: $id) { id cost(channel: $c) { tota
 APPLY = """
 mutation ($id: ID!, $c: SalesChannel) {
   cartApplyPromoCode(cartId: $id, code: "NO-SUCH-CODE", channel: $c) {
+    cart { id } userErrors { field code }
+  }
+}
+"""
+POINTS = """
+mutation ($id: ID!, $c: SalesChannel) {
+  cartApplyLoyaltyPoints(cartId: $id, points: 0, channel: $c) {
     cart { id } userErrors { field code }
   }
 }
@@ -221,6 +228,28 @@ async def test_a_code_is_applied_only_on_the_callers_channels(shoppers, sandbox)
                 wrong.append(f"{who} {channel}: {payload}")
         elif payload["userErrors"] != [{"field": ["channel"], "code": "CHANNEL_NOT_ALLOWED"}] or (
             calls
+        ):
+            wrong.append(f"{who} {channel}: {payload}, {calls} upstream calls")
+    assert wrong == []
+
+
+async def test_points_are_applied_only_on_the_callers_channels(shoppers, sandbox):
+    wrong = []
+    for who, channel in CART_CASES:
+        sandbox.reset_calls()
+        body = await shoppers.ask(who, POINTS, id=shoppers.carts[who], c=channel)
+        calls = upstream_calls(sandbox)
+        payload = body["data"]["cartApplyLoyaltyPoints"]
+        if channel in ALLOWED[who]:
+            if payload["userErrors"] != [] or payload["cart"] is None:
+                wrong.append(f"{who} {channel}: {payload}")
+        elif (
+            payload
+            != {
+                "cart": None,
+                "userErrors": [{"field": ["channel"], "code": "CHANNEL_NOT_ALLOWED"}],
+            }
+            or calls
         ):
             wrong.append(f"{who} {channel}: {payload}, {calls} upstream calls")
     assert wrong == []

@@ -17,9 +17,13 @@ from test_outbox import hooked, receiver  # noqa: F401  (the webhook receiver fi
 from commerce.offers import Conditions, Limits, OfferKind, Promotion
 from sandbox.dataset import WAREHOUSE_LOCATION_ID
 
+# the app says its channel, as for cost and checkout: points go with the channel they
+# were applied on (docs/offers.md "Loyalty")
 POINTS = """
 mutation ($cartId: ID!, $points: Int!) {
-  cartApplyLoyaltyPoints(cartId: $cartId, points: $points) { userErrors { code } }
+  cartApplyLoyaltyPoints(cartId: $cartId, points: $points, channel: MOBILE) {
+    userErrors { code }
+  }
 }
 """
 QUOTE = "query ($c: SalesChannel) { cart { quote(channel: $c) { token total { amount } } } }"

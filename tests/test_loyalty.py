@@ -9,7 +9,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import pytest
-from cart_api import CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, codes, staff_at
+from cart_api import CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, codes, staff_at, stock_at
 from cart_api import stocked_skus as skus_at
 
 from connectors.errors import OrderRejected
@@ -172,3 +172,136 @@ async def test_a_guest_cannot_spend_points(gateway, dataset):
     holder = Device(gateway, {"x-cart-token": created["cartToken"]})
     refused = await holder.run(APPLY_POINTS, cartId=created["cart"]["id"], points=10)
     assert codes(refused["cartApplyLoyaltyPoints"]) == ["NO_LOYALTY_ACCOUNT"]
+
+
+APPLY_POINTS_ON = """
+mutation ($cartId: ID!, $points: Int!, $channel: SalesChannel) {
+  cartApplyLoyaltyPoints(cartId: $cartId, points: $points, channel: $channel) {
+    cart { loyaltyPoints { points channel } }
+    userErrors { code field }
+  }
+}
+"""
+COST_ON = """
+query ($id: ID, $channel: SalesChannel) {
+  cart(id: $id) {
+    loyaltyPoints { points channel }
+    cost(channel: $channel) { loyaltyPoints total { amount } }
+  }
+}
+"""
+
+
+def adjustments(sandbox, account_id: str) -> int:
+    """AdjustLoyaltyPoints calls for the account since the test began: burns and refunds."""
+    return sandbox.calls("square").get(f"POST /v2/loyalty/accounts/{account_id}/adjust", 0)
+
+
+async def test_points_applied_at_a_till_do_not_ride_into_a_mobile_checkout(
+    gateway, tokens, members, dataset, sandbox
+):
+    """Issue 20: staff apply points at the till, that checkout fails (the store's shelves
+    lack the goods), and the customer's next checkout on her phone must not spend them."""
+    shopper, account = member(gateway, tokens, members, 5)
+    store = dataset.stores[0].id
+    sku = next(
+        p.sku
+        for p in dataset.products
+        if stock_at(dataset, p.sku, WAREHOUSE_LOCATION_ID) >= 5
+        and stock_at(dataset, p.sku, store) == 0
+    )
+    cart = (await shopper.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]["cart"]
+    till = staff_at(gateway, tokens, store)
+    applied = (await till.run(APPLY_POINTS_ON, cartId=cart["id"], points=100))[
+        "cartApplyLoyaltyPoints"
+    ]
+    assert applied["userErrors"] == []
+    assert applied["cart"]["loyaltyPoints"] == {"points": 100, "channel": "STORE"}
+    failed = (await till.run(CHECKOUT, cartId=cart["id"], channel="STORE", key="till-1"))[
+        "checkout"
+    ]
+    assert codes(failed) == ["OUT_OF_STOCK"]
+    assert failed["cart"]["status"] == "OPEN"
+
+    # her phone prices the cart without the till's points, and checks out at that price
+    on_phone = (await shopper.run(COST_ON, id=cart["id"], channel="MOBILE"))["cart"]
+    assert on_phone["loyaltyPoints"] == {"points": 100, "channel": "STORE"}
+    assert on_phone["cost"]["loyaltyPoints"] == 0
+    before = balance(sandbox, account)
+    placed = (await shopper.run(CHECKOUT, cartId=cart["id"], channel="MOBILE", key="app-1"))[
+        "checkout"
+    ]
+    assert placed["userErrors"] == []
+    total = placed["order"]["total"]["amount"]
+    assert total == on_phone["cost"]["total"]["amount"]
+    assert Decimal(total) == dataset.products_by_sku[sku].price
+    assert adjustments(sandbox, account) == 0  # nothing burned
+    assert balance(sandbox, account)[0] == before[0] + floor(total)  # earned, not spent
+
+
+@pytest.mark.parametrize(
+    ("index", "applied_by", "applied_on", "checked_out_by", "checked_out_on", "spent"),
+    [
+        (6, "till", "STORE", "till", "STORE", True),
+        (7, "customer", "MOBILE", "customer", "MOBILE", True),
+        (8, "customer", "WEB", "customer", "MOBILE", False),
+        (9, "customer", "MOBILE", "till", "STORE", False),
+        (10, "till", "STORE", "customer", "WEB", False),
+    ],
+)
+async def test_points_are_spent_only_by_a_checkout_on_the_channel_they_were_applied_on(
+    gateway,
+    tokens,
+    members,
+    dataset,
+    sandbox,
+    index,
+    applied_by,
+    applied_on,
+    checked_out_by,
+    checked_out_on,
+    spent,
+):
+    shopper, account = member(gateway, tokens, members, index)
+    store = dataset.stores[1].id
+    cart = await filled_cart(shopper, dataset, store)
+    picked = await shopper.run(SET_FULFILLMENT, cartId=cart["id"], type="PICKUP", storeId=store)
+    assert picked["cartSetFulfillment"]["userErrors"] == []
+    devices = {"customer": shopper, "till": staff_at(gateway, tokens, store)}
+    applied = await devices[applied_by].run(
+        APPLY_POINTS_ON, cartId=cart["id"], points=120, channel=applied_on
+    )
+    assert applied["cartApplyLoyaltyPoints"]["userErrors"] == []
+    priced = (await devices[checked_out_by].run(COST_ON, id=cart["id"], channel=checked_out_on))[
+        "cart"
+    ]
+    assert priced["cost"]["loyaltyPoints"] == (120 if spent else 0)
+    placed = (
+        await devices[checked_out_by].run(
+            CHECKOUT, cartId=cart["id"], channel=checked_out_on, key=f"points-{index}"
+        )
+    )["checkout"]
+    assert placed["userErrors"] == []
+    assert placed["order"]["total"]["amount"] == priced["cost"]["total"]["amount"]
+    subtotal = dataset.products_by_sku[placed["order"]["lines"][0]["sku"]].price * 2
+    assert Decimal(placed["order"]["total"]["amount"]) == subtotal - (
+        Decimal("1.20") if spent else 0
+    )
+    assert adjustments(sandbox, account) == (1 if spent else 0)
+
+
+async def test_points_go_on_a_channel_the_caller_acts_on(gateway, tokens, members, dataset):
+    shopper, _ = member(gateway, tokens, members, 11)
+    cart = await filled_cart(shopper, dataset)
+    refused = await shopper.run(APPLY_POINTS_ON, cartId=cart["id"], points=10, channel="STORE")
+    assert refused["cartApplyLoyaltyPoints"]["userErrors"] == [
+        {"code": "CHANNEL_NOT_ALLOWED", "field": ["channel"]}
+    ]
+    kept = (await shopper.run(COST_ON, id=cart["id"], channel="WEB"))["cart"]
+    assert kept["loyaltyPoints"] is None
+    # 0 takes the points off, whichever channel they were on
+    await shopper.run(APPLY_POINTS_ON, cartId=cart["id"], points=10, channel="MOBILE")
+    cleared = (await shopper.run(APPLY_POINTS_ON, cartId=cart["id"], points=0))[
+        "cartApplyLoyaltyPoints"
+    ]
+    assert cleared == {"cart": {"loyaltyPoints": None}, "userErrors": []}

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from fault_proxy import Fault, FaultProxy
 
+from commerce.recent_catalog import RecentCatalog
 from connectors.errors import UpstreamUnavailable
 from connectors.records import StockLevel
 from engine.loaders import StockBySkuLoader
@@ -191,7 +192,9 @@ async def test_a_page_of_stock_is_cached_like_single_loads():
             raise UpstreamUnavailable("square", "square.inventory", "down")
         return [StockLevel(sku, "L1", 2) for sku in skus]
 
-    loader = StockBySkuLoader(SimpleNamespace(inventory=SimpleNamespace(stock=stock)))
+    recent = RecentCatalog(ttl_seconds=60, max_skus=10)
+    services = SimpleNamespace(inventory=SimpleNamespace(stock=stock), recent_catalog=recent)
+    loader = StockBySkuLoader(services)
     assert await loader.load("A") == [StockLevel("A", "L1", 2)]
     page = await loader.load_page(["A", "B", "B", "C"])
     assert page == [[StockLevel(s, "L1", 2)] for s in ("A", "B", "B", "C")]
@@ -202,6 +205,9 @@ async def test_a_page_of_stock_is_cached_like_single_loads():
     with pytest.raises(UpstreamUnavailable):
         await loader.load("D")  # the failure is remembered as a failed batch would be
     assert calls == [["A"], ["B", "C"], ["D", "BROKEN"]]
+    # what the inventory answered is kept for a cart add to fall back on; a failure is not
+    assert recent.stock(["A", "B", "C"]) == [[StockLevel(s, "L1", 2)] for s in "ABC"]
+    assert recent.stock(["D"]) is None
 
 
 async def test_every_upstream_transport_gives_the_same_page(settings, sandbox, make_gateway):

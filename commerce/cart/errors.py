@@ -34,6 +34,8 @@ class CartErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     INVALID_IDEMPOTENCY_KEY = "INVALID_IDEMPOTENCY_KEY"
     ORDER_REJECTED = "ORDER_REJECTED"  # the upstream system refused the order
+    # a line added at a recent price costs more now, past the tolerance (cart/repricing.py)
+    PRICE_CHANGED = "PRICE_CHANGED"
     NOT_IN_WISHLIST = "NOT_IN_WISHLIST"
     NO_LOYALTY_ACCOUNT = "NO_LOYALTY_ACCOUNT"  # a guest cart, or a customer without one
     INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"  # more points than the balance holds

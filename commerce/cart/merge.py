@@ -37,7 +37,12 @@ def merged_lines(
         else:
             quantity = min(mine.quantity + line.quantity, max_quantity)
             by_sku[line.sku] = StoredLine(
-                mine.id, mine.sku, quantity, mine.added_unit_price, mine.added_at
+                mine.id,
+                mine.sku,
+                quantity,
+                mine.added_unit_price,
+                mine.added_at,
+                mine.needs_repricing or line.needs_repricing,
             )
     return list(by_sku.values())
 
@@ -52,6 +57,7 @@ def _line_document(line: StoredLine) -> dict[str, Any]:
             "currency": line.added_unit_price.currency,
         },
         "added_at": line.added_at,
+        "needs_repricing": line.needs_repricing,
     }
 
 

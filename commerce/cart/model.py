@@ -34,6 +34,9 @@ class StoredLine:
     quantity: int
     added_unit_price: Money
     added_at: datetime
+    # added at a recent price while the price source could not be read: checkout holds
+    # today's price against it (docs/cart.md "When prices cannot be read")
+    needs_repricing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +53,21 @@ class StoredCart:
     checkout_key: str | None
     created_at: datetime
     updated_at: datetime
-    # loyalty points the shopper spends on this cart (docs/offers.md)
+    # loyalty points the shopper spends on this cart, and the channel they were applied
+    # on: only a checkout on that channel spends them (docs/offers.md "Loyalty")
     loyalty_points: int = 0
+    loyalty_channel: str | None = None
 
     def line(self, line_id: str) -> StoredLine | None:
         return next((line for line in self.lines if line.id == line_id), None)
 
     def quantity_of(self, sku: str) -> int:
         return sum(line.quantity for line in self.lines if line.sku == sku)
+
+    def points_for(self, channel: str) -> int:
+        """The points a cart priced or checked out on `channel` spends: those applied on
+        that channel, none applied on another (nor any stored before channels were)."""
+        return self.loyalty_points if self.loyalty_channel == channel else 0
 
     @classmethod
     def from_document(cls, doc: Document) -> StoredCart:
@@ -76,6 +86,7 @@ class StoredCart:
             created_at=doc["created_at"],
             updated_at=doc["updated_at"],
             loyalty_points=doc.get("loyalty_points", 0),
+            loyalty_channel=doc.get("loyalty_channel"),
         )
 
 
@@ -135,6 +146,7 @@ def _line(document: Document) -> StoredLine:
         quantity=document["quantity"],
         added_unit_price=Money(Decimal(price["amount"]), price["currency"]),
         added_at=document["added_at"],
+        needs_repricing=document.get("needs_repricing", False),
     )
 
 
@@ -143,6 +155,8 @@ class NewLine:
     sku: str
     quantity: int
     unit_price: Money
+    # priced by the recent catalog, the price source being unreachable
+    needs_repricing: bool = False
 
 
 class CartMiss(StrEnum):

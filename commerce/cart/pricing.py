@@ -72,8 +72,10 @@ async def price_cart(
         currency=subtotal.currency,
     )
     discount = sum((o.discount for o in outcomes if o.applicable), Decimal(0))
-    # points come off after the promotions, never past what is left to pay
-    loyalty = min(engine.points_value(cart.loyalty_points), subtotal.amount - discount)
+    # points come off after the promotions, never past what is left to pay, and only on
+    # the channel they were applied on (docs/offers.md "Loyalty")
+    points = cart.points_for(channel)
+    loyalty = min(engine.points_value(points), subtotal.amount - discount)
     discount += loyalty
     return CartPrice(
         subtotal=subtotal,
@@ -81,7 +83,7 @@ async def price_cart(
         discount=Money(discount, subtotal.currency),
         total=Money(subtotal.amount - discount, subtotal.currency),
         lines=lines,
-        loyalty_points=cart.loyalty_points,
+        loyalty_points=points,
         loyalty_discount=loyalty,
     )
 

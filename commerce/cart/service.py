@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from commerce.audit import AuditLog, CustomerRead
+from commerce.cart.degraded import products_or_recent, stock_or_recent
 from commerce.cart.errors import CartErrorCode, CartOutcome, CartUserError
 from commerce.cart.pricing import CartPrice, price_cart
+from commerce.cart.repricing import price_rises
 from commerce.cart.store import (
     CartMiss,
     CartStatus,
@@ -32,7 +35,9 @@ from commerce.offers.channel import (
 )
 from commerce.ports import CatalogReads
 from commerce.principal import Principal, PrincipalKind
+from commerce.recent_catalog import RecentCatalog
 from commerce.stores import StoreDirectory
+from connectors.records import Money, ProductRecord
 
 MISS_ERRORS = {
     CartMiss.NOT_FOUND: (CartErrorCode.NOT_FOUND, "No cart with this id."),
@@ -77,18 +82,25 @@ class CartService:
         offers: OffersEngine,
         stores: StoreDirectory,
         audit: AuditLog,
+        recent: RecentCatalog,
         *,
         online_location_id: str,
         max_quantity: int,
         default_currency: str,
+        reprice_tolerance_percent: Decimal,
     ) -> None:
+        """`recent`: what a write falls back on while the price or stock source fails;
+        `reprice_tolerance_percent`: how far above a line's recent price today's may be
+        before checkout refuses it (PRICE_CHANGED)."""
         self.store = store
         self._audit = audit
         self._offers = offers
+        self._recent = recent
         self._default_currency = default_currency
         self._stores = stores
         self._online_location_id = online_location_id
         self._max_quantity = max_quantity
+        self._reprice_tolerance = reprice_tolerance_percent
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -218,7 +230,11 @@ class CartService:
         self, cart: StoredCart, lines: Sequence[LineRequest], reads: CatalogReads
     ) -> tuple[list[NewLine], list[CartUserError]]:
         """The lines priced now, or why they cannot go in this cart: a bad quantity, an
-        unknown SKU, another currency, not enough stock where the cart is fulfilled."""
+        unknown SKU, another currency, not enough stock where the cart is fulfilled.
+
+        While the price or stock source is throttled or down, the recent catalog answers
+        for the SKUs it holds and the lines it priced are flagged for re-pricing; a SKU it
+        does not hold fails the add with the upstream's error (commerce/cart/degraded.py)."""
         if not lines:
             return [], [
                 CartUserError(CartErrorCode.INVALID_QUANTITY, "Give at least one line.", ("lines",))
@@ -236,7 +252,8 @@ class CartService:
         ]
         if errors:
             return [], errors
-        products = await reads.products([line.sku for line in lines])
+        found = await products_or_recent(reads, self._recent, [line.sku for line in lines])
+        products = found.records
         currencies = {existing.added_unit_price.currency for existing in cart.lines}
         new_lines: list[NewLine] = []
         for i, (line, product) in enumerate(zip(lines, products, strict=True)):
@@ -257,7 +274,7 @@ class CartService:
                     )
                 )
             else:
-                new_lines.append(NewLine(line.sku, line.quantity, product.price))
+                new_lines.append(NewLine(line.sku, line.quantity, product.price, found.recent))
         if errors:
             return [], errors
         already = {line.sku: cart.quantity_of(line.sku) for line in new_lines}
@@ -271,11 +288,15 @@ class CartService:
         lines: Sequence[NewLine],
         reads: CatalogReads,
         location_id: str | None = None,
+        *,
+        live: bool = False,
     ) -> list[CartUserError]:
         """Lines asking for more than the cart's fulfilment location holds. A cart read
-        shows the same check again later, since stock keeps moving."""
+        shows the same check again later, since stock keeps moving; `live` never lets the
+        recent catalog answer for the inventory (checkout, choosing a pickup store)."""
         location = location_id or self.fulfilment_location(cart)
-        levels = await reads.stock([line.sku for line in lines])
+        skus = [line.sku for line in lines]
+        levels = await (reads.stock(skus) if live else stock_or_recent(reads, self._recent, skus))
         wanted: dict[str, int] = dict(already)
         errors = []
         for i, (line, sku_levels) in enumerate(zip(lines, levels, strict=True)):
@@ -297,9 +318,16 @@ class CartService:
         self, cart: StoredCart, reads: CatalogReads, location_id: str | None = None
     ) -> list[CartUserError]:
         """Every line of the cart checked against the stock now at `location_id` (default:
-        the cart's fulfilment location)."""
+        the cart's fulfilment location), as the inventory says it now."""
         lines = [NewLine(line.sku, line.quantity, line.added_unit_price) for line in cart.lines]
-        return await self._stock_errors(cart, {}, lines, reads, location_id)
+        return await self._stock_errors(cart, {}, lines, reads, location_id, live=True)
+
+    def repricing_errors(
+        self, cart: StoredCart, products: Sequence[ProductRecord | None]
+    ) -> list[CartUserError]:
+        """The lines added at a recent price (`needs_repricing`) whose price today, from
+        the source, rose past the tolerance: checkout refuses them (PRICE_CHANGED)."""
+        return price_rises(cart, products, self._reprice_tolerance)
 
     def fulfilment_location(self, cart: StoredCart) -> str:
         """Where the cart's stock is counted and held: the pickup store, else online."""
@@ -423,11 +451,53 @@ class CartService:
         updated = await self.store.add_promo_code(cart.id, normalised, expected_version)
         return await self._result(updated, cart.id, expected_version)
 
-    async def apply_loyalty_points(
-        self, principal: Principal, cart_id: str, points: int, expected_version: int | None
+    async def reprice_lines(
+        self,
+        principal: Principal,
+        cart_id: str,
+        expected_version: int | None,
+        reads: CatalogReads,
     ) -> CartOutcome:
-        """The customer spends `points` on this cart (0 spends none); the balance is checked
-        now and again, by the loyalty system itself, at checkout."""
+        """The lines flagged for re-pricing take today's price, read from the source (never
+        the recent catalog: an upstream failure fails this), as the price they were added
+        at, and lose the flag: the shopper accepted it. A line whose product is gone keeps
+        its flag (checkout refuses it anyway)."""
+        cart = await self._open_cart(principal, cart_id)
+        if isinstance(cart, CartOutcome):
+            return cart
+        flagged = [line for line in cart.lines if line.needs_repricing]
+        if not flagged:
+            if expected_version is not None and expected_version != cart.version:
+                return await self._result(None, cart.id, expected_version)
+            return CartOutcome(cart, [])
+        products = await reads.products([line.sku for line in flagged])
+        prices: dict[str, Money] = {
+            line.id: product.price
+            for line, product in zip(flagged, products, strict=True)
+            if product is not None
+        }
+        if not prices:
+            return CartOutcome(cart, [])
+        updated = await self.store.reprice_lines(cart.id, prices, expected_version)
+        return await self._result(updated, cart.id, expected_version, line_ids=list(prices))
+
+    async def apply_loyalty_points(
+        self,
+        principal: Principal,
+        cart_id: str,
+        points: int,
+        expected_version: int | None,
+        channel: SalesChannel | None = None,
+    ) -> CartOutcome:
+        """The customer spends `points` on this cart (0 spends none) in a checkout on
+        `channel` (None: the principal's own), and on no other channel; the balance is
+        checked now and again, by the loyalty system itself, at checkout.
+        CHANNEL_NOT_ALLOWED, before the cart is read, for a channel the principal may not
+        act on."""
+        sales_channel = channel or default_channel(principal)
+        refusal = channel_refusal(principal, sales_channel)
+        if refusal is not None:
+            return CartOutcome.refused(None, CartErrorCode.CHANNEL_NOT_ALLOWED, refusal, "channel")
         cart = await self._open_cart(principal, cart_id)
         if isinstance(cart, CartOutcome):
             return cart
@@ -451,7 +521,9 @@ class CartService:
                     f"The balance holds {loyalty.balance} points.",
                     "points",
                 )
-        updated = await self.store.set_loyalty_points(cart.id, points, expected_version)
+        updated = await self.store.set_loyalty_points(
+            cart.id, points, sales_channel.value, expected_version
+        )
         return await self._result(updated, cart.id, expected_version)
 
     async def remove_promo_code(

@@ -171,8 +171,14 @@ class CartStore:
         merged: dict[str, NewLine] = {}
         for line in lines:
             prior = merged.get(line.sku)
-            quantity = line.quantity + (prior.quantity if prior else 0)
-            merged[line.sku] = NewLine(line.sku, quantity, line.unit_price)
+            if prior is not None:
+                line = NewLine(
+                    line.sku,
+                    line.quantity + prior.quantity,
+                    prior.unit_price,
+                    prior.needs_repricing or line.needs_repricing,
+                )
+            merged[line.sku] = line
         now = datetime.now(UTC)
         incoming = [
             {
@@ -181,6 +187,7 @@ class CartStore:
                 "quantity": line.quantity,
                 "added_unit_price": _money(line.unit_price),
                 "added_at": now,
+                "needs_repricing": line.needs_repricing,
             }
             for line in merged.values()
         ]
@@ -335,12 +342,55 @@ class CartStore:
         )
 
     async def set_loyalty_points(
-        self, cart_id: str, points: int, expected_version: int | None
+        self, cart_id: str, points: int, channel: str, expected_version: int | None
     ) -> StoredCart | None:
+        """The points to spend and the channel they are for (none: 0 points, any channel)."""
+        applied: Document = (
+            {"loyalty_points": {"$literal": points}, "loyalty_channel": {"$literal": channel}}
+            if points > 0
+            else {"loyalty_points": 0, "loyalty_channel": "$$REMOVE"}
+        )
+        return await self._update(
+            cart_id, expected_version, [{"$set": applied}], now=datetime.now(UTC)
+        )
+
+    async def reprice_lines(
+        self, cart_id: str, prices: dict[str, Money], expected_version: int | None
+    ) -> StoredCart | None:
+        """Each listed line takes `prices[line id]` as the price it was added at, and is no
+        longer flagged for re-pricing."""
+        branches = [
+            {"case": {"$eq": ["$$line.id", line_id]}, "then": {"$literal": _money(price)}}
+            for line_id, price in prices.items()
+        ]
+        repriced = {
+            "$map": {
+                "input": "$lines",
+                "as": "line",
+                "in": {
+                    "$cond": [
+                        {"$in": ["$$line.id", list(prices)]},
+                        {
+                            "$mergeObjects": [
+                                "$$line",
+                                {
+                                    "added_unit_price": {
+                                        "$switch": {"branches": branches, "default": None}
+                                    },
+                                    "needs_repricing": False,
+                                },
+                            ]
+                        },
+                        "$$line",
+                    ]
+                },
+            }
+        }
         return await self._update(
             cart_id,
             expected_version,
-            [{"$set": {"loyalty_points": {"$literal": points}}}],
+            [{"$set": {"lines": repriced}}],
+            extra_filter={"lines.id": {"$all": list(prices)}},
             now=datetime.now(UTC),
         )
 
@@ -523,7 +573,15 @@ def _merge_lines_expression(incoming: list[Document]) -> Document:
                                             {
                                                 "quantity": {
                                                     "$add": ["$$line.quantity", "$$this.quantity"]
-                                                }
+                                                },
+                                                # units added at a recent price flag the
+                                                # line until it is re-priced
+                                                "needs_repricing": {
+                                                    "$or": [
+                                                        "$$line.needs_repricing",
+                                                        "$$this.needs_repricing",
+                                                    ]
+                                                },
                                             },
                                         ]
                                     },

@@ -229,6 +229,13 @@ class CheckoutService:
                     "lines",
                     str(i),
                 )
+        if honoured is None:
+            # every line is priced from the source below; one added at a recent price that
+            # rose past the tolerance is refused, not charged (a quote's prices came from
+            # the source and were shown: it is honoured as quoted)
+            moved = self._carts.repricing_errors(cart, products)
+            if moved:
+                return CheckoutOutcome(None, cart, moved)
         location_id = cart.pickup_store_id if cart.fulfillment is FulfillmentType.PICKUP else None
         if channel.in_store:
             location_id = principal.store_id or location_id
@@ -252,7 +259,8 @@ class CheckoutService:
             read = await self._customers.one(cart.customer_id)
             refs = read.profile.external_refs if read is not None else ()
             loyalty = read.profile.loyalty if read is not None else None
-        points = honoured.loyalty_points if honoured is not None else cart.loyalty_points
+        # points applied on another channel are not this checkout's to spend
+        points = honoured.loyalty_points if honoured is not None else cart.points_for(channel)
         if points > 0 and (loyalty is None or loyalty.balance < points):
             code = (
                 CartErrorCode.NO_LOYALTY_ACCOUNT

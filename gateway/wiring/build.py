@@ -26,6 +26,7 @@ from commerce.customers.crm_poll import ContactChangePoller, ContactChanges, pol
 from commerce.customers.profiles import CustomerProfiles, ProfileCachePolicy
 from commerce.leases import Leases
 from commerce.orders import OrderHistory
+from commerce.recent_catalog import RecentCatalog
 from commerce.stores import StoreDirectory
 from commerce.sync_marks import SyncMarks
 from commerce.tasks import cancel_and_wait
@@ -163,14 +164,21 @@ async def build_services(
         audit = AuditLog(database)
         await ensure_auth_indexes(auth, audit)
         admission = await build_admission(settings, database, metrics)
+        recent_catalog = RecentCatalog(
+            ttl_seconds=settings.cache.recent_catalog_ttl_seconds,
+            max_skus=settings.cache.recent_catalog_max_skus,
+            lookups=metrics,
+        )
         carts = CartService(
             cart_store,
             kit.engine,
             stores,
             audit,
+            recent_catalog,
             online_location_id=settings.square.online_location_id,
             max_quantity=cart.max_quantity_per_line,
             default_currency=cart.default_currency,
+            reprice_tolerance_percent=cart.reprice_tolerance_percent,
         )
         cart_feed = CartChangeFeed(cart_store.collection)
         crm_poll = start_crm_poll(settings, crm, profile_cache, database)
@@ -195,6 +203,7 @@ async def build_services(
             customers=customers,
             orders=OrderHistory(pos=pos, ecommerce=ecommerce),
             offers=kit.engine,
+            recent_catalog=recent_catalog,
             quotes=kit.quotes,
             referrals=kit.referrals,
             carts=carts,

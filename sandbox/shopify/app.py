@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 from sandbox.calls import counted_app
 from sandbox.dataset import Dataset
 from sandbox.shopify import envelopes
+from sandbox.shopify.control import control_routes
 from sandbox.shopify.cost import QueryCost
 from sandbox.shopify.resolvers import admin_schema
 from sandbox.shopify.store import SANDBOX_ACCESS_SCOPES, ShopData, WallClock, utc_now
@@ -63,7 +64,10 @@ def create_app(
         Throttle(plan, clock),
         access_tokens,
     )
-    routes: list[BaseRoute] = [Route(GRAPHQL_PATH, endpoint.handle, methods=["POST"])]
+    routes: list[BaseRoute] = [
+        Route(GRAPHQL_PATH, endpoint.handle, methods=["POST"]),
+        *control_routes,
+    ]
     return counted_app(routes, shop=endpoint.data, throttle=endpoint.throttle)
 
 

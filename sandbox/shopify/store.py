@@ -11,6 +11,7 @@ is shared by every simulator and test, so it is never written to.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -91,6 +92,7 @@ class ShopData:
         self._orders_by_id = {row.id: row for row in order_rows}
         self._customers_by_id = customers
         self._variant_rows = variant_of
+        self._rows_by_sku = {row.product.sku: row for row in product_rows}
         # (namespace, key, value) of every `id` metafield on an order: custom IDs are unique.
         self._orders_by_custom_id: dict[tuple[str, str, str], OrderRow] = {}
         self._next_order_number = 1001 + len(dataset.online_orders)
@@ -117,6 +119,17 @@ class ShopData:
         if not variant_gid.startswith("gid://shopify/ProductVariant/"):
             return None
         return self._variant_rows.get(_number(variant_gid))
+
+    def set_price(self, sku: str, price: Decimal) -> Graph | None:
+        """What a merchant's price edit in the admin does: the variant carrying `sku` costs
+        `price` from now on (and is updated now); None for an unknown SKU."""
+        row = self._rows_by_sku.get(sku)
+        if row is None:
+            return None
+        row.product = replace(row.product, price=price)
+        row.variant["price"] = money(price)
+        row.variant["updatedAt"] = row.graph["updatedAt"] = iso(self.wall_clock())
+        return row.variant
 
     def order_by_custom_id(self, namespace: str | None, key: str, value: str) -> Graph | None:
         row = self._orders_by_custom_id.get((namespace or APP_NAMESPACE, key, value))

@@ -457,3 +457,23 @@ def test_customer_and_order_filters(app: Any, dataset: Dataset) -> None:
     moment = datetime.fromisoformat(cutoff)
     expected = [o for o in _orders_of(dataset, {someone.id}) if o.created_at < moment]
     assert [row.id for row in orders] == [o.id for o in expected]
+
+
+# --- test-only control ------------------------------------------------------------------------
+
+
+async def test_a_price_changes_as_a_merchant_would_change_it_in_the_admin(
+    app: Any, client: httpx.AsyncClient, shopify: ShopifyEcommerce, dataset: Dataset
+) -> None:
+    sku = dataset.products[0].sku
+    before = (await shopify.products_by_sku([sku]))[sku].price.amount
+    answer = await client.post(f"/_sandbox/shopify/variants/{sku}/price", json={"price": "12.34"})
+    assert (answer.status_code, answer.json()) == (200, {"sku": sku, "price": "12.34"})
+    assert before != Decimal("12.34")
+    assert (await shopify.products_by_sku([sku]))[sku].price.amount == Decimal("12.34")
+    for body in ({"price": "-1"}, {"price": 3}, {"price": "NaN"}, {}):
+        refused = await client.post(f"/_sandbox/shopify/variants/{sku}/price", json=body)
+        assert refused.status_code == 400
+    unknown = await client.post("/_sandbox/shopify/variants/NOPE-1/price", json={"price": "1"})
+    assert unknown.status_code == 404
+    assert not any(call.startswith("POST /_sandbox/") for call in app.state.calls)

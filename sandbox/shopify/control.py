@@ -1,0 +1,42 @@
+"""Test-only control of the simulator: change a price as a merchant would in the Shopify admin.
+
+    POST /_sandbox/shopify/variants/{sku}/price   {"price": "12.50"}
+
+sets the price of the variant carrying that SKU (and its `updatedAt` to now), so every
+later read (`productVariants`, `nodes`, a product's variants) shows it. Answers
+`{"sku": ..., "price": ...}`; 404 for an unknown SKU, 400 for a price that is not a
+non-negative decimal string. Under /_sandbox/: no vendor path, never counted as an API call.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.calls import CONTROL_PREFIX
+from sandbox.shopify.store import ShopData
+
+
+async def set_price(request: Request) -> Response:
+    try:
+        body: Any = json.loads(await request.body() or b"{}")
+        price = Decimal(body["price"]) if isinstance(body.get("price"), str) else None
+    except (ValueError, AttributeError, KeyError, InvalidOperation):
+        price = None
+    if price is None or not price.is_finite() or price < 0:
+        return JSONResponse({"error": 'give {"price": "<decimal>"}, 0 or more'}, status_code=400)
+    shop: ShopData = request.app.state.shop
+    variant = shop.set_price(request.path_params["sku"], price)
+    if variant is None:
+        return JSONResponse({"error": "no variant has this SKU"}, status_code=404)
+    return JSONResponse({"sku": variant["sku"], "price": variant["price"]})
+
+
+control_routes = [
+    Route(CONTROL_PREFIX + "shopify/variants/{sku}/price", set_price, methods=["POST"]),
+]
