@@ -10,6 +10,11 @@ The order is the one the three separate extensions had: the deadline's budget st
 the operation (parsing and validation inside it) and is the request deadline for the
 whole execution; notices are collected inside it and added to the result when execution
 ends; errors are shaped last, when the operation ends, notices' errors included.
+
+Results streamed over a websocket are sent before the operation ends, so each is shaped
+as it goes out (`on_stream_result`), with the notices its event raised: a subscription's
+events are executed after `on_execute` has returned, so their notices go to the
+operation's own collection, drained into each event.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 
 from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult as StreamedResult
+from strawberry.types import StreamExecutionResult
 
 from engine.deadline import execution_deadline
 from engine.errors import shape_errors
@@ -29,13 +36,35 @@ from engine.notices import Notices, current_notices
 class OperationExtension(SchemaExtension):
     _started: float | None = None
     _warnings: list[dict[str, Any]] | None = None
+    _stream_notices: Notices | None = None
 
     def on_operation(self) -> Iterator[None]:
         self._started = time.monotonic()
-        yield
+        self._stream_notices = notices = Notices()
+        token = current_notices.set(notices)
+        try:
+            yield
+        finally:
+            current_notices.reset(token)
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = shape_errors(result.errors)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        if isinstance(result, StreamedResult):
+            notices = self._stream_notices
+            if notices is not None and (notices.errors or notices.warnings):
+                if notices.errors:
+                    result.errors = [*(result.errors or []), *notices.errors]
+                if notices.warnings:
+                    extensions = result.extensions or {}
+                    warnings = [*extensions.get("warnings", []), *notices.warnings]
+                    result.extensions = {**extensions, "warnings": warnings}
+                notices.errors.clear()
+                notices.warnings.clear()
+            if result.errors:
+                result.errors = shape_errors(result.errors)
+        yield
 
     def on_execute(self) -> Iterator[None]:
         with execution_deadline(self.execution_context, self._started):
