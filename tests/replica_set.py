@@ -65,9 +65,18 @@ class ReplicaSet:
             )
 
     def _initiate(self) -> None:
+        # The last member may vote but never be elected: when the primary is lost, one
+        # secondary stands, so the election never splits its vote between two candidates
+        # (MongoDB then holds it again after another election timeout; these tests are
+        # about the gateway, not about the vote).
+        last = len(self.ports) - 1
+        members = [
+            {"_id": i, "host": self.host(i), "priority": 0 if i == last else 1}
+            for i in range(len(self.ports))
+        ]
         config = {
             "_id": NAME,
-            "members": [{"_id": i, "host": self.host(i)} for i in range(len(self.ports))],
+            "members": members,
             "settings": {"electionTimeoutMillis": self.election_timeout_ms},
         }
         deadline = time.monotonic() + 30
@@ -161,6 +170,11 @@ class ReplicaSet:
                 client.admin.command("replSetStepDown", seconds, secondaryCatchUpPeriodSecs=5)
             except OperationFailure as exc:
                 raise ReplicaSetError(f"member {member} did not step down: {exc}") from exc
+
+    def unfreeze(self, member: int) -> None:
+        """Lets a member that stepped down stand for election again at once."""
+        with self._direct(member, 5000) as client:
+            client.admin.command("replSetFreeze", 0)
 
     def _alive_members(self) -> list[int]:
         return [i for i, p in enumerate(self._processes) if p is not None and p.poll() is None]

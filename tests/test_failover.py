@@ -491,6 +491,7 @@ class Primary:
     def __init__(self, replica_set: ReplicaSet) -> None:
         self.replica_set = replica_set
         self.killed: int | None = None
+        self.stepped_down: int | None = None
 
     async def kill(self) -> None:
         primary = await asyncio.to_thread(self.replica_set.primary)
@@ -501,12 +502,18 @@ class Primary:
     async def step_down(self) -> None:
         primary = await asyncio.to_thread(self.replica_set.primary)
         assert primary is not None
+        self.stepped_down = primary
         await asyncio.to_thread(self.replica_set.step_down, primary)
 
     async def restore(self) -> None:
         if self.killed is not None:
             self.replica_set.restart(self.killed)
             self.killed = None
+        if self.stepped_down is not None:
+            # electable again now, not after the step-down's 30 s: the next scenario's
+            # election may need it
+            await asyncio.to_thread(self.replica_set.unfreeze, self.stepped_down)
+            self.stepped_down = None
         await asyncio.to_thread(self.replica_set.wait_healthy)
 
 
