@@ -4,15 +4,26 @@ The budget (`request_deadline_seconds`) starts when the operation does and becom
 request deadline of connectors/resilience for its execution: every upstream call the
 request makes, in whatever task or DataLoader batch, ends by then, and a field still
 waiting answers null with UPSTREAM_TIMEOUT while the others keep what they got.
-Subscriptions are left out: they are meant to outlive any request budget. engine/operation.py
-applies it to each execution.
+
+A mutation's MongoDB operations are bounded by the same budget instead of
+`mongodb_timeout_seconds` (never less than that): while the replica set elects a new
+primary, a write waits for it, and the driver's retryable writes and transactions resend
+it there once, so the client gets its answer rather than a DATABASE_UNAVAILABLE whose
+outcome it cannot know (docs/resilience.md "MongoDB failover"). Queries keep the short
+timeout: a read that fails is safe to repeat, and the profile cache's fallback to the
+upstream needs MongoDB to give up quickly.
+
+Subscriptions are left out: they are meant to outlive any request budget.
+engine/operation.py applies it to each execution.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
+import pymongo
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
@@ -32,5 +43,16 @@ def execution_deadline(
     ):
         return nullcontext()
     started = started if started is not None else time.monotonic()
-    budget = context.services.settings.request_deadline_seconds
-    return request_deadline(budget - (time.monotonic() - started))
+    settings = context.services.settings
+    left = settings.request_deadline_seconds - (time.monotonic() - started)
+    if execution_context.operation_type is OperationType.MUTATION:
+        return _mutation_deadline(left, settings.mongodb_timeout_seconds)
+    return request_deadline(left)
+
+
+@contextmanager
+def _mutation_deadline(left: float, mongodb_timeout: float) -> Iterator[None]:
+    # pymongo.timeout is the driver's own per-block timeout (CSOT): server selection, every
+    # retry of a retryable write and with_transaction's retries all end by it.
+    with request_deadline(left), pymongo.timeout(max(left, mongodb_timeout)):
+        yield

@@ -11,9 +11,13 @@ Some answers need to keep their data and still say something:
   data of any response with errors (Apollo's default error policy) keep it.
 
 engine/operation.py collects both per operation (in `current_notices`, a context variable
-the tasks of one execution share) and adds them to the result; `add_error` and
-`add_warning` are what resolvers call. Outside an operation (a subscription event, a unit
-test) they do nothing.
+the tasks of one execution share) and adds them to the result, or, for a subscription, to
+the event being sent; `add_error` and `add_warning` are what resolvers call. Outside an
+operation (a unit test) they do nothing.
+
+A subscription that must send one event as an error without ending its stream yields
+`field_error(exc)`: the event's field is null with that error at its path, and the stream
+goes on.
 """
 
 from __future__ import annotations
@@ -44,6 +48,15 @@ def add_error(path: Path, code: str, message: str, **extensions: Any) -> None:
         notices.errors.append(
             GraphQLError(message, path=list(path), extensions={"code": code, **extensions})
         )
+
+
+def field_error(error: Exception) -> Any:
+    """What a subscription yields to send one event as the error `error` at its field's
+    path (data null) and keep streaming: graphql-core completes a resolved value that is an
+    exception as a located field error (its `complete_value`, as graphql-js does), and the
+    event's value is what Strawberry resolves a subscription field to. Typed Any so it
+    passes where the field's type is expected; tests/test_cart_live.py holds the shape."""
+    return error
 
 
 def add_warning(path: Path, code: str, message: str, **details: Any) -> None:

@@ -12,6 +12,11 @@ whole execution; notices are collected inside it and added to the result when ex
 ends; errors are shaped last, when the operation ends, notices' errors included. An
 `OperationObserver` (the runtime's operation metrics) then hears of the operation with its
 errors as the client sees them, from the same hook rather than one of its own.
+
+Results streamed over a websocket are sent before the operation ends, so each is shaped
+as it goes out (`on_stream_result`), with the notices its event raised: a subscription's
+events are executed after `on_execute` has returned, so their notices go to the
+operation's own collection, drained into each event.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any, ClassVar, Protocol
 from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionResult as StreamedResult
+from strawberry.types import StreamExecutionResult
 
 from engine.deadline import execution_deadline
 from engine.errors import shape_errors
@@ -45,6 +52,7 @@ class OperationExtension(SchemaExtension):
     observer: ClassVar[OperationObserver | None] = None
     _started: float | None = None
     _warnings: list[dict[str, Any]] | None = None
+    _stream_notices: Notices | None = None
 
     @classmethod
     def observed_by(cls, observer: OperationObserver | None) -> type[OperationExtension]:
@@ -56,6 +64,8 @@ class OperationExtension(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         self._started = time.monotonic()
         execution = self.execution_context
+        self._stream_notices = notices = Notices()
+        token = current_notices.set(notices)
         try:
             yield
         except GraphQLError as error:  # a refused document escapes the operation
@@ -66,12 +76,30 @@ class OperationExtension(SchemaExtension):
             if self.observer is not None:
                 self.observer.operation_ended(execution, None, failed=True)
             raise
+        finally:
+            current_notices.reset(token)
         result = execution.result
         if result is not None and result.errors:
             result.errors = shape_errors(result.errors)
         if self.observer is not None:
             errors = getattr(result, "errors", None) or execution.pre_execution_errors
             self.observer.operation_ended(execution, errors)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        if isinstance(result, StreamedResult):
+            notices = self._stream_notices
+            if notices is not None and (notices.errors or notices.warnings):
+                if notices.errors:
+                    result.errors = [*(result.errors or []), *notices.errors]
+                if notices.warnings:
+                    extensions = result.extensions or {}
+                    warnings = [*extensions.get("warnings", []), *notices.warnings]
+                    result.extensions = {**extensions, "warnings": warnings}
+                notices.errors.clear()
+                notices.warnings.clear()
+            if result.errors:
+                result.errors = shape_errors(result.errors)
+        yield
 
     def on_execute(self) -> Iterator[None]:
         with execution_deadline(self.execution_context, self._started):

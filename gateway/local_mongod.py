@@ -72,6 +72,45 @@ def _die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def spawn_mongod(
+    data_dir: Path,
+    port: int,
+    log: Path,
+    output: IO[bytes],
+    replica_set: str = REPLICA_SET,
+) -> subprocess.Popen[bytes]:
+    """One mongod of `replica_set` on 127.0.0.1:`port`, logging to `log` (appended) and
+    printing what comes before its log to `output`. Not initiated: see LocalMongod."""
+    return subprocess.Popen(
+        [
+            str(mongod_binary()),
+            "--replSet",
+            replica_set,
+            "--port",
+            str(port),
+            "--bind_ip",
+            "127.0.0.1",
+            "--dbpath",
+            str(data_dir),
+            "--logpath",
+            str(log),
+            "--logappend",
+            # small caches: a dev box runs this beside everything else
+            "--wiredTigerCacheSizeGB",
+            "0.25",
+            "--setParameter",
+            "diagnosticDataCollectionEnabled=false",
+        ],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+        # Out of the terminal's process group: a Ctrl-C reaches the gateway, which then
+        # writes its last documents (the CRM poll lease), and only then does `stop`
+        # end mongod. In the same group mongod began shutting down at once.
+        start_new_session=True,
+    )
+
+
 class LocalMongod:
     """`with LocalMongod(data_dir) as mongod: mongod.uri` — started, initiated, then stopped."""
 
@@ -101,34 +140,7 @@ class LocalMongod:
             raise
 
     def _spawn(self, output: IO[bytes]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [
-                str(mongod_binary()),
-                "--replSet",
-                REPLICA_SET,
-                "--port",
-                str(self.port),
-                "--bind_ip",
-                "127.0.0.1",
-                "--dbpath",
-                str(self.data_dir),
-                "--logpath",
-                str(self._log),
-                "--logappend",
-                # small caches: a dev box runs this beside everything else
-                "--wiredTigerCacheSizeGB",
-                "0.25",
-                "--setParameter",
-                "diagnosticDataCollectionEnabled=false",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-            # Out of the terminal's process group: a Ctrl-C reaches the gateway, which then
-            # writes its last documents (the CRM poll lease), and only then does `stop`
-            # end mongod. In the same group mongod began shutting down at once.
-            start_new_session=True,
-        )
+        return spawn_mongod(self.data_dir, self.port, self._log, output)
 
     def _initiate(self, deadline: float) -> None:
         client: MongoClient[dict[str, object]]

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReadPreference
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 from pymongo.monitoring import CommandListener
@@ -22,8 +22,16 @@ Document = dict[str, Any]
 def connect_mongo(
     uri: str, timeout_seconds: float, *, event_listeners: Sequence[CommandListener] = ()
 ) -> AsyncMongoClient[Document]:
-    """A client that fails fast: a read waits `timeout_seconds` for a server, not 30 s.
-    `event_listeners`: command monitoring for this client only (trace spans)."""
+    """A client that fails fast: an operation waits `timeout_seconds` for a server, not 30 s
+    (a mutation waits longer: engine/deadline.py). `event_listeners`: command monitoring for
+    this client only (trace spans).
+
+    What makes a write durable is stated here, not left to the server's default (which is
+    w:1 on a set with an arbiter): acknowledged once a majority of the set holds it, so an
+    answered write survives the loss of the primary; and retryable writes and reads, which
+    the driver resends once to the new primary under the same transaction number, so the
+    server applies a write at most once however often it is resent. These keywords win
+    over the same options in the URI."""
     timeout_ms = int(timeout_seconds * 1000)
     return AsyncMongoClient(
         uri,
@@ -31,6 +39,9 @@ def connect_mongo(
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         timeoutMS=timeout_ms,
+        w="majority",
+        retryWrites=True,
+        retryReads=True,
         tz_aware=True,
         appname="omnigate",
     )
@@ -47,8 +58,11 @@ async def ensure_indexes(database: AsyncDatabase[Document]) -> None:
 
 
 async def mongo_reachable(client: AsyncMongoClient[Document]) -> bool:
+    """Any member of the set answers. Not "a primary answers": during an election every pod
+    would turn unready at once and the Service would refuse every request, where the pods
+    would have waited for the new primary (a mutation does, engine/deadline.py)."""
     try:
-        await client.admin.command("ping")
+        await client.admin.command("ping", read_preference=ReadPreference.NEAREST)
     except PyMongoError:
         return False
     return True

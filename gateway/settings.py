@@ -564,6 +564,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     mongodb_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017/?directConnection=true")
     mongodb_database: str = "omnigate"
+    # every MongoDB operation's; a mutation's wait for a primary being elected is bounded
+    # by request_deadline_seconds instead (engine/deadline.py)
     mongodb_timeout_seconds: float = Field(default=2.0, gt=0)
     graphiql: bool | None = None  # None: on outside production
     graphiql_assets_dir: Path = Field(

@@ -1,4 +1,10 @@
-"""`cartUpdated`: every device watching a cart sees each change, made through any pod."""
+"""`cartUpdated`: every device watching a cart sees each change, made through any pod.
+
+When the gateway loses its change feed (MongoDB electing a new primary, or unreachable) the
+subscription stays open and says so: one event that is an error at the field's path with
+code LIVE_UPDATES_INTERRUPTED (data null), then, once the feed is back, the cart as it is
+then with a LIVE_UPDATES_RESUMED warning (docs/cart.md "Live updates").
+"""
 
 from __future__ import annotations
 
@@ -6,46 +12,53 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from commerce.cart.changes import FeedUnavailable
-from commerce.cart.model import CartStatus
+from commerce.cart.changes import FeedState, FeedUnavailable
+from commerce.cart.live import follow
 from engine.context import Info
 from engine.errors import PublicError
 from engine.loaders import Loaders
+from engine.notices import add_warning, field_error
 from resolvers.cart_types import Cart
+
+LIVE_UPDATES_INTERRUPTED = "LIVE_UPDATES_INTERRUPTED"
+LIVE_UPDATES_RESUMED = "LIVE_UPDATES_RESUMED"
+INTERRUPTED_MESSAGE = (
+    "Live updates of this cart are interrupted; the cart may have changed since. They "
+    "resume by themselves, starting with the cart as it is then."
+)
+RESUMED_MESSAGE = "Live updates resumed: this is the cart as it is now."
 
 
 @strawberry.type
 class CartSubscriptions:
     @strawberry.subscription(
         description="The cart as it is when subscribing, then after every change; completes "
-        "after the cart is checked out or merged."
+        "after the cart is checked out or merged. While live updates are interrupted an "
+        "event is an error with code LIVE_UPDATES_INTERRUPTED; the first cart after it "
+        "carries a LIVE_UPDATES_RESUMED warning in `extensions.warnings`."
     )
     async def cart_updated(self, info: Info, cart_id: strawberry.ID) -> AsyncGenerator[Cart, None]:
         services = info.context.services
         if await services.carts.find(info.context.principal, cart_id) is None:
             raise PublicError("No cart with this id.", code="NOT_FOUND")
+        path = info.path.as_list()
+        events = follow(services.cart_feed, services.carts.stored, cart_id)
         try:
-            async with services.cart_feed.subscribe(cart_id) as changes:
-                # read after subscribing, so no change falls between the read and the feed
-                current = await services.carts.stored(cart_id)
-                if current is None:
-                    return
-                yield Cart.from_stored(current)
-                if current.status in (CartStatus.CHECKED_OUT, CartStatus.MERGED):
-                    return
-                version = current.version
-                while True:
-                    cart = await changes.get()
-                    if cart.version <= version:
-                        continue
-                    version = cart.version
-                    # fresh loaders per event: prices and stock must not come from the
-                    # first event's cache
-                    info.context.loaders = Loaders(services)
-                    yield Cart.from_stored(cart)
-                    if cart.status in (CartStatus.CHECKED_OUT, CartStatus.MERGED):
-                        return  # closed for good: the stream completes after its last state
+            async for event in events:
+                if event is FeedState.INTERRUPTED:
+                    yield field_error(
+                        PublicError(INTERRUPTED_MESSAGE, code=LIVE_UPDATES_INTERRUPTED)
+                    )
+                    continue
+                if event.resumed:
+                    add_warning(path, LIVE_UPDATES_RESUMED, RESUMED_MESSAGE)
+                # fresh loaders per event: prices and stock must not come from an earlier
+                # event's cache
+                info.context.loaders = Loaders(services)
+                yield Cart.from_stored(event.cart)
         except FeedUnavailable as exc:
             raise PublicError(
                 "Live cart updates are unavailable right now.", code="CACHE_UNAVAILABLE"
             ) from exc
+        finally:
+            await events.aclose()

@@ -435,9 +435,11 @@ async def test_staff_build_a_customers_cart_on_their_behalf_and_are_audited(
 async def test_mongodb_down_refuses_cart_changes_with_a_stable_code(make_gateway, settings):
     from gateway.local_mongod import free_port
 
+    # a mutation waits for a primary until the request deadline, then gives up
     down = settings.with_changes(
         mongodb_uri=f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
         mongodb_timeout_seconds=0.3,
+        request_deadline_seconds=1.0,
     )
     async with make_gateway(down) as client:
         body = await client.query(CART_CREATE, {"lines": []})

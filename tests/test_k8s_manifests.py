@@ -593,6 +593,12 @@ def test_dev_runs_a_three_member_replica_set_the_gateway_points_at() -> None:
     script = init["command"][-1]
     assert f'_id: "{replica_set}"' in script
     assert "mongodb-${i}.mongodb:27017" in script
+    # An election (its timeout, plus about 2 s to hold it and for the gateway to find the
+    # new primary) fits in the request deadline, so writes wait for it instead of failing
+    # (docs/resilience.md "MongoDB failover"; tests/test_failover.py measures it).
+    election_ms = int(re.search(r"electionTimeoutMillis: (\d+)", script).group(1))  # type: ignore[union-attr]
+    deadline = float(gateway_environment(docs)["OMNIGATE_REQUEST_DEADLINE_SECONDS"]["value"])
+    assert election_ms / 1000 + 2 < deadline
 
     # the gateway may reach the members, and the members admit the gateway
     gateway_labels = one(docs, "Deployment", "omnigate")["spec"]["template"]["metadata"]["labels"]

@@ -6,8 +6,14 @@ made through any pod reaches devices connected to any other pod, with MongoDB as
 channel between them: no broker of our own.
 
 Each event carries the whole cart (`updateLookup`), so a slow subscriber only needs the
-newest one: its queue holds one cart and a newer one replaces it. Versions only grow, so a
+newest one: a newer cart replaces the one it has not taken yet. Versions only grow, so a
 subscriber never goes back to an older cart.
+
+When the stream breaks (the primary is lost, MongoDB is unreachable) every subscriber is
+told INTERRUPTED; the stream is reopened from the last resume token, and once it is open
+again every subscriber is told RESUMED, on which it reads its cart afresh: whatever
+happened while the stream was down, even past what the resume token can recover (an oplog
+that moved on), the subscriber ends on the cart as it is.
 
 Every process receives every cart change (filtering per subscribed id would mean reopening
 the stream on each subscribe); at the scale where that matters, shard the stream by
@@ -17,14 +23,16 @@ the stream on each subscribe); at the scale where that matters, shard the stream
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from commerce.cart.store import StoredCart
 from commerce.tasks import cancel_and_wait
@@ -32,10 +40,48 @@ from commerce.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
 WATCHED = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
+# InvalidResumeToken, ChangeStreamFatalError, ChangeStreamHistoryLost: the token cannot be
+# resumed from, so the stream starts from now (subscribers read their carts on RESUMED)
+UNRESUMABLE = frozenset({260, 280, 286})
 
 
 class FeedUnavailable(Exception):
     """MongoDB did not open the change stream in time: no live updates can be promised."""
+
+
+class FeedState(enum.Enum):
+    INTERRUPTED = "INTERRUPTED"  # the stream broke: changes may be arriving late or not at all
+    RESUMED = "RESUMED"  # the stream is open again: read the cart as it is now
+
+
+CartFeedItem = StoredCart | FeedState
+
+
+class CartWatch:
+    """One subscriber's share of the feed: what it has not taken yet, in order, kept short.
+    A newer cart replaces an untaken cart; a second interruption before the subscriber took
+    the first drops what came between (the RESUMED that follows makes it read the cart), so
+    at most a cart, INTERRUPTED, RESUMED and a cart wait."""
+
+    def __init__(self) -> None:
+        self._pending: list[CartFeedItem] = []
+        self._ready = asyncio.Event()
+
+    def put(self, item: CartFeedItem) -> None:
+        pending = self._pending
+        if isinstance(item, StoredCart) and pending and isinstance(pending[-1], StoredCart):
+            pending[-1] = item
+        elif item is FeedState.INTERRUPTED and FeedState.INTERRUPTED in pending:
+            del pending[pending.index(FeedState.INTERRUPTED) + 1 :]
+        else:
+            pending.append(item)
+        self._ready.set()
+
+    async def get(self) -> CartFeedItem:
+        while not self._pending:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._pending.pop(0)
 
 
 class CartChangeFeed:
@@ -44,32 +90,41 @@ class CartChangeFeed:
         carts: AsyncCollection[Document],
         retry_seconds: float = 1.0,
         open_timeout_seconds: float = 5.0,
+        await_seconds: float = 1.0,
     ) -> None:
+        """`await_seconds`: how long one read of the stream waits for a change on the
+        server; below the client's operation timeout, or an idle stream would time out."""
         self._carts = carts
         self._retry_seconds = retry_seconds
         self._open_timeout_seconds = open_timeout_seconds
-        self._subscribers: defaultdict[str, set[asyncio.Queue[StoredCart]]] = defaultdict(set)
+        self._await_ms = max(1, int(await_seconds * 1000))
+        self._subscribers: defaultdict[str, set[CartWatch]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._open = asyncio.Event()
+        self._interrupted = False
 
     @asynccontextmanager
-    async def subscribe(self, cart_id: str) -> AsyncIterator[asyncio.Queue[StoredCart]]:
-        """A queue that receives each later version of the cart. It is registered only once
-        the stream is open, so a change made after this returns is never missed."""
+    async def subscribe(self, cart_id: str) -> AsyncIterator[CartWatch]:
+        """A watch that receives each later version of the cart, and the feed's
+        interruptions. It is registered only once the stream has opened, so a change made
+        after this returns is never missed; one registered while the stream is down starts
+        with INTERRUPTED."""
         self._ensure_watching()
         try:
             await asyncio.wait_for(self._open.wait(), self._open_timeout_seconds)
         except TimeoutError as exc:
             raise FeedUnavailable("the cart change stream could not be opened") from exc
-        queue: asyncio.Queue[StoredCart] = asyncio.Queue(maxsize=1)
-        self._subscribers[cart_id].add(queue)
+        watch = CartWatch()
+        if self._interrupted:
+            watch.put(FeedState.INTERRUPTED)
+        self._subscribers[cart_id].add(watch)
         try:
-            yield queue
+            yield watch
         finally:
-            queues = self._subscribers.get(cart_id)
-            if queues is not None:
-                queues.discard(queue)
-                if not queues:
+            watches = self._subscribers.get(cart_id)
+            if watches is not None:
+                watches.discard(watch)
+                if not watches:
                     del self._subscribers[cart_id]
 
     async def close(self) -> None:
@@ -87,27 +142,68 @@ class CartChangeFeed:
         while True:
             try:
                 stream = await self._carts.watch(
-                    WATCHED, full_document="updateLookup", resume_after=resume_token
+                    WATCHED,
+                    full_document="updateLookup",
+                    resume_after=resume_token,
+                    max_await_time_ms=self._await_ms,
                 )
                 async with stream:
-                    self._open.set()
-                    async for change in stream:
-                        resume_token = stream.resume_token
-                        self._dispatch(change)
+                    self._opened()
+                    resume_token = await self._follow(stream, resume_token)
+                # the stream ended by itself (its collection dropped): start a new one,
+                # and have subscribers read their carts
+                resume_token = None
+                self._interrupt("the cart change stream ended")
+            except OperationFailure as exc:
+                if exc.code in UNRESUMABLE:
+                    resume_token = None
+                self._interrupt(exc)
+                await asyncio.sleep(self._retry_seconds)
             except PyMongoError as exc:
                 # Resume where we were once MongoDB is back (within its oplog window).
-                log.warning("cart change stream interrupted, resuming: %s", exc)
+                self._interrupt(exc)
                 await asyncio.sleep(self._retry_seconds)
+
+    async def _follow(
+        self, stream: AsyncChangeStream[Document], resume_token: Mapping[str, Any] | None
+    ) -> Mapping[str, Any] | None:
+        """Dispatches changes until the stream ends; its last resume token."""
+        # One getMore per call, each within the client's operation timeout (iterating with
+        # `async for` would put the whole wait for the next change under that timeout, and an
+        # idle stream would break every few seconds).
+        while stream.alive:
+            change = await stream.try_next()
+            # the token advances with empty batches too, so a resume replays nothing old
+            resume_token = stream.resume_token or resume_token
+            if change is not None:
+                self._dispatch(change)
+        return resume_token
+
+    def _opened(self) -> None:
+        self._open.set()
+        if self._interrupted:
+            self._interrupted = False
+            log.warning("cart change stream resumed")
+            self._broadcast(FeedState.RESUMED)
+
+    def _interrupt(self, reason: object) -> None:
+        if not self._interrupted:
+            self._interrupted = True
+            log.warning("cart change stream interrupted, resuming: %s", reason)
+            self._broadcast(FeedState.INTERRUPTED)
+
+    def _broadcast(self, state: FeedState) -> None:
+        for watches in self._subscribers.values():
+            for watch in watches:
+                watch.put(state)
 
     def _dispatch(self, change: Document) -> None:
         doc = change.get("fullDocument")
         if doc is None:  # deleted before the lookup: nothing to show
             return
-        queues = self._subscribers.get(doc["_id"])
-        if not queues:
+        watches = self._subscribers.get(doc["_id"])
+        if not watches:
             return
         cart = StoredCart.from_document(doc)
-        for queue in queues:
-            if queue.full():
-                queue.get_nowait()  # only the newest cart matters
-            queue.put_nowait(cart)
+        for watch in watches:
+            watch.put(cart)

@@ -18,6 +18,7 @@ from commerce.cart.errors import CartErrorCode, CartOutcome, CartUserError
 from commerce.cart.policy import CartMergePolicy
 from commerce.cart.store import CartStatus, CartStore, StoredCart, StoredLine
 from commerce.principal import Principal
+from commerce.transactions import in_transaction
 
 ATTEMPTS = 5
 
@@ -144,22 +145,18 @@ class CartMerge:
                 return False
             return True
 
-        async with self._mongo.start_session() as session:
-            if not await session.with_transaction(write):
-                return None
+        if not await in_transaction(self._mongo, write):
+            return None
         return CartOutcome(await self._store.get(mine.id), errors)
 
     async def _adopt(self, guest: StoredCart, customer_id: str) -> CartOutcome | None:
         """No cart of their own: the guest cart becomes theirs, lines and codes as they are."""
+
+        async def write(session: AsyncClientSession) -> bool:
+            return await self._store.adopt_guest_cart(guest.id, guest.version, customer_id, session)
+
         try:
-            async with self._mongo.start_session() as session:
-
-                async def write(session: AsyncClientSession) -> bool:
-                    return await self._store.adopt_guest_cart(
-                        guest.id, guest.version, customer_id, session
-                    )
-
-                adopted = await session.with_transaction(write)
+            adopted = await in_transaction(self._mongo, write)
         except DuplicateKeyError:
             return None  # the customer got a cart meanwhile (another device): merge into it
         if not adopted:

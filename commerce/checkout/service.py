@@ -48,6 +48,7 @@ from commerce.offers.quotes import QUOTE_MESSAGES, Quote, QuoteProblem, QuoteSig
 from commerce.offers.referrals import Referrals
 from commerce.ports import CatalogReads
 from commerce.principal import Principal, PrincipalKind
+from commerce.transactions import in_transaction
 from connectors.errors import UpstreamError, UpstreamRejected
 from connectors.ports import EcommercePort, PosPort
 from connectors.records import Money, OrderDraft, OrderLineDraft, OrderRecord
@@ -498,8 +499,7 @@ class CheckoutService:
         await self._redemptions.release(record.id, session)
 
     async def _in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-        async with self._mongo.start_session() as session:
-            return await session.with_transaction(work)
+        return await in_transaction(self._mongo, work)
 
 
 # The refusals a redemption gives at checkout (Redemptions.reserve)

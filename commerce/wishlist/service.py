@@ -13,6 +13,7 @@ from commerce.cart.service import CartService, LineRequest
 from commerce.cart.store import StoredCart
 from commerce.ports import CatalogReads
 from commerce.principal import Principal
+from commerce.transactions import in_transaction
 from commerce.wishlist.store import StoredWishlist, WishlistStore
 
 
@@ -103,8 +104,7 @@ class WishlistService:
                 return None
             return updated
 
-        async with self._mongo.start_session() as session:
-            moved = await session.with_transaction(move)
+        moved = await in_transaction(self._mongo, move)
         if moved is None:
             return WishlistOutcome(
                 await self._store.get(customer_id),

@@ -180,7 +180,10 @@ async def build_services(
             default_currency=cart.default_currency,
             reprice_tolerance_percent=cart.reprice_tolerance_percent,
         )
-        cart_feed = CartChangeFeed(cart_store.collection)
+        # each read of the stream waits at most half the MongoDB timeout for a change
+        cart_feed = CartChangeFeed(
+            cart_store.collection, await_seconds=min(1.0, settings.mongodb_timeout_seconds / 2)
+        )
         crm_poll = start_crm_poll(settings, crm, profile_cache, database)
         kit.dispatcher.start()
         yield Services(
