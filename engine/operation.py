@@ -27,9 +27,8 @@ from typing import Any, ClassVar, Protocol
 
 from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, StreamExecutionResult
 from strawberry.types import ExecutionResult as StreamedResult
-from strawberry.types import StreamExecutionResult
 
 from engine.deadline import execution_deadline
 from engine.errors import shape_errors
