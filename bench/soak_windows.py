@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,20 @@ def _mb(value: float) -> float:
     return round(value / 2**20, 1)
 
 
+def window_p99_medians(samples: list[dict[str, Any]], kind: str) -> dict[str, float | None]:
+    """The median of the windows' p99 over the first and the last tenth of the run: one
+    window's p99 is a handful of requests on a shared machine, a tenth of them is steadier."""
+    tenth = max(1, len(samples) // 10)
+    medians: dict[str, float | None] = {}
+    for name, part in (("first", samples[:tenth]), ("last", samples[-tenth:])):
+        values = [s["traffic"][kind]["p99_ms"] for s in part]
+        present = [v for v in values if v is not None]
+        medians[f"window_p99_ms_median_{name}_tenth"] = (
+            round(statistics.median(present), 1) if present else None
+        )
+    return medians
+
+
 def _share(before: dict[str, Any], after: dict[str, Any], process: str) -> float:
     key = f"{process}_cpu_seconds"
     return round((after[key] - before[key]) / max(after["t"] - before["t"], 1e-9), 3)
@@ -100,6 +115,7 @@ def summarise(
             "p99_ms": round(percentile(ordered, 0.99) * 1000, 1) if ordered else None,
             "p99_ms_first_window": first["traffic"][kind]["p99_ms"],
             "p99_ms_last_window": last["traffic"][kind]["p99_ms"],
+            **window_p99_medians(samples, kind),
         }
     return {
         "seconds": last["t"],
