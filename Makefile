@@ -13,7 +13,7 @@ DEV_LOCK := requirements/lock-dev.txt
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml requirements/build.in --universal \
 	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet
 
-.PHONY: install run test test-fuzz test-failover lint format schema schema-release bench browser audit lock lock-upgrade graphiql-lock clean
+.PHONY: install run test test-fuzz test-failover lint format schema schema-release bench soak browser audit lock lock-upgrade graphiql-lock clean
 
 install: $(STAMP) $(ASSETS)/graphiql.min.js
 
@@ -124,6 +124,12 @@ bench: install
 	$(BIN)/python -m bench.products_load
 	$(BIN)/python -m bench.products_load --recorded
 	$(BIN)/python -m bench.cart_load
+
+# Half an hour of mixed traffic against one gateway worker, sampling its memory, connections
+# and p99 (bench/README.md): writes bench/soak.json and the chart bench/soak.png. Not part of
+# `make test` or CI. A shorter one: make soak SOAK_FLAGS="--minutes 2".
+soak: install
+	$(BIN)/python -m bench.soak $(SOAK_FLAGS)
 
 # Debian's chromium for the browser tests (Playwright drives it; it downloads no browser).
 browser:

@@ -23,6 +23,9 @@ class Stack:
     gateway_pid: int
     sandbox_pid: int
     identity_url: str
+    mongod_port: int
+    # what the gateway was told to call, by name: square, shopify, salesforce, identity
+    upstream_urls: dict[str, str]
 
 
 def _wait_until(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -114,7 +117,14 @@ def running_stack(
         try:
             url = f"http://127.0.0.1:{gateway_port}"
             _wait_until(url + "/healthz", gateway)
-            yield Stack(url, gateway.pid, sandbox.pid, sandbox.urls["identity"])
+            yield Stack(
+                url,
+                gateway.pid,
+                sandbox.pid,
+                sandbox.urls["identity"],
+                mongod.port,
+                {**sandbox.urls, **urls},
+            )
         finally:
             stop_process(gateway)
 
