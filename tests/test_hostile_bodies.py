@@ -23,6 +23,10 @@ PREFLIGHT = {"apollo-require-preflight": "true"}
 THOUSAND_DEEP = "[" * 1000 + "]" * 1000
 # past orjson's own limit (1024 levels): refused as too deep all the same
 TWO_THOUSAND_DEEP = "[" * 2000 + "]" * 2000
+ENTITIES = (
+    "query($r: [_Any!]!) { _entities(representations: $r) {"
+    " __typename ... on Product { sku name } ... on Store { id name } } }"
+)
 
 
 def nested(depth: int) -> str:
@@ -224,3 +228,64 @@ async def test_a_malformed_legacy_graphql_ws_message_closes_4400(socket_url):
     frame = json.dumps({"type": "start", "id": "1", "payload": 5})
     code, reason = await _closed_after(socket_url, frame, "graphql-ws")
     assert (code, reason) == (4400, "The operation's `payload` must be an object.")
+
+
+# --- _entities
+
+
+async def test_each_bad_representation_is_bad_user_input_at_its_index(gateway, dataset, sandbox):
+    product = dataset.products[0]
+    store = dataset.stores[0]
+    representations: list[Any] = [
+        {"__typename": "Product", "sku": product.sku},
+        7,  # not an object
+        "Product",
+        [{"__typename": "Product", "sku": product.sku}],
+        {"sku": product.sku},  # no __typename
+        {"__typename": 5, "sku": product.sku},
+        {"__typename": "Nope", "sku": product.sku},  # an unknown type
+        {"__typename": "Cart", "id": "x"},  # a type that is no entity
+        {"__typename": "Query"},
+        {"__typename": "Product"},  # no key field
+        {"__typename": "Product", "sku": None},
+        {"__typename": "Product", "sku": {"a": 1}},
+        {"__typename": "Product", "sku": True},
+        {"__typename": "Product", "sku": product.sku, "price": 1},  # not its key
+        {"__typename": "Store", "id": store.id},
+    ]
+    body = await gateway.query(ENTITIES, {"r": representations})
+    entities = body["data"]["_entities"]
+    assert entities[0] == {"__typename": "Product", "sku": product.sku, "name": product.title}
+    assert entities[-1] == {"__typename": "Store", "id": store.id, "name": store.name}
+    assert entities[1:-1] == [None] * (len(representations) - 2)
+    errors = {tuple(error["path"]): error for error in body["errors"]}
+    assert sorted(errors) == [("_entities", index) for index in range(1, len(representations) - 1)]
+    for index, error in enumerate(body["errors"], start=1):
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+        assert error["message"].startswith(f"representations[{index}]: ")
+
+
+async def test_an_integer_key_reads_as_the_id_it_is(gateway, dataset):
+    store = dataset.stores[0]
+    body = await gateway.query(ENTITIES, {"r": [{"__typename": "Product", "sku": 12}]})
+    assert body == {"data": {"_entities": [None]}}  # no product has SKU "12"; no error
+    body = await gateway.query(ENTITIES, {"r": [{"__typename": "Store", "id": store.id}]})
+    assert body["data"]["_entities"][0]["id"] == store.id
+
+
+async def test_bad_representations_as_literals_too(gateway):
+    document = '{ _entities(representations: [1, {__typename: "Product"}]) { __typename } }'
+    body = await gateway.query(document)
+    assert body["data"] == {"_entities": [None, None]}
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"] * 2
+
+
+def test_entity_keys_are_read_from_the_schema():
+    from gateway.wiring.schema import build_schema
+
+    schema = build_schema()
+    assert schema._entity_keys == {  # type: ignore[attr-defined]
+        "Customer": frozenset({"id"}),
+        "Product": frozenset({"sku"}),
+        "Store": frozenset({"id"}),
+    }
