@@ -223,14 +223,21 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return decode_json(data, self._max_json_depth)
 
     def parse_json(self, data: str | bytes) -> Any:
+        """A POST body (bytes, as Starlette reads it), or GET's `variables` or
+        `extensions` (str)."""
         try:
-            return self.decode_json(data)
+            value = self.decode_json(data)
         except JsonTooDeep as error:
             raise RefusedRequest(400, JSON_TOO_DEEP, str(error)) from error
         except json.JSONDecodeError as error:
             # orjson says where and what: not UTF-8, a lone surrogate, a number too large
             reason = f"Unable to parse request body as JSON: {error}"
             raise RefusedRequest(400, "BAD_REQUEST", reason) from error
+        if isinstance(data, bytes) and not isinstance(value, dict | list):
+            # Strawberry reads the body's fields with .get: a string, a number or null
+            # there was a 500 (a list is a batch, refused as one)
+            raise RefusedRequest(400, "BAD_REQUEST", "The request body must be a JSON object.")
+        return value
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

@@ -10,6 +10,7 @@ tests/test_fuzz_schema.py generates thousands more of them (make test-fuzz).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -133,6 +134,14 @@ async def test_a_body_that_is_not_json_is_refused_400(gateway, sandbox, body):
     assert _no_upstream_calls(sandbox)
 
 
+@pytest.mark.parametrize("body", [b'"{ __typename }"', b"1.5", b"true", b"null"])
+async def test_a_body_that_is_json_but_no_object_is_refused_400(gateway, body):
+    response = await _post(gateway, body)
+    assert response.status_code == 400, response.text
+    assert _code(response) == "BAD_REQUEST"
+    assert response.json()["errors"][0]["message"] == "The request body must be a JSON object."
+
+
 async def test_a_get_parameter_that_is_not_json_is_refused_400(gateway):
     params = {"query": "{ __typename }", "variables": '{"s": "\\ud800"}'}
     response = await gateway.http.get("/graphql", params=params, headers=PREFLIGHT)
@@ -228,6 +237,23 @@ async def test_a_malformed_legacy_graphql_ws_message_closes_4400(socket_url):
     frame = json.dumps({"type": "start", "id": "1", "payload": 5})
     code, reason = await _closed_after(socket_url, frame, "graphql-ws")
     assert (code, reason) == (4400, "The operation's `payload` must be an object.")
+
+
+async def test_a_query_over_legacy_graphql_ws_is_a_bad_request_not_an_internal_error(
+    socket_url,
+):
+    # Strawberry serves only subscriptions there; the refusal was masked as internal
+    async with websockets.connect(socket_url, subprotocols=["graphql-ws"]) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await ack(socket)
+        for operation_id, query in (("q", "{ __typename }"), ("m", "mutation { x }")):
+            await socket.send(
+                json.dumps({"type": "start", "id": operation_id, "payload": {"query": query}})
+            )
+            answer = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            assert answer["type"] == "error", answer
+            assert answer["payload"]["extensions"] == {"code": "BAD_REQUEST"}
+            assert answer["payload"]["message"].endswith("are not allowed")
 
 
 # --- _entities

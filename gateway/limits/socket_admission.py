@@ -60,6 +60,11 @@ class AdmittingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().handle_message(message)
 
+    def forget_id(self, id: str) -> None:
+        # Strawberry's raises KeyError when the socket closed under a finishing operation
+        # (its shutdown forgot the operation first), logged as a worker task's crash
+        self.operations.pop(id, None)
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged and message["id"] not in self.operations:
             payload = cast("dict[str, Any]", message["payload"])

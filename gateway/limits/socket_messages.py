@@ -10,15 +10,19 @@ such code and Strawberry ignores what does not parse there, but its malformed me
 the same 4400, as a dropped socket is no better for those clients.
 
 Relies on Strawberry's websocket adapter (`strawberry.asgi.ASGIWebSocketAdapter`, the
-view's `websocket_adapter_class`): `iter_json` and `close` are its abstract interface, which
-every Strawberry integration implements. tests/test_hostile_bodies.py goes through both.
+view's `websocket_adapter_class`): `iter_json`, `send_json` and `close` are its abstract
+interface, which every Strawberry integration implements. tests/test_hostile_bodies.py
+goes through each.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import contextlib
+from collections.abc import AsyncGenerator, Mapping
 
+from starlette.websockets import WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 
 from gateway.limits.json_body import JsonTooDeep
 
@@ -38,8 +42,19 @@ class GuardedWebSocketAdapter(ASGIWebSocketAdapter):
         except JsonTooDeep as error:
             await self.close(MALFORMED_MESSAGE, str(error))
 
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        # An operation still answering on a socket this side closed (a 4400 above, say) or
+        # the client left: no one is left to read it, and the refusal to send would be
+        # logged by Strawberry as the crash of a worker task. The receive loop sees the
+        # disconnection and ends every operation of the socket.
+        if self.ws.application_state == WebSocketState.DISCONNECTED:
+            return
+        with contextlib.suppress(WebSocketDisconnected):
+            await super().send_json(message)
+
     async def close(self, code: int, reason: str) -> None:
-        await super().close(code, _truncated(reason))
+        if self.ws.application_state != WebSocketState.DISCONNECTED:  # closed once is enough
+            await super().close(code, _truncated(reason))
 
 
 def _truncated(reason: str) -> str:
