@@ -1,4 +1,10 @@
-"""The schema: every domain's queries merged into one Federation v2 subgraph."""
+"""The schema: every domain's queries merged into one Federation v2 subgraph.
+
+Leans on Strawberry 0.341 beyond its documented API: `GatewaySchema.entities_resolver`
+overrides the method its federation Schema makes the `_entities` field of, with the
+signature it inspects (`FederationAny` from `strawberry.federation.schema`, not exported).
+tests/test_hostile_bodies.py fails if Strawberry stops calling it.
+"""
 
 from __future__ import annotations
 
@@ -54,10 +60,9 @@ class GatewaySchema(Schema):
         # same masking as HTTP. Unexpected errors are logged by shape_errors.
         errors[:] = shape_errors(errors)
 
-    # Leans on Strawberry 0.341's `entities_resolver`, the method its federation Schema
-    # makes the `_entities` field of (not documented API): the bad representations are
-    # answered here and only the good ones reach it (resolvers/entities.py).
-    # tests/test_hostile_bodies.py fails if Strawberry stops calling it.
+    # The bad representations are answered here, each at its index, and only the good
+    # ones reach Strawberry's resolver (resolvers/entities.py; the module docstring says
+    # why this leans on Strawberry's internals).
     def entities_resolver(
         self, info: Info, representations: list[FederationAny]
     ) -> list[FederationAny]:
