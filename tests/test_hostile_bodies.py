@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from conftest import sandbox_settings
 from test_auth_websocket import ack, closed_with, connection, run, served
+from websockets.exceptions import ConnectionClosed
 
 UPSTREAMS = ("square", "shopify", "salesforce")
 PREFLIGHT = {"apollo-require-preflight": "true"}
@@ -254,6 +257,41 @@ async def test_a_query_over_legacy_graphql_ws_is_a_bad_request_not_an_internal_e
             assert answer["type"] == "error", answer
             assert answer["payload"]["extensions"] == {"code": "BAD_REQUEST"}
             assert answer["payload"]["message"].endswith("are not allowed")
+
+
+async def _read_until_closed(socket) -> None:
+    while True:
+        await asyncio.wait_for(socket.recv(), 10)
+
+
+@pytest.mark.parametrize("operation", ["subscription", "query"])
+async def test_an_operation_ended_over_graphql_ws_logs_no_error(socket_url, caplog, operation):
+    # Strawberry's graphql-ws handler drops a refused operation's stream without closing
+    # it; the event loop closes it later in a context of its own, where the engine's
+    # extension could not restore its context variable: "Task exception was never
+    # retrieved" in the log. A stopped subscription is closed by the handler's own task.
+    create = "mutation { cartCreate { cart { id } cartToken } }"
+    async with httpx.AsyncClient(trust_env=False) as http:
+        created = await http.post(socket_url.replace("ws://", "http://"), json={"query": create})
+    payload = created.json()["data"]["cartCreate"]
+    document = {
+        "subscription": "subscription($id: ID!) { cartUpdated(cartId: $id) { id } }",
+        "query": "query($id: ID!) { cart(id: $id) { id } }",
+    }[operation]
+    async with websockets.connect(socket_url, subprotocols=["graphql-ws"]) as socket:
+        init = {"type": "connection_init", "payload": {"cartToken": payload["cartToken"]}}
+        await socket.send(json.dumps(init))
+        await ack(socket)
+        start = {"query": document, "variables": {"id": payload["cart"]["id"]}}
+        await socket.send(json.dumps({"type": "start", "id": "s", "payload": start}))
+        first = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert first["type"] == ("data" if operation == "subscription" else "error"), first
+        await socket.send(json.dumps({"type": "stop", "id": "s"}))
+        await socket.send(json.dumps({"type": "connection_terminate"}))
+        with pytest.raises(ConnectionClosed):
+            await _read_until_closed(socket)
+    await asyncio.sleep(0.2)  # the server finishes its side
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 # --- _entities
