@@ -4,6 +4,7 @@ commerce.errors.PublicError   the client's mistakes and the domain's refusals, w
 └── BadUserInput          BAD_USER_INPUT: an argument out of range or malformed (and the
 connectors.errors.UpstreamError   UPSTREAM_* with `service`; the field is null
 pymongo.errors.PyMongoError       DATABASE_UNAVAILABLE: omnigate's own MongoDB failed
+Strawberry's operation type errors  BAD_REQUEST: an operation type the transport does not serve
 anything else             masked as INTERNAL_SERVER_ERROR, logged with its trace
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from pymongo.errors import PyMongoError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from commerce.errors import BadUserInput, PublicError
 from connectors.errors import UpstreamError
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 
 
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+BAD_REQUEST = "BAD_REQUEST"
 
 
 def shape_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
@@ -45,6 +48,11 @@ def _shaped(error: GraphQLError) -> GraphQLError:
         message = "The gateway's database did not answer; try again."
         extensions = {"code": DATABASE_UNAVAILABLE}
         log.warning("MongoDB failure at %s: %s", error.path, original)
+    elif isinstance(original, InvalidOperationTypeError | CannotGetOperationTypeError):
+        # an operation type this transport does not serve (a query over the legacy
+        # graphql-ws), or several operations and no operationName: the request's fault
+        message = error.message
+        extensions = {"code": BAD_REQUEST}
     elif original is None or isinstance(original, GraphQLError):
         # parse, validation and variable-coercion errors: the client's request is at fault
         message = error.message

@@ -21,6 +21,7 @@ operation's own collection, drained into each event.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, Protocol
@@ -76,7 +77,11 @@ class OperationExtension(SchemaExtension):
                 self.observer.operation_ended(execution, None, failed=True)
             raise
         finally:
-            current_notices.reset(token)
+            # A stream Strawberry left unclosed (its graphql-ws handler drops a refused
+            # operation's) is closed by the event loop's finaliser, in a context of its
+            # own: the variable was never set there, and reset would raise ValueError.
+            with contextlib.suppress(ValueError):
+                current_notices.reset(token)
         result = execution.result
         if result is not None and result.errors:
             result.errors = shape_errors(result.errors)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from engine.errors import shape_errors
 from engine.http_status import execution_began, unexecuted_status
 from gateway.auth import AuthRefusal, Credentials
 from gateway.limits.http_refusal import Refusal, send_refusal
+from gateway.limits.json_body import JSON_TOO_DEEP, JsonTooDeep, decode_json
 from gateway.limits.media_types import (
     APPLICATION_JSON,
     CONTENT_TYPES,
@@ -44,6 +46,7 @@ from gateway.limits.media_types import (
     media_type_of,
 )
 from gateway.limits.socket_admission import AdmittingTransportWSHandler, AdmittingWSHandler
+from gateway.limits.socket_messages import GuardedWebSocketAdapter
 
 # Everything GraphiQL loads comes from this origin, so the page runs behind a strict CSP.
 # React and GraphiQL set inline style attributes, hence 'unsafe-inline' for styles only.
@@ -86,6 +89,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
     # the rate limit and persisted queries for each operation sent over a websocket
     graphql_transport_ws_handler_class = AdmittingTransportWSHandler
     graphql_ws_handler_class = AdmittingWSHandler
+    # malformed and too deeply nested messages close the socket with 4400
+    websocket_adapter_class = GuardedWebSocketAdapter
 
     def __init__(
         self,
@@ -93,13 +98,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
         *,
         graphiql_page: str | None,
         socket_origins: Callable[[str], bool] | None = None,
+        max_json_depth: int,
     ) -> None:
         """`graphiql_page`: the IDE's HTML (the runtime serves it and its assets), or None
         to serve no IDE. `socket_origins`: which other origins' pages may open a websocket
-        (the CORS policy's); None refuses every cross-origin handshake."""
+        (the CORS policy's); None refuses every cross-origin handshake. `max_json_depth`:
+        the nesting allowed in bodies, GET parameters and websocket messages."""
         super().__init__(schema, graphql_ide="graphiql" if graphiql_page is not None else None)
         self._graphiql_html = graphiql_page or ""
         self._socket_origins = socket_origins
+        self._max_json_depth = max_json_depth
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         # asked only for a cross-origin handshake; same-origin and non-browser ones pass
@@ -208,6 +216,28 @@ class GatewayGraphQL(GraphQL[Context, None]):
             # GraphQL over HTTP: a mutation by GET is the wrong method, not a bad request
             reason = error.as_http_error_reason(method)
             raise RefusedRequest(405, "METHOD_NOT_ALLOWED", reason, {"Allow": "POST"}) from error
+
+    def decode_json(self, data: str | bytes) -> object:
+        # every JSON a client sends comes here: POST bodies, GET parameters, websocket
+        # messages (gateway/limits/json_body.py says why orjson, and the depth bound)
+        return decode_json(data, self._max_json_depth)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A POST body (bytes, as Starlette reads it), or GET's `variables` or
+        `extensions` (str)."""
+        try:
+            value = self.decode_json(data)
+        except JsonTooDeep as error:
+            raise RefusedRequest(400, JSON_TOO_DEEP, str(error)) from error
+        except json.JSONDecodeError as error:
+            # orjson says where and what: not UTF-8, a lone surrogate, a number too large
+            reason = f"Unable to parse request body as JSON: {error}"
+            raise RefusedRequest(400, "BAD_REQUEST", reason) from error
+        if isinstance(data, bytes) and not isinstance(value, dict | list):
+            # Strawberry reads the body's fields with .get: a string, a number or null
+            # there was a 500 (a list is a batch, refused as one)
+            raise RefusedRequest(400, "BAD_REQUEST", "The request body must be a JSON object.")
+        return value
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

@@ -77,7 +77,10 @@ def create_app(
     graphiql_page = (GRAPHIQL_DIR / "index.html").read_text() if settings.graphiql_enabled else None
     cors = origin_policy(settings)
     view = GatewayGraphQL(
-        schema, graphiql_page=graphiql_page, socket_origins=cors.allows if cors else None
+        schema,
+        graphiql_page=graphiql_page,
+        socket_origins=cors.allows if cors else None,
+        max_json_depth=settings.limits.max_json_depth,
     )
     # Outermost first: the media type every answer, refusals included, is given in; then a
     # forged request is refused before its body is read.

@@ -295,6 +295,10 @@ class LimitsSettings(BaseModel):
     # the size assumed for a list field that has no `first` argument
     default_list_size: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=65_536, ge=1)
+    # levels of JSON arrays and objects in a body, a GET parameter or a websocket message
+    # (the body's own object is 1, `variables` 2). A real request needs 5; at most 512, far
+    # inside orjson's own 1024 and Python's recursion limit, which later readers may meet
+    max_json_depth: int = Field(default=32, ge=4, le=512)
     csrf_prevention: bool = True
     introspection: bool | None = None  # None: on outside production
     field_suggestions: bool | None = None  # None: on outside production

@@ -1,14 +1,24 @@
-"""The schema: every domain's queries merged into one Federation v2 subgraph."""
+"""The schema: every domain's queries merged into one Federation v2 subgraph.
+
+Leans on Strawberry 0.341 beyond its documented API: `GatewaySchema.entities_resolver`
+overrides the method its federation Schema makes the `_entities` field of, with the
+signature it inspects (`FederationAny` from `strawberry.federation.schema`, not exported).
+tests/test_hostile_bodies.py fails if Strawberry stops calling it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.federation import Schema
-from strawberry.types import ExecutionContext
+from strawberry.federation.schema import FederationAny
+from strawberry.federation.schema_directives import Key
+from strawberry.types import ExecutionContext, Info
+from strawberry.types.base import StrawberryObjectDefinition
 
 from engine.errors import shape_errors
 from engine.execution import FastExecutionObserver, TrivialFieldExecutor
@@ -17,6 +27,7 @@ from resolvers.cart_mutations import CartMutations, CartQueries
 from resolvers.cart_subscriptions import CartSubscriptions
 from resolvers.checkout import CheckoutMutations
 from resolvers.customers import CustomerMutations, CustomerQueries
+from resolvers.entities import EntityKeys, checked_representation
 from resolvers.offers import OfferQueries
 from resolvers.products import ProductQueries
 from resolvers.stores import StoreQueries
@@ -48,6 +59,35 @@ class GatewaySchema(Schema):
         # on_operation): shape in place so a websocket client gets the same codes and the
         # same masking as HTTP. Unexpected errors are logged by shape_errors.
         errors[:] = shape_errors(errors)
+
+    # The bad representations are answered here, each at its index, and only the good
+    # ones reach Strawberry's resolver (resolvers/entities.py; the module docstring says
+    # why this leans on Strawberry's internals).
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        checked = [
+            checked_representation(representation, index, self._entity_keys)
+            for index, representation in enumerate(representations)
+        ]
+        good = [FederationAny(item) for item in checked if isinstance(item, dict)]
+        resolved = iter(super().entities_resolver(info, good))
+        # a refusal in place of its entity: graphql-core raises it at that index
+        return [
+            next(resolved) if isinstance(item, dict) else FederationAny(item) for item in checked
+        ]
+
+    @cached_property
+    def _entity_keys(self) -> EntityKeys:
+        keys: dict[str, frozenset[str]] = {}
+        for name, type_ in self.schema_converter.type_map.items():
+            definition = type_.definition
+            if not isinstance(definition, StrawberryObjectDefinition):
+                continue
+            for directive in definition.directives or ():
+                if isinstance(directive, Key):
+                    keys[name] = frozenset(str(directive.fields).split())
+        return keys
 
 
 ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]

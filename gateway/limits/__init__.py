@@ -2,7 +2,8 @@
 
 Parse and validate: LimitedDocument (a token limit; depth, aliases, directives,
 introspection switch, suggestions, then cost). HTTP: AcceptNegotiation (media_types.py),
-BodySizeLimit, CsrfPrevention.
+BodySizeLimit, CsrfPrevention. Every JSON a client sends: json_body.py (the depth bound);
+every websocket message: socket_messages.py (4400 for a malformed one).
 Per request, once the principal is known: admission.py (RateLimiter, then persisted
 queries from gateway.persisted), over HTTP and websockets (socket_admission.py).
 """
