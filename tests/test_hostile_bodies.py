@@ -229,6 +229,7 @@ async def test_a_deeply_nested_message_closes_a_legacy_graphql_ws_socket_too(soc
         (_subscribe({"query": "{ __typename }", "extensions": "x"}), "`extensions` must be"),
         (_subscribe({"query": "{ __typename }", "operationName": 1}), "`operationName` must"),
         (_subscribe({}), "has no `query`"),
+        (_subscribe({"query": ""}), "has no `query`"),
     ],
 )
 async def test_a_malformed_websocket_message_closes_4400_with_the_reason(socket_url, frame, reason):
