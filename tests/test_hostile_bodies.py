@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import websockets
-from conftest import sandbox_settings
+from conftest import GatewayClient, running_gateway, sandbox_settings
 from test_auth_websocket import ack, closed_with, connection, run, served
 from websockets.exceptions import ConnectionClosed
 
@@ -31,6 +32,20 @@ ENTITIES = (
     "query($r: [_Any!]!) { _entities(representations: $r) {"
     " __typename ... on Product { sku name } ... on Store { id name } } }"
 )
+
+
+@pytest.fixture(scope="module")
+async def gateway(mongod, sandbox) -> AsyncIterator[GatewayClient]:
+    """One gateway (and database) for the module, rather than one per test: nothing here
+    reads back what another test wrote, and every database adds files the session's mongod
+    holds open."""
+    async with running_gateway(sandbox_settings(mongod, sandbox)) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _upstream_calls_counted_per_test(sandbox) -> None:
+    sandbox.reset_calls()
 
 
 def nested(depth: int) -> str:
@@ -214,6 +229,7 @@ async def test_a_deeply_nested_message_closes_a_legacy_graphql_ws_socket_too(soc
         (_subscribe({"query": "{ __typename }", "extensions": "x"}), "`extensions` must be"),
         (_subscribe({"query": "{ __typename }", "operationName": 1}), "`operationName` must"),
         (_subscribe({}), "has no `query`"),
+        (_subscribe({"query": ""}), "has no `query`"),
     ],
 )
 async def test_a_malformed_websocket_message_closes_4400_with_the_reason(socket_url, frame, reason):

@@ -74,7 +74,7 @@ class AdmittingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 error = ErrorMessage(id=message["id"], type="error", payload=[_formatted(refusal)])
                 await self.send_message(error)
                 return
-            if query is None:
+            if not query:  # none, or empty: Strawberry's MissingQueryError, masked
                 await self.handle_invalid_message(NO_QUERY)
                 return
             message = cast("SubscribeMessage", {**message, "payload": {**payload, "query": query}})
@@ -98,7 +98,7 @@ class AdmittingWSHandler(BaseGraphQLWSHandler[Context, None]):
                     LegacyErrorMessage(type="error", id=message["id"], payload=_formatted(refusal))
                 )
                 return
-            if query is None:
+            if not query:  # none, or empty: Strawberry's MissingQueryError, masked
                 await self.websocket.close(MALFORMED_MESSAGE, NO_QUERY)
                 return
             message = cast("StartMessage", {**message, "payload": {**payload, "query": query}})
