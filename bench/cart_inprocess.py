@@ -24,13 +24,13 @@ import httpx
 import orjson
 import uvloop
 
-from bench.products_inprocess import RecordThenReplay, asgi_post
+from bench.products_inprocess import RecordThenReplay, asgi_post, sandbox_settings
 from bench.stack import running_sandbox
 from gateway.app import create_app
 from gateway.asgi import tune_garbage_collector
 from gateway.http_transport import UpstreamClient
 from gateway.local_mongod import LocalMongod
-from gateway.settings import Environment, HttpSettings, Settings
+from gateway.settings import HttpSettings, Settings
 from gateway.wiring.build import upstream_transport
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, build_dataset
 
@@ -105,15 +105,7 @@ def main() -> None:
         LocalMongod(Path(tmp) / "mongodb") as mongod,
         running_sandbox(scale=1.0) as sandbox,
     ):
-        settings = Settings(
-            _env_file=None,
-            env=Environment.TEST,
-            mongodb_uri=mongod.uri,
-            square={"base_url": sandbox.urls["square"]},
-            shopify={"base_url": sandbox.urls["shopify"]},
-            salesforce={"login_url": sandbox.urls["salesforce"]},
-            auth={"issuer": sandbox.urls["identity"]},
-        )
+        settings = sandbox_settings(mongod, sandbox)
         token = _customer_token(sandbox.urls["identity"], dataset.crm_contacts[0].id)
         figures = uvloop.run(measure(settings, token, skus, args.requests, args.rounds))
     rounds = " ".join(f"{figure:.3f}" for figure in figures)

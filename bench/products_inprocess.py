@@ -33,7 +33,7 @@ import uvloop
 from starlette.applications import Starlette
 
 from bench.products_load import QUERY
-from bench.stack import running_sandbox
+from bench.stack import Sandbox, running_sandbox
 from gateway.app import create_app
 from gateway.asgi import tune_garbage_collector
 from gateway.http_transport import UpstreamClient
@@ -146,6 +146,19 @@ async def measure(
     return figures
 
 
+def sandbox_settings(mongod: LocalMongod, sandbox: Sandbox) -> Settings:
+    """The gateway's settings for an in-process run against `mongod` and the simulators."""
+    return Settings(
+        _env_file=None,
+        env=Environment.TEST,
+        mongodb_uri=mongod.uri,
+        square={"base_url": sandbox.urls["square"]},
+        shopify={"base_url": sandbox.urls["shopify"]},
+        salesforce={"login_url": sandbox.urls["salesforce"]},
+        auth={"issuer": sandbox.urls["identity"]},
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000, help="per round")
@@ -158,15 +171,7 @@ def main() -> None:
         LocalMongod(Path(tmp) / "mongodb") as mongod,
         running_sandbox(scale=1.0) as sandbox,
     ):
-        settings = Settings(
-            _env_file=None,
-            env=Environment.TEST,
-            mongodb_uri=mongod.uri,
-            square={"base_url": sandbox.urls["square"]},
-            shopify={"base_url": sandbox.urls["shopify"]},
-            salesforce={"login_url": sandbox.urls["salesforce"]},
-            auth={"issuer": sandbox.urls["identity"]},
-        )
+        settings = sandbox_settings(mongod, sandbox)
         figures = uvloop.run(
             measure(settings, args.requests, args.rounds, args.live, args.transport)
         )
