@@ -17,8 +17,10 @@ exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from enum import Enum
+from typing import TypeVar
 
 from commerce.audit import AuditLog, CustomerRead
 from commerce.errors import Forbidden, NotFound, Unauthenticated
@@ -26,6 +28,8 @@ from commerce.principal import Principal, PrincipalKind
 
 # no customer identity, so refused as no one signed in
 NOT_A_CUSTOMER = frozenset({PrincipalKind.ANONYMOUS, PrincipalKind.DEVELOPER})
+
+T = TypeVar("T")
 
 
 class CustomerAccess(Enum):
@@ -65,19 +69,40 @@ def handoff_requester(principal: Principal) -> str:
 
 
 class CustomerReadGate:
-    """Every read of a customer's data passes here before anything is fetched: refused
-    (NOT_FOUND, UNAUTHENTICATED, FORBIDDEN) as `customer_read_access` decides, and a staff
-    read is written to the audit log first, so no staff read goes unrecorded."""
+    """Every read of a customer's data passes here: refused (NOT_FOUND, UNAUTHENTICATED,
+    FORBIDDEN) as `customer_read_access` decides before anything is fetched, and a staff
+    read is written to the audit log, so no staff read goes unrecorded."""
 
     def __init__(self, audit: AuditLog) -> None:
         self._audit = audit
 
-    async def authorize(
-        self, principal: Principal, customer_id: str, describe: Callable[[], CustomerRead]
-    ) -> None:
-        """`describe`: what is read (operation, path, fields), built only for staff."""
-        if customer_read_access(principal, customer_id) is CustomerAccess.STAFF:
+    async def read(
+        self,
+        principal: Principal,
+        customer_id: str,
+        describe: Callable[[], CustomerRead],
+        fetch: Callable[[], Awaitable[T]],
+    ) -> T:
+        """`fetch()`'s answer once the read may be made. `describe`: what is read
+        (operation, path, fields), built only for staff.
+
+        A staff read's audit entry is written while the data is fetched, not before: the
+        entry is a journaled majority write, the longest step of a cached profile read, and
+        waiting for it first would add its whole time to every staff read. Nothing is
+        answered until the entry is acknowledged; when it cannot be written the fetch is
+        cancelled and the read fails with `AuditUnavailable`. A fetch that fails is on
+        record all the same."""
+        if customer_read_access(principal, customer_id) is not CustomerAccess.STAFF:
+            return await fetch()
+        fetching = asyncio.ensure_future(fetch())
+        try:
             await self._audit.customer_read(principal, describe())
+        except BaseException:
+            fetching.cancel()
+            if fetching.done() and not fetching.cancelled():
+                fetching.exception()  # retrieved: the audit's failure is the one to raise
+            raise
+        return await fetching
 
 
 __all__ = [

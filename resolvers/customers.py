@@ -196,8 +196,9 @@ class Customer:
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer | None:
         """`customer(id:)` and a router's `_entities` both come here: one authorization."""
-        await authorize_customer_read(info, id)
-        return await cls.load(info, id)
+        return await info.context.services.customer_reads.read(
+            info.context.principal, id, lambda: _read(info, id), lambda: cls.load(info, id)
+        )
 
     @classmethod
     async def load(cls, info: Info, customer_id: str) -> Customer | None:
@@ -259,13 +260,6 @@ def report_freshness(path: list[str | int], read: ProfileRead) -> None:
             "CACHE_UNAVAILABLE",
             "The profile cache is unavailable: read from the upstream systems directly.",
         )
-
-
-async def authorize_customer_read(info: Info, customer_id: str) -> None:
-    """Raises before anything is fetched; a staff read is written to the audit log first."""
-    await info.context.services.customer_reads.authorize(
-        info.context.principal, customer_id, lambda: _read(info, customer_id)
-    )
 
 
 def _read(info: Info, customer_id: str) -> CustomerRead:

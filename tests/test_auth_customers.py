@@ -3,6 +3,7 @@ the audit row of every staff read, and nothing fetched upstream for a refused re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -161,6 +162,31 @@ async def test_a_staff_read_that_cannot_be_audited_is_not_made(
     assert body["data"] == {"customer": None}
     assert body["errors"][0]["extensions"] == {"code": "UPSTREAM_UNAVAILABLE", "service": "mongodb"}
     assert upstream_calls(sandbox) == 0
+
+
+async def test_a_staff_read_fetches_while_its_audit_entry_is_written(
+    gateway, sandbox, tokens, audit_log, alice, store, monkeypatch
+):
+    """The entry is awaited, but not before the fetch starts: here it is acknowledged only
+    once the upstream has been asked, which waiting for it first could never see."""
+    insert_one = AsyncCollection.insert_one
+    seen_upstream_calls: list[int] = []
+
+    async def insert_after_the_fetch_starts(self, document, *args, **kwargs):
+        if self.name == "audit_log":
+            for _ in range(500):  # up to 5 s: the fetch is under way long before
+                if upstream_calls(sandbox):
+                    break
+                await asyncio.sleep(0.01)
+            seen_upstream_calls.append(upstream_calls(sandbox))
+        return await insert_one(self, document, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncCollection, "insert_one", insert_after_the_fetch_starts)
+    sandbox.reset_calls()
+    body = await gateway.query(CUSTOMER, {"id": alice.id}, headers=bearer(tokens.staff(store)))
+    assert body["data"]["customer"]["id"] == alice.id
+    assert seen_upstream_calls[0] > 0
+    assert await audit_log.count_documents({"customer_id": alice.id}) == 1
 
 
 # -- me -------------------------------------------------------------------------------------
