@@ -63,8 +63,8 @@ class SquarePayments:
 
     async def cancel(self, payment_id: str) -> PaymentRecord:
         operation = "square.payments.cancel"
-        path = f"/v2/payments/{payment_id}/cancel"
-        payload = await self._client.call(operation, "POST", path, {}, idempotent=True)
+        path = f"/v2/payments/{payment_id}/cancel"  # CancelPayment takes no body
+        payload = await self._client.call(operation, "POST", path, idempotent=True)
         return self._record(operation, payload)
 
     async def payment(self, payment_id: str) -> PaymentRecord | None:

@@ -173,7 +173,6 @@ async def create_payment(request: Request, body: dict[str, Any]) -> dict[str, An
         },
         "location_id": location_id,
         "order_id": order_id or base62(f"payment-order:{payment_id}", 27),
-        "risk_evaluation": {"created_at": now, "risk_level": "NORMAL"},
         "capabilities": [
             "EDIT_AMOUNT_UP",
             "EDIT_AMOUNT_DOWN",

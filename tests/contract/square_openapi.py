@@ -64,8 +64,15 @@ class SquareContract:
                 return op
         raise AssertionError(f"{method} {path} is no operation of Square's API")
 
-    def request(self, method: str, path: str, body: dict[str, Any]) -> None:
+    def request(self, method: str, path: str, body: dict[str, Any] | None) -> None:
+        """`body` None: nothing was sent, which only an operation without a body allows."""
         op = self.operation(method, path)
+        if "requestBody" not in op or body is None:
+            assert "requestBody" not in op or not op["requestBody"].get("required"), (
+                f"{op['operationId']} needs a body"
+            )
+            assert body is None, f"{op['operationId']} takes no body"
+            return
         schema = op["requestBody"]["content"]["application/json"]["schema"]
         self._validate(schema, body, f"request {op['operationId']}")
 
