@@ -79,6 +79,23 @@ class SquarePayments:
             raise
         return self._record(operation, payload)
 
+    async def order_paid(self, order_id: str) -> bool:
+        """BatchRetrieveOrders: paid when the order has tenders and nothing left due."""
+        operation = "square.orders.batch_retrieve"
+        body = {"order_ids": [order_id]}
+        payload = await self._client.call(
+            operation, "POST", "/v2/orders/batch-retrieve", body, idempotent=True
+        )
+        try:
+            orders = [o for o in payload.get("orders") or [] if o.get("id") == order_id]
+            if not orders:
+                return False
+            (order,) = orders
+            due = int((order.get("net_amount_due_money") or {}).get("amount", 1))
+            return bool(order.get("tenders")) and due == 0
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise UpstreamUnavailable(self.service, operation, f"unexpected body: {exc!r}") from exc
+
     def _record(self, operation: str, payload: dict[str, Any]) -> PaymentRecord:
         try:
             payment = payload["payment"]

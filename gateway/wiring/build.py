@@ -33,6 +33,7 @@ from commerce.tasks import cancel_and_wait
 from commerce.wishlist.service import WishlistService
 from commerce.wishlist.store import WishlistStore
 from connectors.ports import CrmPort
+from connectors.square import SquarePayments
 from gateway.auth.authenticator import build_authenticator
 from gateway.auth.indexes import ensure_auth_indexes
 from gateway.http1_transport import DEFAULT_LIMITS, Http1Transport
@@ -129,6 +130,8 @@ async def build_services(
         upstreams = Upstreams(client, settings.upstreams, metrics, transport=direct)
         adapters = build_adapters(settings, upstreams)
         pos, ecommerce, crm = adapters.pos, adapters.ecommerce, adapters.crm
+        # online card payments go through Square's Payments API (docs/payments.md)
+        payments = SquarePayments(upstreams("square", settings.square.base_url), settings.square)
 
         profile_cache = ProfileCache(database)
         stores = StoreDirectory(pos, settings.cache.stores_ttl_seconds)
@@ -233,6 +236,7 @@ async def build_services(
                 customers=customers,
                 ecommerce=ecommerce,
                 pos=pos,
+                payments=payments,
                 mongo=mongo,
                 default_currency=cart.default_currency,
             ),
