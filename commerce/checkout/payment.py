@@ -15,6 +15,7 @@ so a retry with the same key, or the reconciler, knows where the money stands:
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import replace
 from decimal import Decimal
 
@@ -23,13 +24,16 @@ from connectors.errors import PaymentDeclined
 from connectors.ports import PaymentsPort
 from connectors.records import Money, OrderDraft, OrderPayment, PaymentRecord, PaymentRequest
 
-# Square's CreatePayment key is at most 45 characters; a prefix and 40 hex digits of the
-# attempt's digest is unique per attempt and the same on every retry.
+# Square's CreatePayment key is at most 45 characters: a prefix and 38 hex digits.
 KEY_PREFIX = "og-pay-"
 
 
 def payment_key(record_id: str) -> str:
-    return KEY_PREFIX + hashlib.sha256(f"{record_id}:payment".encode()).hexdigest()[:38]
+    """The payment key of a new attempt: its checkout key's digest with a nonce drawn once,
+    when the attempt starts, and stored with it, so every retry sends the same key while a
+    client key used again after its attempt expired can never replay an old payment."""
+    salted = f"{record_id}:payment:{secrets.token_hex(16)}"
+    return KEY_PREFIX + hashlib.sha256(salted.encode()).hexdigest()[:38]
 
 
 def amount_due(draft: OrderDraft) -> Money:
@@ -51,11 +55,11 @@ class CheckoutPayments:
 
     async def authorise(self, record: CheckoutRecord) -> PaymentRecord:
         """The held payment for this attempt; raises PaymentDeclined (recorded DECLINED)."""
-        if record.payment_token is None:
+        if record.payment_token is None or record.payment_key is None:
             raise ValueError("an online checkout attempt without a card token")
         await self._checkouts.payment_step(record.id, PaymentState.REQUESTED)
         request = PaymentRequest(
-            idempotency_key=payment_key(record.id),
+            idempotency_key=record.payment_key,
             source_token=record.payment_token,
             amount=amount_due(record.draft),
             reference_id=record.id[:40],

@@ -36,7 +36,7 @@ from commerce.cart.errors import CartErrorCode, CartUserError
 from commerce.cart.pricing import price_cart
 from commerce.cart.service import CartService
 from commerce.cart.store import CartStatus, FulfillmentType, StoredCart
-from commerce.checkout.payment import CheckoutPayments, paid_draft
+from commerce.checkout.payment import CheckoutPayments, paid_draft, payment_key
 from commerce.checkout.store import (
     CheckoutRecord,
     CheckoutState,
@@ -232,6 +232,7 @@ class CheckoutService:
             loyalty_account_id=drafted.loyalty_account_id,
             loyalty_points=drafted.loyalty_points,
             payment_token=payment_token,
+            payment_key=None if payment_token is None else payment_key(record_id),
         )
         if not started:
             return None

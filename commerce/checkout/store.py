@@ -84,6 +84,7 @@ class CheckoutRecord:
     points_earned: int | None = None
     # the payment (online: a card token authorised, then captured; in store: the terminal)
     payment_token: str | None = None
+    payment_key: str | None = None
     payment_state: PaymentState | None = None
     payment_id: str | None = None
     paid: bool = False
@@ -111,6 +112,7 @@ class CheckoutRecord:
             loyalty_points=doc.get("loyalty_points", 0),
             points_earned=doc.get("points_earned"),
             payment_token=doc.get("payment_token"),
+            payment_key=doc.get("payment_key"),
             payment_state=None if state is None else PaymentState(state),
             payment_id=doc.get("payment_id"),
             paid=doc.get("paid", False),
@@ -151,6 +153,7 @@ class CheckoutStore:
         loyalty_account_id: str | None = None,
         loyalty_points: int = 0,
         payment_token: str | None = None,
+        payment_key: str | None = None,
     ) -> bool:
         """Records a new attempt; False if the key was taken first (by a concurrent retry)."""
         now = datetime.now(UTC)
@@ -168,6 +171,7 @@ class CheckoutStore:
                     "loyalty_account_id": loyalty_account_id,
                     "loyalty_points": loyalty_points,
                     "payment_token": payment_token,
+                    "payment_key": payment_key,
                     "paid": False,
                     "settled": False,
                     "created_at": now,
