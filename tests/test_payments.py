@@ -332,7 +332,9 @@ async def store_order(
     assert picked["cartSetFulfillment"]["userErrors"] == []
     till = staff_at(gateway, tokens, store)
     placed = (
-        await till.run(CHECKOUT, cartId=cart["cart"]["id"], channel="STORE", key=f"till-{index}")
+        await till.run(
+            CHECKOUT, cartId=cart["cart"]["id"], channel="STORE", key=f"payments-till-{index}"
+        )
     )["checkout"]
     assert placed["userErrors"] == []
     return placed["order"], account, shopper

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
@@ -473,15 +473,24 @@ class CheckoutService:
         await self.after_upstream_order(record)
         await self._in_transaction(lambda session: self._completed(record, order, session))
         await self.after_order_recorded(record)
-        await self.settle(record.id)
+        # the attempt as just recorded, without reading it back
+        recorded = replace(
+            record,
+            state=CheckoutState.COMPLETED,
+            order=order,
+            payment_state=PaymentState.AUTHORIZED if payment is not None else None,
+            payment_id=payment.ref.id if payment is not None else None,
+        )
+        await self.settle(record.id, recorded)
         return CheckoutOutcome(order, await self._carts.store.get(cart.id))
 
-    async def settle(self, record_id: str) -> None:
+    async def settle(self, record_id: str, known: CheckoutRecord | None = None) -> None:
         """What is left once the order is recorded, each step once however often this runs
         (every replay and the reconciler run it): the held payment captured, the order
         announced, and, once the money is taken, its points earned and its referral
-        rewarded. An upstream that does not answer leaves the rest to the next run."""
-        record = await self._checkouts.get(record_id)
+        rewarded. An upstream that does not answer leaves the rest to the next run.
+        `known`: the attempt as the caller just wrote it, saving a read."""
+        record = known or await self._checkouts.get(record_id)
         if (
             record is None
             or record.state is not CheckoutState.COMPLETED
@@ -495,8 +504,8 @@ class CheckoutService:
             except UpstreamError as exc:
                 log.warning("payment of checkout %s not captured yet: %s", record.id, exc)
                 return
-            record = await self._checkouts.get(record_id)
-        if record is None or record.order is None:
+            record = replace(record, payment_state=PaymentState.CAPTURED, paid=True)
+        if record.order is None:
             return
         order = record.order
         await self._after_order(record, order)
