@@ -28,7 +28,7 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from sandbox.dataset import LineItem
-from sandbox.shopify.rows import Graph
+from sandbox.shopify.rows import Graph, money_bag
 from sandbox.shopify.store import APP_NAMESPACE, ShopData
 
 Info = GraphQLResolveInfo[ShopData]
@@ -118,10 +118,7 @@ def _transaction(data: ShopData, index: int, given: dict[str, Any], currency: st
         "status": given.get("status") or "SUCCESS",
         "gateway": given.get("gateway") or "manual",
         "authorizationCode": given.get("authorizationCode"),
-        "amountSet": {
-            "shopMoney": {"amount": format(amount, "f"), "currencyCode": currency},
-            "presentmentMoney": {"amount": format(amount, "f"), "currencyCode": currency},
-        },
+        "amountSet": money_bag(amount),
         "createdAt": moment,
         "processedAt": given.get("processedAt") or moment,
         "test": bool(given.get("test")),
