@@ -36,7 +36,7 @@ from commerce.cart.errors import CartErrorCode, CartUserError
 from commerce.cart.pricing import price_cart
 from commerce.cart.service import CartService
 from commerce.cart.store import CartStatus, FulfillmentType, StoredCart
-from commerce.checkout.payment import CheckoutPayments, paid_draft, payment_key
+from commerce.checkout.payment import CheckoutPayments, amount_due, paid_draft, payment_key
 from commerce.checkout.store import (
     CheckoutRecord,
     CheckoutState,
@@ -437,7 +437,8 @@ class CheckoutService:
         in_store = SalesChannel(record.channel).in_store
         draft = record.draft
         payment: PaymentRecord | None = None
-        if not in_store:
+        nothing_due = not in_store and amount_due(draft).amount <= 0
+        if not in_store and not nothing_due:
             try:
                 payment = await self._payments.authorise(record)
             except PaymentDeclined as exc:
@@ -471,7 +472,9 @@ class CheckoutService:
             await self._in_transaction(lambda session: self._refused(record, message, session))
             return CheckoutOutcome(None, await self._carts.store.get(cart.id), [_rejected(message)])
         await self.after_upstream_order(record)
-        await self._in_transaction(lambda session: self._completed(record, order, session))
+        await self._in_transaction(
+            lambda session: self._completed(record, order, session, nothing_due=nothing_due)
+        )
         await self.after_order_recorded(record)
         # the attempt as just recorded, without reading it back
         recorded = replace(
@@ -480,6 +483,7 @@ class CheckoutService:
             order=order,
             payment_state=PaymentState.AUTHORIZED if payment is not None else None,
             payment_id=payment.ref.id if payment is not None else None,
+            paid=nothing_due,
         )
         await self.settle(record.id, recorded)
         return CheckoutOutcome(order, await self._carts.store.get(cart.id))
@@ -620,9 +624,14 @@ class CheckoutService:
         """Between recording the order and capturing its payment (tests crash here too)."""
 
     async def _completed(
-        self, record: CheckoutRecord, order: OrderRecord, session: AsyncClientSession
+        self,
+        record: CheckoutRecord,
+        order: OrderRecord,
+        session: AsyncClientSession,
+        *,
+        nothing_due: bool = False,
     ) -> None:
-        await self._checkouts.complete(record.id, order, session)
+        await self._checkouts.complete(record.id, order, session, nothing_due=nothing_due)
         await self._carts.store.finish_checkout(record.cart_id, record.id, session)
         await self._redemptions.commit(record.id, session)
 

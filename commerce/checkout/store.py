@@ -188,19 +188,23 @@ class CheckoutStore:
         await self._collection.delete_one({"_id": record_id, "state": CheckoutState.PENDING.value})
 
     async def complete(
-        self, record_id: str, order: OrderRecord, session: AsyncClientSession
+        self,
+        record_id: str,
+        order: OrderRecord,
+        session: AsyncClientSession,
+        *,
+        nothing_due: bool = False,
     ) -> None:
-        await self._collection.update_one(
-            {"_id": record_id},
-            {
-                "$set": {
-                    "state": CheckoutState.COMPLETED.value,
-                    "order": order_to_document(order),
-                    "updated_at": datetime.now(UTC),
-                }
-            },
-            session=session,
-        )
+        """`nothing_due`: an online order with nothing to pay (points paid it all) is paid
+        as it is placed."""
+        fields: Document = {
+            "state": CheckoutState.COMPLETED.value,
+            "order": order_to_document(order),
+            "updated_at": datetime.now(UTC),
+        }
+        if nothing_due:
+            fields["paid"] = True
+        await self._collection.update_one({"_id": record_id}, {"$set": fields}, session=session)
 
     async def mark_points_earned(self, record_id: str, points: int) -> None:
         await self._collection.update_one(
