@@ -81,13 +81,9 @@ class SquareContract:
         schema = op["responses"]["200"]["content"]["application/json"]["schema"]
         self._validate(schema, body, f"answer {op['operationId']}")
 
-    def schema_name(self, method: str, path: str, part: str) -> str:
-        op = self.operation(method, path)
-        if part == "request":
-            ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-        else:
-            ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-        return str(ref).rsplit("/", 1)[1]
+    def schema(self, name: str, body: Any) -> None:
+        """`body` is one of the document's named schemas (a webhook event's shape)."""
+        self._validate({"$ref": f"#/components/schemas/{name}"}, body, name)
 
     def _validate(self, schema: dict[str, Any], body: Any, what: str) -> None:
         rooted = {"$ref": BASE + schema["$ref"]} if "$ref" in schema else schema

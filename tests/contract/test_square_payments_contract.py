@@ -318,3 +318,59 @@ def test_the_judge_refuses_what_square_would_not_know(contract):
         contract.request("POST", "/v2/payments", {**good, "autocompletes": False})
     with pytest.raises(AssertionError, match="is too long"):
         contract.request("POST", "/v2/payments", {**good, "idempotency_key": "k" * 46})
+
+
+async def test_whether_a_store_order_is_paid_is_read_from_its_tenders(payments, judged, dataset):
+    client, judge = judged
+    created = await client.post(
+        "/v2/orders",
+        headers=AUTH,
+        json={
+            "idempotency_key": "order-3",
+            "order": {
+                "location_id": dataset.stores[0].id,
+                "line_items": [
+                    {"quantity": "1", "catalog_object_id": dataset.products[2].square_variation_id}
+                ],
+            },
+        },
+    )
+    order = created.json()["order"]
+    assert await payments.order_paid(order["id"]) is False
+    await client.post(
+        "/v2/payments",
+        headers=AUTH,
+        json={
+            "source_id": "cnon:card-nonce-ok",
+            "idempotency_key": "till-4",
+            "amount_money": order["net_amount_due_money"],
+            "order_id": order["id"],
+        },
+    )
+    assert await payments.order_paid(order["id"]) is True
+    assert await payments.order_paid("NO-SUCH-ORDER") is False
+    assert ("POST", "/v2/orders/batch-retrieve", 200) in judge.seen
+
+
+async def test_a_payment_event_carries_the_simulators_payment_on_squares_contract(judged, contract):
+    """The payment.updated event a webhook delivers (tests/test_payments.py builds them from
+    the simulator's payments) is Square's PaymentUpdatedEvent."""
+    client, _ = judged
+    created = await client.post(
+        "/v2/payments",
+        headers=AUTH,
+        json={
+            "source_id": "cnon:card-nonce-ok",
+            "idempotency_key": "event-1",
+            "amount_money": {"amount": 100, "currency": "USD"},
+        },
+    )
+    payment = created.json()["payment"]
+    event = {
+        "merchant_id": "MLSANDBOX",
+        "type": "payment.updated",
+        "event_id": "6a8f5f28-54a1-4eb0-a98a-3111513fd4fc",
+        "created_at": payment["updated_at"],
+        "data": {"type": "payment", "id": payment["id"], "object": {"payment": payment}},
+    }
+    contract.schema("PaymentUpdatedEvent", event)
