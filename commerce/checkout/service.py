@@ -66,7 +66,14 @@ from commerce.principal import Principal, PrincipalKind
 from commerce.transactions import in_transaction
 from connectors.errors import PaymentDeclined, UpstreamError, UpstreamRejected
 from connectors.ports import EcommercePort, PaymentsPort, PosPort
-from connectors.records import Money, OrderDraft, OrderLineDraft, OrderRecord, PaymentRecord
+from connectors.records import (
+    Money,
+    OrderDraft,
+    OrderLineDraft,
+    OrderRecord,
+    PaymentRecord,
+    PaymentStatus,
+)
 
 log = logging.getLogger(__name__)
 MAX_KEY_LENGTH = 128
@@ -457,6 +464,14 @@ class CheckoutService:
                     )
                 )
                 return CheckoutOutcome(None, await self._carts.store.get(cart.id), [declined])
+            if payment.status is PaymentStatus.CANCELED:
+                # the hold was released by an earlier try of this attempt whose order was
+                # refused (it crashed before recording that): refused again, no order
+                message = "The payment for this checkout was released: check out again."
+                await self._in_transaction(lambda session: self._refused(record, message, session))
+                return CheckoutOutcome(
+                    None, await self._carts.store.get(cart.id), [_rejected(message)]
+                )
             await self.after_payment_authorised(record)
             draft = paid_draft(draft, payment)
         port = self._pos if in_store else self._ecommerce
