@@ -36,6 +36,7 @@ from conftest import GatewayClient, running_gateway
 from payments_api import (
     CARD_BAD_CVV,
     CARD_DECLINED,
+    CARD_OK,
     pay_at_terminal,
     payments_for_cart,
     shopify_order,
@@ -43,6 +44,7 @@ from payments_api import (
 )
 from test_webhooks import SQUARE_KEY, SQUARE_URL, b64_hmac
 
+from connectors.errors import OrderRejected
 from gateway.settings import Settings
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, Dataset
 
@@ -404,3 +406,66 @@ async def test_a_store_order_paid_without_a_webhook_earns_on_the_reconcilers_pol
     async with restarted(reconciling):
         pass
     assert points(sandbox, account) == before + earned, "a settled order is not polled again"
+
+
+async def test_a_refused_order_releases_the_hold_and_is_never_placed_on_it_later(
+    buyer, gateway, dataset, sandbox, monkeypatch
+):
+    cart = await web_cart(buyer, dataset, count=1)
+    before = await order_count(buyer)
+    service = services_of(gateway).checkout
+
+    async def refuse(draft: Any) -> Any:
+        raise OrderRejected("shopify", "shopify.place_order", "refused")
+
+    async def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the pod died after releasing the hold")
+
+    monkeypatch.setattr(service._ecommerce, "place_order", refuse)
+    refused = (await buyer.run(CHECKOUT, cartId=cart["id"], channel="WEB", key="refused"))[
+        "checkout"
+    ]
+    assert codes(refused) == ["ORDER_REJECTED"]
+    assert refused["cart"]["status"] == "OPEN"
+    [released] = payments_for_cart(sandbox, cart["id"])
+    assert (released["status"], released["card_details"]["status"]) == ("CANCELED", "VOIDED")
+
+    # again under a new key, crashing after the release, before the refusal is recorded;
+    # the shop would take the order now, but never on a released hold
+    monkeypatch.setattr(service, "_refused", crash)
+    crashed = await buyer.raw(CHECKOUT, cartId=cart["id"], channel="WEB", key="refused-2")
+    assert crashed["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    monkeypatch.undo()
+    retried = (await buyer.run(CHECKOUT, cartId=cart["id"], channel="WEB", key="refused-2"))[
+        "checkout"
+    ]
+    assert codes(retried) == ["ORDER_REJECTED"]
+    assert retried["cart"]["status"] == "OPEN"
+    assert [p["status"] for p in payments_for_cart(sandbox, cart["id"])] == ["CANCELED"] * 2
+    assert await order_count(buyer) == before
+
+
+async def test_a_crash_after_a_decline_replays_the_decline(
+    buyer, gateway, dataset, sandbox, monkeypatch
+):
+    cart = await web_cart(buyer, dataset, count=1)
+    service = services_of(gateway).checkout
+
+    async def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the pod died before recording the decline")
+
+    monkeypatch.setattr(service, "_refused", crash)
+    crashed = await buyer.raw(
+        DECLINE, cartId=cart["id"], key="declined-crash", paymentToken=CARD_DECLINED
+    )
+    assert crashed["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    monkeypatch.undo()
+    # the retry carries another card: the first call's card is the attempt's
+    retried = (
+        await buyer.run(DECLINE, cartId=cart["id"], key="declined-crash", paymentToken=CARD_OK)
+    )["checkout"]
+    assert [(e["code"], e["reason"]) for e in retried["userErrors"]] == [
+        ("PAYMENT_DECLINED", "CARD_DECLINED")
+    ]
+    assert retried["cart"]["status"] == "OPEN"
+    assert payments_for_cart(sandbox, cart["id"]) == []

@@ -13,7 +13,7 @@ AUTHORIZED (money held, `payment_id` known), CAPTURED (money taken) or VOIDED (r
 DECLINED; `order` once the order is placed and recorded; `paid` once the money is taken
 (online: captured; in store: Square holds the POS order paid); `settled` once nothing is
 left to do (money taken, points earned). The card token is kept only until the payment
-is settled, then removed.
+is captured or the attempt recorded FAILED, then removed.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ class CheckoutStore:
     ) -> None:
         """Records a payment step before anything relies on it. A step never goes back:
         REQUESTED only over nothing, AUTHORIZED over REQUESTED, CAPTURED or VOIDED over
-        AUTHORIZED; the money's end (CAPTURED, VOIDED, DECLINED) drops the card token."""
+        AUTHORIZED; CAPTURED drops the card token."""
         before = {
             PaymentState.REQUESTED: [None],
             PaymentState.AUTHORIZED: [None, PaymentState.REQUESTED.value],
@@ -254,7 +254,10 @@ class CheckoutStore:
             change["$set"]["payment_id"] = payment_id
         if state is PaymentState.CAPTURED:
             change["$set"]["paid"] = True
-        if state in (PaymentState.CAPTURED, PaymentState.VOIDED, PaymentState.DECLINED):
+        if state is PaymentState.CAPTURED:
+            # a declined or released payment keeps its token until the attempt is recorded
+            # FAILED (`fail` drops it): a retry after a crash in between asks Square again
+            # with the very same request and hears the same answer
             change["$unset"] = {"payment_token": ""}
         await self._collection.update_one(
             {"_id": record_id, "payment_state": {"$in": before}}, change
