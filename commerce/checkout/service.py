@@ -25,8 +25,8 @@ same key, and the steps above find out what was done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
@@ -37,6 +37,15 @@ from commerce.cart.pricing import price_cart
 from commerce.cart.service import CartService
 from commerce.cart.store import CartStatus, FulfillmentType, StoredCart
 from commerce.checkout.payment import CheckoutPayments, amount_due, paid_draft, payment_key
+from commerce.checkout.refusals import (
+    CheckoutOutcome,
+    declined,
+    failure,
+    payment_refusal,
+    promotion_refused,
+    rejected,
+    used_up_code,
+)
 from commerce.checkout.store import (
     CheckoutRecord,
     CheckoutState,
@@ -47,11 +56,7 @@ from commerce.checkout.store import (
 from commerce.customers.profiles import CustomerProfiles
 from commerce.keyed_locks import KeyedLocks
 from commerce.offers import (
-    REFUSAL_MESSAGES,
-    OfferOutcome,
-    OfferRefusal,
     OffersEngine,
-    Promotion,
     RedemptionRefused,
     Redemptions,
     SalesChannel,
@@ -77,8 +82,6 @@ from connectors.records import (
 
 log = logging.getLogger(__name__)
 MAX_KEY_LENGTH = 128
-# Square's card tokens are well under this; a longer one is no token
-MAX_TOKEN_LENGTH = 512
 T = TypeVar("T")
 
 __all__ = ["CheckoutOutcome", "CheckoutService", "SalesChannel", "key_scope"]
@@ -90,20 +93,6 @@ class Drafted:
     promotion_ids: tuple[str, ...]
     loyalty_account_id: str | None
     loyalty_points: int
-
-
-@dataclass(slots=True)
-class CheckoutOutcome:
-    order: OrderRecord | None
-    cart: StoredCart | None
-    errors: list[CartUserError] = field(default_factory=list)
-    replayed: bool = False
-
-    @classmethod
-    def refused(
-        cls, cart: StoredCart | None, code: CartErrorCode, message: str, *path: str
-    ) -> CheckoutOutcome:
-        return cls(None, cart, [CartUserError(code, message, path or None)])
 
 
 def key_scope(principal: Principal, cart: StoredCart) -> str:
@@ -174,9 +163,9 @@ class CheckoutService:
             return CheckoutOutcome.refused(
                 None, CartErrorCode.CHANNEL_NOT_ALLOWED, refusal, "channel"
             )
-        payment_refusal = _payment_refusal(channel, payment_token)
-        if payment_refusal is not None:
-            return CheckoutOutcome(None, None, [payment_refusal])
+        no_payment = payment_refusal(channel, payment_token)
+        if no_payment is not None:
+            return CheckoutOutcome(None, None, [no_payment])
         if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
             return CheckoutOutcome.refused(
                 None,
@@ -331,9 +320,9 @@ class CheckoutService:
                 for line, product in zip(cart.lines, products, strict=True)
                 if product is not None
             )
-            used_up = _used_up_code(price.offers)
+            used_up = used_up_code(price.offers)
             if used_up is not None:
-                return _promotion_refused(cart, *used_up)
+                return promotion_refused(cart, *used_up)
             currency, discount = price.subtotal.currency, price.discount.amount
             promotion_ids = tuple(price.promotion_ids)
         draft = OrderDraft(
@@ -396,7 +385,7 @@ class CheckoutService:
             current = await self._carts.store.get(cart.id)
             return CheckoutOutcome(record.order, current, replayed=True)
         current = await self._carts.store.get(cart.id)
-        return CheckoutOutcome(None, current, [_failure(record)], replayed=True)
+        return CheckoutOutcome(None, current, [failure(record)], replayed=True)
 
     async def _place(self, record: CheckoutRecord, cart: StoredCart) -> CheckoutOutcome:
         await self._redemptions.prepare(record.promotion_ids, record.customer_id)
@@ -408,7 +397,7 @@ class CheckoutService:
             # Nothing was frozen nor counted (the transaction rolled back), nothing went
             # upstream: the attempt is void, the cart stays open for the shopper to review.
             await self._checkouts.abandon(record.id)
-            return _promotion_refused(
+            return promotion_refused(
                 await self._carts.store.get(cart.id), exc.promotion, exc.reason
             )
         if not frozen:
@@ -451,26 +440,26 @@ class CheckoutService:
             except PaymentDeclined as exc:
                 # no money moved: the points come back, the cart reopens as it was
                 reason = exc.decline_code
-                declined = _declined(exc.public_message, reason)
+                refused = declined(exc.public_message, reason)
                 if spend is not None:
                     await self._loyalty.refund(record.id, spend)
                 await self._in_transaction(
                     lambda session: self._refused(
                         record,
-                        declined.message,
+                        refused.message,
                         session,
-                        code=declined.code.value,
+                        code=refused.code.value,
                         reason=reason,
                     )
                 )
-                return CheckoutOutcome(None, await self._carts.store.get(cart.id), [declined])
+                return CheckoutOutcome(None, await self._carts.store.get(cart.id), [refused])
             if payment.status is PaymentStatus.CANCELED:
                 # the hold was released by an earlier try of this attempt whose order was
                 # refused (it crashed before recording that): refused again, no order
                 message = "The payment for this checkout was released: check out again."
                 await self._in_transaction(lambda session: self._refused(record, message, session))
                 return CheckoutOutcome(
-                    None, await self._carts.store.get(cart.id), [_rejected(message)]
+                    None, await self._carts.store.get(cart.id), [rejected(message)]
                 )
             await self.after_payment_authorised(record)
             draft = paid_draft(draft, payment)
@@ -485,7 +474,7 @@ class CheckoutService:
             if spend is not None:
                 await self._loyalty.refund(record.id, spend)
             await self._in_transaction(lambda session: self._refused(record, message, session))
-            return CheckoutOutcome(None, await self._carts.store.get(cart.id), [_rejected(message)])
+            return CheckoutOutcome(None, await self._carts.store.get(cart.id), [rejected(message)])
         await self.after_upstream_order(record)
         await self._in_transaction(
             lambda session: self._completed(record, order, session, nothing_due=nothing_due)
@@ -671,77 +660,7 @@ class CheckoutService:
         return await in_transaction(self._mongo, work)
 
 
-# The refusals a redemption gives at checkout (Redemptions.reserve)
-USED_UP = frozenset({OfferRefusal.USAGE_LIMIT_REACHED, OfferRefusal.ALREADY_USED})
-
-
-def _used_up_code(offers: Sequence[OfferOutcome]) -> tuple[Promotion, OfferRefusal] | None:
-    """A code on the cart that has been used up since the shopper saw it take its discount
-    off. The checkout is refused for it, as the redemption would refuse it had the last use
-    come a moment later, not placed at a price the shopper was never shown."""
-    for outcome in offers:
-        if outcome.code is None or outcome.promotion is None or outcome.refusal is None:
-            continue
-        if outcome.refusal in USED_UP:
-            return outcome.promotion, outcome.refusal
-    return None
-
-
-def _promotion_refused(
-    cart: StoredCart | None, promotion: Promotion, reason: OfferRefusal
-) -> CheckoutOutcome:
-    message = f"{promotion.code or promotion.title}: {REFUSAL_MESSAGES[reason]}"
-    error = CartUserError(
-        CartErrorCode.PROMO_NOT_APPLICABLE, message, ("cartId",), reason=reason.value
-    )
-    return CheckoutOutcome(None, cart, [error])
-
-
 def _spend(record: CheckoutRecord) -> LoyaltySpend | None:
     if record.loyalty_points <= 0 or record.customer_id is None or not record.loyalty_account_id:
         return None
     return LoyaltySpend(record.customer_id, record.loyalty_account_id, record.loyalty_points)
-
-
-def _payment_refusal(channel: SalesChannel, token: str | None) -> CartUserError | None:
-    if channel.in_store:
-        if token is None:
-            return None
-        return CartUserError(
-            CartErrorCode.PAYMENT_NOT_ACCEPTED,
-            "In store the terminal takes the payment: send no paymentToken.",
-            ("paymentToken",),
-        )
-    if token is None or not token.strip():
-        return CartUserError(
-            CartErrorCode.PAYMENT_REQUIRED,
-            "An online checkout needs a paymentToken (the card token from the payment form).",
-            ("paymentToken",),
-        )
-    if len(token) > MAX_TOKEN_LENGTH or not token.isprintable():
-        return CartUserError(
-            CartErrorCode.PAYMENT_REQUIRED,
-            f"paymentToken must be 1 to {MAX_TOKEN_LENGTH} printable characters.",
-            ("paymentToken",),
-        )
-    return None
-
-
-def _declined(message: str, decline_code: str | None) -> CartUserError:
-    return CartUserError(
-        CartErrorCode.PAYMENT_DECLINED, message, ("paymentToken",), reason=decline_code
-    )
-
-
-def _failure(record: CheckoutRecord) -> CartUserError:
-    if record.failure_code == CartErrorCode.PAYMENT_DECLINED.value:
-        return _declined(record.failure_message or "The card was declined.", record.failure_reason)
-    return _rejected(record.failure_message)
-
-
-def _rejected(message: str | None) -> CartUserError:
-    return CartUserError(
-        CartErrorCode.ORDER_REJECTED,
-        message or "The order was refused by the system of record.",
-        ("cartId",),
-    )
