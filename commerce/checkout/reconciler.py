@@ -15,6 +15,7 @@ pods reconciling the same attempt, or a reconciler racing the client's retry, do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from pymongo.errors import PyMongoError
 
 from commerce.checkout.service import CheckoutService
 from commerce.checkout.store import CheckoutStore
+from commerce.tasks import cancel_and_wait
 from connectors.errors import UpstreamError
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class CheckoutReconciler:
         self._clock = clock
         # set once the start-up pass is over (readiness, and tests, wait on it)
         self.first_pass_done = asyncio.Event()
+        self._stop = asyncio.Event()
 
     async def run_once(self) -> int:
         """One pass; how many attempts it took on. A failure of one leaves it to the next
@@ -59,8 +62,8 @@ class CheckoutReconciler:
         return len(found)
 
     async def run(self) -> None:
-        """At start-up, then every interval (0: at start-up only), until cancelled."""
-        while True:
+        """At start-up, then every interval (0: at start-up only), until `stop`."""
+        while not self._stop.is_set():
             try:
                 await self.run_once()
             except PyMongoError as exc:
@@ -68,4 +71,13 @@ class CheckoutReconciler:
             self.first_pass_done.set()
             if self._interval <= 0:
                 return
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):  # the interval is over: the next pass
+                await asyncio.wait_for(self._stop.wait(), self._interval)
+
+    async def stop(self, task: asyncio.Task[None], grace_seconds: float = 5.0) -> None:
+        """Lets a pass under way finish (a cancellation in the middle of a MongoDB
+        operation leaks the driver's connection), cancelling it only past the grace."""
+        self._stop.set()
+        done, _ = await asyncio.wait({task}, timeout=grace_seconds)
+        if not done:
+            await cancel_and_wait([task])

@@ -119,6 +119,7 @@ async def build_services(
     offers_kit: OffersKit | None = None
     customers: CustomerProfiles | None = None
     crm_poll: tuple[ContactChangePoller, asyncio.Task[None]] | None = None
+    reconciler: CheckoutReconciler | None = None
     reconciler_task: asyncio.Task[None] | None = None
     try:
         database = mongo[settings.mongodb_database]
@@ -253,8 +254,8 @@ async def build_services(
             checkout_reconciler=reconciler,
         )
     finally:
-        if reconciler_task is not None:
-            await cancel_and_wait([reconciler_task])
+        if reconciler is not None and reconciler_task is not None:
+            await reconciler.stop(reconciler_task)
         if offers_kit is not None:
             await offers_kit.dispatcher.stop()
         if crm_poll is not None:
