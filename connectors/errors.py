@@ -118,3 +118,36 @@ class IdempotencyKeyReused(UpstreamRejected):
     @property
     def public_message(self) -> str:
         return "This order was already placed with different contents."
+
+
+class PaymentDeclined(UpstreamRejected):
+    """The card was declined (or its token refused): no money moved.
+
+    `decline_code` is the vendor's reason (Square's CARD_DECLINED, CVV_FAILURE, ...), a
+    stable code a shopper's app may act on ("check the security code"); the vendor's
+    wording stays in `detail`.
+    """
+
+    code = "PAYMENT_DECLINED"
+
+    def __init__(self, service: str, operation: str, decline_code: str, detail: str = "") -> None:
+        super().__init__(service, operation, detail)
+        self.decline_code = decline_code
+
+    @property
+    def public_message(self) -> str:
+        return DECLINE_MESSAGES.get(self.decline_code, "The card was declined.")
+
+
+DECLINE_MESSAGES = {
+    "CARD_DECLINED": "The card was declined.",
+    "CVV_FAILURE": "The card's security code was refused.",
+    "ADDRESS_VERIFICATION_FAILURE": "The card's postal code was refused.",
+    "INVALID_EXPIRATION": "The card's expiry date was refused.",
+    "CARD_TOKEN_USED": "This card entry was already used: enter the card again.",
+    "CARD_TOKEN_EXPIRED": "This card entry expired: enter the card again.",
+    "INSUFFICIENT_FUNDS": "The card was declined for insufficient funds.",
+    "CARD_EXPIRED": "The card has expired.",
+    "INVALID_CARD": "The card details are not valid.",
+    "NOT_FOUND": "This card entry is unknown: enter the card again.",
+}

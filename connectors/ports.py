@@ -33,6 +33,8 @@ from connectors.records import (
     OrderDraft,
     OrderQuery,
     OrderRecord,
+    PaymentRecord,
+    PaymentRequest,
     ProductPage,
     ProductRecord,
     StockLevel,
@@ -127,3 +129,29 @@ class CrmPort(CustomerDirectory, Protocol):
     """The CRM, system of record for who a customer is."""
 
     async def customers_by_id(self, ids: Sequence[str]) -> dict[str, CustomerIdentity]: ...
+
+
+@runtime_checkable
+class PaymentsPort(Protocol):
+    """Card payments taken online: authorised first, completed once the order is placed.
+
+    Every call is safe to repeat: `authorize` carries the request's idempotency key (the
+    same key and request answer the first payment; a declined card raises
+    `PaymentDeclined` and moves no money), completing a completed payment or cancelling a
+    cancelled one answers it as it is.
+    """
+
+    service: str
+
+    async def authorize(self, request: PaymentRequest) -> PaymentRecord: ...
+
+    async def complete(self, payment_id: str) -> PaymentRecord: ...
+
+    async def cancel(self, payment_id: str) -> PaymentRecord: ...
+
+    async def payment(self, payment_id: str) -> PaymentRecord | None: ...
+
+    async def order_paid(self, order_id: str) -> bool:
+        """Whether the POS order is paid in full (its tenders cover it): how a store order
+        paid at the terminal is known to be paid."""
+        ...

@@ -189,6 +189,8 @@ class OrderDraft:
     pickup: bool
     discount: Money | None = None
     note: str | None = None
+    # set when the order is placed already paid: what pays it
+    payment: OrderPayment | None = None
 
     def customer_id(self, system: System) -> str | None:
         """The shopper's id in `system`, or None for a guest there."""
@@ -206,3 +208,51 @@ class OrderQuery:
     customer_ids: tuple[str, ...]
     limit: int
     created_before: datetime | None = None
+
+
+class PaymentStatus(StrEnum):
+    """A card payment's state as the payments system reports it."""
+
+    APPROVED = "APPROVED"  # authorised: the money is held, not taken
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"  # captured: the money is taken
+    CANCELED = "CANCELED"  # voided: the hold is released, nothing taken
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """A card payment to authorise (`autocomplete` false) exactly once per key.
+
+    `source_token` is the card token the shopper's device got from the payments system's
+    own SDK (Square's Web Payments SDK); omnigate never sees a card number.
+    """
+
+    idempotency_key: str
+    source_token: str
+    amount: Money
+    reference_id: str | None = None
+    note: str | None = None
+    location_id: str | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    ref: ExternalRef
+    status: PaymentStatus
+    amount: Money
+    gateway: str  # the name an order's transaction gives the payment's processor
+    order_id: str | None = None  # the payments system's own order for it
+    card_brand: str | None = None
+    last_4: str | None = None
+    reference_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPayment:
+    """A payment the placed order records as paid (Shopify: a successful SALE transaction)."""
+
+    gateway: str
+    payment_id: str
+    amount: Money

@@ -14,6 +14,7 @@ from commerce.audit import AuditLog
 from commerce.cart.changes import CartChangeFeed
 from commerce.cart.merge import CartMerge
 from commerce.cart.service import CartService
+from commerce.checkout.reconciler import CheckoutReconciler
 from commerce.checkout.service import CheckoutService
 from commerce.customers.cache import ProfileCache
 from commerce.customers.profiles import CustomerProfiles
@@ -68,3 +69,5 @@ class Services:
     cart_feed: CartChangeFeed
     wishlists: WishlistService
     checkout: CheckoutService
+    # finds checkouts nobody finished, at start-up and then on a beat (docs/payments.md)
+    checkout_reconciler: CheckoutReconciler

@@ -198,6 +198,11 @@ class CartSettings(BaseModel):
     # being unreachable) may be above that price before checkout refuses it with
     # PRICE_CHANGED; 0: any rise is refused (docs/cart.md "When prices cannot be read")
     reprice_tolerance_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    # the checkout reconciler (docs/payments.md): attempts untouched this long are taken
+    # on as their client's retry would, at start-up and then every interval (0: start-up
+    # only)
+    reconcile_grace_seconds: float = Field(default=30.0, ge=0)
+    reconcile_interval_seconds: float = Field(default=60.0, ge=0)
 
 
 class OffersSettings(BaseModel):

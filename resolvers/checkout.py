@@ -28,8 +28,10 @@ class CheckoutMutations:
     @strawberry.mutation(
         description="Places the cart's order in the e-commerce system (WEB, MOBILE) or the "
         "POS (STORE, KIOSK). `channel` is one the caller acts on (WEB or MOBILE online, KIOSK "
-        "for a kiosk, STORE for staff), else CHANNEL_NOT_ALLOWED. The same idempotencyKey "
-        "replays the same result; retry with it after any failure or timeout."
+        "for a kiosk, STORE for staff), else CHANNEL_NOT_ALLOWED. Online the card is charged "
+        "(`paymentToken`, PAYMENT_DECLINED with the card's reason); in store the terminal "
+        "takes the payment. The same idempotencyKey replays the same result and is never "
+        "charged twice; retry with it after any failure or timeout."
     )
     async def checkout(
         self,
@@ -44,6 +46,15 @@ class CheckoutMutations:
                 "QUOTE_STALE if the cart changed, QUOTE_INVALID if tampered with)."
             ),
         ] = None,
+        payment_token: Annotated[
+            str | None,
+            strawberry.argument(
+                description="WEB and MOBILE: the card token Square's Web Payments SDK gave "
+                "the payment form (`tokenize()`), required (PAYMENT_REQUIRED). STORE and "
+                "KIOSK: none, the terminal takes the payment (PAYMENT_NOT_ACCEPTED). A retry "
+                "with the same idempotencyKey pays with the first call's card."
+            ),
+        ] = None,
     ) -> CheckoutPayload:
         outcome = await info.context.services.checkout.checkout(
             info.context.principal,
@@ -52,6 +63,7 @@ class CheckoutMutations:
             idempotency_key,
             info.context.loaders,
             quote,
+            payment_token,
         )
         return CheckoutPayload(
             order=Order.from_record(outcome.order) if outcome.order else None,

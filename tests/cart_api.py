@@ -70,9 +70,15 @@ mutation ($token: String, $policy: CartMergePolicy) {{
   cartMergeGuest(guestCartToken: $token, policy: $policy) {{ cart {{ {CART_FIELDS} }} {ERRORS} }}
 }}
 """
+# Square's Sandbox test token that authorises: what a payment form gives for a good card
+CARD_OK = "cnon:card-nonce-ok"
+ONLINE_CHANNELS = ("WEB", "MOBILE")
+
 CHECKOUT = f"""
-mutation ($cartId: ID!, $channel: SalesChannel!, $key: String!) {{
-  checkout(cartId: $cartId, channel: $channel, idempotencyKey: $key) {{
+mutation ($cartId: ID!, $channel: SalesChannel!, $key: String!, $paymentToken: String) {{
+  checkout(
+    cartId: $cartId, channel: $channel, idempotencyKey: $key, paymentToken: $paymentToken
+  ) {{
     replayed
     order {{ id channel total {{ amount currency }} lines {{ sku quantity }} store {{ id }} }}
     cart {{ id status version }}
@@ -110,12 +116,26 @@ class Device:
     headers: dict[str, str]
 
     async def run(self, document: str, **variables: Any) -> Any:
-        body = await self.client.query(document, variables, headers=self.headers)
+        body = await self.raw(document, **variables)
         assert "errors" not in body, body
         return body["data"]
 
     async def raw(self, document: str, **variables: Any) -> Any:
-        return await self.client.query(document, variables, headers=self.headers)
+        return await self.client.query(document, paid(document, variables), headers=self.headers)
+
+
+def card_for(channel: str) -> str | None:
+    """The token an online checkout on `channel` sends; in store, none (the terminal)."""
+    return CARD_OK if channel in ONLINE_CHANNELS else None
+
+
+def paid(document: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """An online checkout pays with the Sandbox's good card unless the test names a token
+    (or None: `paymentToken=None` sends none), as a payment form would."""
+    online = variables.get("channel", variables.get("c", "WEB")) in ONLINE_CHANNELS
+    if "$paymentToken" in document and online and "paymentToken" not in variables:
+        return {**variables, "paymentToken": CARD_OK}
+    return variables
 
 
 def codes(payload: dict[str, Any]) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import websockets
-from cart_api import online_skus
+from cart_api import card_for, online_skus
 from conftest import bearer
 from graphql import (
     GraphQLInputObjectType,
@@ -408,14 +408,25 @@ async def checkout(world: World, who: str) -> str:
     """A quote that is not one omnigate signed, on the caller's own channel (test_channels.py
     has the others): an allowed caller reaches the cart and is refused QUOTE_INVALID before
     anything is placed."""
-    document = """mutation ($cartId: ID!, $channel: SalesChannel!, $key: String!) {
-      checkout(cartId: $cartId, channel: $channel, idempotencyKey: $key, quote: "forged.quote") {
+    document = """mutation (
+      $cartId: ID!, $channel: SalesChannel!, $key: String!, $paymentToken: String
+    ) {
+      checkout(
+        cartId: $cartId, channel: $channel, idempotencyKey: $key, quote: "forged.quote",
+        paymentToken: $paymentToken
+      ) {
         cart { id } userErrors { code }
       }
     }"""
     channel = {KIOSK: "KIOSK", HANDOFF: "KIOSK", STAFF: "STORE", STAFF_ELSEWHERE: "STORE"}
+    on = channel.get(who, "WEB")
     body = await world.query(
-        who, document, cartId=world.cart_id, channel=channel.get(who, "WEB"), key=f"authz-{who}"
+        who,
+        document,
+        cartId=world.cart_id,
+        channel=on,
+        key=f"authz-{who}",
+        paymentToken=card_for(on),
     )
     return payload_outcome(
         body,

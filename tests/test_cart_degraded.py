@@ -67,8 +67,8 @@ mutation ($cartId: ID!, $v: Int) {{
 }}
 """
 CHECKOUT_PRICES = f"""
-mutation ($cartId: ID!, $key: String!) {{
-  checkout(cartId: $cartId, channel: WEB, idempotencyKey: $key) {{
+mutation ($cartId: ID!, $key: String!, $paymentToken: String) {{
+  checkout(cartId: $cartId, channel: WEB, idempotencyKey: $key, paymentToken: $paymentToken) {{
     order {{ total {{ amount }} }}
     cart {{ id status version lines {{ sku addedUnitPrice {{ amount }} unitPrice {{ amount }}
       needsRepricing }} }}
@@ -88,8 +88,10 @@ mutation ($token: String) {{
 """
 QUOTE = "{ cart { quote(channel: WEB) { token total { amount } } } }"
 QUOTED_CHECKOUT = f"""
-mutation ($cartId: ID!, $q: String) {{
-  checkout(cartId: $cartId, channel: WEB, idempotencyKey: "quoted", quote: $q) {{
+mutation ($cartId: ID!, $q: String, $paymentToken: String) {{
+  checkout(
+    cartId: $cartId, channel: WEB, idempotencyKey: "quoted", quote: $q, paymentToken: $paymentToken
+  ) {{
     order {{ total {{ amount }} }} {ERRORS}
   }}
 }}

@@ -62,8 +62,8 @@ mutation ($cartId: ID!, $sku: ID!) {
 }
 """
 CHECKOUT = """
-mutation ($cartId: ID!, $key: String!) {
-  checkout(cartId: $cartId, channel: WEB, idempotencyKey: $key) {
+mutation ($cartId: ID!, $key: String!, $paymentToken: String = "cnon:card-nonce-ok") {
+  checkout(cartId: $cartId, channel: WEB, idempotencyKey: $key, paymentToken: $paymentToken) {
     replayed order { id } cart { status } userErrors { code }
   }
 }

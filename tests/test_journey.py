@@ -12,6 +12,7 @@ from decimal import Decimal
 from cart_api import APPLY_CODE, CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, staff_at
 from cart_api import stocked_skus as skus_at
 from offers_api import newcomers, put_promotions
+from payments_api import pay_at_terminal
 from test_outbox import hooked, receiver  # noqa: F401  (the webhook receiver fixtures)
 
 from commerce.offers import Conditions, Limits, OfferKind, Promotion
@@ -31,7 +32,7 @@ BALANCE = "{ me { loyalty { balance } } }"
 QUOTED_CHECKOUT = """
 mutation ($id: ID!, $key: String!, $q: String) {
   checkout(cartId: $id, channel: STORE, idempotencyKey: $key, quote: $q) {
-    order { total { amount } } userErrors { code }
+    order { id total { amount } } userErrors { code }
   }
 }
 """
@@ -52,7 +53,7 @@ def loyal_people(dataset) -> list[str]:
     ]
 
 
-async def test_the_whole_journey(hooked, receiver, tokens, dataset, settings):  # noqa: F811
+async def test_the_whole_journey(hooked, receiver, tokens, dataset, settings, sandbox):  # noqa: F811
     customer_id, friend_id = loyal_people(dataset)[20], newcomers(dataset)[202]
     token = tokens.customer(customer_id)
     mobile = Device(hooked, {"authorization": f"Bearer {token}"})
@@ -120,6 +121,11 @@ async def test_the_whole_journey(hooked, receiver, tokens, dataset, settings):  
         ]
         assert popup["userErrors"] == []
     assert popup["order"]["total"]["amount"] == quote["total"]["amount"]
+    unpaid = (await mobile.run(BALANCE))["me"]["loyalty"]["balance"]
+    assert unpaid == after - spend, "the points it earns wait for the terminal's payment"
+    await pay_at_terminal(sandbox, popup["order"]["id"])
+    services = hooked.http._transport.app.state.services
+    assert await services.checkout.settle_store_order(popup["order"]["id"]) is True
     final = (await mobile.run(BALANCE))["me"]["loyalty"]["balance"]
     assert final == after - spend + int(Decimal(quote["total"]["amount"]))
 

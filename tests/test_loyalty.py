@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from cart_api import CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, codes, staff_at, stock_at
 from cart_api import stocked_skus as skus_at
+from payments_api import pay_at_terminal
 
 from connectors.errors import OrderRejected
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, Dataset
@@ -84,7 +85,7 @@ async def test_an_online_order_earns_points_once(gateway, tokens, members, datas
     assert me["balance"] == before[0] + earned  # the cached profile was refreshed
 
 
-async def test_a_store_order_earns_points_through_its_square_order(
+async def test_a_store_order_earns_points_through_its_square_order_once_paid(
     gateway, tokens, members, dataset, sandbox
 ):
     shopper, account = member(gateway, tokens, members, 1)
@@ -98,6 +99,12 @@ async def test_a_store_order_earns_points_through_its_square_order(
         "checkout"
     ]
     assert placed["order"]["channel"] == "STORE"
+    assert balance(sandbox, account) == before, "an unpaid store order earns nothing"
+    # the terminal takes the payment; Square's payment event reaches the gateway
+    # (tests/test_payments.py delivers the webhook itself)
+    await pay_at_terminal(sandbox, placed["order"]["id"])
+    checkout = gateway.http._transport.app.state.services.checkout
+    assert await checkout.settle_store_order(placed["order"]["id"]) is True
     earned = floor(placed["order"]["total"]["amount"])
     assert balance(sandbox, account)[0] == before[0] + earned
     calls = sandbox.calls("square")

@@ -23,8 +23,13 @@ query ($channel: SalesChannel) {
 }
 """
 CHECKOUT_QUOTED = """
-mutation ($cartId: ID!, $channel: SalesChannel!, $key: String!, $quote: String) {
-  checkout(cartId: $cartId, channel: $channel, idempotencyKey: $key, quote: $quote) {
+mutation (
+  $cartId: ID!, $channel: SalesChannel!, $key: String!, $quote: String, $paymentToken: String
+) {
+  checkout(
+    cartId: $cartId, channel: $channel, idempotencyKey: $key, quote: $quote,
+    paymentToken: $paymentToken
+  ) {
     order { id channel total { amount } }
     cart { status }
     userErrors { field code }

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from cart_api import CART_CREATE, CHECKOUT, online_skus
+from cart_api import CARD_OK, CART_CREATE, CHECKOUT, online_skus
 from conftest import bearer
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -96,7 +96,9 @@ async def test_an_add_and_a_checkout_make_the_round_trips_docs_cart_md_explains(
         await run(ADD, 3, cartId=cart_id, sku=second)  # and one more of it
         add = round_trips(exporter.get_finished_spans())
 
-        await run(CHECKOUT, 4, cartId=cart_id, channel="WEB", key="round-trips-1")
+        await run(
+            CHECKOUT, 4, cartId=cart_id, channel="WEB", key="round-trips-1", paymentToken=CARD_OK
+        )
         checkout = round_trips(exporter.get_finished_spans())
 
     # the cart read (who may write it, its lines for the stock check), then the write
@@ -108,6 +110,9 @@ async def test_an_add_and_a_checkout_make_the_round_trips_docs_cart_md_explains(
     assert new_line == (cart_write, price_and_stock + Counter({"square.catalog.search": 1}))
     assert add == (cart_write, price_and_stock)
     # placing an order: the checkout record's steps, the cart's freeze and release, the
-    # profile for the order's customer, the loyalty and promotion ledgers, the outbox
-    assert sum(checkout[0].values()) == 19, checkout[0]
-    assert sum(checkout[1].values()) == 13, checkout[1]
+    # profile for the order's customer, the loyalty and promotion ledgers, the outbox; paying
+    # for it: three payment steps recorded (requested, authorised, captured) and the attempt
+    # settled, Square's CreatePayment and CompletePayment (docs/payments.md)
+    assert sum(checkout[0].values()) == 23, checkout[0]
+    assert sum(checkout[1].values()) == 15, checkout[1]
+    assert checkout[1]["square.payments.create"] == checkout[1]["square.payments.complete"] == 1

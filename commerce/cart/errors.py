@@ -44,6 +44,11 @@ class CartErrorCode(StrEnum):
     QUOTE_STALE = "QUOTE_STALE"  # the cart changed since the quote
     # a `channel` this principal may not act on (commerce/offers/channel.py allowed_channels)
     CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
+    # payments (docs/payments.md): an online checkout needs a card token, an in-store one
+    # is paid at the terminal, and a refused card names Square's reason in `reason`
+    PAYMENT_REQUIRED = "PAYMENT_REQUIRED"
+    PAYMENT_NOT_ACCEPTED = "PAYMENT_NOT_ACCEPTED"
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,24 +1,32 @@
-"""Checkout: the cart becomes one upstream order, exactly once per idempotency key.
+"""Checkout: the cart becomes one upstream order, exactly once per idempotency key, and an
+online one is paid for exactly once (docs/payments.md).
 
 The steps, each safe to repeat after a crash at any point:
 1. the first attempt with a key prices the cart and stores the order draft under the key
    (a concurrent twin loses the insert and joins the winner's attempt);
 2. the cart is frozen for that key (CHECKING_OUT), at the version the draft was priced at;
-3. the draft goes upstream carrying a vendor idempotency key derived from ours, so a retry
-   after a crash gets the same order back instead of a second one;
-4. one MongoDB transaction marks the attempt COMPLETED with the order and closes the cart.
+3. online (WEB, MOBILE): the card is authorised for the order's total under a payment key
+   derived from ours (commerce/checkout/payment.py); a declined card ends the attempt,
+   cart reopened, no money moved;
+4. the draft goes upstream carrying a vendor idempotency key derived from ours, and online
+   the authorised payment as a successful sale, so a retry after a crash gets the same
+   order back instead of a second one; a refused order voids the payment;
+5. one MongoDB transaction marks the attempt COMPLETED with the order and closes the cart;
+6. the payment is captured, then the paid order earns its points. In store the terminal
+   takes the payment: the order earns its points when Square says it is paid
+   (`settle_store_order`, from a payment webhook or the reconciler's poll).
 
-A retry with the key replays the stored outcome, or resumes from the step it reached. A
-refusal by the upstream (a rejected order) reopens the cart and is replayed as refused.
+A retry with the key replays the stored outcome, or resumes from the step it reached; the
+reconciler (commerce/checkout/reconciler.py) does the same for attempts nobody retried.
 An upstream that does not answer leaves the attempt pending: the client retries with the
-same key, and step 3 finds out whether the order was made.
+same key, and the steps above find out what was done.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
@@ -28,15 +36,27 @@ from commerce.cart.errors import CartErrorCode, CartUserError
 from commerce.cart.pricing import price_cart
 from commerce.cart.service import CartService
 from commerce.cart.store import CartStatus, FulfillmentType, StoredCart
-from commerce.checkout.store import CheckoutRecord, CheckoutState, CheckoutStore, checkout_id
+from commerce.checkout.payment import CheckoutPayments, amount_due, paid_draft, payment_key
+from commerce.checkout.refusals import (
+    CheckoutOutcome,
+    declined,
+    failure,
+    payment_refusal,
+    promotion_refused,
+    rejected,
+    used_up_code,
+)
+from commerce.checkout.store import (
+    CheckoutRecord,
+    CheckoutState,
+    CheckoutStore,
+    PaymentState,
+    checkout_id,
+)
 from commerce.customers.profiles import CustomerProfiles
 from commerce.keyed_locks import KeyedLocks
 from commerce.offers import (
-    REFUSAL_MESSAGES,
-    OfferOutcome,
-    OfferRefusal,
     OffersEngine,
-    Promotion,
     RedemptionRefused,
     Redemptions,
     SalesChannel,
@@ -49,9 +69,16 @@ from commerce.offers.referrals import Referrals
 from commerce.ports import CatalogReads
 from commerce.principal import Principal, PrincipalKind
 from commerce.transactions import in_transaction
-from connectors.errors import UpstreamError, UpstreamRejected
-from connectors.ports import EcommercePort, PosPort
-from connectors.records import Money, OrderDraft, OrderLineDraft, OrderRecord
+from connectors.errors import PaymentDeclined, UpstreamError, UpstreamRejected
+from connectors.ports import EcommercePort, PaymentsPort, PosPort
+from connectors.records import (
+    Money,
+    OrderDraft,
+    OrderLineDraft,
+    OrderRecord,
+    PaymentRecord,
+    PaymentStatus,
+)
 
 log = logging.getLogger(__name__)
 MAX_KEY_LENGTH = 128
@@ -66,20 +93,6 @@ class Drafted:
     promotion_ids: tuple[str, ...]
     loyalty_account_id: str | None
     loyalty_points: int
-
-
-@dataclass(slots=True)
-class CheckoutOutcome:
-    order: OrderRecord | None
-    cart: StoredCart | None
-    errors: list[CartUserError] = field(default_factory=list)
-    replayed: bool = False
-
-    @classmethod
-    def refused(
-        cls, cart: StoredCart | None, code: CartErrorCode, message: str, *path: str
-    ) -> CheckoutOutcome:
-        return cls(None, cart, [CartUserError(code, message, path or None)])
 
 
 def key_scope(principal: Principal, cart: StoredCart) -> str:
@@ -106,6 +119,7 @@ class CheckoutService:
         customers: CustomerProfiles,
         ecommerce: EcommercePort,
         pos: PosPort,
+        payments: PaymentsPort,
         mongo: AsyncMongoClient[dict[str, Any]],
         default_currency: str,
     ) -> None:
@@ -120,6 +134,7 @@ class CheckoutService:
         self._customers = customers
         self._ecommerce = ecommerce
         self._pos = pos
+        self._payments = CheckoutPayments(payments, checkouts)
         self._mongo = mongo
         self._default_currency = default_currency
         self._in_flight = KeyedLocks()
@@ -132,17 +147,25 @@ class CheckoutService:
         key: str,
         reads: CatalogReads,
         quote: str | None = None,
+        payment_token: str | None = None,
     ) -> CheckoutOutcome:
         """`quote`: a signed quote (commerce/offers/quotes.py) to honour instead of pricing
         the cart again, so this channel charges what another one showed. Any channel
         honours it: issuing one is refused on a channel the issuer may not act on, so the
-        channel a quote was priced for is one its issuer could use."""
+        channel a quote was priced for is one its issuer could use.
+
+        `payment_token`: the card token of an online checkout (Square's Web Payments SDK);
+        required on WEB and MOBILE, refused in store, where the terminal takes the payment.
+        The first call with a key decides which card pays: a retry's token is not used."""
         refusal = channel_refusal(principal, channel)
         if refusal is not None:
             # before the cart is even looked up: nothing is read, priced or placed
             return CheckoutOutcome.refused(
                 None, CartErrorCode.CHANNEL_NOT_ALLOWED, refusal, "channel"
             )
+        no_payment = payment_refusal(channel, payment_token)
+        if no_payment is not None:
+            return CheckoutOutcome(None, None, [no_payment])
         if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
             return CheckoutOutcome.refused(
                 None,
@@ -159,7 +182,9 @@ class CheckoutService:
         for _ in range(3):
             record = await self._checkouts.get(record_id)
             if record is None:
-                started = await self._start(principal, cart, channel, record_id, reads, quote)
+                started = await self._start(
+                    principal, cart, channel, record_id, reads, quote, payment_token
+                )
                 if isinstance(started, CheckoutOutcome):
                     return started
                 if started is None:
@@ -176,6 +201,7 @@ class CheckoutService:
         record_id: str,
         reads: CatalogReads,
         quote: str | None,
+        payment_token: str | None,
     ) -> CheckoutRecord | CheckoutOutcome | None:
         """A new attempt's draft, stored; an outcome if the cart cannot be checked out."""
         if cart.status is CartStatus.CHECKING_OUT:
@@ -201,6 +227,8 @@ class CheckoutService:
             customer_id=cart.customer_id,
             loyalty_account_id=drafted.loyalty_account_id,
             loyalty_points=drafted.loyalty_points,
+            payment_token=payment_token,
+            payment_key=None if payment_token is None else payment_key(record_id),
         )
         if not started:
             return None
@@ -292,9 +320,9 @@ class CheckoutService:
                 for line, product in zip(cart.lines, products, strict=True)
                 if product is not None
             )
-            used_up = _used_up_code(price.offers)
+            used_up = used_up_code(price.offers)
             if used_up is not None:
-                return _promotion_refused(cart, *used_up)
+                return promotion_refused(cart, *used_up)
             currency, discount = price.subtotal.currency, price.discount.amount
             promotion_ids = tuple(price.promotion_ids)
         draft = OrderDraft(
@@ -352,12 +380,12 @@ class CheckoutService:
             return await self._place(fresh, cart)
 
     async def _replay(self, record: CheckoutRecord, cart: StoredCart) -> CheckoutOutcome:
-        current = await self._carts.store.get(cart.id)
         if record.state is CheckoutState.COMPLETED:
-            if record.order is not None:
-                await self._after_order(record, record.order)
+            await self.settle(record.id)
+            current = await self._carts.store.get(cart.id)
             return CheckoutOutcome(record.order, current, replayed=True)
-        return CheckoutOutcome(None, current, [_rejected(record.failure_message)], replayed=True)
+        current = await self._carts.store.get(cart.id)
+        return CheckoutOutcome(None, current, [failure(record)], replayed=True)
 
     async def _place(self, record: CheckoutRecord, cart: StoredCart) -> CheckoutOutcome:
         await self._redemptions.prepare(record.promotion_ids, record.customer_id)
@@ -369,7 +397,7 @@ class CheckoutService:
             # Nothing was frozen nor counted (the transaction rolled back), nothing went
             # upstream: the attempt is void, the cart stays open for the shopper to review.
             await self._checkouts.abandon(record.id)
-            return _promotion_refused(
+            return promotion_refused(
                 await self._carts.store.get(cart.id), exc.promotion, exc.reason
             )
         if not frozen:
@@ -402,23 +430,136 @@ class CheckoutService:
                     "The loyalty balance no longer holds the points spent on this cart.",
                     "cartId",
                 )
-        port = self._pos if SalesChannel(record.channel).in_store else self._ecommerce
+        in_store = SalesChannel(record.channel).in_store
+        draft = record.draft
+        payment: PaymentRecord | None = None
+        nothing_due = not in_store and amount_due(draft).amount <= 0
+        if not in_store and not nothing_due:
+            try:
+                payment = await self._payments.authorise(record)
+            except PaymentDeclined as exc:
+                # no money moved: the points come back, the cart reopens as it was
+                reason = exc.decline_code
+                refused = declined(exc.public_message, reason)
+                if spend is not None:
+                    await self._loyalty.refund(record.id, spend)
+                await self._in_transaction(
+                    lambda session: self._refused(
+                        record,
+                        refused.message,
+                        session,
+                        code=refused.code.value,
+                        reason=reason,
+                    )
+                )
+                return CheckoutOutcome(None, await self._carts.store.get(cart.id), [refused])
+            if payment.status is PaymentStatus.CANCELED:
+                # the hold was released by an earlier try of this attempt whose order was
+                # refused (it crashed before recording that): refused again, no order
+                message = "The payment for this checkout was released: check out again."
+                await self._in_transaction(lambda session: self._refused(record, message, session))
+                return CheckoutOutcome(
+                    None, await self._carts.store.get(cart.id), [rejected(message)]
+                )
+            await self.after_payment_authorised(record)
+            draft = paid_draft(draft, payment)
+        port = self._pos if in_store else self._ecommerce
         try:
-            order = await port.place_order(record.draft)
+            order = await port.place_order(draft)
         except UpstreamRejected as exc:
             message = exc.public_message
+            if payment is not None:
+                # no money without an order: the hold is released before the cart reopens
+                await self._payments.void(record.id, payment.ref.id)
             if spend is not None:
                 await self._loyalty.refund(record.id, spend)
             await self._in_transaction(lambda session: self._refused(record, message, session))
-            return CheckoutOutcome(None, await self._carts.store.get(cart.id), [_rejected(message)])
+            return CheckoutOutcome(None, await self._carts.store.get(cart.id), [rejected(message)])
         await self.after_upstream_order(record)
-        await self._in_transaction(lambda session: self._completed(record, order, session))
-        await self._after_order(record, order)
+        await self._in_transaction(
+            lambda session: self._completed(record, order, session, nothing_due=nothing_due)
+        )
+        await self.after_order_recorded(record)
+        # the attempt as just recorded, without reading it back
+        recorded = replace(
+            record,
+            state=CheckoutState.COMPLETED,
+            order=order,
+            payment_state=PaymentState.AUTHORIZED if payment is not None else None,
+            payment_id=payment.ref.id if payment is not None else None,
+            paid=nothing_due,
+        )
+        await self.settle(record.id, recorded)
         return CheckoutOutcome(order, await self._carts.store.get(cart.id))
 
+    async def settle(self, record_id: str, known: CheckoutRecord | None = None) -> None:
+        """What is left once the order is recorded, each step once however often this runs
+        (every replay and the reconciler run it): the held payment captured, the order
+        announced, and, once the money is taken, its points earned and its referral
+        rewarded. An upstream that does not answer leaves the rest to the next run.
+        `known`: the attempt as the caller just wrote it, saving a read."""
+        record = known or await self._checkouts.get(record_id)
+        if (
+            record is None
+            or record.state is not CheckoutState.COMPLETED
+            or record.order is None
+            or record.settled
+        ):
+            return
+        if record.payment_state is PaymentState.AUTHORIZED:
+            try:
+                await self._payments.capture(record)
+            except UpstreamError as exc:
+                log.warning("payment of checkout %s not captured yet: %s", record.id, exc)
+                return
+            record = replace(record, payment_state=PaymentState.CAPTURED, paid=True)
+        if record.order is None:
+            return
+        order = record.order
+        await self._after_order(record, order)
+        if not record.paid:
+            return  # a store order: its points wait for the terminal's payment
+        earned = await self._earn(record, order)
+        if earned:
+            await self._checkouts.mark_settled(record.id)
+
+    async def settle_store_order(self, order_id: str) -> bool:
+        """A POS order Square may now hold paid (a payment webhook named it, or the
+        reconciler polls it): once Square says it is paid in full, the attempt is paid and
+        its points are earned. False when it is no checkout's order or not paid yet."""
+        record = await self._checkouts.by_order(order_id)
+        if record is None or not SalesChannel(record.channel).in_store:
+            return False
+        if not record.paid:
+            if not await self._payments.order_paid(order_id):
+                return False
+            await self._checkouts.mark_paid(record.id)
+        await self.settle(record.id)
+        return True
+
+    async def reconcile(self, record: CheckoutRecord) -> None:
+        """An attempt nobody finished (the reconciler found it): taken on as its client's
+        retry would, or dropped when nothing of it reached anyone."""
+        if record.state is CheckoutState.COMPLETED:
+            store_order = record.order is not None and SalesChannel(record.channel).in_store
+            if store_order and record.order is not None and not record.paid:
+                await self.settle_store_order(record.order.ref.id)
+                return
+            await self.settle(record.id)
+            return
+        if record.state is not CheckoutState.PENDING:
+            return
+        cart = await self._carts.store.get(record.cart_id)
+        frozen_for_it = cart is not None and cart.checkout_key == record.id
+        if cart is None or (not frozen_for_it and record.payment_state is None):
+            # never frozen, nothing sent: the attempt is void, the cart untouched
+            await self._checkouts.abandon(record.id)
+            return
+        await self._resume(record, cart, SalesChannel(record.channel))
+
     async def _after_order(self, record: CheckoutRecord, order: OrderRecord) -> None:
-        """What a completed order earns: loyalty points, referral vouchers. Each is keyed
-        by the attempt, so running this again (every replay does) adds nothing twice."""
+        """The order announced and the referral rewarded. Each is keyed by the attempt, so
+        running this again (every replay does) adds nothing twice."""
         await self._outbox.emit(
             f"order-placed:{record.id}",
             EventType.ORDER_PLACED,
@@ -436,19 +577,18 @@ class CheckoutService:
                 "promotionIds": list(record.promotion_ids),
             },
         )
-        await self._earn(record, order)
         if record.customer_id is not None and record.promotion_ids:
             await self._referrals.reward(
                 record.id, record.promotion_ids, record.customer_id, order.total.currency
             )
 
-    async def _earn(self, record: CheckoutRecord, order: OrderRecord) -> None:
-        """Points for the order, once (a vendor key per attempt); a loyalty system that does
-        not answer leaves it to the next replay of this key."""
+    async def _earn(self, record: CheckoutRecord, order: OrderRecord) -> bool:
+        """Points for the paid order, once (a vendor key per attempt); False when a loyalty
+        system that does not answer leaves it to the next replay or reconciler run."""
         if record.customer_id is None or record.loyalty_account_id is None:
-            return
+            return True
         if record.points_earned is not None:
-            return
+            return True
         try:
             earned = await self._loyalty.earn(
                 record.id,
@@ -459,8 +599,9 @@ class CheckoutService:
             )
         except UpstreamError as exc:
             log.warning("loyalty points for checkout %s not earned yet: %s", record.id, exc)
-            return
+            return False
         await self._checkouts.mark_points_earned(record.id, earned)
+        return True
 
     async def _freeze_and_reserve(
         self, record: CheckoutRecord, session: AsyncClientSession
@@ -476,14 +617,25 @@ class CheckoutService:
             )
         return frozen
 
+    async def after_payment_authorised(self, record: CheckoutRecord) -> None:
+        """Between holding the money and placing the order (tests inject a crash here)."""
+
     async def after_upstream_order(self, record: CheckoutRecord) -> None:
         """Between the upstream order and closing the cart: where a crash hurts most (tests
         inject one here to show the retry reconciles)."""
 
+    async def after_order_recorded(self, record: CheckoutRecord) -> None:
+        """Between recording the order and capturing its payment (tests crash here too)."""
+
     async def _completed(
-        self, record: CheckoutRecord, order: OrderRecord, session: AsyncClientSession
+        self,
+        record: CheckoutRecord,
+        order: OrderRecord,
+        session: AsyncClientSession,
+        *,
+        nothing_due: bool = False,
     ) -> None:
-        await self._checkouts.complete(record.id, order, session)
+        await self._checkouts.complete(record.id, order, session, nothing_due=nothing_due)
         await self._carts.store.finish_checkout(record.cart_id, record.id, session)
         await self._redemptions.commit(record.id, session)
 
@@ -492,9 +644,15 @@ class CheckoutService:
         await self._redemptions.release(record.id, session)
 
     async def _refused(
-        self, record: CheckoutRecord, message: str, session: AsyncClientSession
+        self,
+        record: CheckoutRecord,
+        message: str,
+        session: AsyncClientSession,
+        *,
+        code: str = CartErrorCode.ORDER_REJECTED.value,
+        reason: str | None = None,
     ) -> None:
-        await self._checkouts.fail(record.id, message, session)
+        await self._checkouts.fail(record.id, message, session, code=code, reason=reason)
         await self._carts.store.release_checkout(record.cart_id, record.id, session)
         await self._redemptions.release(record.id, session)
 
@@ -502,41 +660,7 @@ class CheckoutService:
         return await in_transaction(self._mongo, work)
 
 
-# The refusals a redemption gives at checkout (Redemptions.reserve)
-USED_UP = frozenset({OfferRefusal.USAGE_LIMIT_REACHED, OfferRefusal.ALREADY_USED})
-
-
-def _used_up_code(offers: Sequence[OfferOutcome]) -> tuple[Promotion, OfferRefusal] | None:
-    """A code on the cart that has been used up since the shopper saw it take its discount
-    off. The checkout is refused for it, as the redemption would refuse it had the last use
-    come a moment later, not placed at a price the shopper was never shown."""
-    for outcome in offers:
-        if outcome.code is None or outcome.promotion is None or outcome.refusal is None:
-            continue
-        if outcome.refusal in USED_UP:
-            return outcome.promotion, outcome.refusal
-    return None
-
-
-def _promotion_refused(
-    cart: StoredCart | None, promotion: Promotion, reason: OfferRefusal
-) -> CheckoutOutcome:
-    message = f"{promotion.code or promotion.title}: {REFUSAL_MESSAGES[reason]}"
-    error = CartUserError(
-        CartErrorCode.PROMO_NOT_APPLICABLE, message, ("cartId",), reason=reason.value
-    )
-    return CheckoutOutcome(None, cart, [error])
-
-
 def _spend(record: CheckoutRecord) -> LoyaltySpend | None:
     if record.loyalty_points <= 0 or record.customer_id is None or not record.loyalty_account_id:
         return None
     return LoyaltySpend(record.customer_id, record.loyalty_account_id, record.loyalty_points)
-
-
-def _rejected(message: str | None) -> CartUserError:
-    return CartUserError(
-        CartErrorCode.ORDER_REJECTED,
-        message or "The order was refused by the system of record.",
-        ("cartId",),
-    )

@@ -5,9 +5,10 @@ points on a cart (`cartApplyLoyaltyPoints`): `point_value` each off the total, a
 promotions. At checkout the points are taken with AdjustLoyaltyPoints before the order
 goes upstream, under a vendor idempotency key derived from the checkout attempt, so a
 retry, a twin or a crash-and-resume takes them once; a refused order gives them back
-(another derived key, so once too). A completed order earns points with
-AccumulateLoyaltyPoints on every channel: a POS order by its order id (Square applies the
-program's accrual rules), an online order with the points computed the same way
+(another derived key, so once too). A paid order earns points with
+AccumulateLoyaltyPoints on every channel, never an unpaid one (the checkout calls `earn`
+once the money is taken: docs/payments.md): a POS order by its order id (Square applies
+the program's accrual rules), an online order with the points computed the same way
 (`points_per_currency_unit` per whole unit of the total), again under a derived key.
 """
 

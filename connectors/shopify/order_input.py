@@ -35,8 +35,10 @@ def order_input(draft: OrderDraft, variant_by_sku: dict[str, str]) -> dict[str, 
     """The OrderCreateOrderInput for `draft`, without omnigate's metafields."""
     order: dict[str, Any] = {
         "currency": draft.currency,
-        # omnigate places the order; taking the payment is not part of placing it.
-        "financialStatus": "PENDING",
+        # A paid checkout records its payment (taken by the payments system, not Shopify)
+        # as a successful SALE naming the gateway; Shopify derives PAID from it. An order
+        # placed without one is awaiting payment.
+        "financialStatus": "PAID" if draft.payment is not None else "PENDING",
         "lineItems": [_line(line, variant_by_sku.get(line.sku)) for line in draft.lines],
         "tags": [TAG, PICKUP_TAG] if draft.pickup else [TAG],
     }
@@ -49,6 +51,16 @@ def order_input(draft: OrderDraft, variant_by_sku: dict[str, str]) -> dict[str, 
         }
     if draft.note:
         order["note"] = draft.note
+    if draft.payment is not None:
+        order["transactions"] = [
+            {
+                "kind": "SALE",
+                "status": "SUCCESS",
+                "gateway": draft.payment.gateway,
+                "authorizationCode": draft.payment.payment_id,
+                "amountSet": _bag(draft.payment.amount),
+            }
+        ]
     if draft.pickup and draft.location_id:
         order["customAttributes"] = [{"key": "pickup_location_id", "value": draft.location_id}]
     return order

@@ -15,7 +15,12 @@ from typing import Any, Protocol, TypeVar, overload
 import httpx
 import msgspec
 
-from connectors.errors import IdempotencyKeyReused, UpstreamError, UpstreamUnavailable
+from connectors.errors import (
+    IdempotencyKeyReused,
+    PaymentDeclined,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from connectors.http import UpstreamHttp
 from connectors.square.settings import SquareSettings
 
@@ -150,6 +155,13 @@ class SquareClient:
         detail = describe_errors(response)
         if response.status_code == 400 and "IDEMPOTENCY_KEY_REUSED" in error_codes(response):
             return IdempotencyKeyReused(self.http.service, operation, f"HTTP 400: {detail}")
+        decline = decline_code(response)
+        if decline is not None:
+            declined = PaymentDeclined(
+                self.http.service, operation, decline, f"HTTP {response.status_code}: {detail}"
+            )
+            declined.status = response.status_code
+            return declined
         return self.http.status_error(operation, response, detail)
 
 
@@ -160,6 +172,22 @@ def error_codes(response: httpx.Response) -> list[str]:
         return [str(e["code"]) for e in errors if isinstance(e, dict) and "code" in e]
     except (ValueError, KeyError, TypeError):
         return []
+
+
+def decline_code(response: httpx.Response) -> str | None:
+    """The code of a card refusal: Square's category PAYMENT_METHOD_ERROR (CARD_DECLINED,
+    CVV_FAILURE, ...), or NOT_FOUND on `source_id` (a card token Square does not know:
+    expired, or from another application), which is a card to enter again too."""
+    try:
+        errors = json.loads(response.content)["errors"]
+        for e in errors:
+            if e.get("category") == "PAYMENT_METHOD_ERROR":
+                return str(e["code"])
+            if e.get("code") == "NOT_FOUND" and e.get("field") == "source_id":
+                return "NOT_FOUND"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None
 
 
 def describe_errors(response: httpx.Response) -> str:

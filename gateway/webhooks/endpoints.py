@@ -1,9 +1,12 @@
 """POST /webhooks/square and POST /webhooks/shopify: signed deliveries that invalidate cached
-customer profiles.
+customer profiles, and Square's payment events that settle store orders paid at the terminal.
 
 Each request: the raw body is read once, capped (413); the signature is checked on exactly
-those bytes before anything is parsed (401, nothing applied); the delivery id is recorded so
-a redelivery is a no-op; the profiles holding the vendor's ids are dropped; 200.
+those bytes before anything is parsed (401, nothing applied); a completed payment's order is
+settled (its checkout paid, its points earned: docs/payments.md; idempotent, so it runs
+before the delivery is recorded and a failure answers 503 for Square to send it again); the
+delivery id is recorded so a redelivery is a no-op; the profiles holding the vendor's ids
+are dropped; 200.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.errors import UpstreamError
 from connectors.records import System
 from gateway.services import Services
 from gateway.settings import WebhookSettings
@@ -57,6 +62,13 @@ async def square_webhook(request: Request) -> Response:
         delivery_id = square.square_delivery_id(event)
         if delivery_id is None:
             raise _Refused(400, "event_id missing")
+        paid_order = square.square_paid_order(event)
+        if paid_order is not None:
+            services: Services = request.app.state.services
+            try:
+                await services.checkout.settle_store_order(paid_order)
+            except (UpstreamError, PyMongoError) as exc:
+                raise DeliveryNotApplied(f"order {paid_order} not settled: {exc}") from exc
         return delivery_id, square.square_ids(event)
 
     return await _receive(request, "square", System.SQUARE, handle)

@@ -4,6 +4,7 @@
 signature key, of the notification URL followed by the raw body
 (developer.squareup.com/docs/webhooks/step3validate). The body names the event
 (`event_id`, `type`) and carries `data: {type, id, object: {<type>: {...}}}`.
+A completed payment's event names the order it pays (`square_paid_order`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,19 @@ def square_ids(event: dict[str, Any]) -> set[str]:
         found += [account.get("id"), account.get("customer_id")]
         found.append(_object(obj.get("loyalty_event")).get("loyalty_account_id"))
     return {value for value in found if isinstance(value, str) and value}
+
+
+def square_paid_order(event: dict[str, Any]) -> str | None:
+    """The Orders API order a completed payment pays (payment.created / payment.updated
+    with the payment COMPLETED and an `order_id`): a store order paid at the terminal."""
+    event_type = event.get("type")
+    if event_type not in ("payment.created", "payment.updated"):
+        return None
+    payment = _object(_object(_object(event.get("data")).get("object")).get("payment"))
+    order_id = payment.get("order_id")
+    if payment.get("status") != "COMPLETED" or not isinstance(order_id, str) or not order_id:
+        return None
+    return order_id
 
 
 def _object(value: Any) -> dict[str, Any]:

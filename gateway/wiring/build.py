@@ -19,6 +19,7 @@ from commerce.cart.changes import CartChangeFeed
 from commerce.cart.merge import CartMerge
 from commerce.cart.service import CartService
 from commerce.cart.store import CartLimits, CartStore
+from commerce.checkout.reconciler import CheckoutReconciler
 from commerce.checkout.service import CheckoutService
 from commerce.checkout.store import CheckoutStore
 from commerce.customers.cache import ProfileCache
@@ -33,6 +34,7 @@ from commerce.tasks import cancel_and_wait
 from commerce.wishlist.service import WishlistService
 from commerce.wishlist.store import WishlistStore
 from connectors.ports import CrmPort
+from connectors.square import SquarePayments
 from gateway.auth.authenticator import build_authenticator
 from gateway.auth.indexes import ensure_auth_indexes
 from gateway.http1_transport import DEFAULT_LIMITS, Http1Transport
@@ -117,6 +119,8 @@ async def build_services(
     offers_kit: OffersKit | None = None
     customers: CustomerProfiles | None = None
     crm_poll: tuple[ContactChangePoller, asyncio.Task[None]] | None = None
+    reconciler: CheckoutReconciler | None = None
+    reconciler_task: asyncio.Task[None] | None = None
     try:
         database = mongo[settings.mongodb_database]
         await ensure_indexes(database)
@@ -129,6 +133,8 @@ async def build_services(
         upstreams = Upstreams(client, settings.upstreams, metrics, transport=direct)
         adapters = build_adapters(settings, upstreams)
         pos, ecommerce, crm = adapters.pos, adapters.ecommerce, adapters.crm
+        # online card payments go through Square's Payments API (docs/payments.md)
+        payments = SquarePayments(upstreams("square", settings.square.base_url), settings.square)
 
         profile_cache = ProfileCache(database)
         stores = StoreDirectory(pos, settings.cache.stores_ttl_seconds)
@@ -185,6 +191,29 @@ async def build_services(
             cart_store.collection, await_seconds=min(1.0, settings.mongodb_timeout_seconds / 2)
         )
         crm_poll = start_crm_poll(settings, crm, profile_cache, database)
+        checkout = CheckoutService(
+            carts=carts,
+            checkouts=checkout_store,
+            offers=kit.engine,
+            redemptions=kit.redemptions,
+            quotes=kit.quotes,
+            loyalty=kit.loyalty,
+            referrals=kit.referrals,
+            outbox=kit.outbox,
+            customers=customers,
+            ecommerce=ecommerce,
+            pos=pos,
+            payments=payments,
+            mongo=mongo,
+            default_currency=cart.default_currency,
+        )
+        reconciler = CheckoutReconciler(
+            checkout,
+            checkout_store,
+            grace=timedelta(seconds=cart.reconcile_grace_seconds),
+            interval_seconds=cart.reconcile_interval_seconds,
+        )
+        reconciler_task = asyncio.create_task(reconciler.run(), name="checkout-reconciler")
         kit.dispatcher.start()
         yield Services(
             settings=settings,
@@ -221,23 +250,12 @@ async def build_services(
             wishlists=WishlistService(
                 WishlistStore(database, cart.max_wishlist_items), carts, mongo
             ),
-            checkout=CheckoutService(
-                carts=carts,
-                checkouts=checkout_store,
-                offers=kit.engine,
-                redemptions=kit.redemptions,
-                quotes=kit.quotes,
-                loyalty=kit.loyalty,
-                referrals=kit.referrals,
-                outbox=kit.outbox,
-                customers=customers,
-                ecommerce=ecommerce,
-                pos=pos,
-                mongo=mongo,
-                default_currency=cart.default_currency,
-            ),
+            checkout=checkout,
+            checkout_reconciler=reconciler,
         )
     finally:
+        if reconciler is not None and reconciler_task is not None:
+            await reconciler.stop(reconciler_task)
         if offers_kit is not None:
             await offers_kit.dispatcher.stop()
         if crm_poll is not None:

@@ -12,6 +12,10 @@ Shopify's contract, as its Admin API reference and changelog state it:
   holding a custom ID directly, with no search-index delay; an omitted namespace is the
   calling app's own.
 
+- `transactions` records payments taken elsewhere (a SALE with status SUCCESS naming its
+  `gateway` and `authorizationCode`); without a `financialStatus` the order's is derived
+  from them (PAID when the successful sales cover the total).
+
 The simulator does not charge payments, compute taxes or claim inventory: an order's total
 is its lines less its one fixed discount code.
 """
@@ -24,7 +28,7 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from sandbox.dataset import LineItem
-from sandbox.shopify.rows import Graph
+from sandbox.shopify.rows import Graph, money_bag
 from sandbox.shopify.store import APP_NAMESPACE, ShopData
 
 Info = GraphQLResolveInfo[ShopData]
@@ -80,7 +84,12 @@ def _place(data: ShopData, order: dict[str, Any]) -> Graph:
     lines = [_line(data, index, item, currency) for index, item in enumerate(items)]
     discount, code = _discount(order.get("discountCode"), currency)
     metafields = _metafields(data, order.get("metafields") or [])
+    transactions = [
+        _transaction(data, index, given, currency)
+        for index, given in enumerate(order.get("transactions") or [])
+    ]
     extra: Graph = {
+        "transactions": transactions,
         "discountCode": code,
         "note": order.get("note"),
         "tags": sorted({str(tag).strip() for tag in order.get("tags") or [] if str(tag).strip()}),
@@ -88,14 +97,48 @@ def _place(data: ShopData, order: dict[str, Any]) -> Graph:
             {"key": a["key"], "value": a["value"]} for a in order.get("customAttributes") or []
         ],
     }
-    return data.place_order(
-        lines,
-        customer,
-        discount,
-        str(order.get("financialStatus") or "PENDING"),
-        extra,
-        metafields,
+    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+    status = order.get("financialStatus") or _financial_status(
+        transactions, subtotal - min(discount, subtotal)
     )
+    return data.place_order(lines, customer, discount, str(status), extra, metafields)
+
+
+def _transaction(data: ShopData, index: int, given: dict[str, Any], currency: str) -> Graph:
+    """An OrderCreateOrderTransactionInput as the OrderTransaction the order shows."""
+    where = ["order", "transactions", str(index)]
+    amount = _price(given.get("amountSet"), currency, [*where, "amountSet"])
+    if amount is None:
+        raise _Refused([*where, "amountSet"], "Amount can't be blank.")
+    moment = data.wall_clock().isoformat().replace("+00:00", "Z")
+    return {
+        "__typename": "OrderTransaction",
+        "id": f"gid://shopify/OrderTransaction/{data.next_transaction_id()}",
+        "kind": given.get("kind") or "SALE",
+        "status": given.get("status") or "SUCCESS",
+        "gateway": given.get("gateway") or "manual",
+        "authorizationCode": given.get("authorizationCode"),
+        "amountSet": money_bag(amount),
+        "createdAt": moment,
+        "processedAt": given.get("processedAt") or moment,
+        "test": bool(given.get("test")),
+    }
+
+
+def _financial_status(transactions: list[Graph], total: Decimal) -> str:
+    """Without a `financialStatus`, Shopify derives it from the transactions: the successful
+    sales and captures against the total."""
+    paid = sum(
+        (
+            Decimal(t["amountSet"]["shopMoney"]["amount"])
+            for t in transactions
+            if t["status"] == "SUCCESS" and t["kind"] in ("SALE", "CAPTURE")
+        ),
+        Decimal(0),
+    )
+    if paid <= 0:
+        return "PENDING"
+    return "PAID" if paid >= total else "PARTIALLY_PAID"
 
 
 def _line(data: ShopData, index: int, item: dict[str, Any], currency: str) -> LineItem:

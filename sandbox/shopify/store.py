@@ -97,6 +97,7 @@ class ShopData:
         self._orders_by_custom_id: dict[tuple[str, str, str], OrderRow] = {}
         self._next_order_number = 1001 + len(dataset.online_orders)
         self._next_metafield_id = 1
+        self._next_transaction_id = 7_100_000_000
 
         self.products = searchables.products(product_rows)
         self.variants = searchables.variants(product_rows)
@@ -188,6 +189,10 @@ class ShopData:
             count = int(customer.graph.get("numberOfOrders") or 0)
             customer.graph["numberOfOrders"] = str(count + 1)
         return row.graph
+
+    def next_transaction_id(self) -> int:
+        self._next_transaction_id += 1
+        return self._next_transaction_id
 
     def custom_id_taken(self, namespace: str, key: str, value: str) -> bool:
         return (namespace, key, value) in self._orders_by_custom_id

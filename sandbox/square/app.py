@@ -1,5 +1,5 @@
-"""The Square simulator app: the Square endpoints omnigate reads, and CreateOrder, on
-Square's own contract."""
+"""The Square simulator app: the Square endpoints omnigate reads, CreateOrder, and the
+Payments API, on Square's own contract."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ from sandbox.square.locations import list_locations
 from sandbox.square.loyalty import search_loyalty_accounts
 from sandbox.square.loyalty_points import accumulate_loyalty_points, adjust_loyalty_points
 from sandbox.square.orders import batch_retrieve_orders, search_orders
+from sandbox.square.payments import (
+    cancel_payment,
+    complete_payment,
+    create_payment,
+    get_payment,
+    list_payments,
+)
 from sandbox.square.world import SquareWorld, WallClock, utc_now
 
 SANDBOX_ACCESS_TOKEN = "sandbox-square-token"
@@ -69,6 +76,15 @@ def create_app(
             square_endpoint(adjust_loyalty_points),
             methods=post,
         ),
+        Route("/v2/payments", square_endpoint(create_payment), methods=post),
+        Route("/v2/payments", square_endpoint(list_payments), methods=["GET"]),
+        Route("/v2/payments/{payment_id}", square_endpoint(get_payment), methods=["GET"]),
+        Route(
+            "/v2/payments/{payment_id}/complete",
+            square_endpoint(complete_payment),
+            methods=post,
+        ),
+        Route("/v2/payments/{payment_id}/cancel", square_endpoint(cancel_payment), methods=post),
     ]
     return counted_app(
         routes,

@@ -354,14 +354,14 @@ class _OrderBuilder:
         }
 
     def _uid(self, kind: str, index: int) -> str:
-        return _base62(f"{self.order_id}:{kind}:{index}", 22)
+        return base62(f"{self.order_id}:{kind}:{index}", 22)
 
 
 def _order_id(world: SquareWorld) -> str:
-    return _base62(f"order:{len(world.orders)}", 27)
+    return base62(f"order:{len(world.orders)}", 27)
 
 
-def _base62(seed: str, length: int) -> str:
+def base62(seed: str, length: int) -> str:
     number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
     chars = []
     for _ in range(length):

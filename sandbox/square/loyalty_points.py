@@ -63,6 +63,13 @@ async def accumulate_loyalty_points(request: Request, body: dict[str, Any]) -> d
             raise SquareApiError(
                 404, "INVALID_REQUEST_ERROR", "NOT_FOUND", "Order not found.", "order_id"
             )
+        if not world.is_paid(order.id):
+            # Square's loyalty guide: create the order, take the payment, then accumulate
+            raise invalid_request(
+                "BAD_REQUEST",
+                "Points can be accumulated only for a paid order.",
+                "accumulate_points.order_id",
+            )
         if order.id in world.accumulated_orders:
             raise invalid_request(
                 "BAD_REQUEST",

@@ -39,6 +39,14 @@ StoredOrder = PosOrder | PlacedOrder
 
 
 @dataclass(frozen=True, slots=True)
+class KeyedPayment:
+    """What one CreatePayment idempotency key was first used for, and the payment it made."""
+
+    fingerprint: str
+    payment_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotentCall:
     """What one idempotency key was first used for: the request's fingerprint and its order."""
 
@@ -71,6 +79,11 @@ class SquareWorld:
     accumulated_orders: set[str] = field(init=False)
     # variation id -> [(location id, quantity, calculated_at)] for every tracked pair
     counts_by_variation: dict[str, list[tuple[str, int, datetime]]] = field(init=False)
+    # Payments API: payment id -> Payment JSON; CreatePayment keys -> their first use;
+    # payment ids of declined calls -> the decline's code (replayed for the same key)
+    payments: dict[str, dict[str, Any]] = field(init=False)
+    payment_keys: dict[str, KeyedPayment] = field(init=False)
+    declined_keys: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
         products = self.dataset.products
@@ -99,6 +112,9 @@ class SquareWorld:
         for account in self.dataset.loyalty_accounts:
             self.loyalty_by_customer[account.customer_id].append(account)
             self.loyalty_by_phone[account.phone_number].append(account)
+        self.payments = {}
+        self.payment_keys = {}
+        self.declined_keys = {}
         self.counts_by_variation = defaultdict(list)
         for (variation_id, location_id), quantity in self.dataset.inventory.items():
             moment = calculated_at(variation_id, location_id)
@@ -110,6 +126,65 @@ class SquareWorld:
         self.orders_by_id[order.id] = order
         if order.customer_id is not None:
             self.orders_by_customer[order.customer_id].append(order)
+
+    def amount_due(self, order_id: str) -> int:
+        """What is left to pay on an order, in cents (a seeded receipt is paid in full)."""
+        order = self.orders_by_id[order_id]
+        if not isinstance(order, PlacedOrder):
+            return 0
+        return int(order.payload["net_amount_due_money"]["amount"])
+
+    def is_paid(self, order_id: str) -> bool:
+        order = self.orders_by_id.get(order_id)
+        return (
+            order is not None
+            and (not isinstance(order, PlacedOrder) or bool(order.payload.get("tenders")))
+            and self.amount_due(order_id) == 0
+        )
+
+    def pay_order(self, payment: dict[str, Any]) -> None:
+        """A completed payment becomes a tender of its Orders API order; an order paid in
+        full with nothing to fulfil is COMPLETED, one with a fulfilment stays OPEN until
+        it is fulfilled (Square's order states)."""
+        order = self.orders_by_id.get(payment["order_id"])
+        if not isinstance(order, PlacedOrder):
+            return  # the order Square makes for a payment taken without one
+        payload = order.payload
+        tender = {
+            "id": payment["id"],
+            "location_id": payment["location_id"],
+            "transaction_id": order.id,
+            "created_at": payment["created_at"],
+            "amount_money": payment["amount_money"],
+            "type": "CARD",
+            "card_details": {
+                "status": "CAPTURED",
+                "card": payment["card_details"]["card"],
+                "entry_method": payment["card_details"]["entry_method"],
+            },
+            "payment_id": payment["id"],
+        }
+        payload["tenders"] = [*payload.get("tenders", []), tender]
+        due = int(payload["net_amount_due_money"]["amount"]) - int(
+            payment["amount_money"]["amount"]
+        )
+        payload["net_amount_due_money"] = {**payload["net_amount_due_money"], "amount": due}
+        payload["updated_at"] = payment["updated_at"]
+        payload["version"] = int(payload["version"]) + 1
+        state = order.state
+        if due == 0 and not payload.get("fulfillments"):
+            state = payload["state"] = "COMPLETED"
+            payload["closed_at"] = payment["updated_at"]
+        self._replace_order(replace(order, state=state))
+
+    def _replace_order(self, order: PlacedOrder) -> None:
+        self.orders = [order if o.id == order.id else o for o in self.orders]
+        self.orders_by_id[order.id] = order
+        if order.customer_id is not None:
+            mine = self.orders_by_customer[order.customer_id]
+            self.orders_by_customer[order.customer_id] = [
+                order if o.id == order.id else o for o in mine
+            ]
 
     def loyalty_balance(self, account_id: str) -> tuple[int, int]:
         """(balance, lifetime points) now, API changes included."""

@@ -27,6 +27,7 @@ from connectors.records import (
     Money,
     OrderDraft,
     OrderLineDraft,
+    OrderPayment,
     OrderQuery,
     System,
 )
@@ -354,3 +355,76 @@ async def test_a_mutation_is_priced_at_ten_plus_its_selection(client):
     # payload 1 + order 1 + userErrors 1, the payload's 1 replaced by the mutation's 10
     assert body["extensions"]["cost"]["requestedQueryCost"] == 12
     assert body["extensions"]["cost"]["actualQueryCost"] == 11  # no user errors came back
+
+
+PAID_ORDER = """
+query ($id: ID!) {
+  order(id: $id) {
+    displayFinancialStatus
+    totalPriceSet { shopMoney { amount } }
+    transactions(first: 5) {
+      kind status gateway authorizationCode amountSet { shopMoney { amount currencyCode } }
+    }
+  }
+}
+"""
+
+
+async def test_a_paid_draft_is_a_paid_order_recording_its_sale(shopify, client, dataset):
+    """The draft's payment goes in as `transactions` (OrderCreateOrderTransactionInput,
+    checked by the simulator's Shopify schema as it executes) and reads back as the
+    order's successful SALE through the payment's gateway."""
+    unpaid = draft_for(dataset)
+    total = sum((line.unit_price.amount * line.quantity for line in unpaid.lines), Decimal(0))
+    total -= Decimal("5.00")
+    paid = dataclasses.replace(unpaid, payment=OrderPayment("square", "PAYMENT-1", usd(total)))
+    record = await shopify.place_order(paid)
+    assert record.total == usd(total)
+    body = await gql(client, PAID_ORDER, id=record.ref.id)
+    assert "errors" not in body, body
+    order = body["data"]["order"]
+    assert order["displayFinancialStatus"] == "PAID"
+    assert order["transactions"] == [
+        {
+            "kind": "SALE",
+            "status": "SUCCESS",
+            "gateway": "square",
+            "authorizationCode": "PAYMENT-1",
+            "amountSet": {"shopMoney": {"amount": f"{total:.2f}", "currencyCode": "USD"}},
+        }
+    ]
+    assert await shopify.place_order(paid) == record, "the retry of a paid draft finds it"
+
+
+async def test_a_sale_of_part_of_the_total_is_partly_paid(client):
+    created = await gql(
+        client,
+        CREATE,
+        order={
+            "lineItems": [custom_line("10.00")],
+            "transactions": [
+                {
+                    "gateway": "square",
+                    "amountSet": {"shopMoney": {"amount": "4.00", "currencyCode": "USD"}},
+                }
+            ],
+        },
+    )
+    order_id = created["data"]["orderCreate"]["order"]["id"]
+    body = await gql(client, PAID_ORDER, id=order_id)
+    order = body["data"]["order"]
+    assert order["displayFinancialStatus"] == "PARTIALLY_PAID"
+    assert order["transactions"][0]["kind"] == "SALE"
+    assert order["transactions"][0]["status"] == "SUCCESS"
+
+
+async def test_an_unknown_transaction_field_is_refused_by_the_schema(client):
+    body = await gql(
+        client,
+        CREATE,
+        order={
+            "lineItems": [custom_line()],
+            "transactions": [{"gateway": "square", "amount": "10.00"}],
+        },
+    )
+    assert body.get("errors"), body
