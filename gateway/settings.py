@@ -198,6 +198,10 @@ class CartSettings(BaseModel):
     # being unreachable) may be above that price before checkout refuses it with
     # PRICE_CHANGED; 0: any rise is refused (docs/cart.md "When prices cannot be read")
     reprice_tolerance_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    # how long a pickup cart's quantities stay held at its store after its last change;
+    # every line or fulfilment change, and checkout, renews the hold (docs/cart.md
+    # "Click and collect: holds")
+    pickup_hold_seconds: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
 
 
 class OffersSettings(BaseModel):

@@ -6,7 +6,9 @@ The steps, each safe to repeat after a crash at any point:
 2. the cart is frozen for that key (CHECKING_OUT), at the version the draft was priced at;
 3. the draft goes upstream carrying a vendor idempotency key derived from ours, so a retry
    after a crash gets the same order back instead of a second one;
-4. one MongoDB transaction marks the attempt COMPLETED with the order and closes the cart.
+4. one MongoDB transaction marks the attempt COMPLETED with the order, closes the cart and
+   releases its pickup holds (commerce/holds): a crash before it leaves the holds in place,
+   and the retry that completes the attempt releases them with it.
 
 A retry with the key replays the stored outcome, or resumes from the step it reached. A
 refusal by the upstream (a rejected order) reopens the cart and is replayed as refused.
@@ -30,6 +32,7 @@ from commerce.cart.service import CartService
 from commerce.cart.store import CartStatus, FulfillmentType, StoredCart
 from commerce.checkout.store import CheckoutRecord, CheckoutState, CheckoutStore, checkout_id
 from commerce.customers.profiles import CustomerProfiles
+from commerce.holds.store import HoldKey
 from commerce.keyed_locks import KeyedLocks
 from commerce.offers import (
     REFUSAL_MESSAGES,
@@ -254,6 +257,10 @@ class CheckoutService:
         )
         if stock_errors:
             return CheckoutOutcome(None, cart, stock_errors)
+        # the pickup store holds the lines until the order is placed, for a fresh TTL
+        refused = await self._carts.renew_hold(cart, reads)
+        if refused is not None:
+            return CheckoutOutcome(None, refused.cart, refused.errors)
         refs: tuple[Any, ...] = ()
         loyalty = None
         if cart.customer_id is not None:
@@ -412,7 +419,10 @@ class CheckoutService:
             await self._in_transaction(lambda session: self._refused(record, message, session))
             return CheckoutOutcome(None, await self._carts.store.get(cart.id), [_rejected(message)])
         await self.after_upstream_order(record)
-        await self._in_transaction(lambda session: self._completed(record, order, session))
+        released = await self._in_transaction(
+            lambda session: self._completed(record, order, session)
+        )
+        await self._carts.holds.announce(released)
         await self._after_order(record, order)
         return CheckoutOutcome(order, await self._carts.store.get(cart.id))
 
@@ -482,10 +492,13 @@ class CheckoutService:
 
     async def _completed(
         self, record: CheckoutRecord, order: OrderRecord, session: AsyncClientSession
-    ) -> None:
+    ) -> set[HoldKey]:
+        """The attempt COMPLETED, the cart closed, its holds released: the (store, SKU)s
+        whose holds that released."""
         await self._checkouts.complete(record.id, order, session)
         await self._carts.store.finish_checkout(record.cart_id, record.id, session)
         await self._redemptions.commit(record.id, session)
+        return await self._carts.holds.store.release(session, record.cart_id)
 
     async def _released(self, record: CheckoutRecord, session: AsyncClientSession) -> None:
         await self._carts.store.release_checkout(record.cart_id, record.id, session)
