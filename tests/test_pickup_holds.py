@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 from cart_api import (
     CART,
@@ -20,6 +21,7 @@ from cart_api import (
     SET_FULFILLMENT,
     Device,
     codes,
+    kiosk_for,
     known_everywhere,
     stock_at,
     stocked_skus,
@@ -348,3 +350,84 @@ async def test_a_hold_change_is_announced_to_the_stock_changes_hook(gateway, dat
     await holder.run(SET_FULFILLMENT, cartId=cart["id"], type="DELIVERY")
     assert heard[-1] == (store_id, frozenset({sku}))
     assert len(heard) == 2
+
+
+PICKUP_CHECKOUT = """
+mutation ($cartId: ID!, $channel: SalesChannel!, $key: String!) {
+  checkout(cartId: $cartId, channel: $channel, idempotencyKey: $key) {
+    order { id channel pickupStatus store { id } }
+    userErrors { code message }
+  }
+}
+"""
+MY_PICKUPS = """
+query { me { orders(first: 20) { edges { node { id channel pickupStatus store { id } } } } } }
+"""
+
+
+async def my_order(device: Device, order_id: str) -> dict[str, Any]:
+    edges = (await device.run(MY_PICKUPS))["me"]["orders"]["edges"]
+    return next(edge["node"] for edge in edges if edge["node"]["id"] == order_id)
+
+
+async def test_a_web_pickup_order_carries_its_store_and_shopifys_pickup_status(
+    buyer, gateway, dataset, sandbox
+):
+    store_id, sku, _ = a_store_sku(dataset)
+    cart = (await buyer.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]["cart"]
+    picked = await buyer.run(SET_FULFILLMENT, cartId=cart["id"], type="PICKUP", storeId=store_id)
+    assert picked["cartSetFulfillment"]["userErrors"] == []
+    placed = (await buyer.run(PICKUP_CHECKOUT, cartId=cart["id"], channel="WEB", key="web-pu"))[
+        "checkout"
+    ]
+    assert placed["userErrors"] == []
+    order = placed["order"]
+    assert (order["channel"], order["store"], order["pickupStatus"]) == (
+        "ONLINE",
+        {"id": store_id},
+        "PREPARING",
+    )
+
+    # the store prepares it in Shopify; the order read back says so
+    numeric_id = order["id"].rsplit("/", 1)[-1]
+    control = f"{sandbox.url('shopify')}/_sandbox/shopify/orders/{numeric_id}/pickup"
+    async with httpx.AsyncClient() as client:
+        ready = await client.post(control, json={"displayStatus": "READY_FOR_PICKUP"})
+        assert ready.status_code == 200, ready.text
+        assert (await my_order(buyer, order["id"]))["pickupStatus"] == "READY_FOR_PICKUP"
+        assert (await my_order(buyer, order["id"]))["store"] == {"id": store_id}
+        collected = await client.post(control, json={"displayStatus": "PICKED_UP"})
+        assert collected.status_code == 200, collected.text
+    assert (await my_order(buyer, order["id"]))["pickupStatus"] == "PICKED_UP"
+
+
+async def test_a_delivered_order_has_no_pickup_status_nor_store(buyer, dataset):
+    sku = stocked_skus(dataset, "L0NLINEWH0001", 5, 1)[0]
+    cart = (await buyer.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]["cart"]
+    placed = (await buyer.run(PICKUP_CHECKOUT, cartId=cart["id"], channel="WEB", key="web-del"))[
+        "checkout"
+    ]
+    assert placed["userErrors"] == []
+    assert (placed["order"]["store"], placed["order"]["pickupStatus"]) == (None, None)
+
+
+async def test_a_kiosk_pickup_order_reads_squares_pickup_fulfillment(
+    buyer, gateway, tokens, dataset
+):
+    store_id, sku, _ = a_store_sku(dataset)
+    cart = (await buyer.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]["cart"]
+    picked = await buyer.run(SET_FULFILLMENT, cartId=cart["id"], type="PICKUP", storeId=store_id)
+    assert picked["cartSetFulfillment"]["userErrors"] == []
+    kiosk = await kiosk_for(gateway, tokens, buyer, store_id)
+    placed = (await kiosk.run(PICKUP_CHECKOUT, cartId=cart["id"], channel="KIOSK", key="k-pu"))[
+        "checkout"
+    ]
+    assert placed["userErrors"] == []
+    order = placed["order"]
+    # Square's PICKUP fulfillment starts PROPOSED: being prepared
+    assert (order["channel"], order["store"], order["pickupStatus"]) == (
+        "STORE",
+        {"id": store_id},
+        "PREPARING",
+    )
+    assert await services_of(gateway).holds.of_cart(cart["id"]) == {}

@@ -345,7 +345,7 @@ class CartService:
     async def _where(self, location_id: str) -> str:
         """Where stock was counted, in a refusal's words: the store is named."""
         if location_id == self._online_location_id:
-            return "for delivery"
+            return "for this cart's fulfilment"
         location = await self._stores.get(location_id)
         name = location.name if location is not None else "the store"
         return f"at {name} (store {location_id})"

@@ -498,6 +498,8 @@ class CheckoutService:
         await self._checkouts.complete(record.id, order, session)
         await self._carts.store.finish_checkout(record.cart_id, record.id, session)
         await self._redemptions.commit(record.id, session)
+        if not record.draft.pickup:
+            return set()  # a delivery cart holds nothing: choosing delivery released it
         return await self._carts.holds.store.release(session, record.cart_id)
 
     async def _released(self, record: CheckoutRecord, session: AsyncClientSession) -> None:

@@ -111,6 +111,7 @@ class OrderRow:
                 "note": None,
                 "tags": [],
                 "customAttributes": [],
+                "_fulfillments": [],
                 "customer": self.customer.graph if self.customer else None,
                 "_lines": lines,
                 "_metafields": {},
