@@ -18,6 +18,7 @@ from cart_api import (
     LINES_ADD,
     LINES_REMOVE,
     LINES_UPDATE,
+    MERGE,
     SET_FULFILLMENT,
     Device,
     codes,
@@ -309,6 +310,7 @@ async def test_checkout_releases_the_hold_once_also_after_a_crash(
     assert picked["cartSetFulfillment"]["userErrors"] == []
     assert await shown_at(watcher, sku, store_id) == shelf - 2
     service = services_of(gateway).checkout
+    orders_before = len((await buyer.run(MY_PICKUPS))["me"]["orders"]["edges"])
 
     async def crash(record: Any) -> None:
         raise RuntimeError("the pod died between the order and the release")
@@ -334,6 +336,9 @@ async def test_checkout_releases_the_hold_once_also_after_a_crash(
     assert replayed["replayed"] is True
     assert replayed["order"]["id"] == placed["order"]["id"]
     assert await shown_at(watcher, sku, store_id) == shelf
+    # one order upstream, however many attempts
+    orders = (await buyer.run(MY_PICKUPS))["me"]["orders"]["edges"]
+    assert len(orders) == orders_before + 1
 
 
 async def test_a_hold_change_is_announced_to_the_stock_changes_hook(gateway, dataset):
@@ -431,3 +436,18 @@ async def test_a_kiosk_pickup_order_reads_squares_pickup_fulfillment(
         "PREPARING",
     )
     assert await services_of(gateway).holds.of_cart(cart["id"]) == {}
+
+
+async def test_a_guest_cart_merged_at_login_releases_its_holds(buyer, gateway, dataset):
+    store_id, sku, shelf = a_store_sku(dataset)
+    watcher, _ = await guest(gateway)
+    holder, cart = await pickup_guest(gateway, store_id, [{"sku": sku, "quantity": 2}])
+    assert await shown_at(watcher, sku, store_id) == shelf - 2
+    online = stocked_skus(dataset, "L0NLINEWH0001", 5, 1)[0]
+    mine = (await buyer.run(CART_CREATE, lines=[{"sku": online}]))["cartCreate"]
+    assert mine["userErrors"] == []
+    merged = (await buyer.run(MERGE, token=holder.headers["x-cart-token"]))["cartMergeGuest"]
+    assert merged["userErrors"] == []
+    assert merged["cart"]["id"] == mine["cart"]["id"]
+    assert await services_of(gateway).holds.of_cart(cart["id"]) == {}
+    assert await shown_at(watcher, sku, store_id) == shelf

@@ -226,6 +226,7 @@ async def build_services(
                 default_policy=cart.merge_policy,
                 max_lines=cart.max_lines,
                 max_quantity=cart.max_quantity_per_line,
+                holds=holds,
             ),
             cart_feed=cart_feed,
             wishlists=WishlistService(
