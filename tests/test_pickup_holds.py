@@ -451,3 +451,35 @@ async def test_a_guest_cart_merged_at_login_releases_its_holds(buyer, gateway, d
     assert merged["cart"]["id"] == mine["cart"]["id"]
     assert await services_of(gateway).holds.of_cart(cart["id"]) == {}
     assert await shown_at(watcher, sku, store_id) == shelf
+
+
+WISHLIST_ADD = "mutation ($sku: ID!) { wishlistAdd(sku: $sku) { userErrors { code } } }"
+WISHLIST_MOVE = """
+mutation ($sku: ID!, $quantity: Int!) {
+  wishlistMoveToCart(sku: $sku, quantity: $quantity) {
+    wishlist { items { sku } } cart { id lines { sku quantity } } userErrors { code message }
+  }
+}
+"""
+
+
+async def test_moving_a_wishlist_item_into_a_pickup_cart_holds_it(buyer, gateway, dataset):
+    store_id, sku, shelf = a_store_sku(dataset)
+    watcher, _ = await guest(gateway)
+    cart = (await buyer.run(CART_CREATE))["cartCreate"]["cart"]
+    picked = await buyer.run(SET_FULFILLMENT, cartId=cart["id"], type="PICKUP", storeId=store_id)
+    assert picked["cartSetFulfillment"]["userErrors"] == []
+    assert (await buyer.run(WISHLIST_ADD, sku=sku))["wishlistAdd"]["userErrors"] == []
+
+    # another cart holds all but one unit: moving two is refused, the item stays listed
+    await pickup_guest(gateway, store_id, [{"sku": sku, "quantity": shelf - 1}])
+    refused = (await buyer.run(WISHLIST_MOVE, sku=sku, quantity=2))["wishlistMoveToCart"]
+    assert codes(refused) == ["OUT_OF_STOCK"]
+    assert refused["wishlist"]["items"] == [{"sku": sku}]
+    assert refused["cart"]["lines"] == []
+
+    moved = (await buyer.run(WISHLIST_MOVE, sku=sku, quantity=1))["wishlistMoveToCart"]
+    assert moved["userErrors"] == []
+    assert moved["cart"]["lines"] == [{"sku": sku, "quantity": 1}]
+    assert await services_of(gateway).holds.of_cart(cart["id"]) == {(store_id, sku): 1}
+    assert await shown_at(watcher, sku, store_id) == 0

@@ -244,7 +244,7 @@ class CartService:
             checked={line.sku for line in new_lines},
         )
         if isinstance(updated, HoldRefused):
-            return await self._hold_refused(cart, updated)
+            return await self.hold_refused(cart, updated)
         return await self._result(updated, cart.id, expected_version)
 
     async def prepare_lines(
@@ -370,22 +370,32 @@ class CartService:
         shelf: dict[str, int] = {}
         if hold_at is not None and checked:
             assert reads is not None, "a checked hold reads the shelf"
-            skus = sorted(checked)
-            levels = await self._levels(reads, skus, live=live)
-            shelf = {sku: _shelf_count(lv, hold_at) for sku, lv in zip(skus, levels, strict=True)}
-
-        def plan(written: StoredCart) -> HoldPlan:
-            if written.fulfillment is not FulfillmentType.PICKUP or not written.pickup_store_id:
-                return HoldPlan(written.id, None)
-            quantities = {line.sku: written.quantity_of(line.sku) for line in written.lines}
-            return HoldPlan(written.id, written.pickup_store_id, quantities, shelf, checked)
-
+            shelf = await self.shelf_at(hold_at, checked, reads, live=live)
         try:
-            return await self.holds.change_cart(write, plan)
+            return await self.holds.change_cart(
+                write, lambda written: self.hold_plan(written, shelf, checked)
+            )
         except HoldRefused as refused:
             return refused
 
-    async def _hold_refused(self, cart: StoredCart, refused: HoldRefused) -> CartOutcome:
+    async def shelf_at(
+        self, store_id: str, skus: Collection[str], reads: CatalogReads, *, live: bool = False
+    ) -> dict[str, int]:
+        """The inventory's count of each SKU at `store_id`, for a hold's condition."""
+        ordered = sorted(skus)
+        levels = await self._levels(reads, ordered, live=live)
+        return {sku: _shelf_count(lv, store_id) for sku, lv in zip(ordered, levels, strict=True)}
+
+    def hold_plan(
+        self, written: StoredCart, shelf: dict[str, int], checked: Collection[str]
+    ) -> HoldPlan:
+        """What `written` holds: its quantities at its pickup store, or nothing."""
+        if written.fulfillment is not FulfillmentType.PICKUP or not written.pickup_store_id:
+            return HoldPlan(written.id, None)
+        quantities = {line.sku: written.quantity_of(line.sku) for line in written.lines}
+        return HoldPlan(written.id, written.pickup_store_id, quantities, shelf, checked)
+
+    async def hold_refused(self, cart: StoredCart, refused: HoldRefused) -> CartOutcome:
         """OUT_OF_STOCK naming the store; the cart as it is (the change rolled back)."""
         where = await self._where(refused.store_id)
         current = await self.store.get(cart.id)
@@ -417,7 +427,7 @@ class CartService:
             checked={line.sku for line in cart.lines},
             live=True,
         )
-        return await self._hold_refused(cart, held) if isinstance(held, HoldRefused) else None
+        return await self.hold_refused(cart, held) if isinstance(held, HoldRefused) else None
 
     async def stock_errors_for(
         self, cart: StoredCart, reads: CatalogReads, location_id: str | None = None
@@ -480,7 +490,7 @@ class CartService:
             checked={line.sku for line in raised},
         )
         if isinstance(updated, HoldRefused):
-            return await self._hold_refused(cart, updated)
+            return await self.hold_refused(cart, updated)
         return await self._result(updated, cart.id, expected_version, line_ids=list(quantities))
 
     async def remove_lines(
@@ -544,7 +554,7 @@ class CartService:
             live=True,
         )
         if isinstance(updated, HoldRefused):
-            return await self._hold_refused(cart, updated)
+            return await self.hold_refused(cart, updated)
         return await self._result(updated, cart.id, expected_version)
 
     async def apply_promo_code(
