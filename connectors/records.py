@@ -22,6 +22,16 @@ class System(StrEnum):
     SALESFORCE = "SALESFORCE"
 
 
+class PickupState(StrEnum):
+    """Where a click-and-collect order is, as the system fulfilling it says (Square's
+    pickup fulfillment state, Shopify's fulfillment display status)."""
+
+    PREPARING = "PREPARING"  # placed, not ready yet
+    READY_FOR_PICKUP = "READY_FOR_PICKUP"
+    PICKED_UP = "PICKED_UP"
+    CANCELED = "CANCELED"
+
+
 class Channel(StrEnum):
     """Where an order was placed."""
 
@@ -159,6 +169,9 @@ class OrderRecord:
     customer_ref: ExternalRef | None = None
     status: str | None = None
     number: str | None = None
+    # a click-and-collect order's state; None for any other order. `location_id` is then
+    # its pickup store.
+    pickup: PickupState | None = None
 
 
 @dataclass(frozen=True, slots=True)

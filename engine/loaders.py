@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from strawberry.dataloader import DataLoader
 
 from commerce.customers.profile import ProfileRead
+from commerce.holds.model import NO_HOLDS, SkuHolds
 from connectors.records import ProductRecord, StockLevel
 
 if TYPE_CHECKING:
@@ -78,6 +79,17 @@ class StockBySkuLoader(DataLoader[str, list[StockLevel]]):
                 self.cache_map.set(sku, future)
 
 
+class HeldBySkuLoader(DataLoader[str, SkuHolds]):
+    """The live pickup holds on a SKU (commerce/holds): what shown stock is net of."""
+
+    def __init__(self, services: Services) -> None:
+        async def batch_load(skus: Sequence[str]) -> list[SkuHolds]:
+            found = await services.holds.held(skus)
+            return [found.get(sku, NO_HOLDS) for sku in skus]
+
+        super().__init__(load_fn=batch_load)
+
+
 class CustomerByIdLoader(DataLoader[str, ProfileRead | None]):
     def __init__(self, services: Services) -> None:
         # an exception in the answer fails that id's load only
@@ -100,6 +112,10 @@ class Loaders:
     @cached_property
     def stock_by_sku(self) -> StockBySkuLoader:
         return StockBySkuLoader(self._services)
+
+    @cached_property
+    def held_by_sku(self) -> HeldBySkuLoader:
+        return HeldBySkuLoader(self._services)
 
     @cached_property
     def customer_by_id(self) -> CustomerByIdLoader:

@@ -18,6 +18,7 @@ from commerce.checkout.reconciler import CheckoutReconciler
 from commerce.checkout.service import CheckoutService
 from commerce.customers.cache import ProfileCache
 from commerce.customers.profiles import CustomerProfiles
+from commerce.holds.service import StockHolds
 from commerce.offers import OffersEngine
 from commerce.offers.quotes import QuoteSigner
 from commerce.offers.referrals import Referrals
@@ -62,6 +63,8 @@ class Services:
     # the products and stock the loaders read lately, per process: what a cart add falls
     # back on while the upstreams fail (docs/cart.md "When prices cannot be read")
     recent_catalog: RecentCatalog
+    # pickup carts' quantities held at their stores: what availability is net of
+    holds: StockHolds
     quotes: QuoteSigner
     referrals: Referrals
     carts: CartService

@@ -203,6 +203,10 @@ class CartSettings(BaseModel):
     # only)
     reconcile_grace_seconds: float = Field(default=30.0, ge=0)
     reconcile_interval_seconds: float = Field(default=60.0, ge=0)
+    # how long a pickup cart's quantities stay held at its store after its last change;
+    # every line or fulfilment change, and checkout, renews the hold (docs/cart.md
+    # "Click and collect: holds")
+    pickup_hold_seconds: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
 
 
 class OffersSettings(BaseModel):

@@ -94,6 +94,7 @@ class CartLine:
         "today's price (docs/cart.md)."
     )
     location_id: strawberry.Private[str]
+    cart_id: strawberry.Private[str]
     added_price: strawberry.Private[records.Money]
 
     @strawberry.field(description="Null when the product is no longer sold.")
@@ -124,11 +125,15 @@ class CartLine:
 
     @strawberry.field(
         description="Units available now where the cart is fulfilled (the online warehouse "
-        "for delivery, the store for pickup); null if inventory is unreachable."
+        "for delivery, the store for pickup, less what other carts hold there for pickup; "
+        "this cart's own hold is counted as available to it); null if inventory is "
+        "unreachable."
     )
     async def available_quantity(self, info: Info) -> int | None:
         levels = await info.context.loaders.stock_by_sku.load(self.sku)
-        return sum(max(lv.quantity, 0) for lv in levels if lv.location_id == self.location_id)
+        holds = await info.context.loaders.held_by_sku.load(self.sku)
+        shelf = sum(max(lv.quantity, 0) for lv in levels if lv.location_id == self.location_id)
+        return max(shelf - holds.held_at(self.location_id, except_cart=self.cart_id), 0)
 
     @strawberry.field(description="True when fewer units are available than this line holds.")
     async def out_of_stock(self, info: Info) -> bool | None:
@@ -242,6 +247,7 @@ class Cart:
                 added_at=line.added_at,
                 needs_repricing=line.needs_repricing,
                 location_id=location,
+                cart_id=self.stored.id,
                 added_price=line.added_unit_price,
             )
             for line in self.stored.lines

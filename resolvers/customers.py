@@ -33,6 +33,16 @@ class Channel(Enum):
     ONLINE = "ONLINE"
 
 
+@strawberry.enum(
+    description="Where a click-and-collect order is, as the system fulfilling it says."
+)
+class PickupStatus(Enum):
+    PREPARING = "PREPARING"
+    READY_FOR_PICKUP = "READY_FOR_PICKUP"
+    PICKED_UP = "PICKED_UP"
+    CANCELED = "CANCELED"
+
+
 @strawberry.enum(description="A contact detail that links one person across systems.")
 class IdentityField(Enum):
     EMAIL = "EMAIL"
@@ -104,9 +114,17 @@ class Order:
     total: Money
     lines: list[OrderLine]
     external_ref: ExternalRef
+    pickup_status: PickupStatus | None = strawberry.field(
+        description="A click-and-collect order's state, read from the system fulfilling it "
+        "(Square's pickup fulfillment, Shopify's fulfillment): PREPARING until the store "
+        "marks it READY_FOR_PICKUP, then PICKED_UP. Null for any other order."
+    )
     location_id: strawberry.Private[str | None]
 
-    @strawberry.field(description="The store of a POS receipt; null for online orders.")
+    @strawberry.field(
+        description="The store of a POS receipt, or the pickup store of a click-and-collect "
+        "order; null for an online order delivered."
+    )
     async def store(self, info: Info) -> Store | None:
         if self.location_id is None:
             return None
@@ -133,6 +151,7 @@ class Order:
                 for line in order.lines
             ],
             external_ref=ExternalRef.from_record(order.ref),
+            pickup_status=PickupStatus(order.pickup.value) if order.pickup else None,
             location_id=order.location_id,
         )
 

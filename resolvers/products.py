@@ -8,6 +8,7 @@ import strawberry
 
 from commerce.availability import RankedStore, rank_stock
 from commerce.catalog import search_products
+from commerce.holds.model import SkuHolds, net_levels
 from commerce.orders import InvalidCursor
 from connectors.records import LocationRecord, ProductRecord, StockLevel
 from engine.context import Context, Info
@@ -109,11 +110,15 @@ class Product:
         if self.availability_error is not None:
             raise self.availability_error
         levels = await info.context.loaders.stock_by_sku.load(self.sku)
-        return _availability(await info.context.services.stores.all(), levels)
+        holds = await info.context.loaders.held_by_sku.load(self.sku)
+        return _availability(await info.context.services.stores.all(), levels, holds)
 
 
-def _availability(locations: dict[str, LocationRecord], levels: list[StockLevel]) -> Availability:
-    online, ranked = rank_stock(_stores_by_location(locations), levels)
+def _availability(
+    locations: dict[str, LocationRecord], levels: list[StockLevel], holds: SkuHolds
+) -> Availability:
+    """Net of pickup holds: a unit a cart holds for collection is no longer on offer."""
+    online, ranked = rank_stock(_stores_by_location(locations), net_levels(levels, holds))
     return Availability(online=OnlineStock(quantity=online), ranked_stores=ranked)
 
 
@@ -140,15 +145,19 @@ async def _prefetch_availability(context: Context, products: Sequence[Product]) 
     if not products:
         return
     try:
-        levels = await context.loaders.stock_by_sku.load_page([p.sku for p in products])
+        skus = [p.sku for p in products]
+        levels = await context.loaders.stock_by_sku.load_page(skus)
+        holds = await context.loaders.held_by_sku.load_many(skus)
         locations = await context.services.stores.all()
     except Exception as error:  # every availability answers null with it, at its own path
         for product in products:
             product.availability_error = error
         return
-    for product, product_levels in zip(products, levels, strict=True):
+    for product, product_levels, product_holds in zip(products, levels, holds, strict=True):
         try:
-            product.prefetched_availability = _availability(locations, product_levels)
+            product.prefetched_availability = _availability(
+                locations, product_levels, product_holds
+            )
         except Exception as error:  # the field reports it at its path
             product.availability_error = error
 

@@ -1,9 +1,15 @@
-"""Stores: location, address and opening hours, from the POS."""
+"""Stores: location, address and opening hours, from the POS; the stores near a point."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Annotated
+
 import strawberry
 
+from commerce.errors import BadUserInput
+from commerce.holds.model import net_levels
+from commerce.nearby import GeoPoint, nearby_stores
 from connectors.records import LocationRecord
 from engine.context import Info
 from resolvers.common import ExternalRef
@@ -26,6 +32,21 @@ class OpeningPeriod:
     closes: str = strawberry.field(description="HH:MM")
 
 
+MAX_STOCK_SKUS = 50
+
+
+@strawberry.type
+class SkuStock:
+    sku: strawberry.ID
+    quantity: int
+
+
+@strawberry.input(description="A point on Earth in decimal degrees (WGS 84).")
+class GeoPointInput:
+    latitude: float
+    longitude: float
+
+
 @strawberry.federation.type(keys=["id"])
 class Store:
     id: strawberry.ID
@@ -37,6 +58,34 @@ class Store:
     longitude: float | None
     opening_hours: list[OpeningPeriod]
     external_refs: list[ExternalRef]
+    distance_km: float | None = strawberry.field(
+        default=None,
+        description="Great-circle distance from `stores(near:)`'s point, in kilometres; null "
+        "when the store was not looked up by distance.",
+    )
+
+    @strawberry.field(
+        description="Units of each SKU on this store's shelf now, less what pickup carts "
+        "hold here; in the order asked. Fails with the inventory's error if it cannot be read."
+    )
+    async def stock(self, info: Info, skus: list[strawberry.ID]) -> list[SkuStock]:
+        if len(skus) > MAX_STOCK_SKUS:
+            raise BadUserInput(
+                f"`skus` takes at most {MAX_STOCK_SKUS} SKUs.", field="skus", reason="INVALID_SKUS"
+            )
+        levels = await info.context.loaders.stock_by_sku.load_many(skus)
+        holds = await info.context.loaders.held_by_sku.load_many(skus)
+        return [
+            SkuStock(
+                sku=sku,
+                quantity=sum(
+                    level.quantity
+                    for level in net_levels(sku_levels, sku_holds)
+                    if level.location_id == self.id
+                ),
+            )
+            for sku, sku_levels, sku_holds in zip(skus, levels, holds, strict=True)
+        ]
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Store | None:
@@ -85,9 +134,41 @@ def _convert(location: LocationRecord) -> Store:
 
 @strawberry.type
 class StoreQueries:
-    @strawberry.field(description="Every store customers can visit, by name.")
-    async def stores(self, info: Info) -> list[Store]:
-        return [store_from_record(loc) for loc in await info.context.services.stores.stores()]
+    @strawberry.field(
+        description="Every store customers can visit, by name; with `near`, nearest first "
+        "(each with its `distanceKm`; stores without coordinates left out), only those "
+        "within `withinKm` if given. `withStock`: only stores with at least one unit of "
+        "every SKU listed, net of pickup holds. Bad coordinates or distances are "
+        "BAD_USER_INPUT with a `reason` (INVALID_LATITUDE, INVALID_LONGITUDE, "
+        "INVALID_DISTANCE, NEAR_REQUIRED, INVALID_SKUS)."
+    )
+    async def stores(
+        self,
+        info: Info,
+        near: GeoPointInput | None = None,
+        within_km: Annotated[
+            float | None,
+            strawberry.argument(description="Kilometres from `near`; needs `near`."),
+        ] = None,
+        with_stock: list[strawberry.ID] | None = None,
+    ) -> list[Store]:
+        services = info.context.services
+        if near is None and within_km is None and not with_stock:
+            return [store_from_record(loc) for loc in await services.stores.stores()]
+        found = await nearby_stores(
+            services.stores,
+            services.holds,
+            info.context.loaders,
+            near=GeoPoint(near.latitude, near.longitude) if near is not None else None,
+            within_km=within_km,
+            with_stock=[str(sku) for sku in with_stock or ()],
+        )
+        return [
+            dataclasses.replace(store_from_record(row.location), distance_km=row.distance_km)
+            if row.distance_km is not None
+            else store_from_record(row.location)
+            for row in found
+        ]
 
     @strawberry.field(description="One store; null when no store has this id.")
     async def store(self, info: Info, id: strawberry.ID) -> Store | None:

@@ -270,6 +270,15 @@ async def store(world: World, who: str) -> str:
     return await public(document, "store", id=world.store)(world, who)
 
 
+async def stores_near(world: World, who: str) -> str:
+    document = """query ($s: ID!) {
+      stores(near: {latitude: 40.7, longitude: -74}, withinKm: 20000, withStock: [$s]) {
+        id distanceKm stock(skus: [$s]) { quantity }
+      }
+    }"""
+    return await public(document, "stores", s=world.sku)(world, who)
+
+
 async def availability(world: World, who: str) -> str:
     document = """query ($s: ID!) {
       product(sku: $s) { availability { stores(first: 2, inStockOnly: true) { quantity } } }
@@ -534,7 +543,11 @@ MATRIX: dict[str, list[Row]] = {
     "Query.products": [
         Row(public("{ products(first: 1) { nodes { sku } } }", "products"), EVERYONE)
     ],
-    "Query.stores": [Row(public("{ stores { id } }", "stores"), EVERYONE)],
+    "Query.stores": [
+        Row(public("{ stores { id } }", "stores"), EVERYONE),
+        Row(stores_near, EVERYONE),
+    ],
+    "Store.stock": [Row(stores_near, EVERYONE)],
     "Query.store": [Row(store, EVERYONE)],
     "Availability.stores": [Row(availability, EVERYONE)],
     "Query._service": [Row(public("{ _service { sdl } }", "_service"), EVERYONE)],
@@ -620,6 +633,8 @@ def id_inputs(schema: GraphQLSchema) -> set[str]:
 ID_INPUTS = {
     "Query.product(sku)": "a product: public",
     "Query.store(id)": "a store: public",
+    "Query.stores(withStock)": "products: public (stock net of holds names no cart)",
+    "Store.stock(skus)": "products: public (stock net of holds names no cart)",
     "Query.customer(id)": "a customer: the matrix's CUSTOMER_READ",
     "Query.cart(id)": "a cart: its owner, its token's holder, staff",
     "Mutation.cartCreate(customerId)": "staff only (audited); FORBIDDEN to anyone else",

@@ -17,6 +17,8 @@ from pymongo.errors import DuplicateKeyError
 from commerce.cart.errors import CartErrorCode, CartOutcome, CartUserError
 from commerce.cart.policy import CartMergePolicy
 from commerce.cart.store import CartStatus, CartStore, StoredCart, StoredLine
+from commerce.holds.service import StockHolds
+from commerce.holds.store import HoldKey
 from commerce.principal import Principal
 from commerce.transactions import in_transaction
 
@@ -71,9 +73,12 @@ class CartMerge:
         default_policy: CartMergePolicy,
         max_lines: int,
         max_quantity: int,
+        holds: StockHolds | None = None,
     ) -> None:
+        """`holds`: the merged guest cart's pickup holds are released with the merge."""
         self._store = store
         self._mongo = mongo
+        self._holds = holds
         self._default_policy = default_policy
         self._max_lines = max_lines
         self._max_quantity = max_quantity
@@ -136,6 +141,8 @@ class CartMerge:
             )
         codes = list(dict.fromkeys([*mine.promo_codes, *guest.promo_codes]))
 
+        released: set[HoldKey] = set()
+
         async def write(session: AsyncClientSession) -> bool:
             documents = [_line_document(line) for line in lines]
             if not await self._store.replace_lines_and_codes(
@@ -143,10 +150,16 @@ class CartMerge:
             ) or not await self._store.mark_merged(guest.id, guest.version, mine.id, session):
                 await session.abort_transaction()
                 return False
+            if self._holds is not None:
+                # the guest cart is closed: what it held for pickup is free again
+                released.clear()
+                released.update(await self._holds.store.release(session, guest.id))
             return True
 
         if not await in_transaction(self._mongo, write):
             return None
+        if self._holds is not None:
+            await self._holds.announce(released)
         return CartOutcome(await self._store.get(mine.id), errors)
 
     async def _adopt(self, guest: StoredCart, customer_id: str) -> CartOutcome | None:

@@ -4,13 +4,19 @@ Resolvers stay thin: they hand the principal, the arguments and the request's ca
 (its loaders, commerce.ports.CatalogReads) to `CartService`, which checks access,
 validates against the upstreams (the SKU exists, its price, stock where the cart will be
 fulfilled) and applies the change atomically in MongoDB (commerce/cart/store.py).
+
+A pickup cart holds its quantities at its store (commerce/holds): its line and fulfilment
+changes are written in one transaction with the holds they imply, and stock it is checked
+against is the shelf count less what other carts hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from commerce.audit import AuditLog, CustomerRead
 from commerce.cart.degraded import products_or_recent, stock_or_recent
@@ -26,6 +32,8 @@ from commerce.cart.store import (
     StoredCart,
     hash_token,
 )
+from commerce.holds.model import NO_HOLDS, HoldRefused
+from commerce.holds.service import HoldPlan, StockHolds
 from commerce.offers import REFUSAL_MESSAGES, OffersEngine, normalise_code
 from commerce.offers.channel import (
     SalesChannel,
@@ -37,7 +45,10 @@ from commerce.ports import CatalogReads
 from commerce.principal import Principal, PrincipalKind
 from commerce.recent_catalog import RecentCatalog
 from commerce.stores import StoreDirectory
-from connectors.records import Money, ProductRecord
+from connectors.records import Money, ProductRecord, StockLevel
+
+# a cart write: the change in the given transaction (None: outside one), None if it missed
+CartWrite = Callable[[AsyncClientSession | None], Awaitable[StoredCart | None]]
 
 MISS_ERRORS = {
     CartMiss.NOT_FOUND: (CartErrorCode.NOT_FOUND, "No cart with this id."),
@@ -83,6 +94,7 @@ class CartService:
         stores: StoreDirectory,
         audit: AuditLog,
         recent: RecentCatalog,
+        holds: StockHolds,
         *,
         online_location_id: str,
         max_quantity: int,
@@ -93,6 +105,7 @@ class CartService:
         `reprice_tolerance_percent`: how far above a line's recent price today's may be
         before checkout refuses it (PRICE_CHANGED)."""
         self.store = store
+        self.holds = holds
         self._audit = audit
         self._offers = offers
         self._recent = recent
@@ -223,7 +236,15 @@ class CartService:
         new_lines, errors = await self.prepare_lines(cart, lines, reads)
         if errors:
             return CartOutcome(cart, errors)
-        updated = await self.store.add_lines(cart.id, new_lines, expected_version)
+        updated = await self._write(
+            cart,
+            lambda session: self.store.add_lines(cart.id, new_lines, expected_version, session),
+            reads,
+            hold_at=cart.pickup_store_id if cart.fulfillment is FulfillmentType.PICKUP else None,
+            checked={line.sku for line in new_lines},
+        )
+        if isinstance(updated, HoldRefused):
+            return await self.hold_refused(cart, updated)
         return await self._result(updated, cart.id, expected_version)
 
     async def prepare_lines(
@@ -296,23 +317,117 @@ class CartService:
         recent catalog answer for the inventory (checkout, choosing a pickup store)."""
         location = location_id or self.fulfilment_location(cart)
         skus = [line.sku for line in lines]
-        levels = await (reads.stock(skus) if live else stock_or_recent(reads, self._recent, skus))
+        levels = await self._levels(reads, skus, live=live)
+        # other carts' holds only ever sit at stores
+        held = await self.holds.held(skus) if location != self._online_location_id else {}
         wanted: dict[str, int] = dict(already)
         errors = []
         for i, (line, sku_levels) in enumerate(zip(lines, levels, strict=True)):
             wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
-            available = sum(
-                max(level.quantity, 0) for level in sku_levels if level.location_id == location
-            )
+            shelf = _shelf_count(sku_levels, location)
+            others = held.get(line.sku, NO_HOLDS).held_at(location, except_cart=cart.id)
+            available = max(shelf - others, 0)
             if wanted[line.sku] > available:
                 errors.append(
                     CartUserError(
                         CartErrorCode.OUT_OF_STOCK,
-                        f"Only {available} of {line.sku} available for this cart's fulfilment.",
+                        f"Only {available} of {line.sku} available {await self._where(location)}.",
                         ("lines", str(i), "quantity"),
                     )
                 )
         return errors
+
+    async def _levels(
+        self, reads: CatalogReads, skus: Sequence[str], *, live: bool
+    ) -> list[list[StockLevel]]:
+        return await (reads.stock(skus) if live else stock_or_recent(reads, self._recent, skus))
+
+    async def _where(self, location_id: str) -> str:
+        """Where stock was counted, in a refusal's words: the store is named."""
+        if location_id == self._online_location_id:
+            return "for this cart's fulfilment"
+        location = await self._stores.get(location_id)
+        name = location.name if location is not None else "the store"
+        return f"at {name} (store {location_id})"
+
+    async def _write(
+        self,
+        cart: StoredCart,
+        write: CartWrite,
+        reads: CatalogReads | None,
+        *,
+        hold_at: str | None,
+        checked: Collection[str] = (),
+        live: bool = False,
+    ) -> StoredCart | HoldRefused | None:
+        """`write`, and with it the holds of the cart it leaves: its quantities at
+        `hold_at` (its pickup store after the write), or nothing when it is not for pickup.
+        A cart neither for pickup before nor after needs no transaction. `checked` SKUs
+        must fit on the store's shelf beside other carts' holds; HoldRefused, and nothing
+        written, when one does not."""
+        if hold_at is None and cart.fulfillment is not FulfillmentType.PICKUP:
+            return await write(None)
+        shelf: dict[str, int] = {}
+        if hold_at is not None and checked:
+            assert reads is not None, "a checked hold reads the shelf"
+            shelf = await self.shelf_at(hold_at, checked, reads, live=live)
+        try:
+            return await self.holds.change_cart(
+                write, lambda written: self.hold_plan(written, shelf, checked)
+            )
+        except HoldRefused as refused:
+            return refused
+
+    async def shelf_at(
+        self, store_id: str, skus: Collection[str], reads: CatalogReads, *, live: bool = False
+    ) -> dict[str, int]:
+        """The inventory's count of each SKU at `store_id`, for a hold's condition."""
+        ordered = sorted(skus)
+        levels = await self._levels(reads, ordered, live=live)
+        return {sku: _shelf_count(lv, store_id) for sku, lv in zip(ordered, levels, strict=True)}
+
+    def hold_plan(
+        self, written: StoredCart, shelf: dict[str, int], checked: Collection[str]
+    ) -> HoldPlan:
+        """What `written` holds: its quantities at its pickup store, or nothing."""
+        if written.fulfillment is not FulfillmentType.PICKUP or not written.pickup_store_id:
+            return HoldPlan(written.id, None)
+        quantities = {line.sku: written.quantity_of(line.sku) for line in written.lines}
+        return HoldPlan(written.id, written.pickup_store_id, quantities, shelf, checked)
+
+    async def hold_refused(self, cart: StoredCart, refused: HoldRefused) -> CartOutcome:
+        """OUT_OF_STOCK naming the store; the cart as it is (the change rolled back)."""
+        where = await self._where(refused.store_id)
+        current = await self.store.get(cart.id)
+        index = next((i for i, line in enumerate(cart.lines) if line.sku == refused.sku), None)
+        return CartOutcome(
+            current or cart,
+            [
+                CartUserError(
+                    CartErrorCode.OUT_OF_STOCK,
+                    f"Only {refused.available} of {refused.sku} can be held {where}: "
+                    "other carts hold the rest.",
+                    ("lines", str(index), "quantity") if index is not None else ("lines",),
+                )
+            ],
+        )
+
+    async def renew_hold(self, cart: StoredCart, reads: CatalogReads) -> CartOutcome | None:
+        """Checkout's last word on a pickup cart's holds: every line held again at its store
+        for a new TTL (an expired hold is taken afresh, if the shelf still allows), read
+        live. The refusal if the store cannot hold them; None otherwise."""
+        store_id = cart.pickup_store_id
+        if cart.fulfillment is not FulfillmentType.PICKUP or store_id is None:
+            return None
+        held = await self._write(
+            cart,
+            lambda session: self.store.get(cart.id, session),
+            reads,
+            hold_at=store_id,
+            checked={line.sku for line in cart.lines},
+            live=True,
+        )
+        return await self.hold_refused(cart, held) if isinstance(held, HoldRefused) else None
 
     async def stock_errors_for(
         self, cart: StoredCart, reads: CatalogReads, location_id: str | None = None
@@ -365,7 +480,17 @@ class CartService:
             )
             if errors:
                 return CartOutcome(cart, errors)
-        updated = await self.store.set_quantities(cart.id, quantities, expected_version)
+        updated = await self._write(
+            cart,
+            lambda session: self.store.set_quantities(
+                cart.id, quantities, expected_version, session
+            ),
+            reads,
+            hold_at=cart.pickup_store_id if cart.fulfillment is FulfillmentType.PICKUP else None,
+            checked={line.sku for line in raised},
+        )
+        if isinstance(updated, HoldRefused):
+            return await self.hold_refused(cart, updated)
         return await self._result(updated, cart.id, expected_version, line_ids=list(quantities))
 
     async def remove_lines(
@@ -378,7 +503,14 @@ class CartService:
         cart = await self._open_cart(principal, cart_id)
         if isinstance(cart, CartOutcome):
             return cart
-        updated = await self.store.remove_lines(cart.id, line_ids, expected_version)
+        written = await self._write(
+            cart,
+            lambda session: self.store.remove_lines(cart.id, line_ids, expected_version, session),
+            None,
+            hold_at=cart.pickup_store_id if cart.fulfillment is FulfillmentType.PICKUP else None,
+        )
+        # nothing is checked: a lower hold always fits
+        updated = None if isinstance(written, HoldRefused) else written
         return await self._result(updated, cart.id, expected_version, line_ids=line_ids)
 
     async def set_fulfillment(
@@ -390,7 +522,8 @@ class CartService:
         expected_version: int | None,
         reads: CatalogReads,
     ) -> CartOutcome:
-        """Delivery, or pickup at a store that holds every line's quantity now."""
+        """Delivery, or pickup at a store that holds every line's quantity now: the cart's
+        quantities are held there from now on (and released by delivery)."""
         cart = await self._open_cart(principal, cart_id)
         if isinstance(cart, CartOutcome):
             return cart
@@ -410,7 +543,18 @@ class CartService:
                 return CartOutcome(cart, errors)
         else:
             store_id = None
-        updated = await self.store.set_fulfillment(cart.id, fulfillment, store_id, expected_version)
+        updated = await self._write(
+            cart,
+            lambda session: self.store.set_fulfillment(
+                cart.id, fulfillment, store_id, expected_version, session
+            ),
+            reads,
+            hold_at=store_id,
+            checked={line.sku for line in cart.lines},
+            live=True,
+        )
+        if isinstance(updated, HoldRefused):
+            return await self.hold_refused(cart, updated)
         return await self._result(updated, cart.id, expected_version)
 
     async def apply_promo_code(
@@ -562,6 +706,11 @@ class CartService:
             CartMiss.LIMIT: "lines",
         }.get(miss)
         return CartOutcome(current, [CartUserError(code, message, (field,) if field else None)])
+
+
+def _shelf_count(levels: Sequence[StockLevel], location_id: str) -> int:
+    """What the inventory counts at one location (an oversold, negative count is 0)."""
+    return sum(max(level.quantity, 0) for level in levels if level.location_id == location_id)
 
 
 def _check_open(cart: StoredCart) -> CartOutcome | None:

@@ -91,8 +91,10 @@ class CartStore:
 
     # -- reads -----------------------------------------------------------------------------
 
-    async def get(self, cart_id: str) -> StoredCart | None:
-        doc = await self.collection.find_one({"_id": cart_id})
+    async def get(
+        self, cart_id: str, session: AsyncClientSession | None = None
+    ) -> StoredCart | None:
+        doc = await self.collection.find_one({"_id": cart_id}, session=session)
         return StoredCart.from_document(doc) if doc else None
 
     async def guest_token_matches(self, cart_id: str, token: str) -> bool:
@@ -211,7 +213,11 @@ class CartStore:
         )
 
     async def set_quantities(
-        self, cart_id: str, quantities: dict[str, int], expected_version: int | None
+        self,
+        cart_id: str,
+        quantities: dict[str, int],
+        expected_version: int | None,
+        session: AsyncClientSession | None = None,
     ) -> StoredCart | None:
         """Sets each listed line's quantity; a quantity of 0 removes the line."""
         if any(q > self._limits.max_quantity for q in quantities.values()):
@@ -258,10 +264,15 @@ class CartStore:
             pipeline,
             extra_filter={"lines.id": {"$all": list(quantities)}},
             now=now,
+            session=session,
         )
 
     async def remove_lines(
-        self, cart_id: str, line_ids: Sequence[str], expected_version: int | None
+        self,
+        cart_id: str,
+        line_ids: Sequence[str],
+        expected_version: int | None,
+        session: AsyncClientSession | None = None,
     ) -> StoredCart | None:
         return await self._update(
             cart_id,
@@ -280,6 +291,7 @@ class CartStore:
             ],
             extra_filter={"lines.id": {"$all": list(line_ids)}},
             now=datetime.now(UTC),
+            session=session,
         )
 
     async def set_fulfillment(
@@ -288,6 +300,7 @@ class CartStore:
         fulfillment: FulfillmentType,
         store_id: str | None,
         expected_version: int | None,
+        session: AsyncClientSession | None = None,
     ) -> StoredCart | None:
         value: Document = {"type": fulfillment.value}
         if store_id is not None:
@@ -297,6 +310,7 @@ class CartStore:
             expected_version,
             [{"$set": {"fulfillment": {"$literal": value}}}],
             now=datetime.now(UTC),
+            session=session,
         )
 
     async def add_promo_code(

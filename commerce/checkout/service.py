@@ -11,7 +11,9 @@ The steps, each safe to repeat after a crash at any point:
 4. the draft goes upstream carrying a vendor idempotency key derived from ours, and online
    the authorised payment as a successful sale, so a retry after a crash gets the same
    order back instead of a second one; a refused order voids the payment;
-5. one MongoDB transaction marks the attempt COMPLETED with the order and closes the cart;
+5. one MongoDB transaction marks the attempt COMPLETED with the order, closes the cart and
+   releases its pickup holds (commerce/holds): a crash before it leaves the holds in place,
+   and the retry that completes the attempt releases them with it;
 6. the payment is captured, then the paid order earns its points. In store the terminal
    takes the payment: the order earns its points when Square says it is paid
    (`settle_store_order`, from a payment webhook or the reconciler's poll).
@@ -54,6 +56,7 @@ from commerce.checkout.store import (
     checkout_id,
 )
 from commerce.customers.profiles import CustomerProfiles
+from commerce.holds.store import HoldKey
 from commerce.keyed_locks import KeyedLocks
 from commerce.offers import (
     OffersEngine,
@@ -282,6 +285,10 @@ class CheckoutService:
         )
         if stock_errors:
             return CheckoutOutcome(None, cart, stock_errors)
+        # the pickup store holds the lines until the order is placed, for a fresh TTL
+        refused = await self._carts.renew_hold(cart, reads)
+        if refused is not None:
+            return CheckoutOutcome(None, refused.cart, refused.errors)
         refs: tuple[Any, ...] = ()
         loyalty = None
         if cart.customer_id is not None:
@@ -476,9 +483,10 @@ class CheckoutService:
             await self._in_transaction(lambda session: self._refused(record, message, session))
             return CheckoutOutcome(None, await self._carts.store.get(cart.id), [rejected(message)])
         await self.after_upstream_order(record)
-        await self._in_transaction(
+        released = await self._in_transaction(
             lambda session: self._completed(record, order, session, nothing_due=nothing_due)
         )
+        await self._carts.holds.announce(released)
         await self.after_order_recorded(record)
         # the attempt as just recorded, without reading it back
         recorded = replace(
@@ -634,10 +642,15 @@ class CheckoutService:
         session: AsyncClientSession,
         *,
         nothing_due: bool = False,
-    ) -> None:
+    ) -> set[HoldKey]:
+        """The attempt COMPLETED, the cart closed, its holds released: the (store, SKU)s
+        whose holds that released."""
         await self._checkouts.complete(record.id, order, session, nothing_due=nothing_due)
         await self._carts.store.finish_checkout(record.cart_id, record.id, session)
         await self._redemptions.commit(record.id, session)
+        if not record.draft.pickup:
+            return set()  # a delivery cart holds nothing: choosing delivery released it
+        return await self._carts.holds.store.release(session, record.cart_id)
 
     async def _released(self, record: CheckoutRecord, session: AsyncClientSession) -> None:
         await self._carts.store.release_checkout(record.cart_id, record.id, session)

@@ -38,6 +38,7 @@ from connectors.records import (
     OrderLine,
     OrderLineDraft,
     OrderRecord,
+    PickupState,
     System,
 )
 
@@ -361,6 +362,7 @@ def order_to_document(order: OrderRecord) -> Document:
         "customer_ref": None if order.customer_ref is None else _ref(order.customer_ref),
         "status": order.status,
         "number": order.number,
+        "pickup": None if order.pickup is None else order.pickup.value,
     }
 
 
@@ -385,4 +387,5 @@ def order_from_document(doc: Document) -> OrderRecord:
         customer_ref=None if customer is None else _ref_from(customer),
         status=doc.get("status"),
         number=doc.get("number"),
+        pickup=PickupState(doc["pickup"]) if doc.get("pickup") else None,
     )

@@ -10,7 +10,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from commerce.cart.errors import CartErrorCode, CartUserError
 from commerce.cart.service import CartService, LineRequest
-from commerce.cart.store import StoredCart
+from commerce.cart.store import FulfillmentType, StoredCart
+from commerce.holds.model import HoldRefused
+from commerce.holds.store import HoldKey
 from commerce.ports import CatalogReads
 from commerce.principal import Principal
 from commerce.transactions import in_transaction
@@ -97,14 +99,28 @@ class WishlistService:
         if errors:
             return WishlistOutcome(wishlist, cart, errors)
 
+        # a pickup cart holds the moved units at its store, in the same transaction
+        store_id = cart.pickup_store_id if cart.fulfillment is FulfillmentType.PICKUP else None
+        shelf = await self._carts.shelf_at(store_id, [sku], reads) if store_id else {}
+        held: set[HoldKey] = set()
+
         async def move(session: AsyncClientSession) -> StoredCart | None:
             updated = await self._carts.store.add_lines(cart.id, new_lines, None, session=session)
             if updated is None or not await self._store.remove(customer_id, sku, session):
                 await session.abort_transaction()
                 return None
+            held.clear()
+            if store_id is not None:
+                plan = self._carts.hold_plan(updated, shelf, [sku])
+                held.update(await self._carts.holds.apply(session, plan))
             return updated
 
-        moved = await in_transaction(self._mongo, move)
+        try:
+            moved = await in_transaction(self._mongo, move)
+        except HoldRefused as refused:
+            outcome = await self._carts.hold_refused(cart, refused)
+            return WishlistOutcome(wishlist, outcome.cart, outcome.errors)
+        await self._carts.holds.announce(held)
         if moved is None:
             return WishlistOutcome(
                 await self._store.get(customer_id),

@@ -78,10 +78,13 @@ query FindCustomers($first: Int!, $after: String, $query: String!) {
 }
 """
 
-# Per order: order 1 + totalPriceSet 2 + customer 1 + lineItems (2 + 10 x 3) = 36;
-# 2 + 25 x 36 = 902. Orders with more than 10 lines are read with their first 10.
+# Per order: order 1 + totalPriceSet 2 + customer 1 + lineItems (2 + 10 x 3) = 36, and
+# the pickup state: customAttributes 1 + fulfillments 1 (a list, not a connection) = 38;
+# 2 + 25 x 38 = 952. Orders with more than 10 lines are read with their first 10.
 ORDERS_PER_PAGE = 25
 LINES_PER_ORDER = 10
+# a pickup order has one fulfillment per location it is collected from: one, in practice
+FULFILLMENTS_PER_ORDER = 5
 CUSTOMER_ORDERS = f"""
 query CustomerOrders($first: Int!, $after: String, $query: String!) {{
   orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT, reverse: true) {{
@@ -91,6 +94,9 @@ query CustomerOrders($first: Int!, $after: String, $query: String!) {{
         name
         createdAt
         displayFinancialStatus
+        displayFulfillmentStatus
+        customAttributes {{ key value }}
+        fulfillments(first: {FULFILLMENTS_PER_ORDER}) {{ displayStatus }}
         totalPriceSet {{ shopMoney {{ amount currencyCode }} }}
         customer {{ id }}
         lineItems(first: {LINES_PER_ORDER}) {{
@@ -124,7 +130,8 @@ query VariantIdsBySku($first: Int!, $after: String, $query: String!) {
 
 # An order as `orders` reads it, plus the fingerprint of the draft that placed it: order 1 +
 # totalPriceSet 2 + customer 1 + metafield 1 + lineItems (2 + $lines x 3). At the 250-line
-# maximum that is 757, and the mutation adds 10 - 1 for its payload.
+# maximum that is 757, 759 with the pickup state (customAttributes 1 + fulfillments 1), and
+# the mutation adds 10 - 1 for its payload.
 MAX_PLACED_LINES = 250
 _PLACED_ORDER_FIELDS = """
 fragment PlacedOrderFields on Order {
@@ -132,6 +139,9 @@ fragment PlacedOrderFields on Order {
   name
   createdAt
   displayFinancialStatus
+  displayFulfillmentStatus
+  customAttributes { key value }
+  fulfillments(first: 5) { displayStatus }
   totalPriceSet { shopMoney { amount currencyCode } }
   customer { id }
   lineItems(first: $lines) {

@@ -18,6 +18,7 @@ from connectors.records import (
     Money,
     OrderLine,
     OrderRecord,
+    PickupState,
     ProductRecord,
     System,
 )
@@ -70,6 +71,14 @@ def customer(node: Node) -> CustomerIdentity:
 def order(node: Node) -> OrderRecord:
     lines = tuple(_line(edge["node"]) for edge in node["lineItems"]["edges"])
     buyer = node.get("customer")
+    pickup_store = next(
+        (
+            attribute.get("value")
+            for attribute in node.get("customAttributes") or ()
+            if attribute.get("key") == PICKUP_LOCATION_ATTRIBUTE
+        ),
+        None,
+    )
     return OrderRecord(
         ref=ref(node["id"]),
         channel=Channel.ONLINE,
@@ -79,7 +88,37 @@ def order(node: Node) -> OrderRecord:
         customer_ref=ref(buyer["id"]) if buyer else None,
         status=node.get("displayFinancialStatus"),
         number=node.get("name"),
+        location_id=pickup_store,
+        pickup=_pickup_state(node) if pickup_store else None,
     )
+
+
+# the order attribute omnigate's orderCreate names the pickup store with (order_input.py)
+PICKUP_LOCATION_ATTRIBUTE = "pickup_location_id"
+# a local-pickup order's Fulfillment.displayStatus (FulfillmentDisplayStatus)
+PICKUP_DISPLAY_STATES = {
+    "READY_FOR_PICKUP": PickupState.READY_FOR_PICKUP,
+    "PICKED_UP": PickupState.PICKED_UP,
+    "FULFILLED": PickupState.PICKED_UP,
+    "MARKED_AS_FULFILLED": PickupState.PICKED_UP,
+    "CANCELED": PickupState.CANCELED,
+}
+
+
+def _pickup_state(node: Node) -> PickupState:
+    """Shopify says a pickup order is ready on its fulfillment (`displayStatus`, set by
+    `fulfillmentOrderLineItemsPreparedForPickup` or staff in the admin); before there is
+    one the order is being prepared, and a fulfilled order was picked up."""
+    if node.get("displayFulfillmentStatus") == "FULFILLED":
+        return PickupState.PICKED_UP
+    states = [
+        PICKUP_DISPLAY_STATES.get(str(f.get("displayStatus")))
+        for f in node.get("fulfillments") or ()
+    ]
+    for state in (PickupState.READY_FOR_PICKUP, PickupState.PICKED_UP, PickupState.CANCELED):
+        if state in states:
+            return state
+    return PickupState.PREPARING
 
 
 def _line(node: Node) -> OrderLine:

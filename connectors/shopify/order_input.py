@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.records import Money, OrderDraft, OrderLineDraft, System
+from connectors.shopify.mapping import PICKUP_LOCATION_ATTRIBUTE
 from connectors.shopify.settings import ShopifySettings
 
 FINGERPRINT_KEY = "checkout_fingerprint"
@@ -62,7 +63,7 @@ def order_input(draft: OrderDraft, variant_by_sku: dict[str, str]) -> dict[str, 
             }
         ]
     if draft.pickup and draft.location_id:
-        order["customAttributes"] = [{"key": "pickup_location_id", "value": draft.location_id}]
+        order["customAttributes"] = [{"key": PICKUP_LOCATION_ATTRIBUTE, "value": draft.location_id}]
     return order
 
 

@@ -17,6 +17,7 @@ from connectors.records import (
     OpeningPeriod,
     OrderLine,
     OrderRecord,
+    PickupState,
     System,
 )
 
@@ -121,7 +122,26 @@ def order(data: dict[str, Any], sku_by_variation: dict[str, str]) -> OrderRecord
         customer_ref=ref(customer_id) if customer_id else None,
         status=data.get("state"),
         number=data.get("reference_id"),
+        pickup=_pickup_state(data.get("fulfillments") or []),
     )
+
+
+# Square's FulfillmentState of a PICKUP fulfillment: PREPARED is "ready for pickup"
+PICKUP_STATES = {
+    "PROPOSED": PickupState.PREPARING,
+    "RESERVED": PickupState.PREPARING,
+    "PREPARED": PickupState.READY_FOR_PICKUP,
+    "COMPLETED": PickupState.PICKED_UP,
+    "CANCELED": PickupState.CANCELED,
+    "FAILED": PickupState.CANCELED,
+}
+
+
+def _pickup_state(fulfillments: list[dict[str, Any]]) -> PickupState | None:
+    pickup = next((f for f in fulfillments if f.get("type") == "PICKUP"), None)
+    if pickup is None:
+        return None
+    return PICKUP_STATES.get(str(pickup.get("state")), PickupState.PREPARING)
 
 
 def _line(line: dict[str, Any], sku_by_variation: dict[str, str]) -> OrderLine:

@@ -25,6 +25,9 @@ from commerce.checkout.store import CheckoutStore
 from commerce.customers.cache import ProfileCache
 from commerce.customers.crm_poll import ContactChangePoller, ContactChanges, poll_holder
 from commerce.customers.profiles import CustomerProfiles, ProfileCachePolicy
+from commerce.holds.changes import StockChanges
+from commerce.holds.service import StockHolds
+from commerce.holds.store import HoldStore
 from commerce.leases import Leases
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
@@ -90,11 +93,12 @@ def build_http_client(settings: HttpSettings, tracing: Tracing | None = None) ->
     return UpstreamClient(transport=PropagatingTransport(transport, tracer), timeout=timeout)
 
 
-async def ensure_cart_indexes(carts: CartStore, checkouts: CheckoutStore) -> None:
+async def ensure_cart_indexes(carts: CartStore, checkouts: CheckoutStore, holds: HoldStore) -> None:
     """Like ensure_indexes: an unreachable MongoDB at start-up is logged, not fatal."""
     try:
         await carts.ensure_indexes()
         await checkouts.ensure_indexes()
+        await holds.ensure_indexes()
     except PyMongoError as exc:
         log.warning("could not ensure cart indexes: %s", exc)
 
@@ -105,10 +109,12 @@ async def build_services(
     metrics: Metrics,
     http_client: httpx.AsyncClient | None = None,
     tracing: Tracing | None = None,
+    stock_changes: StockChanges | None = None,
 ) -> AsyncIterator[Services]:
     """Everything the resolvers reach, closed again on exit. `http_client` lets tests plug a
     transport in (respx, an ASGI app) without patching; `tracing` traces the upstream
-    client built here and the MongoDB client."""
+    client built here and the MongoDB client; `stock_changes` hears every change of held
+    stock (commerce/holds/changes.py; none by default)."""
     client = http_client or build_http_client(settings.http, tracing)
     mongo = connect_mongo(
         settings.mongodb_uri.get_secret_value(),
@@ -153,7 +159,9 @@ async def build_services(
             guest_ttl=timedelta(days=cart.guest_cart_ttl_days),
         )
         checkout_store = CheckoutStore(database, timedelta(days=cart.checkout_retention_days))
-        await ensure_cart_indexes(cart_store, checkout_store)
+        hold_store = HoldStore(database, timedelta(seconds=cart.pickup_hold_seconds))
+        await ensure_cart_indexes(cart_store, checkout_store, hold_store)
+        holds = StockHolds(hold_store, mongo, stock_changes)
         kit = build_offers(
             settings,
             database,
@@ -181,6 +189,7 @@ async def build_services(
             stores,
             audit,
             recent_catalog,
+            holds,
             online_location_id=settings.square.online_location_id,
             max_quantity=cart.max_quantity_per_line,
             default_currency=cart.default_currency,
@@ -236,6 +245,7 @@ async def build_services(
             orders=OrderHistory(pos=pos, ecommerce=ecommerce),
             offers=kit.engine,
             recent_catalog=recent_catalog,
+            holds=holds,
             quotes=kit.quotes,
             referrals=kit.referrals,
             carts=carts,
@@ -245,6 +255,7 @@ async def build_services(
                 default_policy=cart.merge_policy,
                 max_lines=cart.max_lines,
                 max_quantity=cart.max_quantity_per_line,
+                holds=holds,
             ),
             cart_feed=cart_feed,
             wishlists=WishlistService(

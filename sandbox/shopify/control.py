@@ -5,7 +5,14 @@
 sets the price of the variant carrying that SKU (and its `updatedAt` to now), so every
 later read (`productVariants`, `nodes`, a product's variants) shows it. Answers
 `{"sku": ..., "price": ...}`; 404 for an unknown SKU, 400 for a price that is not a
-non-negative decimal string. Under /_sandbox/: no vendor path, never counted as an API call.
+non-negative decimal string.
+
+    POST /_sandbox/shopify/orders/{id}/pickup   {"displayStatus": "READY_FOR_PICKUP"}
+
+marks a local-pickup order (its numeric id) as store staff would: its fulfillment shows
+READY_FOR_PICKUP, or PICKED_UP (the order is then fulfilled). 404 for an unknown order.
+
+Under /_sandbox/: no vendor path, never counted as an API call.
 """
 
 from __future__ import annotations
@@ -37,6 +44,30 @@ async def set_price(request: Request) -> Response:
     return JSONResponse({"sku": variant["sku"], "price": variant["price"]})
 
 
+PICKUP_DISPLAY_STATES = ("READY_FOR_PICKUP", "PICKED_UP")
+
+
+async def mark_pickup(request: Request) -> Response:
+    """POST /_sandbox/shopify/orders/{id}/pickup {"displayStatus": "READY_FOR_PICKUP"}"""
+    try:
+        body: Any = json.loads(await request.body() or b"{}")
+        status = body.get("displayStatus") if isinstance(body, dict) else None
+    except ValueError:
+        status = None
+    if status not in PICKUP_DISPLAY_STATES:
+        return JSONResponse(
+            {"error": f'give {{"displayStatus": one of {list(PICKUP_DISPLAY_STATES)}}}'},
+            status_code=400,
+        )
+    shop: ShopData = request.app.state.shop
+    order_id = request.path_params["id"]
+    graph = shop.mark_pickup(int(order_id), status) if order_id.isdigit() else None
+    if graph is None:
+        return JSONResponse({"error": "no order has this id"}, status_code=404)
+    return JSONResponse({"id": graph["id"], "displayStatus": status})
+
+
 control_routes = [
     Route(CONTROL_PREFIX + "shopify/variants/{sku}/price", set_price, methods=["POST"]),
+    Route(CONTROL_PREFIX + "shopify/orders/{id}/pickup", mark_pickup, methods=["POST"]),
 ]

@@ -33,6 +33,7 @@ def admin_schema() -> GraphQLSchema:
     _attach(schema, "Product", {"variants": _nested("_variants"), "media": _nested("_media")})
     _attach(schema, "Product", {"images": _nested("_images")})
     _attach(schema, "Order", {"lineItems": _nested("_lines"), "metafield": order_metafield})
+    _attach(schema, "Order", {"fulfillments": _fulfillments})
     _attach(schema, "Mutation", {"orderCreate": order_create})
     return schema
 
@@ -44,6 +45,11 @@ def _attach(
     assert isinstance(gql_type, GraphQLObjectType)
     for name, resolve in resolvers.items():
         gql_type.fields[name].resolve = resolve
+
+
+def _fulfillments(parent: Graph, info: Info, first: int | None = None) -> list[Graph]:
+    found: list[Graph] = parent.get("_fulfillments") or []
+    return found if first is None else found[:first]
 
 
 def _data(info: Info) -> ShopData:

@@ -112,6 +112,7 @@ class OrderRow:
                 "tags": [],
                 "customAttributes": [],
                 "transactions": [],
+                "_fulfillments": [],
                 "customer": self.customer.graph if self.customer else None,
                 "_lines": lines,
                 "_metafields": {},

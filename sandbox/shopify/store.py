@@ -132,6 +132,25 @@ class ShopData:
         row.variant["updatedAt"] = row.graph["updatedAt"] = iso(self.wall_clock())
         return row.variant
 
+    def mark_pickup(self, order_id: int, display_status: str) -> Graph | None:
+        """What store staff do to a local-pickup order in the Shopify admin or POS: its
+        fulfillment shows `display_status` (READY_FOR_PICKUP once prepared, the way
+        `fulfillmentOrderLineItemsPreparedForPickup` marks it; then PICKED_UP, which
+        fulfils the order). None for an unknown order."""
+        row = self._orders_by_id.get(order_id)
+        if row is None:
+            return None
+        graph = row.graph
+        fulfillments: list[Graph] = graph.setdefault("_fulfillments", [])
+        if not fulfillments:
+            fulfillments.append({"__typename": "Fulfillment", "id": gid("Fulfillment", order_id)})
+        fulfillments[0]["displayStatus"] = display_status
+        if display_status == "PICKED_UP":
+            graph["displayFulfillmentStatus"] = "FULFILLED"
+            row.order = replace(row.order, fulfillment_status="FULFILLED")
+        graph["updatedAt"] = iso(self.wall_clock())
+        return graph
+
     def order_by_custom_id(self, namespace: str | None, key: str, value: str) -> Graph | None:
         row = self._orders_by_custom_id.get((namespace or APP_NAMESPACE, key, value))
         return row.graph if row else None
