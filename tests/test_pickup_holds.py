@@ -28,6 +28,7 @@ from cart_api import (
     stocked_skus,
 )
 from conftest import GatewayClient, Tokens
+from payments_api import CARD_OK
 
 from sandbox.dataset import Dataset
 
@@ -358,8 +359,8 @@ async def test_a_hold_change_is_announced_to_the_stock_changes_hook(gateway, dat
 
 
 PICKUP_CHECKOUT = """
-mutation ($cartId: ID!, $channel: SalesChannel!, $key: String!) {
-  checkout(cartId: $cartId, channel: $channel, idempotencyKey: $key) {
+mutation ($cartId: ID!, $channel: SalesChannel!, $key: String!, $card: String) {
+  checkout(cartId: $cartId, channel: $channel, idempotencyKey: $key, paymentToken: $card) {
     order { id channel pickupStatus store { id } }
     userErrors { code message }
   }
@@ -382,9 +383,11 @@ async def test_a_web_pickup_order_carries_its_store_and_shopifys_pickup_status(
     cart = (await buyer.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]["cart"]
     picked = await buyer.run(SET_FULFILLMENT, cartId=cart["id"], type="PICKUP", storeId=store_id)
     assert picked["cartSetFulfillment"]["userErrors"] == []
-    placed = (await buyer.run(PICKUP_CHECKOUT, cartId=cart["id"], channel="WEB", key="web-pu"))[
-        "checkout"
-    ]
+    placed = (
+        await buyer.run(
+            PICKUP_CHECKOUT, cartId=cart["id"], channel="WEB", key="web-pu", card=CARD_OK
+        )
+    )["checkout"]
     assert placed["userErrors"] == []
     order = placed["order"]
     assert (order["channel"], order["store"], order["pickupStatus"]) == (
@@ -409,9 +412,11 @@ async def test_a_web_pickup_order_carries_its_store_and_shopifys_pickup_status(
 async def test_a_delivered_order_has_no_pickup_status_nor_store(buyer, dataset):
     sku = stocked_skus(dataset, "L0NLINEWH0001", 5, 1)[0]
     cart = (await buyer.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]["cart"]
-    placed = (await buyer.run(PICKUP_CHECKOUT, cartId=cart["id"], channel="WEB", key="web-del"))[
-        "checkout"
-    ]
+    placed = (
+        await buyer.run(
+            PICKUP_CHECKOUT, cartId=cart["id"], channel="WEB", key="web-del", card=CARD_OK
+        )
+    )["checkout"]
     assert placed["userErrors"] == []
     assert (placed["order"]["store"], placed["order"]["pickupStatus"]) == (None, None)
 
