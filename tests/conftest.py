@@ -95,7 +95,8 @@ def dataset() -> Dataset:
 
 @pytest.fixture(scope="session")
 def sandbox(dataset: Dataset) -> Iterator[Sandbox]:
-    ports = {vendor: free_port() for vendor in ("square", "shopify", "salesforce", "identity")}
+    vendors = ("square", "shopify", "salesforce", "identity", "hubspot")
+    ports = {vendor: free_port() for vendor in vendors}
     apps = sandbox_apps("127.0.0.1", ports, dataset=dataset, shopify_plan=UNTHROTTLED)
     servers = [CoServer(server_config(a.app, "127.0.0.1", a.port)) for a in apps]
     thread = threading.Thread(target=_serve_in_thread, args=(servers,), daemon=True)
@@ -133,6 +134,7 @@ def sandbox_settings(mongod: LocalMongod, sandbox: Sandbox) -> Settings:
         square={"base_url": sandbox.url("square")},
         shopify={"base_url": sandbox.url("shopify")},
         salesforce={"login_url": sandbox.url("salesforce")},
+        hubspot={"base_url": sandbox.url("hubspot")},
         auth={"issuer": sandbox.url("identity")},
     )
 

@@ -23,6 +23,7 @@ def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset)
         "OMNIGATE_SQUARE__BASE_URL": f"http://127.0.0.1:{free_port()}",
         "OMNIGATE_SHOPIFY__BASE_URL": f"http://127.0.0.1:{free_port()}",
         "OMNIGATE_SALESFORCE__LOGIN_URL": f"http://127.0.0.1:{free_port()}",
+        "OMNIGATE_HUBSPOT__BASE_URL": f"http://127.0.0.1:{free_port()}",
     }
     # its own process group, so Ctrl-C can reach the whole group as a terminal's does
     process = subprocess.Popen(

@@ -1,5 +1,5 @@
-"""POST /webhooks/square and POST /webhooks/shopify: signed deliveries that invalidate cached
-customer profiles.
+"""POST /webhooks/square, /webhooks/shopify and /webhooks/hubspot: signed deliveries that
+invalidate cached customer profiles.
 
 Each request: the raw body is read once, capped (413); the signature is checked on exactly
 those bytes before anything is parsed (401, nothing applied); the delivery id is recorded so
@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from connectors.records import System
 from gateway.services import Services
 from gateway.settings import WebhookSettings
-from gateway.webhooks import shopify, square
+from gateway.webhooks import hubspot, shopify, square
 from gateway.webhooks.delivery import DeliveryNotApplied, apply_delivery
 from gateway.webhooks.signing import InvalidSignature
 
@@ -35,6 +35,7 @@ def webhook_routes() -> list[BaseRoute]:
     return [
         Route("/webhooks/square", square_webhook, methods=["POST"]),
         Route("/webhooks/shopify", shopify_webhook, methods=["POST"]),
+        Route("/webhooks/hubspot", hubspot_webhook, methods=["POST"]),
     ]
 
 
@@ -76,6 +77,25 @@ async def shopify_webhook(request: Request) -> Response:
         return delivery_id, shopify.shopify_customer_gids(topic, _json_object(body))
 
     return await _receive(request, "shopify", System.SHOPIFY, handle)
+
+
+async def hubspot_webhook(request: Request) -> Response:
+    async def handle(config: WebhookSettings, body: bytes) -> tuple[str, set[str]]:
+        hubspot.verify_hubspot_v3(
+            config.hubspot_client_secret.get_secret_value(),
+            method=request.method,
+            uri=config.hubspot_webhook_url or str(request.url),
+            body=body,
+            signature=request.headers.get(hubspot.SIGNATURE_HEADER),
+            timestamp=request.headers.get(hubspot.TIMESTAMP_HEADER),
+        )
+        events = _json_array(body)
+        delivery_id = hubspot.hubspot_delivery_id(events)
+        if delivery_id is None:
+            raise _Refused(400, "eventId missing")
+        return delivery_id, hubspot.hubspot_contact_ids(events)
+
+    return await _receive(request, "hubspot", System.HUBSPOT, handle)
 
 
 async def _receive(request: Request, vendor: str, system: System, handle: Handler) -> Response:
@@ -125,6 +145,16 @@ def _json_object(body: bytes) -> dict[str, Any]:
         raise _Refused(400, "body is not JSON") from exc
     if not isinstance(document, dict):
         raise _Refused(400, "body is not a JSON object")
+    return document
+
+
+def _json_array(body: bytes) -> list[Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _Refused(400, "body is not JSON") from exc
+    if not isinstance(document, list):
+        raise _Refused(400, "body is not a JSON array of events")
     return document
 
 
