@@ -17,7 +17,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,8 @@ from gateway.app import create_app
 from gateway.local_mongod import LocalMongod, free_port
 from gateway.serving import CoServer, server_config
 from gateway.settings import Environment, Settings
-from sandbox.dataset import Dataset, build_dataset
+from sandbox.dataset import CrmContact, Dataset, build_dataset
+from sandbox.hubspot import hubspot_contacts
 from sandbox.identity import SANDBOX_AUDIENCE, TOKEN_PATH, KeyRing
 from sandbox.server import UNTHROTTLED, SandboxApp, sandbox_apps
 
@@ -137,6 +138,38 @@ def sandbox_settings(mongod: LocalMongod, sandbox: Sandbox) -> Settings:
         hubspot={"base_url": sandbox.url("hubspot")},
         auth={"issuer": sandbox.url("identity")},
     )
+
+
+@dataclass(frozen=True)
+class Crm:
+    """One CRM adapter and its simulator. Tests at the CRM level take the `crm` fixture and
+    run once per CRM (tests/test_customers.py, tests/test_profile_hubspot.py): the same
+    seeded person is one `CrmContact` of the dataset, known to each CRM by its own id."""
+
+    adapter: str  # OMNIGATE_ADAPTERS__CRM
+    system: str  # the system of its contacts' external refs
+    vendor: str  # the simulator's name in `sandbox`
+    ids: Mapping[str, str]  # the dataset's (Salesforce) contact id -> this CRM's
+    unknown_id: str  # an id shaped like this CRM's that names no contact
+
+    def id_of(self, contact: CrmContact) -> str:
+        return self.ids[contact.id]
+
+    def settings(self, settings: Settings) -> Settings:
+        adapters = settings.adapters.model_copy(update={"crm": self.adapter})
+        return settings.with_changes(adapters=adapters.model_dump())
+
+
+CRMS = ("salesforce", "hubspot")
+
+
+@pytest.fixture(scope="session", params=CRMS)
+def crm(request: pytest.FixtureRequest, dataset: Dataset) -> Crm:
+    if request.param == "salesforce":
+        same = {c.id: c.id for c in dataset.crm_contacts}
+        return Crm("salesforce", "SALESFORCE", "salesforce", same, "0035g00000ZZZZZZZZ")
+    ids = {c.salesforce_id: c.id for c in hubspot_contacts(dataset)}
+    return Crm("hubspot", "HUBSPOT", "hubspot", ids, "99999999999")
 
 
 @dataclass
