@@ -26,7 +26,7 @@ from live_server import serving
 from profile_support import ME, database_of, profiles_of, wait_for
 
 from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.settings import Environment, Settings
 from sandbox.dataset import Dataset
 from sandbox.hubspot import SANDBOX_CLIENT_SECRET, HubSpotContact, hubspot_contacts
 from sandbox.hubspot.app import DEFAULT_WEBHOOK_URL
@@ -280,3 +280,29 @@ async def test_a_person_known_twice_conflicts_on_the_phone_hubspot_keeps_emails_
     assert set(conflicts) == {"PHONE"}
     assert conflicts["PHONE"]["contactIds"] == sorted([first.id, second.id])
     assert [r["id"] for r in customer["externalRefs"] if r["system"] == "HUBSPOT"] == [first.id]
+
+
+# -- production settings ----------------------------------------------------------------
+
+
+def test_production_refuses_hubspot_s_sandbox_secrets_only_where_hubspot_is_the_crm():
+    from production_secrets import PRODUCTION_SECRETS
+
+    real_idp = {"issuer": "https://login.retailer.example/", "audience": "omnigate"}
+    production = {
+        **PRODUCTION_SECRETS,
+        "env": Environment.PRODUCTION,
+        "auth": real_idp,
+        "_env_file": None,
+    }
+    Settings(**production)  # Salesforce as the CRM: HubSpot's placeholders are not used
+    hubspot = {**production, "adapters": {"crm": "hubspot"}}
+    with pytest.raises(ValueError, match=r"hubspot\.access_token, webhooks\.hubspot_client_secret"):
+        Settings(**hubspot)
+    Settings(
+        **{
+            **hubspot,
+            "hubspot": {"access_token": "pat-na1-real"},
+            "webhooks": {**PRODUCTION_SECRETS["webhooks"], "hubspot_client_secret": "real"},
+        }
+    )
