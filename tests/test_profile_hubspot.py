@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -149,6 +150,70 @@ async def test_a_delivery_that_does_not_prove_itself_is_refused_and_changes_noth
     assert response.json() == {"error": "invalid signature"}
     document = await profiles.find_one({"_id": contact.id})
     assert "invalidated_at" not in document
+
+
+def signed_request(events: Any) -> tuple[bytes, dict[str, str]]:
+    """A delivery of `events` signed now as HubSpot signs (the standard library's HMAC)."""
+    body = json.dumps(events).encode()
+    webhook = {"url": DEFAULT_WEBHOOK_URL, "body": body.decode(), "headers": {}}
+    headers = signed_at(webhook, int(time.time() * 1000))
+    return body, {**headers, "content-type": "application/json"}
+
+
+def event(kind: str, event_id: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "eventId": event_id,
+        "subscriptionId": 1,
+        "portalId": 62515,
+        "appId": 1,
+        "occurredAt": int(time.time() * 1000),
+        "subscriptionType": kind,
+        "attemptNumber": 0,
+        **fields,
+    }
+
+
+async def test_a_merge_invalidates_every_contact_it_names_and_other_objects_nothing(
+    gateway, tokens, dataset, profiles
+):
+    contacts = hubspot_contacts(dataset)
+    kept, merged, untouched = contacts[20], contacts[21], contacts[22]
+    for contact in (kept, merged, untouched):
+        await gateway.query(ME, headers=bearer(tokens.customer(contact.id)))
+    body, headers = signed_request(
+        [
+            event(
+                "contact.merge",
+                9001,
+                objectId=int(kept.id),
+                primaryObjectId=int(kept.id),
+                mergedObjectIds=[int(merged.id)],
+                newObjectId=int(kept.id),
+            ),
+            event("company.propertyChange", 9002, objectId=int(untouched.id)),
+        ]
+    )
+    response = await gateway.http.post("/webhooks/hubspot", content=body, headers=headers)
+    assert response.json() == {"status": "applied", "invalidated": 2}
+    invalidated = {
+        d["_id"] async for d in profiles.find({"invalidated_at": {"$exists": True}}, {"_id": 1})
+    }
+    assert invalidated == {kept.id, merged.id}
+
+
+@pytest.mark.parametrize(
+    ("events", "problem"),
+    [
+        ([{"subscriptionType": "contact.creation", "objectId": 51}], "eventId missing"),
+        ({"eventId": 1, "objectId": 51}, "body is not a JSON array of events"),
+        ([], "eventId missing"),
+    ],
+)
+async def test_a_signed_body_that_is_not_a_batch_of_events_is_400(gateway, events, problem):
+    body, headers = signed_request(events)
+    response = await gateway.http.post("/webhooks/hubspot", content=body, headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {"error": problem}
 
 
 async def test_a_delivery_signed_four_minutes_ago_is_within_the_window(
