@@ -371,3 +371,21 @@ def test_production_refuses_hubspot_s_sandbox_secrets_only_where_hubspot_is_the_
             "webhooks": {**PRODUCTION_SECRETS["webhooks"], "hubspot_client_secret": "real"},
         }
     )
+
+
+def test_the_contacts_a_batch_of_events_concerns():
+    from gateway.webhooks import hubspot_contact_ids, hubspot_delivery_id
+
+    events = [
+        event("contact.propertyChange", 1, objectId=51, propertyName="email"),
+        event("contact.deletion", 2, objectId=52),
+        event("object.propertyChange", 3, objectId=53, objectTypeId="0-1"),
+        event("object.propertyChange", 4, objectId=54, objectTypeId="0-2"),  # a company
+        event("deal.creation", 5, objectId=55),
+        event("contact.creation", 6, objectId="56"),  # not HubSpot's shape: a number
+    ]
+    assert hubspot_contact_ids(events) == {"51", "52", "53"}
+    # a retry carries the same events, attemptNumber counting up: the same delivery
+    retried = [{**e, "attemptNumber": 1} for e in reversed(events)]
+    assert hubspot_delivery_id(retried) == hubspot_delivery_id(events)
+    assert hubspot_delivery_id(events[:2]) != hubspot_delivery_id(events)

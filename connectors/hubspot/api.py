@@ -41,14 +41,14 @@ class HubSpotApi:
         path: str,
         body: Mapping[str, Any],
         params: Mapping[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        """POST a read (search, batch read) and answer (status, decoded body). A batch
-        read's 207 (some ids unknown) is a success like 200; every other failure raises."""
+    ) -> Any:
+        """POST a read (search, batch read) and answer the decoded body. A batch read's 207
+        (some ids unknown) is a success like 200; every other failure raises."""
 
-        def read(response: httpx.Response) -> tuple[int, Any]:
+        def read(response: httpx.Response) -> Any:
             if not response.is_success:
                 raise self._error(operation, response)
-            return response.status_code, self.http.json(operation, response)
+            return self.http.json(operation, response)
 
         # POST, but a read: sending it again changes nothing in the account.
         return await self.http.send(

@@ -78,7 +78,7 @@ class HubSpotCrm:
             )
         )
         contacts: list[CustomerIdentity] = []
-        for _, payload in answers:
+        for payload in answers:
             contacts += self._contacts(operation, payload)
         return contacts
 
@@ -89,11 +89,11 @@ class HubSpotCrm:
         seen: set[str] = set()
         while True:
             page_body = body if after is None else {**body, "after": after}
-            _, page = await self._api.post(operation, f"{CONTACTS}/search", page_body)
+            page = await self._api.post(operation, f"{CONTACTS}/search", page_body)
             contacts += self._contacts(operation, page)
             after = _next_after(page)
-            if after is None or not after.isdigit() or int(after) >= SEARCH_RESULTS_MAX:
-                return contacts
+            if after is None or (after.isdigit() and int(after) >= SEARCH_RESULTS_MAX):
+                return contacts  # the end, or as far as HubSpot lets a search page
             if after in seen:
                 # a cursor handed out twice would loop forever; HubSpot's never repeat
                 raise UpstreamUnavailable(self.service, operation, "paging.next.after repeated")

@@ -20,6 +20,7 @@ from gateway.webhooks.signing import InvalidSignature, hmac_sha256_base64, requi
 SIGNATURE_HEADER = "x-hubspot-signature-v3"
 TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
 MAX_AGE = timedelta(minutes=5)
+CONTACT_TYPE_ID = "0-1"  # contacts' object type id, in the generic `object.*` events
 
 # The characters HubSpot's instructions decode in the request URI before signing.
 _DECODED = re.compile(r"%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)", re.IGNORECASE)
@@ -70,12 +71,17 @@ def hubspot_delivery_id(events: list[Any]) -> str | None:
 def hubspot_contact_ids(events: list[Any]) -> set[str]:
     """The HubSpot contact ids whose cached profiles the events make stale: every
     `contact.*` event's `objectId` (property change, creation, deletion, privacy deletion,
-    association change), and on a merge the contacts merged and the one they became.
-    Other objects' events change nothing a profile holds."""
+    association change), and on a merge the contacts merged and the one they became; the
+    same of the generic `object.*` events about contacts (`objectTypeId` 0-1). Other
+    objects' events change nothing a profile holds."""
     found: list[Any] = []
     for event in map(_object, events):
         kind = event.get("subscriptionType")
-        if not (isinstance(kind, str) and kind.startswith("contact.")):
+        about_contacts = isinstance(kind, str) and (
+            kind.startswith("contact.")
+            or (kind.startswith("object.") and event.get("objectTypeId") == CONTACT_TYPE_ID)
+        )
+        if not about_contacts:
             continue
         found += [event.get("objectId"), event.get("primaryObjectId"), event.get("newObjectId")]
         merged = event.get("mergedObjectIds")
