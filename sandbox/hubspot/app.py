@@ -13,6 +13,7 @@ from sandbox.hubspot.contacts import ContactStore
 from sandbox.hubspot.control import control_routes
 from sandbox.hubspot.envelope import Gate, api_endpoint
 from sandbox.hubspot.search import search
+from sandbox.hubspot.webhooks import AppWebhooks
 
 # The gateway's defaults hold these (connectors.hubspot.settings, gateway.settings webhooks).
 SANDBOX_ACCESS_TOKEN = "pat-na1-sandbox-hubspot-access-token"
@@ -41,10 +42,6 @@ def create_app(
         routes,
         hubspot_gate=Gate(access_token=access_token),
         hubspot_contacts=ContactStore(dataset),
-        hubspot_webhook={
-            "target_url": webhook_target,
-            "default_url": webhook_target or DEFAULT_WEBHOOK_URL,
-            "client_secret": client_secret,
-        },
+        hubspot_webhooks=AppWebhooks(webhook_target, client_secret, DEFAULT_WEBHOOK_URL),
         public_url=public_url.rstrip("/"),
     )

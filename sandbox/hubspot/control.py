@@ -30,7 +30,7 @@ from starlette.routing import Route
 from sandbox.calls import CONTROL_PREFIX
 from sandbox.hubspot.contacts import DEFAULT_PROPERTIES, EDITABLE, ContactStore, render
 from sandbox.hubspot.envelope import Gate, ScriptedLimit
-from sandbox.hubspot.webhooks import property_changes, signed
+from sandbox.hubspot.webhooks import AppWebhooks, property_changes, signed
 
 POLICIES = ("TEN_SECONDLY_ROLLING", "SECONDLY", "DAILY")
 
@@ -56,14 +56,14 @@ async def edit_contact(request: Request) -> Response:
     if store.get(contact_id) is None:
         return JSONResponse({"error": "no such contact"}, status_code=404)
     contact = store.update(contact_id, changes, datetime.now(UTC))
-    webhook = request.app.state.hubspot_webhook
+    webhooks: AppWebhooks = request.app.state.hubspot_webhooks
     delivery = signed(
-        webhook["target_url"] or webhook["default_url"],
+        webhooks.target_url or webhooks.unsent_url,
         property_changes(contact.id, {name: contact.value(name) for name in changes}),
-        webhook["client_secret"],
+        webhooks.client_secret,
     )
     answer = delivery.as_json()
-    if webhook["target_url"] and changes:
+    if webhooks.target_url and changes:
         async with httpx.AsyncClient(timeout=10) as client:
             sent = await client.post(delivery.url, content=delivery.body, headers=delivery.headers)
         answer["status"] = sent.status_code
@@ -77,7 +77,8 @@ async def set_webhook_target(request: Request) -> Response:
     target = body.get("targetUrl") if isinstance(body, dict) else None
     if target is not None and not (isinstance(target, str) and "://" in target):
         return JSONResponse({"error": "targetUrl is an absolute URL or null"}, status_code=400)
-    request.app.state.hubspot_webhook["target_url"] = target
+    webhooks: AppWebhooks = request.app.state.hubspot_webhooks
+    webhooks.target_url = target
     return JSONResponse({"targetUrl": target})
 
 

@@ -24,6 +24,17 @@ SUBSCRIPTION_ID = 2881778
 _event_ids = itertools.count(100)
 
 
+@dataclass(slots=True)
+class AppWebhooks:
+    """The subscribed app's webhook settings: where HubSpot sends (None: nowhere, the
+    request is only made) and the client secret that signs."""
+
+    target_url: str | None
+    client_secret: str
+    # the URL signed while no target is set, for a test to replay the request to
+    unsent_url: str
+
+
 @dataclass(frozen=True, slots=True)
 class SignedRequest:
     """A request as HubSpot would send it; what a test replays or the simulator sends."""
