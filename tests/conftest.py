@@ -151,9 +151,22 @@ class Crm:
     vendor: str  # the simulator's name in `sandbox`
     ids: Mapping[str, str]  # the dataset's (Salesforce) contact id -> this CRM's
     unknown_id: str  # an id shaped like this CRM's that names no contact
+    # what each of its simulator's calls reads: a marker of the call -> by_id or lookup
+    read_kinds: Mapping[str, str]
+    # the reads of one profile assembly for a contact with an email and a phone
+    one_assembly: Mapping[str, int]
 
     def id_of(self, contact: CrmContact) -> str:
         return self.ids[contact.id]
+
+    def reads(self, calls: Mapping[str, int]) -> dict[str, int]:
+        """The simulator's calls (Sandbox.calls) by what they read, tokens left out."""
+        counted = dict.fromkeys(self.one_assembly, 0)
+        for call, count in calls.items():
+            for marker, kind in self.read_kinds.items():
+                if marker in call:
+                    counted[kind] += count
+        return counted
 
     def settings(self, settings: Settings) -> Settings:
         adapters = settings.adapters.model_copy(update={"crm": self.adapter})
@@ -166,10 +179,24 @@ CRMS = ("salesforce", "hubspot")
 @pytest.fixture(scope="session", params=CRMS)
 def crm(request: pytest.FixtureRequest, dataset: Dataset) -> Crm:
     if request.param == "salesforce":
-        same = {c.id: c.id for c in dataset.crm_contacts}
-        return Crm("salesforce", "SALESFORCE", "salesforce", same, "0035g00000ZZZZZZZZ")
-    ids = {c.salesforce_id: c.id for c in hubspot_contacts(dataset)}
-    return Crm("hubspot", "HUBSPOT", "hubspot", ids, "99999999999")
+        return Crm(
+            "salesforce",
+            "SALESFORCE",
+            "salesforce",
+            {c.id: c.id for c in dataset.crm_contacts},
+            "0035g00000ZZZZZZZZ",
+            {"composite/sobjects/Contact": "by_id", "/query": "lookup"},
+            {"by_id": 1, "lookup": 1},  # the contact, then one SOQL query by email or phone
+        )
+    return Crm(
+        "hubspot",
+        "HUBSPOT",
+        "hubspot",
+        {c.salesforce_id: c.id for c in hubspot_contacts(dataset)},
+        "99999999999",
+        {"batch/read by id": "by_id", "batch/read by email": "lookup", "/search": "lookup"},
+        {"by_id": 1, "lookup": 2},  # the contact, then a batch read by email, a phone search
+    )
 
 
 @dataclass

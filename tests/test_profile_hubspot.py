@@ -3,9 +3,9 @@ webhooks (signature v3, 5-minute window) invalidate the cached profile, the poll
 changes when no webhook comes, and HubSpot's 429s are honoured: retried after Retry-After,
 or the field's error once the retries run out.
 
-The profile tests every CRM passes are tests/test_customers.py and
-tests/test_profile_degraded.py (each run over both); here is what HubSpot does that
-Salesforce does not. One named difference of the dataset: HubSpot keeps emails unique, so
+The profile tests every CRM passes are tests/test_customers.py, test_profile_cache.py and
+test_profile_degraded.py (each run over both); here is what HubSpot does that Salesforce
+does not. One named difference of the dataset: HubSpot keeps emails unique, so
 a person the CRM knows twice conflicts on the phone only (sandbox/hubspot/contacts.py)."""
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ async def batch_read(request: Request, body: dict[str, Any]) -> tuple[int, dict[
     properties = body.get("properties") or []
     if not isinstance(properties, list) or not all(isinstance(p, str) for p in properties):
         raise validation_error("properties must be a list of property names")
+    # counted by what it looked up too (as Shopify's by the fields a query asked for), so
+    # a test tells reads by id from reads by email
+    request.app.state.calls[f"batch/read by {id_property or 'id'}"] += 1
     store: ContactStore = request.app.state.hubspot_contacts
     found: dict[str, HubSpotContact] = {}
     missing: list[str] = []
