@@ -11,7 +11,7 @@ from sandbox.dataset import Dataset
 from sandbox.hubspot.batch import batch_read
 from sandbox.hubspot.contacts import ContactStore
 from sandbox.hubspot.control import control_routes
-from sandbox.hubspot.envelope import Gate, api_endpoint
+from sandbox.hubspot.envelope import Gate, TenSecondly, api_endpoint
 from sandbox.hubspot.search import search
 from sandbox.hubspot.webhooks import AppWebhooks
 
@@ -30,8 +30,11 @@ def create_app(
     access_token: str = SANDBOX_ACCESS_TOKEN,
     client_secret: str = SANDBOX_CLIENT_SECRET,
     webhook_target: str | None = None,
+    ten_secondly_limit: int | None = None,
 ) -> Starlette:
-    """The simulator; `webhook_target`: where contact changes are sent (None: nowhere)."""
+    """The simulator; `webhook_target`: where contact changes are sent (None: nowhere);
+    `ten_secondly_limit`: HubSpot's rolling limit of requests per 10 seconds (None: none,
+    as the tests that count calls want; 190 is a Professional account's private app)."""
     contacts = "/crm/v3/objects/contacts"
     routes: list[BaseRoute] = [
         Route(contacts + "/search", api_endpoint(search), methods=["POST"]),
@@ -40,7 +43,10 @@ def create_app(
     ]
     return counted_app(
         routes,
-        hubspot_gate=Gate(access_token=access_token),
+        hubspot_gate=Gate(
+            access_token=access_token,
+            ten_secondly=None if ten_secondly_limit is None else TenSecondly(ten_secondly_limit),
+        ),
         hubspot_contacts=ContactStore(dataset),
         hubspot_webhooks=AppWebhooks(webhook_target, client_secret, DEFAULT_WEBHOOK_URL),
         public_url=public_url.rstrip("/"),

@@ -24,6 +24,7 @@ from connectors.hubspot import HubSpotCrm, HubSpotSettings
 from sandbox.dataset import Dataset, build_dataset
 from sandbox.hubspot import SANDBOX_ACCESS_TOKEN, SANDBOX_CLIENT_SECRET, create_app
 from sandbox.hubspot import hubspot_contacts as contacts_of
+from sandbox.hubspot.envelope import TenSecondly
 
 PUBLIC_URL = "http://hubspot.sandbox.test"
 CONTACTS = "/crm/v3/objects/contacts"
@@ -226,6 +227,26 @@ async def test_scripted_rate_limits_answer_429_with_the_policy_and_retry_after(h
     assert body["policyName"] == "TEN_SECONDLY_ROLLING"
     assert body["correlationId"]
     assert (await search(http, {})).status_code == 200  # only the scripted one
+
+
+async def test_the_ten_secondly_window_limits_as_hubspot_does(app, http):
+    now = [1000.0]
+    app.state.hubspot_gate.ten_secondly = TenSecondly(3, clock=lambda: now[0])
+    remaining = []
+    for _ in range(3):
+        answer = await search(http, {"limit": 1})
+        assert answer.status_code == 200
+        assert answer.headers["x-hubspot-ratelimit-max"] == "3"
+        assert answer.headers["x-hubspot-ratelimit-interval-milliseconds"] == "10000"
+        remaining.append(answer.headers["x-hubspot-ratelimit-remaining"])
+        now[0] += 1
+    assert remaining == ["2", "1", "0"]
+    limited = await search(http, {"limit": 1})  # the 4th within ten seconds
+    assert limited.status_code == 429
+    assert limited.json()["policyName"] == "TEN_SECONDLY_ROLLING"
+    assert limited.headers["retry-after"] == "7"  # when the first leaves the window
+    now[0] += 7
+    assert (await search(http, {"limit": 1})).status_code == 200
 
 
 # -- the adapter against the simulator ---------------------------------------------------
