@@ -373,6 +373,16 @@ def test_production_refuses_hubspot_s_sandbox_secrets_only_where_hubspot_is_the_
     )
 
 
+async def test_without_hubspot_as_the_crm_its_route_is_not_there(make_gateway, settings):
+    on_salesforce = settings.with_changes(
+        adapters={**settings.adapters.model_dump(), "crm": "salesforce"}
+    )
+    body, headers = signed_request([event("contact.deletion", 7, objectId=51)])
+    async with make_gateway(on_salesforce) as gateway:
+        response = await gateway.http.post("/webhooks/hubspot", content=body, headers=headers)
+    assert response.status_code == 404
+
+
 def test_the_contacts_a_batch_of_events_concerns():
     from gateway.webhooks import hubspot_contact_ids, hubspot_delivery_id
 

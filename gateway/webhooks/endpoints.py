@@ -1,5 +1,5 @@
-"""POST /webhooks/square, /webhooks/shopify and /webhooks/hubspot: signed deliveries that
-invalidate cached customer profiles.
+"""POST /webhooks/square, /webhooks/shopify and /webhooks/hubspot (when HubSpot is the CRM):
+signed deliveries that invalidate cached customer profiles.
 
 Each request: the raw body is read once, capped (413); the signature is checked on exactly
 those bytes before anything is parsed (401, nothing applied); the delivery id is recorded so
@@ -80,6 +80,12 @@ async def shopify_webhook(request: Request) -> Response:
 
 
 async def hubspot_webhook(request: Request) -> Response:
+    services: Services = request.app.state.services
+    if services.settings.adapters.crm != "hubspot":
+        # no HubSpot account behind this gateway: its client secret is the sandbox's, so a
+        # signed request would prove nothing (and cost CRM reads); the route is not there
+        return _error(404, "not found")
+
     async def handle(config: WebhookSettings, body: bytes) -> tuple[str, set[str]]:
         hubspot.verify_hubspot_v3(
             config.hubspot_client_secret.get_secret_value(),
