@@ -1,7 +1,7 @@
 """Vendor-neutral records that every adapter returns and the gateway consumes.
 
 An adapter translates its vendor's payloads into these and nothing else crosses the port:
-the gateway never sees a Square, Shopify or Salesforce shape, so a second vendor is a new
+the gateway never sees a Square, Shopify, Salesforce or HubSpot shape, so a second vendor is a new
 adapter, not a change to the resolvers.
 """
 
@@ -20,6 +20,7 @@ class System(StrEnum):
     SQUARE = "SQUARE"
     SHOPIFY = "SHOPIFY"
     SALESFORCE = "SALESFORCE"
+    HUBSPOT = "HUBSPOT"
 
 
 class PickupState(StrEnum):

@@ -17,7 +17,13 @@ from gateway.settings import Settings
 
 # The sandbox's vendors and default ports (sandbox/server.py DEFAULT_PORTS; kept literal so
 # `omnigate --help` does not import every simulator).
-SANDBOX_PORTS = {"square": 8101, "shopify": 8102, "salesforce": 8103, "identity": 8104}
+SANDBOX_PORTS = {
+    "square": 8101,
+    "shopify": 8102,
+    "salesforce": 8103,
+    "identity": 8104,
+    "hubspot": 8105,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,12 @@ def run_dev_stack(settings: Settings, data_dir: Path, *, scale: float, seed: int
     with LocalMongod(data_dir / "mongodb") as mongod:
         settings = settings.with_changes(mongodb_uri=mongod.uri)
         offers = seed_offers(settings)
-        apps = sandbox_apps(ports=sandbox_ports(settings), scale=scale, seed=seed)
+        apps = sandbox_apps(
+            ports=sandbox_ports(settings),
+            scale=scale,
+            seed=seed,
+            hubspot_webhook_target=hubspot_webhook_target(settings),
+        )
         servers = [CoServer(server_config(a.app, "127.0.0.1", a.port)) for a in apps]
         gateway = CoServer(server_config(create_app(settings), settings.host, settings.port))
         print(f"MongoDB    {mongod.uri}  (data in {data_dir / 'mongodb'})")
@@ -54,6 +59,13 @@ def seed_offers(settings: Settings) -> str:
     if code != 0:
         raise SystemExit("\n".join(problems))
     return f"{printed[-1]} ({SANDBOX_OFFERS.name})"
+
+
+def hubspot_webhook_target(settings: Settings) -> str | None:
+    """With HubSpot as the CRM, the simulator sends its contact webhooks to this gateway."""
+    if settings.adapters.crm != "hubspot":
+        return None
+    return f"http://{settings.host}:{settings.port}/webhooks/hubspot"
 
 
 def sandbox_ports(settings: Settings) -> dict[str, int]:

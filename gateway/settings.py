@@ -31,6 +31,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from commerce.cart.policy import CartMergePolicy
+from connectors.hubspot.settings import HubSpotSettings
 from connectors.resilience import ResilienceOverrides, ResilienceSettings
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.shopify.settings import ShopifySettings
@@ -89,6 +90,7 @@ class UpstreamsSettings(BaseModel):
     square: ResilienceOverrides = ResilienceOverrides()
     shopify: ResilienceOverrides = ResilienceOverrides()
     salesforce: ResilienceOverrides = ResilienceOverrides()
+    hubspot: ResilienceOverrides = ResilienceOverrides()
 
     def for_service(self, service: str) -> ResilienceSettings:
         overrides: ResilienceOverrides = getattr(self, service)
@@ -96,7 +98,7 @@ class UpstreamsSettings(BaseModel):
 
     @model_validator(mode="after")
     def _overrides_valid(self) -> UpstreamsSettings:
-        for service in ("square", "shopify", "salesforce"):
+        for service in ("square", "shopify", "salesforce", "hubspot"):
             self.for_service(service)  # raises on an out-of-bounds merge
         return self
 
@@ -128,8 +130,9 @@ class CacheSettings(BaseModel):
     profile_refresh_retry_seconds: float = Field(default=10, gt=0)
     # After a MongoDB failure, profile reads skip the cache this long before trying it again.
     profile_cache_retry_seconds: float = Field(default=5, ge=0)
-    # The CRM change poll (Salesforce has no signed webhooks). None: on outside the test
-    # environment, whose tests count every upstream call.
+    # The CRM change poll (Salesforce has no signed webhooks; HubSpot's may be lost or off,
+    # the poll is their fallback). None: on outside the test environment, whose tests count
+    # every upstream call.
     crm_poll: bool | None = None
     crm_poll_interval_seconds: float = Field(default=30, gt=0)
     # Changes this recent are asked for again at every poll (late-committing transactions).
@@ -159,6 +162,12 @@ class WebhookSettings(BaseModel):
     # exactly as in the Square subscription (scheme, host, path, any query string).
     square_notification_url: str = "http://127.0.0.1:8000/webhooks/square"
     shopify_secret: SecretStr = SecretStr("sandbox-shopify-client-secret")
+    # HubSpot signs its webhook requests (signature v3) with the app's client secret, over
+    # the URL it calls: None takes that URL from the request as it arrives, right when
+    # nothing rewrites it on the way (no proxy); behind one, the URL as in the HubSpot
+    # app's webhook settings, exactly.
+    hubspot_client_secret: SecretStr = SecretStr("sandbox-hubspot-client-secret")
+    hubspot_webhook_url: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     # How long delivery ids are remembered to drop duplicates; longer than any vendor's
     # retry schedule (Shopify: 8 tries over 4 hours; Square: up to 72 hours).
@@ -596,6 +605,7 @@ class Settings(BaseSettings):
     square: SquareSettings = SquareSettings()
     shopify: ShopifySettings = ShopifySettings()
     salesforce: SalesforceSettings = SalesforceSettings()
+    hubspot: HubSpotSettings = HubSpotSettings()
     webhooks: WebhookSettings = WebhookSettings()
     limits: LimitsSettings = LimitsSettings()
     graphql: GraphQLSettings = GraphQLSettings()
@@ -672,6 +682,15 @@ class Settings(BaseSettings):
                 OffersSettings().webhook_secret,
             ),
         }
+        if self.adapters.crm == "hubspot":  # refused only where they are used
+            sandbox["hubspot.access_token"] = (
+                self.hubspot.access_token,
+                HubSpotSettings().access_token,
+            )
+            sandbox["webhooks.hubspot_client_secret"] = (
+                self.webhooks.hubspot_client_secret,
+                WebhookSettings().hubspot_client_secret,
+            )
         placeholders = [
             name
             for name, (value, default) in sandbox.items()
@@ -728,4 +747,5 @@ def upstream_services(settings: Settings) -> dict[str, str]:
         "square": settings.square.base_url,
         "shopify": settings.shopify.base_url,
         "salesforce": settings.salesforce.login_url,
+        "hubspot": settings.hubspot.base_url,
     }

@@ -3,7 +3,7 @@ each reported as ok or as exactly what is wrong and the variables to look at.
 
 The adapters are built as the gateway builds them (no I/O), so the upstreams checked are
 the ones `serve` would call, through the same transport and resilience policy. Square,
-Shopify and Salesforce have checks (connectors/*/check.py, docs/vendors/); an upstream of
+Shopify, Salesforce and HubSpot have checks (connectors/*/check.py, docs/vendors/); an upstream of
 an adapter from another package is listed as not checked.
 """
 
@@ -18,6 +18,7 @@ import httpx
 
 from connectors.check import CheckFailed
 from connectors.http import UpstreamHttp
+from connectors.hubspot.check import check_hubspot
 from connectors.salesforce.check import check_salesforce
 from connectors.shopify.check import check_shopify
 from connectors.square.check import check_square
@@ -32,6 +33,7 @@ CHECKS: dict[str, Check] = {
     "square": lambda http, settings: check_square(http, settings.square),
     "shopify": lambda http, settings: check_shopify(http, settings.shopify),
     "salesforce": lambda http, settings: check_salesforce(http, settings.salesforce),
+    "hubspot": lambda http, settings: check_hubspot(http, settings.hubspot),
 }
 
 

@@ -19,6 +19,7 @@ class System(Enum):
     SQUARE = "SQUARE"
     SHOPIFY = "SHOPIFY"
     SALESFORCE = "SALESFORCE"
+    HUBSPOT = "HUBSPOT"
 
 
 @strawberry.type(description="An amount in one currency; `amount` is a decimal string.")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 
 from sandbox.dataset import Dataset, build_dataset
+from sandbox.hubspot import create_app as hubspot_app
 from sandbox.identity import create_app as identity_app
 from sandbox.salesforce import create_app as salesforce_app
 from sandbox.shopify import STANDARD, ThrottlePlan
@@ -18,12 +19,19 @@ AppFactory = Callable[..., Starlette]
 
 # The gateway's default settings point at these ports (connectors/*/settings.py, and the
 # `auth` issuer in gateway/settings.py for the identity provider).
-DEFAULT_PORTS = {"square": 8101, "shopify": 8102, "salesforce": 8103, "identity": 8104}
+DEFAULT_PORTS = {
+    "square": 8101,
+    "shopify": 8102,
+    "salesforce": 8103,
+    "identity": 8104,
+    "hubspot": 8105,
+}
 FACTORIES: dict[str, AppFactory] = {
     "square": square_app,
     "shopify": shopify_app,
     "salesforce": salesforce_app,
     "identity": identity_app,
+    "hubspot": hubspot_app,
 }
 
 
@@ -47,15 +55,20 @@ def sandbox_apps(
     seed: int = 42,
     dataset: Dataset | None = None,
     shopify_plan: ThrottlePlan = STANDARD,
+    hubspot_webhook_target: str | None = None,
 ) -> list[SandboxApp]:
     """One app per vendor over one shared dataset.
 
     Shopify throttles by query cost as the real one does on `shopify_plan`; tests and
-    benchmarks that are not about throttling pass `UNTHROTTLED`.
+    benchmarks that are not about throttling pass `UNTHROTTLED`. HubSpot sends its signed
+    contact webhooks to `hubspot_webhook_target` (a gateway's /webhooks/hubspot), if given.
     """
     chosen = {**DEFAULT_PORTS, **(ports or {})}
     data = dataset or build_dataset(scale, seed)
-    options: dict[str, dict[str, object]] = {"shopify": {"plan": shopify_plan}}
+    options: dict[str, dict[str, object]] = {
+        "shopify": {"plan": shopify_plan},
+        "hubspot": {"webhook_target": hubspot_webhook_target},
+    }
     apps = []
     for vendor, factory in FACTORIES.items():
         url = f"http://{host}:{chosen[vendor]}"

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,8 @@ from gateway.app import create_app
 from gateway.local_mongod import LocalMongod, free_port
 from gateway.serving import CoServer, server_config
 from gateway.settings import Environment, Settings
-from sandbox.dataset import Dataset, build_dataset
+from sandbox.dataset import CrmContact, Dataset, build_dataset
+from sandbox.hubspot import hubspot_contacts
 from sandbox.identity import SANDBOX_AUDIENCE, TOKEN_PATH, KeyRing
 from sandbox.server import UNTHROTTLED, SandboxApp, sandbox_apps
 
@@ -95,7 +96,8 @@ def dataset() -> Dataset:
 
 @pytest.fixture(scope="session")
 def sandbox(dataset: Dataset) -> Iterator[Sandbox]:
-    ports = {vendor: free_port() for vendor in ("square", "shopify", "salesforce", "identity")}
+    vendors = ("square", "shopify", "salesforce", "identity", "hubspot")
+    ports = {vendor: free_port() for vendor in vendors}
     apps = sandbox_apps("127.0.0.1", ports, dataset=dataset, shopify_plan=UNTHROTTLED)
     servers = [CoServer(server_config(a.app, "127.0.0.1", a.port)) for a in apps]
     thread = threading.Thread(target=_serve_in_thread, args=(servers,), daemon=True)
@@ -133,7 +135,67 @@ def sandbox_settings(mongod: LocalMongod, sandbox: Sandbox) -> Settings:
         square={"base_url": sandbox.url("square")},
         shopify={"base_url": sandbox.url("shopify")},
         salesforce={"login_url": sandbox.url("salesforce")},
+        hubspot={"base_url": sandbox.url("hubspot")},
         auth={"issuer": sandbox.url("identity")},
+    )
+
+
+@dataclass(frozen=True)
+class Crm:
+    """One CRM adapter and its simulator. Tests at the CRM level take the `crm` fixture and
+    run once per CRM (tests/test_customers.py, tests/test_profile_hubspot.py): the same
+    seeded person is one `CrmContact` of the dataset, known to each CRM by its own id."""
+
+    adapter: str  # OMNIGATE_ADAPTERS__CRM
+    system: str  # the system of its contacts' external refs
+    vendor: str  # the simulator's name in `sandbox`
+    ids: Mapping[str, str]  # the dataset's (Salesforce) contact id -> this CRM's
+    unknown_id: str  # an id shaped like this CRM's that names no contact
+    # what each of its simulator's calls reads: a marker of the call -> by_id or lookup
+    read_kinds: Mapping[str, str]
+    # the reads of one profile assembly for a contact with an email and a phone
+    one_assembly: Mapping[str, int]
+
+    def id_of(self, contact: CrmContact) -> str:
+        return self.ids[contact.id]
+
+    def reads(self, calls: Mapping[str, int]) -> dict[str, int]:
+        """The simulator's calls (Sandbox.calls) by what they read, tokens left out."""
+        counted = dict.fromkeys(self.one_assembly, 0)
+        for call, count in calls.items():
+            for marker, kind in self.read_kinds.items():
+                if marker in call:
+                    counted[kind] += count
+        return counted
+
+    def settings(self, settings: Settings) -> Settings:
+        adapters = settings.adapters.model_copy(update={"crm": self.adapter})
+        return settings.with_changes(adapters=adapters.model_dump())
+
+
+CRMS = ("salesforce", "hubspot")
+
+
+@pytest.fixture(scope="session", params=CRMS)
+def crm(request: pytest.FixtureRequest, dataset: Dataset) -> Crm:
+    if request.param == "salesforce":
+        return Crm(
+            "salesforce",
+            "SALESFORCE",
+            "salesforce",
+            {c.id: c.id for c in dataset.crm_contacts},
+            "0035g00000ZZZZZZZZ",
+            {"composite/sobjects/Contact": "by_id", "/query": "lookup"},
+            {"by_id": 1, "lookup": 1},  # the contact, then one SOQL query by email or phone
+        )
+    return Crm(
+        "hubspot",
+        "HUBSPOT",
+        "hubspot",
+        {c.salesforce_id: c.id for c in hubspot_contacts(dataset)},
+        "99999999999",
+        {"batch/read by id": "by_id", "batch/read by email": "lookup", "/search": "lookup"},
+        {"by_id": 1, "lookup": 2},  # the contact, then a batch read by email, a phone search
     )
 
 

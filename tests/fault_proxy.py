@@ -421,7 +421,12 @@ def proxies_in_front_of(targets: dict[str, str]) -> Iterator[dict[str, FaultProx
 
 
 # The Settings field holding each vendor's URL
-URL_SETTING = {"square": "base_url", "shopify": "base_url", "salesforce": "login_url"}
+URL_SETTING = {
+    "square": "base_url",
+    "shopify": "base_url",
+    "salesforce": "login_url",
+    "hubspot": "base_url",
+}
 
 
 def behind_proxies(settings: Any, proxies: dict[str, FaultProxy], **changes: Any) -> Any:

@@ -105,17 +105,6 @@ class HeldUpstream(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def salesforce_reads(calls: dict[str, int]) -> dict[str, int]:
-    """The CRM's data calls by kind (contacts by id, SOQL queries), tokens left out."""
-    kinds = {"composite/sobjects/Contact": "by_id", "/query": "query"}
-    counted = dict.fromkeys(kinds.values(), 0)
-    for call, count in calls.items():
-        for marker, kind in kinds.items():
-            if marker in call:
-                counted[kind] += count
-    return counted
-
-
 @contextmanager
 def mongod_of_its_own(data_dir: Path) -> Iterator[LocalMongod]:
     """A started mongod, not the session's, for a test to stop and start."""

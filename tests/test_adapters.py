@@ -304,7 +304,7 @@ def test_an_unknown_adapter_is_one_problem_naming_the_variable_and_the_known_one
 def test_serve_refuses_an_unknown_adapter_naming_installed_ones_too(install, tmp_path):
     site = install("acme-crm", ACME_ENTRY_POINTS, acme_crm=ACME_CRM)
     env = {name: value for name, value in os.environ.items() if not name.startswith("OMNIGATE_")}
-    env |= {"OMNIGATE_ADAPTERS__CRM": "hubspot", "OMNIGATE_PORT": "70000"}
+    env |= {"OMNIGATE_ADAPTERS__CRM": "pipedrive", "OMNIGATE_PORT": "70000"}
 
     result = subprocess.run(
         [sys.executable, "-m", "gateway", "serve"],
@@ -320,7 +320,7 @@ def test_serve_refuses_an_unknown_adapter_naming_installed_ones_too(install, tmp
     assert result.stderr.splitlines() == [
         "omnigate: invalid configuration (2 problems):",
         "  OMNIGATE_PORT: Input should be less than or equal to 65535 (got '70000')",
-        "  OMNIGATE_ADAPTERS__CRM: unknown adapter 'hubspot'; known: acme, salesforce",
+        "  OMNIGATE_ADAPTERS__CRM: unknown adapter 'pipedrive'; known: acme, hubspot, salesforce",
     ]
 
 

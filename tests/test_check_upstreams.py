@@ -170,3 +170,27 @@ async def test_shopify_scopes_the_app_lacks_are_named(dataset, granted, missing)
         f"the app's token lacks the access scopes {missing} (granted: {', '.join(sorted(granted))})"
     )
     assert failed.value.fields == ("access_token",)
+
+
+def test_hubspot_as_the_crm_is_checked_with_one_search(configured, capsys, monkeypatch):
+    monkeypatch.setenv("OMNIGATE_ADAPTERS__CRM", "hubspot")
+    monkeypatch.setenv("OMNIGATE_HUBSPOT__BASE_URL", configured.url("hubspot"))
+
+    code, lines = check_upstreams(capsys)
+
+    assert code == 0
+    assert set(lines) == {"square", "shopify", "hubspot"}  # Salesforce is not called
+    assert lines["hubspot"] == (
+        f"ok      {configured.url('hubspot')}: token accepted, contacts searchable with the 8 "
+        "properties omnigate reads"
+    )
+    assert configured.calls("hubspot") == {"POST /crm/v3/objects/contacts/search": 1}
+
+    monkeypatch.setenv("OMNIGATE_HUBSPOT__ACCESS_TOKEN", "pat-na1-not-the-real-one")
+    code, lines = check_upstreams(capsys)
+    assert code == 1
+    assert lines["hubspot"].startswith(
+        f"FAILED  {configured.url('hubspot')}: the credentials were refused (HTTP 401: "
+        "INVALID_AUTHENTICATION: Authentication credentials not found."
+    )
+    assert lines["hubspot"].endswith("(check OMNIGATE_HUBSPOT__ACCESS_TOKEN)")

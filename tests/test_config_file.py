@@ -259,7 +259,7 @@ CANNOT_BE_USED = [
 
 
 def test_an_unknown_adapter_chosen_in_the_file_names_its_line(monkeypatch, capsys, tmp_path):
-    write(tmp_path / "omnigate.yaml", "adapters:\n  pos: square\n  crm: hubspot\n")
+    write(tmp_path / "omnigate.yaml", "adapters:\n  pos: square\n  crm: pipedrive\n")
     monkeypatch.setenv("OMNIGATE_ADAPTERS__POS", "foo")
 
     code, _, err = run(capsys, "--config", "omnigate.yaml", "check-config")
@@ -267,7 +267,7 @@ def test_an_unknown_adapter_chosen_in_the_file_names_its_line(monkeypatch, capsy
     assert code == 1
     assert problems(err) == [
         "OMNIGATE_ADAPTERS__POS: unknown adapter 'foo'; known: square",
-        "omnigate.yaml:3: adapters.crm: unknown adapter 'hubspot'; known: salesforce",
+        "omnigate.yaml:3: adapters.crm: unknown adapter 'pipedrive'; known: hubspot, salesforce",
     ]
 
 

@@ -1,7 +1,8 @@
 """The merged customer profile, its cache in MongoDB, and orders across channels.
 
 Read as staff (`customer(id:)` is staff-only; tests/test_auth_customers.py holds who may
-read what) and, for a customer's own profile, through `me`.
+read what) and, for a customer's own profile, through `me`. Every test runs once per CRM
+(the `crm` fixture, tests/conftest.py): Salesforce and HubSpot, over the same people.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from conftest import bearer
+from conftest import Crm, bearer
 from profile_support import PROFILE
 
+from gateway.settings import Settings
 from sandbox.dataset import Dataset
 
 ORDERS = """
@@ -27,6 +29,12 @@ query ($id: ID!, $first: Int!, $after: String) {
   }
 }
 """
+
+
+@pytest.fixture
+def settings(settings: Settings, crm: Crm) -> Settings:
+    """This module's gateways read profiles from the CRM under test."""
+    return crm.settings(settings)
 
 
 @pytest.fixture
@@ -58,9 +66,9 @@ def everywhere(dataset: Dataset):
     raise AssertionError("the dataset has no such person")
 
 
-async def test_profile_merges_crm_pos_and_online_identities(gateway, staff, everywhere):
+async def test_profile_merges_crm_pos_and_online_identities(gateway, staff, everywhere, crm):
     contact, pos, shop, account = everywhere
-    body = await gateway.query(PROFILE, {"id": contact.id}, headers=staff)
+    body = await gateway.query(PROFILE, {"id": crm.id_of(contact)}, headers=staff)
     assert "errors" not in body, body
     customer = body["data"]["customer"]
     assert customer["givenName"] == contact.first_name
@@ -69,7 +77,7 @@ async def test_profile_merges_crm_pos_and_online_identities(gateway, staff, ever
     assert customer["emailOptIn"] is (not contact.has_opted_out_of_email)
     refs = {(r["system"], r["id"]) for r in customer["externalRefs"]}
     assert refs == {
-        ("SALESFORCE", contact.id),
+        (crm.system, crm.id_of(contact)),
         ("SQUARE", pos.id),
         ("SHOPIFY", f"gid://shopify/Customer/{shop.id}"),
     }
@@ -78,36 +86,37 @@ async def test_profile_merges_crm_pos_and_online_identities(gateway, staff, ever
 
 
 async def test_second_read_within_the_ttl_makes_no_upstream_call(
-    gateway, sandbox, staff, everywhere
+    gateway, sandbox, staff, everywhere, crm
 ):
-    contact = everywhere[0]
-    first = await gateway.query(PROFILE, {"id": contact.id}, headers=staff)
-    assert sandbox.total_calls("salesforce") >= 1
+    contact_id = crm.id_of(everywhere[0])
+    first = await gateway.query(PROFILE, {"id": contact_id}, headers=staff)
+    assert sandbox.total_calls(crm.vendor) >= 1
     sandbox.reset_calls()
-    second = await gateway.query(PROFILE, {"id": contact.id}, headers=staff)
+    second = await gateway.query(PROFILE, {"id": contact_id}, headers=staff)
     assert second == first
-    assert sandbox.total_calls("salesforce") == 0
+    assert sandbox.total_calls(crm.vendor) == 0
     assert sandbox.total_calls("square") == 0
     assert sandbox.total_calls("shopify") == 0
 
 
-async def test_unknown_customer_is_null_for_staff(gateway, staff):
-    body = await gateway.query(PROFILE, {"id": "0035g00000ZZZZZZZZ"}, headers=staff)
+async def test_unknown_customer_is_null_for_staff(gateway, staff, crm):
+    body = await gateway.query(PROFILE, {"id": crm.unknown_id}, headers=staff)
     assert body == {"data": {"customer": None}}
 
 
-async def test_me_is_the_same_merged_profile_as_staff_see(gateway, tokens, staff, everywhere):
-    contact = everywhere[0]
-    as_staff = await gateway.query(PROFILE, {"id": contact.id}, headers=staff)
+async def test_me_is_the_same_merged_profile_as_staff_see(gateway, tokens, staff, everywhere, crm):
+    contact_id = crm.id_of(everywhere[0])
+    as_staff = await gateway.query(PROFILE, {"id": contact_id}, headers=staff)
     me = PROFILE.replace("query ($id: ID!)", "query").replace("customer(id: $id)", "me")
-    own = await gateway.query(me, headers=bearer(tokens.customer(contact.id)))
+    own = await gateway.query(me, headers=bearer(tokens.customer(contact_id)))
     assert own == {"data": {"me": as_staff["data"]["customer"]}}
 
 
 async def test_orders_are_one_newest_first_stream_across_channels(
-    gateway, dataset, staff, everywhere
+    gateway, dataset, staff, everywhere, crm
 ):
     contact, pos, shop, _ = everywhere
+    contact_id = crm.id_of(contact)
     expected = {o.id for o in dataset.pos_orders if o.customer_id == pos.id} | {
         f"gid://shopify/Order/{o.id}" for o in dataset.online_orders if o.customer_id == shop.id
     }
@@ -115,7 +124,7 @@ async def test_orders_are_one_newest_first_stream_across_channels(
     after = None
     while True:
         body = await gateway.query(
-            ORDERS, {"id": contact.id, "first": 2, "after": after}, headers=staff
+            ORDERS, {"id": contact_id, "first": 2, "after": after}, headers=staff
         )
         assert "errors" not in body, body
         page = body["data"]["customer"]["orders"]
@@ -165,10 +174,11 @@ async def all_orders(gateway, staff, contact_id, channel, after=None, first=2):
     ("ONLINE", "shopify", "square"),
 ])  # fmt: skip
 async def test_the_channel_filter_keeps_one_channel_across_pages(
-    gateway, sandbox, dataset, staff, everywhere, channel, asked, not_asked
+    gateway, sandbox, dataset, staff, everywhere, channel, asked, not_asked, crm
 ):
     contact, pos, shop, _ = everywhere
-    await gateway.query(PROFILE, {"id": contact.id}, headers=staff)  # profile cached
+    contact_id = crm.id_of(contact)
+    await gateway.query(PROFILE, {"id": contact_id}, headers=staff)  # profile cached
     expected = (
         {o.id for o in dataset.pos_orders if o.customer_id == pos.id}
         if channel == "STORE"
@@ -177,7 +187,7 @@ async def test_the_channel_filter_keeps_one_channel_across_pages(
         }
     )
     sandbox.reset_calls()
-    seen = await all_orders(gateway, staff, contact.id, channel)
+    seen = await all_orders(gateway, staff, contact_id, channel)
     assert [order["id"] for order in seen]
     assert {order["id"] for order in seen} == expected
     assert len(seen) == len(expected)
@@ -188,28 +198,30 @@ async def test_the_channel_filter_keeps_one_channel_across_pages(
     assert sandbox.total_calls(not_asked) == 0
 
 
-async def test_a_cursor_of_the_merged_stream_continues_a_filtered_one(gateway, staff, everywhere):
-    contact = everywhere[0]
-    merged = await all_orders(gateway, staff, contact.id, None, first=100)
+async def test_a_cursor_of_the_merged_stream_continues_a_filtered_one(
+    gateway, staff, everywhere, crm
+):
+    contact_id = crm.id_of(everywhere[0])
+    merged = await all_orders(gateway, staff, contact_id, None, first=100)
     body = await gateway.query(
-        ORDERS_IN, {"id": contact.id, "first": 3, "channel": None}, headers=staff
+        ORDERS_IN, {"id": contact_id, "first": 3, "channel": None}, headers=staff
     )
     cursor = body["data"]["customer"]["orders"]["edges"][-1]["cursor"]
     older_in_store = [o for o in merged[3:] if o["channel"] == "STORE"]
-    continued = await all_orders(gateway, staff, contact.id, "STORE", after=cursor)
+    continued = await all_orders(gateway, staff, contact_id, "STORE", after=cursor)
     assert [o["id"] for o in continued] == [o["id"] for o in older_in_store]
     # and both filters together are the merged stream, in the same order
-    both = await all_orders(gateway, staff, contact.id, "STORE") + await all_orders(
-        gateway, staff, contact.id, "ONLINE"
+    both = await all_orders(gateway, staff, contact_id, "STORE") + await all_orders(
+        gateway, staff, contact_id, "ONLINE"
     )
     both.sort(key=lambda o: o["createdAt"], reverse=True)
     assert [o["id"] for o in both] == [o["id"] for o in merged]
 
 
-async def test_a_cursor_this_api_never_gave_is_bad_user_input(gateway, staff, everywhere):
-    contact = everywhere[0]
+async def test_a_cursor_this_api_never_gave_is_bad_user_input(gateway, staff, everywhere, crm):
+    contact_id = crm.id_of(everywhere[0])
     body = await gateway.query(
-        ORDERS_IN, {"id": contact.id, "first": 2, "after": "bm90IGEgY3Vyc29y"}, headers=staff
+        ORDERS_IN, {"id": contact_id, "first": 2, "after": "bm90IGEgY3Vyc29y"}, headers=staff
     )
     assert body["data"]["customer"]["orders"] is None
     [error] = body["errors"]

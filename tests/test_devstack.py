@@ -1,5 +1,5 @@
 """`make run`'s stack (`omnigate dev`): it starts, answers (with the sandbox's promotions
-applied), and Ctrl-C leaves nothing behind."""
+applied), and Ctrl-C leaves nothing behind; with HubSpot as the CRM too."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import httpx
 from conftest import REPO_ROOT
 
 from gateway.local_mongod import free_port, pid_alive
+from gateway.settings import SANDBOX_ISSUER
+from sandbox.hubspot import hubspot_contacts
 
 
 def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset):
@@ -23,6 +25,7 @@ def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset)
         "OMNIGATE_SQUARE__BASE_URL": f"http://127.0.0.1:{free_port()}",
         "OMNIGATE_SHOPIFY__BASE_URL": f"http://127.0.0.1:{free_port()}",
         "OMNIGATE_SALESFORCE__LOGIN_URL": f"http://127.0.0.1:{free_port()}",
+        "OMNIGATE_HUBSPOT__BASE_URL": f"http://127.0.0.1:{free_port()}",
     }
     # its own process group, so Ctrl-C can reach the whole group as a terminal's does
     process = subprocess.Popen(
@@ -77,3 +80,62 @@ def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset)
     while pid_alive(mongod_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not pid_alive(mongod_pid), "mongod outlived the dev stack"
+
+
+def test_dev_stack_with_hubspot_as_the_crm_serves_me_and_delivers_its_webhooks(tmp_path, dataset):
+    """`OMNIGATE_ADAPTERS__CRM=hubspot make run`: the profile comes from the HubSpot
+    simulator, which sends its signed contact webhooks to the gateway."""
+    port, hubspot = free_port(), f"http://127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "OMNIGATE_ADAPTERS__CRM": "hubspot",
+        "OMNIGATE_PORT": str(port),
+        "OMNIGATE_SQUARE__BASE_URL": f"http://127.0.0.1:{free_port()}",
+        "OMNIGATE_SHOPIFY__BASE_URL": f"http://127.0.0.1:{free_port()}",
+        "OMNIGATE_SALESFORCE__LOGIN_URL": f"http://127.0.0.1:{free_port()}",
+        "OMNIGATE_HUBSPOT__BASE_URL": hubspot,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "dev", "--data-dir", str(tmp_path)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    contact = hubspot_contacts(dataset)[11]
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "dev stack did not become ready"
+            time.sleep(0.2)
+        issued = httpx.post(
+            f"{SANDBOX_ISSUER}/dev/token",
+            json={"kind": "customer", "subject": contact.id},
+            timeout=10,
+        )
+        headers = {"authorization": f"Bearer {issued.json()['access_token']}"}
+        me = {"query": "{ me { id givenName externalRefs { system id } } }"}
+        before = httpx.post(url + "/graphql", json=me, headers=headers, timeout=10).json()
+        assert before["data"]["me"]["givenName"] == contact.firstname
+        assert {"system": "HUBSPOT", "id": contact.id} in before["data"]["me"]["externalRefs"]
+
+        edit = f"{hubspot}/_sandbox/hubspot/contacts/{contact.id}"
+        change = httpx.post(edit, json={"firstname": "Renamed"}, timeout=10).json()
+        assert change["webhook"]["url"] == f"{url}/webhooks/hubspot"
+        assert change["webhook"]["status"] == 200  # sent, verified and applied
+        after = httpx.post(url + "/graphql", json=me, headers=headers, timeout=10).json()
+        assert after["data"]["me"]["givenName"] == "Renamed"
+
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output, output
+    assert f"sandbox    hubspot    {hubspot}" in output

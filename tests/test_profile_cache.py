@@ -1,18 +1,20 @@
 """The profile cache in MongoDB: soft TTL served as is, hard TTL gone, stale-while-revalidate
 with one refresh per customer across concurrent reads and across gateway processes, and
-invalidations never overwritten by a refresh that read before them."""
+invalidations never overwritten by a refresh that read before them. Every test runs once
+per CRM (the `crm` fixture, tests/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import bearer
+from conftest import Crm, bearer
 from profile_support import (
     ME,
     PROFILE,
@@ -20,20 +22,35 @@ from profile_support import (
     database_of,
     make_stale,
     profiles_of,
-    salesforce_reads,
     wait_for,
 )
 from pymongo import AsyncMongoClient
 
 from commerce.customers.cache import ProfileCache
 from gateway.local_mongod import free_port, mongod_binary
+from gateway.settings import Settings
 
 STALE_NAME = "Stale-Copy"
 
 
+@dataclass(frozen=True)
+class Contact:
+    """A dataset contact as the CRM under test knows it."""
+
+    id: str
+    first_name: str
+    last_modified_date: datetime
+
+
 @pytest.fixture
-def contact(dataset):
-    return dataset.crm_contacts[11]
+def settings(settings: Settings, crm: Crm) -> Settings:
+    return crm.settings(settings)
+
+
+@pytest.fixture
+def contact(dataset, crm: Crm) -> Contact:
+    found = dataset.crm_contacts[11]
+    return Contact(crm.id_of(found), found.first_name, found.last_modified_date)
 
 
 @pytest.fixture
@@ -46,17 +63,19 @@ def warning_codes(body) -> list[str]:
     return [w["code"] for w in body.get("extensions", {}).get("warnings", [])]
 
 
-async def test_a_read_within_the_soft_ttl_is_served_as_fresh(gateway, sandbox, tokens, contact):
+async def test_a_read_within_the_soft_ttl_is_served_as_fresh(
+    gateway, sandbox, tokens, contact, crm
+):
     headers = bearer(tokens.customer(contact.id))
     await gateway.query(ME, headers=headers)
     sandbox.reset_calls()
     body = await gateway.query(ME, headers=headers)
     assert body == {"data": {"me": body["data"]["me"]}}  # no errors, no warnings
-    assert sandbox.total_calls("salesforce") == 0
+    assert sandbox.total_calls(crm.vendor) == 0
 
 
 async def test_the_cached_document_holds_both_ttls_and_the_sources(
-    gateway, tokens, contact, profiles, settings
+    gateway, tokens, contact, profiles, settings, crm
 ):
     before = datetime.now(UTC)
     await gateway.query(ME, headers=bearer(tokens.customer(contact.id)))
@@ -67,13 +86,13 @@ async def test_the_cached_document_holds_both_ttls_and_the_sources(
     assert document["fresh_until"] - fetched == timedelta(seconds=cache.profile_ttl_seconds)
     assert document["expires_at"] - fetched == timedelta(seconds=cache.profile_hard_ttl_seconds)
     systems = {s["system"]: s for s in document["profile"]["sources"]}
-    assert systems["SALESFORCE"]["ids"] == [contact.id]
-    assert systems["SALESFORCE"]["updated_at"] == contact.last_modified_date
+    assert systems[crm.system]["ids"] == [contact.id]
+    assert systems[crm.system]["updated_at"] == contact.last_modified_date
     indexes = await profiles.index_information()
     assert indexes["expires_at_1"]["expireAfterSeconds"] == 0
 
 
-async def test_past_the_hard_ttl_there_is_no_copy(gateway, sandbox, tokens, contact, profiles):
+async def test_past_the_hard_ttl_there_is_no_copy(gateway, sandbox, tokens, contact, profiles, crm):
     headers = bearer(tokens.customer(contact.id))
     await gateway.query(ME, headers=headers)
     # what the TTL monitor deletes within a minute, reads already ignore
@@ -85,7 +104,7 @@ async def test_past_the_hard_ttl_there_is_no_copy(gateway, sandbox, tokens, cont
     body = await gateway.query(ME, headers=headers)
     assert body["data"]["me"]["givenName"] == contact.first_name
     assert "extensions" not in body
-    assert salesforce_reads(sandbox.calls("salesforce"))["by_id"] == 1
+    assert crm.reads(sandbox.calls(crm.vendor))["by_id"] == 1
 
 
 @pytest.fixture
@@ -179,9 +198,9 @@ async def test_past_the_soft_ttl_the_copy_is_served_and_refreshed_in_the_backgro
 
 
 async def test_fifty_concurrent_reads_of_a_stale_profile_make_one_refresh(
-    settings, make_gateway, sandbox, tokens, contact, profiles
+    settings, make_gateway, sandbox, tokens, contact, profiles, crm
 ):
-    held = HeldUpstream(sandbox.url("salesforce"))
+    held = HeldUpstream(sandbox.url(crm.vendor))
     client = httpx.AsyncClient(transport=held)
     headers = bearer(tokens.customer(contact.id))
     async with client, make_gateway(settings, http_client=client) as gateway:
@@ -205,13 +224,13 @@ async def test_fifty_concurrent_reads_of_a_stale_profile_make_one_refresh(
         # one task in this process: not fifty that the MongoDB lease then turned away
         assert await _refresh_outcomes(gateway, outcome="leased_elsewhere") == 0
 
-    assert salesforce_reads(sandbox.calls("salesforce")) == {"by_id": 1, "query": 1}
+    assert crm.reads(sandbox.calls(crm.vendor)) == crm.one_assembly
 
 
 async def test_gateways_sharing_one_mongodb_refresh_a_profile_once(
-    settings, make_gateway, sandbox, tokens, contact, profiles
+    settings, make_gateway, sandbox, tokens, contact, profiles, crm
 ):
-    held = HeldUpstream(sandbox.url("salesforce"))
+    held = HeldUpstream(sandbox.url(crm.vendor))
     headers = bearer(tokens.customer(contact.id))
     async with (
         httpx.AsyncClient(transport=held) as one_client,
@@ -242,7 +261,7 @@ async def test_gateways_sharing_one_mongodb_refresh_a_profile_once(
 
         await wait_for(one_refreshed)
 
-    assert salesforce_reads(sandbox.calls("salesforce")) == {"by_id": 1, "query": 1}
+    assert crm.reads(sandbox.calls(crm.vendor)) == crm.one_assembly
 
 
 async def test_the_refresh_lease_goes_to_exactly_one_claimant(settings, gateway, tokens, contact):
@@ -257,7 +276,7 @@ async def test_the_refresh_lease_goes_to_exactly_one_claimant(settings, gateway,
 
 
 async def test_a_refresh_that_read_before_an_invalidation_does_not_overwrite_it(
-    settings, gateway, sandbox, tokens, contact, profiles
+    settings, gateway, sandbox, tokens, contact, profiles, crm
 ):
     headers = bearer(tokens.customer(contact.id))
     await gateway.query(ME, headers=headers)
@@ -265,7 +284,7 @@ async def test_a_refresh_that_read_before_an_invalidation_does_not_overwrite_it(
     read_at = datetime.now(UTC) - timedelta(seconds=5)  # a slow refresh started back then
     async with database_of(settings) as database:
         cache = ProfileCache(database)
-        assert await cache.invalidate_by_refs("SALESFORCE", [contact.id]) == 1
+        assert await cache.invalidate_by_refs(crm.system, [contact.id]) == 1
         stale = {**document["profile"], "given_name": STALE_NAME}
         ttl = timedelta(seconds=300)
         written = await cache.put(contact.id, stale, fetched_at=read_at, soft_ttl=ttl, hard_ttl=ttl)
@@ -276,18 +295,18 @@ async def test_a_refresh_that_read_before_an_invalidation_does_not_overwrite_it(
     sandbox.reset_calls()
     body = await gateway.query(ME, headers=headers)  # invalidated: read again, at once
     assert body["data"]["me"]["givenName"] == contact.first_name
-    assert salesforce_reads(sandbox.calls("salesforce"))["by_id"] == 1
+    assert crm.reads(sandbox.calls(crm.vendor))["by_id"] == 1
     assert "invalidated_at" not in await profiles.find_one({"_id": contact.id})
 
 
-async def test_concurrent_misses_share_one_assembly(gateway, sandbox, tokens, dataset):
-    contact = dataset.crm_contacts[12]
+async def test_concurrent_misses_share_one_assembly(gateway, sandbox, tokens, dataset, crm):
+    contact_id = crm.id_of(dataset.crm_contacts[12])
     headers = bearer(tokens.staff(dataset.stores[0].id))
     bodies = await asyncio.gather(
-        *(gateway.query(PROFILE, {"id": contact.id}, headers=headers) for _ in range(10))
+        *(gateway.query(PROFILE, {"id": contact_id}, headers=headers) for _ in range(10))
     )
-    assert all(b["data"]["customer"]["id"] == contact.id for b in bodies)
-    assert salesforce_reads(sandbox.calls("salesforce"))["by_id"] == 1
+    assert all(b["data"]["customer"]["id"] == contact_id for b in bodies)
+    assert crm.reads(sandbox.calls(crm.vendor)) == crm.one_assembly
 
 
 async def _given_name_is(profiles, customer_id: str, name: str) -> bool:

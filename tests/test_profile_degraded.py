@@ -1,16 +1,17 @@
 """Degraded mode: with the CRM stopped or past its deadline (tests/fault_proxy.py in front
 of it), a cached copy is served with STALE_DATA and its age at the path of the stale
 field, until its hard TTL; with no copy the field is null with the upstream's error.
-Nothing stale is served as fresh."""
+Nothing stale is served as fresh. Every test runs once per CRM (the `crm` fixture)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import bearer
+from conftest import Crm, bearer
 from fault_proxy import Fault, FaultProxy, behind_proxies, proxies_in_front_of
 from profile_support import ME, database_of, make_stale, profiles_of, wait_for
 
@@ -25,20 +26,33 @@ RESILIENCE = {
 STALE_NAME = "Copy-Of-Before"
 
 
-@pytest.fixture(scope="module")
-def crm_proxy(sandbox) -> Iterator[FaultProxy]:
-    with proxies_in_front_of({"salesforce": sandbox.url("salesforce")}) as proxies:
-        yield proxies["salesforce"]
+@dataclass(frozen=True)
+class Contact:
+    """A dataset contact as the CRM under test knows it."""
+
+    id: str
+    first_name: str
 
 
 @pytest.fixture
-def degraded_settings(settings, crm_proxy):
+def settings(settings, crm: Crm):
+    return crm.settings(settings)
+
+
+@pytest.fixture(scope="module")
+def crm_proxy(sandbox, crm: Crm) -> Iterator[FaultProxy]:
+    with proxies_in_front_of({crm.vendor: sandbox.url(crm.vendor)}) as proxies:
+        yield proxies[crm.vendor]
+
+
+@pytest.fixture
+def degraded_settings(settings, crm_proxy, crm: Crm):
     return behind_proxies(
         settings,
-        {"salesforce": crm_proxy},
+        {crm.vendor: crm_proxy},
         # tight on the faulted CRM only: the POS and e-commerce keep their defaults, so a
         # slow first answer from them (a loaded CI machine) is not mistaken for the fault
-        upstreams={"salesforce": RESILIENCE},
+        upstreams={crm.vendor: RESILIENCE},
         request_deadline_seconds=2.0,
         cache={"profile_refresh_retry_seconds": 30},
     )
@@ -51,15 +65,16 @@ async def profiles(settings):
 
 
 @pytest.fixture
-def contact(dataset):
-    return dataset.crm_contacts[21]
+def contact(dataset, crm: Crm) -> Contact:
+    found = dataset.crm_contacts[21]
+    return Contact(crm.id_of(found), found.first_name)
 
 
 @pytest.mark.parametrize(
     "fault", [Fault.REFUSE, Fault.TIMEOUT], ids=["crm-down", "crm-past-its-deadline"]
 )
 async def test_an_invalidated_copy_is_served_stale_when_the_crm_fails(
-    degraded_settings, make_gateway, crm_proxy, tokens, contact, profiles, fault
+    degraded_settings, make_gateway, crm_proxy, tokens, contact, profiles, fault, crm
 ):
     headers = bearer(tokens.customer(contact.id))
     async with make_gateway(degraded_settings) as gateway:
@@ -79,7 +94,7 @@ async def test_an_invalidated_copy_is_served_stale_when_the_crm_fails(
     [error] = body["errors"]
     assert error["path"] == ["me"]
     assert error["extensions"]["code"] == "STALE_DATA"
-    assert error["extensions"]["service"] == "salesforce"
+    assert error["extensions"]["service"] == crm.vendor
     assert 600 <= error["extensions"]["ageSeconds"] <= 660
     assert crm_proxy.seen() >= 1  # the CRM was asked, and failed
 
@@ -116,7 +131,7 @@ async def test_stale_data_is_at_the_path_of_the_stale_field_only(
     ids=["crm-down", "crm-past-its-deadline"],
 )
 async def test_without_a_copy_the_field_is_null_with_the_upstream_error(
-    degraded_settings, make_gateway, crm_proxy, tokens, contact, fault, code
+    degraded_settings, make_gateway, crm_proxy, tokens, contact, fault, code, crm
 ):
     async with make_gateway(degraded_settings) as gateway:
         crm_proxy.set(fault)
@@ -124,7 +139,7 @@ async def test_without_a_copy_the_field_is_null_with_the_upstream_error(
     assert body["data"] == {"me": None}
     [error] = body["errors"]
     assert error["path"] == ["me"]
-    assert error["extensions"] == {"code": code, "service": "salesforce"}
+    assert error["extensions"] == {"code": code, "service": crm.vendor}
 
 
 async def test_a_copy_past_its_hard_ttl_is_never_served(
@@ -142,7 +157,7 @@ async def test_a_copy_past_its_hard_ttl_is_never_served(
 
 
 async def test_past_the_soft_ttl_a_failed_refresh_turns_revalidating_into_stale_and_back(
-    degraded_settings, make_gateway, crm_proxy, tokens, contact, profiles
+    degraded_settings, make_gateway, crm_proxy, tokens, contact, profiles, crm
 ):
     headers = bearer(tokens.customer(contact.id))
     async with make_gateway(degraded_settings) as gateway:
@@ -162,7 +177,7 @@ async def test_past_the_soft_ttl_a_failed_refresh_turns_revalidating_into_stale_
             return document.get("refresh_failure")
 
         failure = await wait_for(failure_recorded)
-        assert (failure["service"], failure["code"]) == ("salesforce", "UPSTREAM_UNAVAILABLE")
+        assert (failure["service"], failure["code"]) == (crm.vendor, "UPSTREAM_UNAVAILABLE")
 
         # 2. the copy is now known stale; no refresh is tried again during the back-off
         crm_proxy.reset_counts()
@@ -171,7 +186,7 @@ async def test_past_the_soft_ttl_a_failed_refresh_turns_revalidating_into_stale_
         [error] = second["errors"]
         assert error["path"] == ["me"]
         assert error["extensions"]["code"] == "STALE_DATA"
-        assert error["extensions"]["service"] == "salesforce"
+        assert error["extensions"]["service"] == crm.vendor
         assert error["extensions"]["ageSeconds"] >= 0
         assert crm_proxy.seen() == 0
 
@@ -218,16 +233,17 @@ async def test_a_failing_pos_on_an_invalidated_copy_is_stale_too(
 
 
 @pytest.fixture
-def store_shopper(dataset):
+def store_shopper(dataset, crm: Crm) -> Contact:
     """A contact the CRM holds once whose POS customer has receipts."""
     crm_count = Counter(c.person_key for c in dataset.crm_contacts)
     with_receipts = {o.customer_id for o in dataset.pos_orders}
     pos_people = {c.person_key for c in dataset.pos_customers if c.id in with_receipts}
-    return next(
+    found = next(
         c
         for c in dataset.crm_contacts
         if crm_count[c.person_key] == 1 and c.person_key in pos_people and c.phone
     )
+    return Contact(crm.id_of(found), found.first_name)
 
 
 async def test_a_failing_pos_nulls_the_orders_and_leaves_the_profile(

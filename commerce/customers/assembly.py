@@ -29,12 +29,13 @@ class ProfileAssembler:
     async def assemble(self, customer_id: str) -> CustomerProfile | None:
         """The merged profile, or None when the CRM knows no such contact."""
         fetched_at: dict[System, datetime] = {}
-        contacts = await _timed(
-            fetched_at, System.SALESFORCE, lambda: self._crm.customers_by_id([customer_id])
-        )
+        asked_crm_at = datetime.now(UTC)
+        contacts = await self._crm.customers_by_id([customer_id])
         contact = contacts.get(customer_id)
         if contact is None:
             return None
+        # the contact names its CRM (Salesforce, HubSpot): its version is that system's
+        fetched_at[contact.ref.system] = asked_crm_at
         email = normalise_email(contact.email)
         phone = normalise_phone(contact.phone)
         emails = [email] if email else []

@@ -37,7 +37,8 @@ from pymongo.errors import DuplicateKeyError
 
 Document = dict[str, Any]
 COLLECTION = "customer_profiles"
-SALESFORCE = "SALESFORCE"
+# the CRMs whose contact ids a profile lists in its identity conflicts
+CRM_SYSTEMS = frozenset({"SALESFORCE", "HUBSPOT"})
 
 
 class CacheLookups(Protocol):
@@ -186,7 +187,7 @@ class ProfileCache:
                 "profile.loyalty.account.id": {"$in": wanted},
             },
         ]
-        if system == SALESFORCE:
+        if system in CRM_SYSTEMS:
             holders.append({"profile.identity_conflicts.contact_ids": {"$in": wanted}})
         result = await self._collection.update_many(
             {"$or": holders}, {"$set": {"invalidated_at": datetime.now(UTC)}}

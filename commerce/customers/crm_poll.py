@@ -1,17 +1,21 @@
-"""Salesforce sends no signed webhooks for Contact changes, so the gateway polls for them.
+"""Polling the CRM for changed contacts: Salesforce sends no signed webhooks for Contact
+changes, and HubSpot's (gateway/webhooks/hubspot.py) can be lost or switched off, so the
+gateway polls for them; with HubSpot the poll is the fallback behind the webhooks.
 
 Every `interval` the process holding the `crm-contact-poll` lease asks the CRM for the
 contacts changed since the high-water mark (SOQL `LastModifiedDate >=`, connectors/
-salesforce/crm.py), marks the cached profiles holding them invalidated, and moves the mark
-on. The lease (commerce/leases.py) is renewed at every poll and lasts three intervals,
-so one pod polls and another takes over soon after it dies; the mark lives in MongoDB
-(commerce/sync_marks.py), so whichever pod polls next resumes where the last stopped.
+salesforce/crm.py; a `lastmodifieddate GTE` search, connectors/hubspot/crm.py), marks the
+cached profiles holding them invalidated, and moves the mark on. The lease
+(commerce/leases.py) is renewed at every poll and lasts three intervals, so one pod polls
+and another takes over soon after it dies; the mark lives in MongoDB (commerce/sync_marks.py),
+so whichever pod polls next resumes where the last stopped.
 
 The mark never passes `now - lag`: a Salesforce transaction can commit after a later one
-and still carry the earlier LastModifiedDate, so the most recent `lag` seconds are asked
-again at each poll. The changes read again (same contact, same LastModifiedDate) are in the
-mark's `seen` set and skipped, so a change invalidates its profile once. The SOQL bound is
-inclusive and cut to the second, which `seen` covers as well.
+and still carry the earlier LastModifiedDate, and HubSpot's search index trails its writes
+by seconds, so the most recent `lag` seconds are asked again at each poll. The changes read
+again (same contact, same change time) are in the mark's `seen` set and skipped, so a
+change invalidates its profile once. The bound is inclusive and cut to the second, which
+`seen` covers as well.
 """
 
 from __future__ import annotations
@@ -37,13 +41,19 @@ from connectors.records import CustomerIdentity, System
 log = logging.getLogger(__name__)
 
 LEASE = "crm-contact-poll"
-MARK = "salesforce.contacts"
+MARK = "salesforce.contacts"  # the Salesforce CRM's; another CRM's is mark_for(its service)
+
+
+def mark_for(service: str) -> str:
+    """The high-water mark's id for the CRM adapter of `service`: one per CRM, so switching
+    CRMs never resumes from the other's mark."""
+    return f"{service}.contacts"
 
 
 @runtime_checkable
 class ContactChanges(Protocol):
-    """The CRM adapter's change feed (SalesforceCrm); the wiring polls only a CRM adapter
-    that has one."""
+    """The CRM adapter's change feed (SalesforceCrm, HubSpotCrm); the wiring polls only a
+    CRM adapter that has one."""
 
     service: str
 
@@ -78,6 +88,7 @@ class ContactChangePoller:
         self._lease = timedelta(seconds=3 * interval_seconds)
         self._lag = lag
         self._first_lookback = first_lookback
+        self.mark = mark_for(crm.service)
 
     async def run(self) -> None:
         """Poll until cancelled; a failed poll is logged and the next one retries."""
@@ -101,16 +112,18 @@ class ContactChangePoller:
         if not await self._leases.acquire(LEASE, self.holder, self._lease):
             return None
         now = datetime.now(UTC)
-        mark = await self._marks.get(MARK) or SyncMark(since=now - self._first_lookback)
+        mark = await self._marks.get(self.mark) or SyncMark(since=now - self._first_lookback)
         changed = await self._crm.contacts_modified_since(mark.since)
         new = [
             c for c in changed if c.updated_at is None or (c.ref.id, c.updated_at) not in mark.seen
         ]
         invalidated = 0
-        if new:
-            ids = [contact.ref.id for contact in new]
-            invalidated = await self._cache.invalidate_by_refs(System.SALESFORCE.value, ids)
-        await self._marks.save(MARK, advance(mark, changed, now - self._lag))
+        by_system: dict[System, list[str]] = {}
+        for contact in new:
+            by_system.setdefault(contact.ref.system, []).append(contact.ref.id)
+        for system, ids in by_system.items():
+            invalidated += await self._cache.invalidate_by_refs(system.value, ids)
+        await self._marks.save(self.mark, advance(mark, changed, now - self._lag))
         return PollResult(changed=len(new), invalidated=invalidated)
 
     async def release(self) -> None:

@@ -37,8 +37,9 @@ from commerce.customers.profile import (
 )
 from connectors.records import CustomerIdentity, LoyaltyAccountRecord, System
 
-# Who wins a tie on updated_at (and who is asked first for a name): lower is stronger.
-SOURCE_RANK = {System.SALESFORCE: 0, System.SQUARE: 1, System.SHOPIFY: 2}
+# Who wins a tie on updated_at (and who is asked first for a name): lower is stronger. The
+# CRM ranks first whichever vendor it is (one CRM serves a gateway).
+SOURCE_RANK = {System.SALESFORCE: 0, System.HUBSPOT: 0, System.SQUARE: 1, System.SHOPIFY: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,7 @@ def _versions(
 ) -> tuple[SourceVersion, ...]:
     versions = []
     for system, identities in (
-        (System.SALESFORCE, (contact,)),
+        (contact.ref.system, (contact,)),
         (System.SQUARE, tuple(pos)),
         (System.SHOPIFY, tuple(shop)),
     ):

@@ -1,5 +1,6 @@
-"""POST /webhooks/square and POST /webhooks/shopify: signed deliveries that invalidate cached
-customer profiles, and Square's payment events that settle store orders paid at the terminal.
+"""POST /webhooks/square, /webhooks/shopify and /webhooks/hubspot (when HubSpot is the CRM):
+signed deliveries that invalidate cached customer profiles, and Square's payment events that
+settle store orders paid at the terminal.
 
 Each request: the raw body is read once, capped (413); the signature is checked on exactly
 those bytes before anything is parsed (401, nothing applied); a completed payment's order is
@@ -26,7 +27,7 @@ from connectors.errors import UpstreamError
 from connectors.records import System
 from gateway.services import Services
 from gateway.settings import WebhookSettings
-from gateway.webhooks import shopify, square
+from gateway.webhooks import hubspot, shopify, square
 from gateway.webhooks.delivery import DeliveryNotApplied, apply_delivery
 from gateway.webhooks.signing import InvalidSignature
 
@@ -40,6 +41,7 @@ def webhook_routes() -> list[BaseRoute]:
     return [
         Route("/webhooks/square", square_webhook, methods=["POST"]),
         Route("/webhooks/shopify", shopify_webhook, methods=["POST"]),
+        Route("/webhooks/hubspot", hubspot_webhook, methods=["POST"]),
     ]
 
 
@@ -90,6 +92,31 @@ async def shopify_webhook(request: Request) -> Response:
     return await _receive(request, "shopify", System.SHOPIFY, handle)
 
 
+async def hubspot_webhook(request: Request) -> Response:
+    services: Services = request.app.state.services
+    if services.settings.adapters.crm != "hubspot":
+        # no HubSpot account behind this gateway: its client secret is the sandbox's, so a
+        # signed request would prove nothing (and cost CRM reads); the route is not there
+        return _error(404, "not found")
+
+    async def handle(config: WebhookSettings, body: bytes) -> tuple[str, set[str]]:
+        hubspot.verify_hubspot_v3(
+            config.hubspot_client_secret.get_secret_value(),
+            method=request.method,
+            uri=config.hubspot_webhook_url or str(request.url),
+            body=body,
+            signature=request.headers.get(hubspot.SIGNATURE_HEADER),
+            timestamp=request.headers.get(hubspot.TIMESTAMP_HEADER),
+        )
+        events = _json_array(body)
+        delivery_id = hubspot.hubspot_delivery_id(events)
+        if delivery_id is None:
+            raise _Refused(400, "eventId missing")
+        return delivery_id, hubspot.hubspot_contact_ids(events)
+
+    return await _receive(request, "hubspot", System.HUBSPOT, handle)
+
+
 async def _receive(request: Request, vendor: str, system: System, handle: Handler) -> Response:
     services: Services = request.app.state.services
     config = services.settings.webhooks
@@ -137,6 +164,16 @@ def _json_object(body: bytes) -> dict[str, Any]:
         raise _Refused(400, "body is not JSON") from exc
     if not isinstance(document, dict):
         raise _Refused(400, "body is not a JSON object")
+    return document
+
+
+def _json_array(body: bytes) -> list[Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _Refused(400, "body is not JSON") from exc
+    if not isinstance(document, list):
+        raise _Refused(400, "body is not a JSON array of events")
     return document
 
 

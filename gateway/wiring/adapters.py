@@ -53,7 +53,10 @@ BUILTIN: Mapping[str, Mapping[str, str]] = {
     "pos": {"square": "gateway.wiring.builtin_adapters:square_pos"},
     "ecommerce": {"shopify": "gateway.wiring.builtin_adapters:shopify_ecommerce"},
     "inventory": {"square": "gateway.wiring.builtin_adapters:square_inventory"},
-    "crm": {"salesforce": "gateway.wiring.builtin_adapters:salesforce_crm"},
+    "crm": {
+        "salesforce": "gateway.wiring.builtin_adapters:salesforce_crm",
+        "hubspot": "gateway.wiring.builtin_adapters:hubspot_crm",
+    },
 }
 
 
@@ -300,7 +303,7 @@ class Upstreams:
 
 def resilience_for(settings: UpstreamsSettings, service: str) -> ResilienceSettings:
     """`OMNIGATE_UPSTREAMS__<SERVICE>__*` over `..._ALL__*` for the services that have a
-    section (square, shopify, salesforce); `all` alone for any other."""
+    section (square, shopify, salesforce, hubspot); `all` alone for any other."""
     if service != "all" and service in type(settings).model_fields:
         return settings.for_service(service)
     return settings.all

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from connectors.hubspot import HubSpotCrm
 from connectors.ports import CrmPort, EcommercePort, InventoryPort, PosPort
 from connectors.salesforce import SalesforceCrm
 from connectors.shopify import ShopifyEcommerce
@@ -39,8 +40,14 @@ def salesforce_crm(context: AdapterContext) -> SalesforceCrm:
     return SalesforceCrm(context.upstream("salesforce", salesforce.login_url), salesforce)
 
 
+def hubspot_crm(context: AdapterContext) -> HubSpotCrm:
+    hubspot = context.settings.hubspot
+    return HubSpotCrm(context.upstream("hubspot", hubspot.base_url), hubspot)
+
+
 if TYPE_CHECKING:  # each is an AdapterFactory of its port
     _pos: AdapterFactory[PosPort] = square_pos
     _inventory: AdapterFactory[InventoryPort] = square_inventory
     _ecommerce: AdapterFactory[EcommercePort] = shopify_ecommerce
     _crm: AdapterFactory[CrmPort] = salesforce_crm
+    _hubspot: AdapterFactory[CrmPort] = hubspot_crm

@@ -3,7 +3,7 @@ developer.
 
 POST /dev/token with a JSON body:
 
-    {"kind": "customer", "subject": "<CRM contact id>"}
+    {"kind": "customer", "subject": "<CRM contact id>"}  Salesforce's or HubSpot's
     {"kind": "staff", "store_id": "<store id>", "subject": "<staff id>"}      subject optional
     {"kind": "kiosk", "store_id": "<store id>", "subject": "<device id>"}     subject optional
     {"kind": "developer", "subject": "<developer id>"}                        subject optional
@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sandbox.dataset import Dataset
+from sandbox.hubspot.contacts import hubspot_contacts
 from sandbox.identity.keys import Clock, KeyRing
 
 DEFAULT_EXPIRES_IN = 3600
@@ -54,7 +55,9 @@ class Issuer:
             issuer=issuer,
             audience=audience,
             keys=keys,
-            contact_ids=frozenset(c.id for c in dataset.crm_contacts),
+            # the customer's id in whichever CRM the gateway reads: Salesforce's or HubSpot's
+            contact_ids=frozenset(c.id for c in dataset.crm_contacts)
+            | frozenset(c.id for c in hubspot_contacts(dataset)),
             store_ids=frozenset(s.id for s in dataset.stores),
             clock=clock,
         )
