@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import PyMongoError
 
 from commerce.cart.errors import CartErrorCode, CartUserError
 from commerce.cart.pricing import price_cart
@@ -31,6 +32,7 @@ from commerce.cart.store import CartStatus, FulfillmentType, StoredCart
 from commerce.checkout.store import CheckoutRecord, CheckoutState, CheckoutStore, checkout_id
 from commerce.customers.profiles import CustomerProfiles
 from commerce.keyed_locks import KeyedLocks
+from commerce.live.changes import StockChangeSink
 from commerce.offers import (
     REFUSAL_MESSAGES,
     OfferOutcome,
@@ -108,7 +110,9 @@ class CheckoutService:
         pos: PosPort,
         mongo: AsyncMongoClient[dict[str, Any]],
         default_currency: str,
+        stock_changes: StockChangeSink | None = None,
     ) -> None:
+        """`stock_changes`: told where an order took stock from, for live subscribers."""
         self._carts = carts
         self._checkouts = checkouts
         self._offers = offers
@@ -122,6 +126,7 @@ class CheckoutService:
         self._pos = pos
         self._mongo = mongo
         self._default_currency = default_currency
+        self._stock_changes = stock_changes
         self._in_flight = KeyedLocks()
 
     async def checkout(
@@ -413,8 +418,20 @@ class CheckoutService:
             return CheckoutOutcome(None, await self._carts.store.get(cart.id), [_rejected(message)])
         await self.after_upstream_order(record)
         await self._in_transaction(lambda session: self._completed(record, order, session))
+        await self._stock_moved(record)
         await self._after_order(record, order)
         return CheckoutOutcome(order, await self._carts.store.get(cart.id))
+
+    async def _stock_moved(self, record: CheckoutRecord) -> None:
+        """The order took its lines from the store (or online stock): live subscribers
+        re-read them. Best effort: the order stands whether or not they hear of it."""
+        if self._stock_changes is None:
+            return
+        skus = [line.sku for line in record.draft.lines]
+        try:
+            await self._stock_changes.stock_changed(record.draft.location_id, skus)
+        except PyMongoError as exc:
+            log.warning("checkout %s: live stock subscribers not told: %s", record.id, exc)
 
     async def _after_order(self, record: CheckoutRecord, order: OrderRecord) -> None:
         """What a completed order earns: loyalty points, referral vouchers. Each is keyed

@@ -1,5 +1,5 @@
 """POST /webhooks/square and POST /webhooks/shopify: signed deliveries that invalidate cached
-customer profiles.
+customer profiles and announce stock and product changes to live subscribers.
 
 Each request: the raw body is read once, capped (413); the signature is checked on exactly
 those bytes before anything is parsed (401, nothing applied); the delivery id is recorded so
@@ -18,17 +18,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from commerce.live.changes import ChangeKind
+from connectors.errors import UpstreamError
+from connectors.ports import InventoryItemSkus
 from connectors.records import System
 from gateway.services import Services
 from gateway.settings import WebhookSettings
 from gateway.webhooks import shopify, square
+from gateway.webhooks.catalog import (
+    AnnouncedChange,
+    shopify_product_changes,
+    square_stock_changes,
+)
 from gateway.webhooks.delivery import DeliveryNotApplied, apply_delivery
 from gateway.webhooks.signing import InvalidSignature
 
 log = logging.getLogger(__name__)
 
-# Verifies one vendor's delivery and names it: (delivery id, the vendor ids it concerns).
-Handler = Callable[[WebhookSettings, bytes], Awaitable[tuple[str, set[str]]]]
+# Verifies one vendor's delivery and names it: (delivery id, the vendor ids it concerns,
+# the catalog changes it announces).
+Handled = tuple[str, set[str], list[AnnouncedChange]]
+Handler = Callable[[WebhookSettings, bytes], Awaitable[Handled]]
 
 
 def webhook_routes() -> list[BaseRoute]:
@@ -46,7 +56,7 @@ class _Refused(Exception):
 
 
 async def square_webhook(request: Request) -> Response:
-    async def handle(config: WebhookSettings, body: bytes) -> tuple[str, set[str]]:
+    async def handle(config: WebhookSettings, body: bytes) -> Handled:
         square.verify_square(
             config.square_signature_key.get_secret_value(),
             config.square_notification_url,
@@ -57,13 +67,13 @@ async def square_webhook(request: Request) -> Response:
         delivery_id = square.square_delivery_id(event)
         if delivery_id is None:
             raise _Refused(400, "event_id missing")
-        return delivery_id, square.square_ids(event)
+        return delivery_id, square.square_ids(event), square_stock_changes(event)
 
     return await _receive(request, "square", System.SQUARE, handle)
 
 
 async def shopify_webhook(request: Request) -> Response:
-    async def handle(config: WebhookSettings, body: bytes) -> tuple[str, set[str]]:
+    async def handle(config: WebhookSettings, body: bytes) -> Handled:
         shopify.verify_shopify(
             config.shopify_secret.get_secret_value(),
             body,
@@ -73,7 +83,12 @@ async def shopify_webhook(request: Request) -> Response:
         if not delivery_id:
             raise _Refused(400, f"{shopify.WEBHOOK_ID_HEADER} missing")
         topic = request.headers.get(shopify.TOPIC_HEADER, "")
-        return delivery_id, shopify.shopify_customer_gids(topic, _json_object(body))
+        payload = _json_object(body)
+        return (
+            delivery_id,
+            shopify.shopify_customer_gids(topic, payload),
+            shopify_product_changes(topic, payload),
+        )
 
     return await _receive(request, "shopify", System.SHOPIFY, handle)
 
@@ -83,7 +98,8 @@ async def _receive(request: Request, vendor: str, system: System, handle: Handle
     config = services.settings.webhooks
     try:
         body = await _read_body(request, config.max_body_bytes)
-        delivery_id, ids = await handle(config, body)
+        delivery_id, ids, announced = await handle(config, body)
+        changes = await _catalog_changes(services, announced)
         outcome = await apply_delivery(
             deliveries=services.webhook_deliveries,
             cache=services.profile_cache,
@@ -92,6 +108,7 @@ async def _receive(request: Request, vendor: str, system: System, handle: Handle
             system=system,
             ids=ids,
             retention=timedelta(seconds=config.delivery_retention_seconds),
+            then=_recorder(services, changes) if changes else None,
         )
     except InvalidSignature as exc:
         log.warning("%s webhook refused: %s", vendor, exc)
@@ -104,6 +121,46 @@ async def _receive(request: Request, vendor: str, system: System, handle: Handle
         return _error(503, "temporarily unavailable")
     status = "duplicate" if outcome.duplicate else "applied"
     return JSONResponse({"status": status, "invalidated": outcome.invalidated})
+
+
+async def _catalog_changes(
+    services: Services, announced: list[AnnouncedChange]
+) -> list[AnnouncedChange]:
+    """The announced changes in omnigate's terms: SKUs, and None for an online (warehouse)
+    location. Square's variation ids are looked up through the inventory adapter; an
+    upstream failure is a 503, so the vendor retries the delivery."""
+    if not announced:
+        return []
+    try:
+        locations = await services.stores.all()
+        resolved = []
+        for change in announced:
+            skus: tuple[str, ...] = change.ids
+            if change.kind is ChangeKind.STOCK:
+                inventory = services.inventory
+                if not isinstance(inventory, InventoryItemSkus):
+                    continue  # another inventory adapter: its own stock is polled
+                by_item = await inventory.skus_for_items(change.ids)
+                skus = tuple(by_item[item] for item in change.ids if item in by_item)
+            location = locations.get(change.location_id or "")
+            online = location is not None and location.is_warehouse
+            resolved.append(
+                AnnouncedChange(change.kind, None if online else change.location_id, skus)
+            )
+    except UpstreamError as exc:
+        raise _Refused(503, "temporarily unavailable") from exc
+    return [change for change in resolved if change.ids]
+
+
+def _recorder(services: Services, changes: list[AnnouncedChange]) -> Callable[[], Awaitable[None]]:
+    async def record() -> None:
+        for change in changes:
+            if change.kind is ChangeKind.STOCK:
+                await services.catalog_changes.stock_changed(change.location_id, change.ids)
+            else:
+                await services.catalog_changes.product_changed(change.ids)
+
+    return record
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

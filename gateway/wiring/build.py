@@ -47,6 +47,7 @@ from gateway.settings import TRANSPORT_NAMES, Environment, HttpSettings, Setting
 from gateway.telemetry import PropagatingTransport, Tracing, mongo_listeners
 from gateway.webhooks.deliveries import WebhookDeliveries
 from gateway.wiring.adapters import Upstreams, build_adapters
+from gateway.wiring.live import LiveKit, build_live
 from gateway.wiring.offers import OffersKit, build_offers
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ async def build_services(
         event_listeners=mongo_listeners(tracing),
     )
     cart_feed: CartChangeFeed | None = None
+    live: LiveKit | None = None
     offers_kit: OffersKit | None = None
     customers: CustomerProfiles | None = None
     crm_poll: tuple[ContactChangePoller, asyncio.Task[None]] | None = None
@@ -184,6 +186,14 @@ async def build_services(
         cart_feed = CartChangeFeed(
             cart_store.collection, await_seconds=min(1.0, settings.mongodb_timeout_seconds / 2)
         )
+        live = await build_live(
+            settings,
+            database,
+            inventory=adapters.inventory,
+            ecommerce=ecommerce,
+            stores=stores,
+            recent_catalog=recent_catalog,
+        )
         crm_poll = start_crm_poll(settings, crm, profile_cache, database)
         kit.dispatcher.start()
         yield Services(
@@ -218,6 +228,8 @@ async def build_services(
                 max_quantity=cart.max_quantity_per_line,
             ),
             cart_feed=cart_feed,
+            catalog_changes=live.changes,
+            live=live.catalog,
             wishlists=WishlistService(
                 WishlistStore(database, cart.max_wishlist_items), carts, mongo
             ),
@@ -235,6 +247,7 @@ async def build_services(
                 pos=pos,
                 mongo=mongo,
                 default_currency=cart.default_currency,
+                stock_changes=live.changes,
             ),
         )
     finally:
@@ -246,6 +259,8 @@ async def build_services(
             await customers.close()
         if cart_feed is not None:
             await cart_feed.close()
+        if live is not None:
+            await live.close()
         await mongo.close()
         if http_client is None:
             await client.aclose()

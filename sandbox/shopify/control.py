@@ -3,9 +3,11 @@
     POST /_sandbox/shopify/variants/{sku}/price   {"price": "12.50"}
 
 sets the price of the variant carrying that SKU (and its `updatedAt` to now), so every
-later read (`productVariants`, `nodes`, a product's variants) shows it. Answers
-`{"sku": ..., "price": ...}`; 404 for an unknown SKU, 400 for a price that is not a
-non-negative decimal string. Under /_sandbox/: no vendor path, never counted as an API call.
+later read (`productVariants`, `nodes`, a product's variants) shows it, and sends
+`products/update` to the webhook subscriptions (sandbox/shopify/webhooks.py). Answers
+`{"sku": ..., "price": ..., "deliveries": [<status>...]}`; 404 for an unknown SKU, 400
+for a price that is not a non-negative decimal string. Under /_sandbox/: no vendor path,
+never counted as an API call.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from starlette.routing import Route
 
 from sandbox.calls import CONTROL_PREFIX
 from sandbox.shopify.store import ShopData
+from sandbox.shopify.webhooks import control_routes as webhook_routes
+from sandbox.shopify.webhooks import notify, product_resource
 
 
 async def set_price(request: Request) -> Response:
@@ -34,9 +38,13 @@ async def set_price(request: Request) -> Response:
     variant = shop.set_price(request.path_params["sku"], price)
     if variant is None:
         return JSONResponse({"error": "no variant has this SKU"}, status_code=404)
-    return JSONResponse({"sku": variant["sku"], "price": variant["price"]})
+    deliveries = await notify(request, "products/update", product_resource(variant["product"]))
+    return JSONResponse(
+        {"sku": variant["sku"], "price": variant["price"], "deliveries": deliveries}
+    )
 
 
 control_routes = [
     Route(CONTROL_PREFIX + "shopify/variants/{sku}/price", set_price, methods=["POST"]),
+    *webhook_routes,
 ]

@@ -17,6 +17,11 @@ from sandbox.square.locations import list_locations
 from sandbox.square.loyalty import search_loyalty_accounts
 from sandbox.square.loyalty_points import accumulate_loyalty_points, adjust_loyalty_points
 from sandbox.square.orders import batch_retrieve_orders, search_orders
+from sandbox.square.webhooks import (
+    control_routes,
+    create_webhook_subscription,
+    delete_webhook_subscription,
+)
 from sandbox.square.world import SquareWorld, WallClock, utc_now
 
 SANDBOX_ACCESS_TOKEN = "sandbox-square-token"
@@ -69,10 +74,22 @@ def create_app(
             square_endpoint(adjust_loyalty_points),
             methods=post,
         ),
+        Route(
+            "/v2/webhooks/subscriptions",
+            square_endpoint(create_webhook_subscription),
+            methods=post,
+        ),
+        Route(
+            "/v2/webhooks/subscriptions/{subscription_id}",
+            square_endpoint(delete_webhook_subscription),
+            methods=["DELETE"],
+        ),
+        *control_routes,
     ]
     return counted_app(
         routes,
         square=SquareWorld(dataset, wall_clock=wall_clock),
         square_gate=Gate(access_token=access_token, rate_limit=rate_limit or NoRateLimit()),
         public_url=public_url.rstrip("/"),
+        square_webhooks={},
     )
