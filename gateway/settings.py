@@ -197,6 +197,9 @@ class LiveSettings(BaseModel):
     max_lag_seconds: float = Field(default=10, gt=0)
     # changed SKUs waiting for a subscriber of a whole store's stock before it is dropped
     max_pending_skus: int = Field(default=1000, ge=1)
+    # One subscriber's messages are at least this far apart: a lone change goes out at
+    # once, a burst is gathered into one message per interval with the latest values.
+    min_message_interval_seconds: float = Field(default=0.2, ge=0)
     # how long change documents stay in `catalog_changes` (the stream, not the collection,
     # is what subscribers read)
     change_retention_seconds: int = Field(default=3600, ge=60)

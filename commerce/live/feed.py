@@ -55,6 +55,8 @@ class CatalogChangeFeed:
         self._watches: set[LiveWatch] = set()
         self._listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
+        # subscribers dropped for falling behind, since start
+        self.dropped = 0
         self._open = asyncio.Event()
         self._interrupted = False
 
@@ -89,6 +91,8 @@ class CatalogChangeFeed:
         try:
             yield watch
         finally:
+            if watch.fell_behind:
+                self.dropped += 1
             self._watches.discard(watch)
             for key in keys:
                 _discard(self._by_sku, key, watch)

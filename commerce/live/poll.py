@@ -3,7 +3,8 @@ own subscribers follow every `interval_seconds` and records a change where a val
 
 The change goes through MongoDB like any other, so every pod's subscribers of those SKUs
 hear of it; each pod polls only what its own subscribers follow, so nothing is polled
-while nobody watches. The first poll of a SKU only notes its value.
+while nobody watches. A SKU polled for the first time counts as changed: its subscriber
+read it when subscribing, before this poll, and a change in between must not be lost.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class CatalogPoller:
         for sku, quantity in now.items():
             before = self._stock_seen.get((location_id, sku))
             self._stock_seen[(location_id, sku)] = quantity
-            if before is not None and before != quantity:
+            if before != quantity:
                 moved.append(sku)
         if moved:
             await self._changes.stock_changed(location_id, moved)
@@ -89,7 +90,7 @@ class CatalogPoller:
         for sku, record in now.items():
             before = self._products_seen.get(sku)
             self._products_seen[sku] = record
-            if before is not None and before != record:
+            if before != record:
                 moved.append(sku)
         if moved:
             await self._changes.product_changed(moved)

@@ -27,6 +27,8 @@ class LiveLimits:
     max_lag_seconds: float = 10.0
     # changed SKUs waiting for a subscriber of a whole store's stock before it is dropped
     max_pending: int = 1000
+    # one subscriber's messages at least this far apart (a burst is gathered meanwhile)
+    min_interval_seconds: float = 0.2
 
 
 class LiveCatalog:
@@ -64,7 +66,7 @@ class LiveCatalog:
             return await self.reads.stock(store_id, changed)
 
         async with self.feed.subscribe(watch):
-            async for update in follow(watch, read):
+            async for update in follow(watch, read, self._limits.min_interval_seconds):
                 yield update
 
     async def products(
@@ -78,7 +80,8 @@ class LiveCatalog:
         wanted = self._checked(skus, allow_all=False)
         watch = self._watch(Interest(ChangeKind.PRODUCT, None, wanted), on_fell_behind)
         async with self.feed.subscribe(watch):
-            async for update in follow(watch, self.reads.products):
+            interval = self._limits.min_interval_seconds
+            async for update in follow(watch, self.reads.products, interval):
                 yield update
 
     def _checked(self, skus: Sequence[str] | None, *, allow_all: bool) -> frozenset[str] | None:

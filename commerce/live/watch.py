@@ -61,13 +61,10 @@ class LiveWatch:
         if self.fell_behind:
             return
         watched = self.interest.skus
-        before = len(self._dirty)
-        if watched is None:
-            self._dirty.update(skus)
-        else:
-            self._dirty.update(sku for sku in skus if sku in watched)
-        if len(self._dirty) == before:
+        wanted = set(skus) if watched is None else watched.intersection(skus)
+        if not wanted:
             return
+        self._dirty |= wanted
         sending = self._sending_since
         if len(self._dirty) > self._max_pending or (
             sending is not None and self._clock() - sending > self._max_lag

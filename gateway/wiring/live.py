@@ -83,6 +83,7 @@ async def build_live(
         max_skus=live.max_skus_per_subscription,
         max_lag_seconds=live.max_lag_seconds,
         max_pending=live.max_pending_skus,
+        min_interval_seconds=live.min_message_interval_seconds,
     )
     poll_stock = not has_webhooks(settings, settings.adapters.inventory)
     poll_products = not has_webhooks(settings, settings.adapters.ecommerce)

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.calls import CONTROL_PREFIX
-from sandbox.webhook_sender import deliver
+from sandbox.webhook_sender import deliver, sender
 
 # the app's client secret in the sandbox; the gateway's default webhook secret
 SANDBOX_CLIENT_SECRET = "sandbox-shopify-client-secret"
@@ -85,7 +85,7 @@ async def notify(request: Request, topic: str, resource: dict[str, Any]) -> list
         "x-shopify-triggered-at": resource.get("updated_at", ""),
     }
     return [
-        await deliver(address, body, headers)
+        await deliver(sender(request.app.state), address, body, headers)
         for wanted, address in list(subscriptions)
         if wanted == topic
     ]

@@ -10,15 +10,18 @@ HMAC-SHA256(signature key, notification URL + body)
 
 Test control, under /_sandbox/ (never counted as an API call):
 
-    POST /_sandbox/square/inventory  {"changes": [{"sku", "location_id", "quantity"}]}
+    POST /_sandbox/square/inventory
+         {"changes": [{"sku", "location_id", "quantity"}], "concurrency": 1}
 
 sets each IN_STOCK count as a seller's stock adjustment would, and sends one
-`inventory.count.updated` per change to every subscription that wants it, one after
-another; answers `{"deliveries": [<status>...]}` (0: the receiver was unreachable).
+`inventory.count.updated` per change to every subscription that wants it, `concurrency`
+at a time (1: one after another, in order; a vendor under load sends many at once);
+answers `{"deliveries": [<status>...]}` (0: the receiver was unreachable).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -36,7 +39,7 @@ from sandbox.calls import CONTROL_PREFIX
 from sandbox.square import shapes
 from sandbox.square.envelope import SquareApiError, invalid_request
 from sandbox.square.world import SquareWorld
-from sandbox.webhook_sender import deliver
+from sandbox.webhook_sender import deliver, sender
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 INVENTORY_COUNT_UPDATED = "inventory.count.updated"
@@ -110,12 +113,13 @@ async def set_inventory(request: Request) -> Response:
         body: Any = json.loads(await request.body() or b"{}")
         changes = body["changes"]
         wanted = [(c["sku"], c["location_id"], int(c["quantity"])) for c in changes]
-    except (ValueError, TypeError, KeyError):
+        concurrency = max(1, int(body.get("concurrency", 1)))
+    except (ValueError, TypeError, KeyError, AttributeError):
         return JSONResponse(
             {"error": 'give {"changes": [{"sku", "location_id", "quantity"}]}'}, status_code=400
         )
     world: SquareWorld = request.app.state.square
-    deliveries: list[int] = []
+    events: list[bytes] = []
     for sku, location_id, quantity in wanted:
         product = world.products_by_sku.get(str(sku).lower())
         if product is None:
@@ -125,11 +129,18 @@ async def set_inventory(request: Request) -> Response:
         counts = [c for c in world.counts_by_variation[variation_id] if c[0] != location_id]
         world.counts_by_variation[variation_id] = [*counts, (location_id, quantity, moment)]
         count = shapes.inventory_count(variation_id, location_id, quantity, moment)
-        deliveries += await _notify(request, INVENTORY_COUNT_UPDATED, "inventory_counts", [count])
-    return JSONResponse({"deliveries": deliveries})
+        events.append(_event(request, INVENTORY_COUNT_UPDATED, "inventory_counts", [count]))
+    gate = asyncio.Semaphore(concurrency)
+
+    async def send(body: bytes) -> list[int]:
+        async with gate:
+            return await _notify(request, INVENTORY_COUNT_UPDATED, body)
+
+    sent = await asyncio.gather(*(send(body) for body in events))
+    return JSONResponse({"deliveries": [status for statuses in sent for status in statuses]})
 
 
-async def _notify(request: Request, event_type: str, data_type: str, objects: Any) -> list[int]:
+def _event(request: Request, event_type: str, data_type: str, objects: Any) -> bytes:
     event_id = str(uuid.uuid4())
     event = {
         "merchant_id": shapes.MERCHANT_ID,
@@ -138,12 +149,19 @@ async def _notify(request: Request, event_type: str, data_type: str, objects: An
         "created_at": shapes.rfc3339(request.app.state.square.wall_clock()),
         "data": {"type": data_type, "id": event_id, "object": {data_type: objects}},
     }
-    body = json.dumps(event).encode()
+    return json.dumps(event).encode()
+
+
+async def _notify(request: Request, event_type: str, body: bytes) -> list[int]:
     statuses = []
     for subscription in list(_subscriptions(request).values()):
         if event_type in subscription.event_types:
             headers = {SIGNATURE_HEADER: sign(subscription, body)}
-            statuses.append(await deliver(subscription.notification_url, body, headers))
+            statuses.append(
+                await deliver(
+                    sender(request.app.state), subscription.notification_url, body, headers
+                )
+            )
     return statuses
 
 
