@@ -510,6 +510,8 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, float]] = {
     "developer": {"requests": 300, "window_seconds": 60},
     "kiosk": {"requests": 600, "window_seconds": 60},
     "staff": {"requests": 600, "window_seconds": 60},
+    # a screen reads a page of products now and then and follows the rest live
+    "display": {"requests": 300, "window_seconds": 60},
 }
 
 
@@ -525,6 +527,7 @@ class RateLimitSettings(BaseModel):
     developer: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["developer"])
     kiosk: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["kiosk"])
     staff: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["staff"])
+    display: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["display"])
     # proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; none by
     # default, so the client address is the TCP peer's
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)

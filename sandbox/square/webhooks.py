@@ -96,6 +96,18 @@ async def create_webhook_subscription(request: Request, body: dict[str, Any]) ->
     return {"subscription": payload}
 
 
+def subscribe_directly(
+    state: Any, notification_url: str, signature_key: str, event_types: tuple[str, ...]
+) -> None:
+    """A subscription made by the one running the simulator (`omnigate dev`), signed with
+    the key the gateway is configured with, as a seller copies Square's key into it."""
+    subscription_id = f"wbhk_{uuid.uuid4().hex[:24]}"
+    payload = {"id": subscription_id, "event_types": list(event_types)}
+    state.square_webhooks[subscription_id] = Subscription(
+        subscription_id, notification_url, event_types, signature_key, payload
+    )
+
+
 async def delete_webhook_subscription(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     if _subscriptions(request).pop(request.path_params["subscription_id"], None) is None:
         raise SquareApiError(404, "INVALID_REQUEST_ERROR", "NOT_FOUND", "No such subscription.")
