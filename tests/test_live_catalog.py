@@ -10,6 +10,10 @@ delivers its webhooks to it over HTTP, signed as the vendors sign them.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -339,3 +343,50 @@ async def test_bad_arguments_are_refused_with_a_code(mongod, sandbox, variables,
         message = await subscriber.first_message()
     errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
     assert [error["extensions"]["code"] for error in errors] == [code]
+
+
+async def test_a_redelivered_square_event_is_recorded_once(mongod, sandbox, dataset):
+    """Square retries with the same event_id: one change recorded, however many copies,
+    signed here with the standard library."""
+    store = store_of(dataset)
+    product = dataset.products[0]
+    port = free_port()
+    key = "redelivery-key"
+    settings = live_settings(mongod, sandbox, port, key)
+    event = {
+        "merchant_id": "M1",
+        "type": "inventory.count.updated",
+        "event_id": str(uuid.uuid4()),
+        "created_at": "2026-12-06T10:00:00Z",
+        "data": {
+            "type": "inventory_counts",
+            "id": "x",
+            "object": {
+                "inventory_counts": [
+                    {
+                        "catalog_object_id": product.square_variation_id,
+                        "catalog_object_type": "ITEM_VARIATION",
+                        "location_id": store,
+                        "quantity": "3",
+                        "state": "IN_STOCK",
+                        "calculated_at": "2026-12-06T10:00:00Z",
+                    }
+                ]
+            },
+        },
+    }
+    body = json.dumps(event).encode()
+    url = settings.webhooks.square_notification_url
+    digest = hmac.new(key.encode(), url.encode() + body, hashlib.sha256).digest()
+    headers = {
+        "content-type": "application/json",
+        "x-square-hmacsha256-signature": base64.b64encode(digest).decode(),
+    }
+    async with served(settings, port) as gateway, httpx.AsyncClient(timeout=10) as http:
+        answers = await asyncio.gather(
+            *(http.post(url, content=body, headers=headers) for _ in range(3))
+        )
+        assert sorted(a.json()["status"] for a in answers) == ["applied", "duplicate", "duplicate"]
+        changes = gateway.services.catalog_changes.collection
+        recorded = await changes.find({}, {"_id": 0, "kind": 1, "location": 1, "skus": 1}).to_list()
+        assert recorded == [{"kind": "stock", "location": store, "skus": [product.sku]}]
