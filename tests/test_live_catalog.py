@@ -289,6 +289,9 @@ async def test_a_subscriber_that_stops_reading_is_dropped_with_4008(mongod, sand
                 await asyncio.sleep(0.01)
             assert feed.dropped or any(watch.fell_behind for watch in feed.watched())
             assert await device.read_until_closed() == 4008
+            async with httpx.AsyncClient(timeout=10) as http:
+                metrics = (await http.get(f"{gateway.url}/metrics")).text
+            assert "omnigate_live_subscribers_dropped_total 1.0" in metrics
     finally:
         if device is not None:
             await device.close()

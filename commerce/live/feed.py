@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
@@ -36,6 +36,14 @@ Channel = tuple[ChangeKind, str | None]
 Listener = Callable[[ChangeKind, Sequence[str]], None]
 
 
+class LiveObserver(Protocol):
+    """What the runtime counts (its metrics): subscribers held, and those dropped."""
+
+    def live_subscribers_now(self, count: int) -> None: ...
+
+    def live_subscriber_dropped(self) -> None: ...
+
+
 class CatalogChangeFeed:
     def __init__(
         self,
@@ -44,8 +52,10 @@ class CatalogChangeFeed:
         retry_seconds: float = 1.0,
         open_timeout_seconds: float = 5.0,
         await_seconds: float = 1.0,
+        observer: LiveObserver | None = None,
     ) -> None:
         self._changes = changes
+        self._observer = observer
         self._retry_seconds = retry_seconds
         self._open_timeout_seconds = open_timeout_seconds
         self._await_ms = max(1, int(await_seconds * 1000))
@@ -88,16 +98,24 @@ class CatalogChangeFeed:
         if interest.skus is None:
             self._whole[channel].add(watch)
         self._watches.add(watch)
+        self._counted()
         try:
             yield watch
         finally:
             if watch.fell_behind:
                 self.dropped += 1
+                if self._observer is not None:
+                    self._observer.live_subscriber_dropped()
             self._watches.discard(watch)
+            self._counted()
             for key in keys:
                 _discard(self._by_sku, key, watch)
             if interest.skus is None:
                 _discard(self._whole, channel, watch)
+
+    def _counted(self) -> None:
+        if self._observer is not None:
+            self._observer.live_subscribers_now(len(self._watches))
 
     async def close(self) -> None:
         if self._task is not None:

@@ -193,6 +193,7 @@ async def build_services(
             ecommerce=ecommerce,
             stores=stores,
             recent_catalog=recent_catalog,
+            observer=metrics,
         )
         crm_poll = start_crm_poll(settings, crm, profile_cache, database)
         kit.dispatcher.start()

@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from commerce.live.changes import CatalogChanges, ChangeKind
-from commerce.live.feed import CatalogChangeFeed
+from commerce.live.feed import CatalogChangeFeed, LiveObserver
 from commerce.live.poll import CatalogPoller
 from commerce.live.reads import LiveReads
 from commerce.live.service import LiveCatalog, LiveLimits
@@ -59,6 +59,7 @@ async def build_live(
     ecommerce: EcommercePort,
     stores: StoreDirectory,
     recent_catalog: RecentCatalog,
+    observer: LiveObserver | None = None,
 ) -> LiveKit:
     live = settings.live
     changes = CatalogChanges(database, timedelta(seconds=live.change_retention_seconds))
@@ -67,7 +68,9 @@ async def build_live(
     except PyMongoError as exc:
         log.warning("could not ensure the catalog change index: %s", exc)
     feed = CatalogChangeFeed(
-        changes.collection, await_seconds=min(1.0, settings.mongodb_timeout_seconds / 2)
+        changes.collection,
+        await_seconds=min(1.0, settings.mongodb_timeout_seconds / 2),
+        observer=observer,
     )
 
     def forget(kind: ChangeKind, skus: Sequence[str]) -> None:
