@@ -108,6 +108,7 @@ async def test_an_add_and_a_checkout_make_the_round_trips_docs_cart_md_explains(
     assert new_line == (cart_write, price_and_stock + Counter({"square.catalog.search": 1}))
     assert add == (cart_write, price_and_stock)
     # placing an order: the checkout record's steps, the cart's freeze and release, the
-    # profile for the order's customer, the loyalty and promotion ledgers, the outbox
-    assert sum(checkout[0].values()) == 19, checkout[0]
+    # profile for the order's customer, the loyalty and promotion ledgers, the outbox, the
+    # stock change for live subscribers (docs/live.md)
+    assert sum(checkout[0].values()) == 20, checkout[0]
     assert sum(checkout[1].values()) == 13, checkout[1]
