@@ -8,6 +8,11 @@
 | STAFF                         | FORBIDDEN        | any customer, every read audited             |
 | ANONYMOUS (a cart token too)  | UNAUTHENTICATED  | UNAUTHENTICATED                              |
 | DEVELOPER                     | UNAUTHENTICATED  | UNAUTHENTICATED                              |
+| DISPLAY                       | FORBIDDEN        | FORBIDDEN                                    |
+
+A display (an in-store screen) reads only what a shelf shows: the root fields in
+DISPLAY_FIELDS, and live stock of its own store (or online); every other root field is
+FORBIDDEN before anything runs (engine/operation.py asks `display_refusals`).
 
 A developer token proves someone who may discover the schema, not a customer: it reaches
 customer data exactly as anonymous does. A refusal is raised before anything is fetched, so
@@ -18,7 +23,7 @@ exist.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from enum import Enum
 from typing import TypeVar
 
@@ -28,6 +33,37 @@ from commerce.principal import Principal, PrincipalKind
 
 # no customer identity, so refused as no one signed in
 NOT_A_CUSTOMER = frozenset({PrincipalKind.ANONYMOUS, PrincipalKind.DEVELOPER})
+# the root fields a DISPLAY may ask for; introspection (`__typename`...) follows its own rules
+DISPLAY_FIELDS = frozenset(
+    {
+        "Query.product",
+        "Query.products",
+        "Query.store",
+        "Query.stores",
+        "Query.offers",
+        "Subscription.stockChanged",
+        "Subscription.productChanged",
+    }
+)
+DISPLAY_REFUSED = "An in-store display reads products, stock, prices and offers of its store only."
+
+
+def display_refusals(principal: Principal, root_fields: Iterable[str]) -> list[str]:
+    """The root fields (`Type.field`) a display may not ask for; [] for any other principal."""
+    if principal.kind is not PrincipalKind.DISPLAY:
+        return []
+    return [
+        name
+        for name in root_fields
+        if name not in DISPLAY_FIELDS and not name.partition(".")[2].startswith("__")
+    ]
+
+
+def live_stock_scope(principal: Principal, store_id: str | None) -> None:
+    """A display follows the stock of its own store (or online), and no other store's."""
+    if principal.kind is PrincipalKind.DISPLAY and store_id not in (None, principal.store_id):
+        raise Forbidden("A display follows the stock of its own store only.")
+
 
 T = TypeVar("T")
 
@@ -106,10 +142,13 @@ class CustomerReadGate:
 
 
 __all__ = [
+    "DISPLAY_FIELDS",
     "CustomerAccess",
     "CustomerRead",
     "CustomerReadGate",
     "customer_read_access",
+    "display_refusals",
     "handoff_requester",
+    "live_stock_scope",
     "signed_in_customer",
 ]

@@ -20,6 +20,9 @@ class PrincipalKind(StrEnum):
     DEVELOPER = "DEVELOPER"
     KIOSK = "KIOSK"
     STAFF = "STAFF"
+    # an in-store screen: reads products, stock, prices and offers of its store, and follows
+    # their live changes; nothing else (commerce/access.py DISPLAY_FIELDS)
+    DISPLAY = "DISPLAY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +30,7 @@ class Principal:
     kind: PrincipalKind = PrincipalKind.ANONYMOUS
     # the customer id (CRM contact id) for CUSTOMER; the device, staff or developer id otherwise
     subject: str | None = None
-    # the store a KIOSK device or a STAFF member is scoped to
+    # the store a KIOSK or DISPLAY device or a STAFF member is scoped to
     store_id: str | None = None
     # the customer who identified at a kiosk (a verified hand-off token)
     handoff_customer_id: str | None = None

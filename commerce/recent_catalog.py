@@ -6,7 +6,8 @@ Every product and stock answer the request loaders get (engine/loaders.py) is re
 here for `ttl_seconds`, at most `max_skus` SKUs of each (the least recently answered
 forgotten first). Nothing serves a read from it: only a cart add or a quantity raise asks
 it, and only after the live read failed. A SKU it does not hold fails as before, with the
-upstream's error: a SKU the catalog did not name lately is never guessed. Kept per
+upstream's error: a SKU the catalog did not name lately is never guessed. A change heard
+of through the live catalog feed (a vendor webhook, an own write) forgets the SKU at once. Kept per
 process, not in MongoDB; docs/cart.md says why.
 """
 
@@ -44,6 +45,10 @@ class _Remembered(Generic[T]):
         while len(entries) > self._max:
             entries.popitem(last=False)
 
+    def forget(self, skus: Iterable[str]) -> None:
+        for sku in skus:
+            self._entries.pop(sku, None)
+
     def get_all(self, skus: Sequence[str]) -> list[T] | None:
         """Every SKU's answer if each is held and young enough; None otherwise."""
         oldest = self._clock() - self._ttl
@@ -76,6 +81,14 @@ class RecentCatalog:
     def remember_stock(self, levels: Mapping[str, list[StockLevel]]) -> None:
         """Each SKU's levels at every location, [] where none counts it (an answer too)."""
         self._stock.put_all(levels.items())
+
+    def forget_products(self, skus: Iterable[str]) -> None:
+        """A vendor said these changed: the values held are no longer the ones to fall
+        back on (commerce/live/feed.py calls this on every pod)."""
+        self._products.forget(skus)
+
+    def forget_stock(self, skus: Iterable[str]) -> None:
+        self._stock.forget(skus)
 
     def products(self, skus: Sequence[str]) -> list[ProductRecord] | None:
         """Each SKU's product as last answered, or None unless every one is held."""

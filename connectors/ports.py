@@ -125,6 +125,16 @@ class InventoryPort(Protocol):
 
 
 @runtime_checkable
+class InventoryItemSkus(Protocol):
+    """An inventory adapter whose vendor's webhooks name items by the vendor's own id (Square:
+    the catalog variation id): what the webhook receiver asks to learn the SKUs."""
+
+    async def skus_for_items(self, item_ids: Sequence[str]) -> dict[str, str]:
+        """SKU per item id the vendor knows; an unknown id is left out."""
+        ...
+
+
+@runtime_checkable
 class CrmPort(CustomerDirectory, Protocol):
     """The CRM, system of record for who a customer is."""
 

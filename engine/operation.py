@@ -32,6 +32,7 @@ from strawberry.types import ExecutionContext, StreamExecutionResult
 from strawberry.types import ExecutionResult as StreamedResult
 
 from engine.deadline import execution_deadline
+from engine.display_scope import display_refusal
 from engine.errors import shape_errors
 from engine.notices import Notices, current_notices
 
@@ -106,6 +107,12 @@ class OperationExtension(SchemaExtension):
         yield
 
     def on_execute(self) -> Iterator[None]:
+        refusal = display_refusal(self.execution_context)
+        if refusal is not None:
+            # set before execution: Strawberry then answers it and executes nothing
+            self.execution_context.result = refusal
+            yield
+            return
         with execution_deadline(self.execution_context, self._started):
             notices = Notices()
             token = current_notices.set(notices)

@@ -20,7 +20,7 @@ from gateway.local_mongod import LocalMongod
 from gateway.offers_file import apply_offers_file
 from gateway.serving import CoServer, serve_together, server_config
 from gateway.settings import Settings, upstream_services
-from gateway.wiring.sandbox import SANDBOX_OFFERS, sandbox_apps
+from gateway.wiring.sandbox import SANDBOX_OFFERS, sandbox_apps, send_webhooks_to
 
 log = logging.getLogger("omnigate.dev")
 
@@ -34,6 +34,14 @@ def run_dev_stack(settings: Settings, data_dir: Path, *, scale: float, seed: int
             scale=scale,
             seed=seed,
             hubspot_webhook_target=hubspot_webhook_target(settings),
+        )
+        # stock and price changes made in the sandbox reach live subscribers (docs/live.md)
+        hooks = settings.webhooks
+        send_webhooks_to(
+            apps,
+            square_url=hooks.square_notification_url,
+            square_key=hooks.square_signature_key.get_secret_value(),
+            shopify_url=f"http://{settings.host}:{settings.port}/webhooks/shopify",
         )
         servers = [CoServer(server_config(a.app, "127.0.0.1", a.port)) for a in apps]
         gateway = CoServer(server_config(create_app(settings), settings.host, settings.port))

@@ -98,6 +98,16 @@ class Metrics:
             registry=self.registry,
         )
         # gateway/limits/rate_limit.py and gateway/persisted (docs/security.md)
+        self.live_subscribers = Gauge(
+            "omnigate_live_subscribers",
+            "stockChanged and productChanged subscribers this process holds.",
+            registry=self.registry,
+        )
+        self.live_dropped = Counter(
+            "omnigate_live_subscribers_dropped_total",
+            "Live subscribers dropped (socket closed 4008) for falling behind.",
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             "omnigate_rate_limited_requests_total",
             "Requests refused with 429 RATE_LIMITED, by principal kind.",
@@ -140,6 +150,14 @@ class Metrics:
         latency.observe(seconds)
         if status is None or status >= 400:
             failures.inc()
+
+    # commerce.live.feed.LiveObserver
+
+    def live_subscribers_now(self, count: int) -> None:
+        self.live_subscribers.set(count)
+
+    def live_subscriber_dropped(self) -> None:
+        self.live_dropped.inc()
 
     def count_cache_lookup(self, cache: str, result: str) -> None:
         self.cache_lookups.labels(cache, result).inc()

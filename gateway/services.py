@@ -19,6 +19,8 @@ from commerce.checkout.service import CheckoutService
 from commerce.customers.cache import ProfileCache
 from commerce.customers.profiles import CustomerProfiles
 from commerce.holds.service import StockHolds
+from commerce.live.changes import CatalogChanges
+from commerce.live.service import LiveCatalog
 from commerce.offers import OffersEngine
 from commerce.offers.quotes import QuoteSigner
 from commerce.offers.referrals import Referrals
@@ -70,6 +72,10 @@ class Services:
     carts: CartService
     cart_merge: CartMerge
     cart_feed: CartChangeFeed
+    # what changed in stock and products, recorded for every pod (webhooks, own writes,
+    # the polling fallback), and `stockChanged`/`productChanged` (docs/live.md)
+    catalog_changes: CatalogChanges
+    live: LiveCatalog
     wishlists: WishlistService
     checkout: CheckoutService
     # finds checkouts nobody finished, at start-up and then on a beat (docs/payments.md)

@@ -190,6 +190,30 @@ class WebhookSettings(BaseModel):
         }
 
 
+class LiveSettings(BaseModel):
+    """`stockChanged` and `productChanged` (docs/live.md)."""
+
+    # Which vendors send their signed webhooks (inventory.count.updated from Square;
+    # products/update, inventory_levels/update from Shopify). A vendor without them is
+    # polled instead for what this pod's subscribers follow.
+    square_webhooks: bool = True
+    shopify_webhooks: bool = True
+    poll_interval_seconds: float = Field(default=15, gt=0)
+    # SKUs one subscription may follow
+    max_skus_per_subscription: int = Field(default=250, ge=1)
+    # A subscriber whose last message has not left this long (the client is not reading)
+    # while more changes come is dropped: its socket closes with 4008.
+    max_lag_seconds: float = Field(default=10, gt=0)
+    # changed SKUs waiting for a subscriber of a whole store's stock before it is dropped
+    max_pending_skus: int = Field(default=1000, ge=1)
+    # One subscriber's messages are at least this far apart: a lone change goes out at
+    # once, a burst is gathered into one message per interval with the latest values.
+    min_message_interval_seconds: float = Field(default=0.2, ge=0)
+    # how long change documents stay in `catalog_changes` (the stream, not the collection,
+    # is what subscribers read)
+    change_retention_seconds: int = Field(default=3600, ge=60)
+
+
 class CartSettings(BaseModel):
     """The omnichannel cart, wishlist and checkout (docs/cart.md)."""
 
@@ -455,13 +479,14 @@ def _origin(origin: str) -> str:
 
 
 # commerce.principal.PrincipalKind's values (importing it here would be circular)
-PrincipalKindName = Literal["ANONYMOUS", "CUSTOMER", "DEVELOPER", "KIOSK", "STAFF"]
+PrincipalKindName = Literal["ANONYMOUS", "CUSTOMER", "DEVELOPER", "KIOSK", "STAFF", "DISPLAY"]
 ALL_PRINCIPAL_KINDS: tuple[PrincipalKindName, ...] = (
     "ANONYMOUS",
     "CUSTOMER",
     "DEVELOPER",
     "KIOSK",
     "STAFF",
+    "DISPLAY",
 )
 
 
@@ -503,6 +528,8 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, float]] = {
     "developer": {"requests": 300, "window_seconds": 60},
     "kiosk": {"requests": 600, "window_seconds": 60},
     "staff": {"requests": 600, "window_seconds": 60},
+    # a screen reads a page of products now and then and follows the rest live
+    "display": {"requests": 300, "window_seconds": 60},
 }
 
 
@@ -518,6 +545,7 @@ class RateLimitSettings(BaseModel):
     developer: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["developer"])
     kiosk: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["kiosk"])
     staff: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["staff"])
+    display: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["display"])
     # proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; none by
     # default, so the client address is the TCP peer's
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
@@ -614,6 +642,7 @@ class Settings(BaseSettings):
     rate_limits: RateLimitSettings = RateLimitSettings()
     auth: AuthSettings = AuthSettings()
     cart: CartSettings = CartSettings()
+    live: LiveSettings = LiveSettings()
     offers: OffersSettings = OffersSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     # None: json in production, text elsewhere (docs/operations.md "Logs")

@@ -12,8 +12,10 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from commerce.access import DISPLAY_REFUSED, display_refusals
 from commerce.cart.changes import FeedState, FeedUnavailable
 from commerce.cart.live import follow
+from commerce.errors import Forbidden
 from engine.context import Info
 from engine.errors import PublicError
 from engine.loaders import Loaders
@@ -39,6 +41,8 @@ class CartSubscriptions:
     )
     async def cart_updated(self, info: Info, cart_id: strawberry.ID) -> AsyncGenerator[Cart, None]:
         services = info.context.services
+        if display_refusals(info.context.principal, ["Subscription.cartUpdated"]):
+            raise Forbidden(DISPLAY_REFUSED)
         if await services.carts.find(info.context.principal, cart_id) is None:
             raise PublicError("No cart with this id.", code="NOT_FOUND")
         path = info.path.as_list()

@@ -28,6 +28,7 @@ from resolvers.cart_subscriptions import CartSubscriptions
 from resolvers.checkout import CheckoutMutations
 from resolvers.customers import CustomerMutations, CustomerQueries
 from resolvers.entities import EntityKeys, checked_representation
+from resolvers.live import LiveSubscriptions
 from resolvers.offers import OfferQueries
 from resolvers.products import ProductQueries
 from resolvers.stores import StoreQueries
@@ -47,7 +48,7 @@ class Mutation(CartMutations, WishlistMutations, CheckoutMutations, CustomerMuta
 
 
 @strawberry.type
-class Subscription(CartSubscriptions):
+class Subscription(CartSubscriptions, LiveSubscriptions):
     pass
 
 

@@ -35,10 +35,11 @@ class OpeningPeriod:
 MAX_STOCK_SKUS = 50
 
 
-@strawberry.type
+@strawberry.type(description="One SKU's sellable quantity at one place (a store, or online).")
 class SkuStock:
     sku: strawberry.ID
     quantity: int
+    in_stock: bool
 
 
 @strawberry.input(description="A point on Earth in decimal degrees (WGS 84).")
@@ -75,16 +76,17 @@ class Store:
             )
         levels = await info.context.loaders.stock_by_sku.load_many(skus)
         holds = await info.context.loaders.held_by_sku.load_many(skus)
-        return [
-            SkuStock(
-                sku=sku,
-                quantity=sum(
-                    level.quantity
-                    for level in net_levels(sku_levels, sku_holds)
-                    if level.location_id == self.id
-                ),
+        quantities = [
+            sum(
+                level.quantity
+                for level in net_levels(sku_levels, sku_holds)
+                if level.location_id == self.id
             )
-            for sku, sku_levels, sku_holds in zip(skus, levels, holds, strict=True)
+            for sku_levels, sku_holds in zip(levels, holds, strict=True)
+        ]
+        return [
+            SkuStock(sku=sku, quantity=quantity, in_stock=quantity > 0)
+            for sku, quantity in zip(skus, quantities, strict=True)
         ]
 
     @classmethod

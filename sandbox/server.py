@@ -14,6 +14,7 @@ from sandbox.salesforce import create_app as salesforce_app
 from sandbox.shopify import STANDARD, ThrottlePlan
 from sandbox.shopify import create_app as shopify_app
 from sandbox.square import create_app as square_app
+from sandbox.square.webhooks import INVENTORY_COUNT_UPDATED, subscribe_directly
 
 AppFactory = Callable[..., Starlette]
 
@@ -75,3 +76,16 @@ def sandbox_apps(
         app = factory(data, public_url=url, **options.get(vendor, {}))
         apps.append(SandboxApp(vendor, chosen[vendor], url, app))
     return apps
+
+
+def send_webhooks_to(
+    apps: list[SandboxApp], *, square_url: str, square_key: str, shopify_url: str
+) -> None:
+    """Have the simulators send their stock and product webhooks to a gateway: Square's
+    `inventory.count.updated` to `square_url` signed with `square_key`, Shopify's
+    `products/update` to `shopify_url` (signed with the sandbox app's client secret)."""
+    for app in apps:
+        if app.vendor == "square":
+            subscribe_directly(app.app.state, square_url, square_key, (INVENTORY_COUNT_UPDATED,))
+        elif app.vendor == "shopify":
+            app.app.state.shopify_webhooks.append(("products/update", shopify_url))

@@ -202,9 +202,10 @@ def crm(request: pytest.FixtureRequest, dataset: Dataset) -> Crm:
 @dataclass
 class Tokens:
     """Tokens from the sandbox identity provider: `tokens.customer(contact_id)`,
-    `tokens.staff(store_id)`, `tokens.kiosk(store_id)`, `tokens.developer()` ask its dev token
-    endpoint over HTTP; `claims` and `sign` make tokens it would never issue (expired, another
-    audience...), signed with its current key unless `headers` say otherwise."""
+    `tokens.staff(store_id)`, `tokens.kiosk(store_id)`, `tokens.display(store_id)`,
+    `tokens.developer()` ask its dev token endpoint over HTTP; `claims` and `sign` make tokens
+    it would never issue (expired, another audience...), signed with its current key unless
+    `headers` say otherwise."""
 
     sandbox: Sandbox
 
@@ -229,6 +230,9 @@ class Tokens:
 
     def kiosk(self, store_id: str, device_id: str = "kiosk-0001", **body: Any) -> str:
         return self.issue("kiosk", store_id=store_id, subject=device_id, **body)
+
+    def display(self, store_id: str, device_id: str = "display-0001", **body: Any) -> str:
+        return self.issue("display", store_id=store_id, subject=device_id, **body)
 
     def developer(self, developer_id: str = "dev-0001", **body: Any) -> str:
         return self.issue("developer", subject=developer_id, **body)

@@ -46,7 +46,19 @@ HANDOFF = "kiosk_handoff"  # the kiosk Alice handed off to
 STAFF = "staff"  # staff of the store
 STAFF_ELSEWHERE = "staff_other_store"
 DEVELOPER = "developer"  # may discover the schema; reaches customer data as anonymous
-PRINCIPALS = (ANONYMOUS, GUEST, CUSTOMER, OTHER, KIOSK, HANDOFF, STAFF, STAFF_ELSEWHERE, DEVELOPER)
+DISPLAY = "display"  # an in-store screen of Alice's store: reads what a shelf shows, nothing else
+PRINCIPALS = (
+    ANONYMOUS,
+    GUEST,
+    CUSTOMER,
+    OTHER,
+    KIOSK,
+    HANDOFF,
+    STAFF,
+    STAFF_ELSEWHERE,
+    DEVELOPER,
+    DISPLAY,
+)
 
 # outcomes
 OWN = "OWN"  # reached Alice's data (or, for the guest cart, the guest's)
@@ -71,24 +83,43 @@ def row(
     staff: str,
     staff_elsewhere: str,
     developer: str,
+    display: str = "FORBIDDEN",
 ) -> dict[str, str]:
-    columns = (anonymous, guest, customer, other, kiosk, handoff, staff, staff_elsewhere, developer)
+    """`display` is FORBIDDEN unless said: a display reads only what DISPLAY_FIELDS lists."""
+    columns = (
+        anonymous,
+        guest,
+        customer,
+        other,
+        kiosk,
+        handoff,
+        staff,
+        staff_elsewhere,
+        developer,
+        display,
+    )
     return dict(zip(PRINCIPALS, columns, strict=True))
 
 
 # columns: anonymous, guest, customer (Alice), another customer, kiosk, kiosk after Alice's
-# hand-off, staff of the store, staff of another store, developer
+# hand-off, staff of the store, staff of another store, developer, display of the store
 U, F, NF = UNAUTHENTICATED, FORBIDDEN, NOT_FOUND
 CUSTOMER_READ = row(U, U, OWN, NF, F, OWN, OWN, OWN, U)
 ME_ROW = row(U, U, OWN, NONE, U, OWN, F, F, U)
 CART_OF_ALICE = row(NF, NF, OWN, NF, NF, OWN, OWN, OWN, NF)
 CART_OF_GUEST = row(NF, OWN, NF, NF, NF, NF, NF, NF, NF)
 OWN_DATA_ONLY = row(NONE, NONE, OWN, NONE, NONE, OWN, NONE, NONE, NONE)
+# what a display may read: the offers of its store (none of them Alice's own)
+OFFERS_ROW = row(NONE, NONE, OWN, NONE, NONE, OWN, NONE, NONE, NONE, NONE)
 WISHLIST_CHANGE = row(U, U, OWN, NONE, U, OWN, U, U, U)
 STAFF_ONLY = row(F, F, F, F, F, F, OWN, OWN, F)
 SIGNED_IN_CUSTOMER = row(U, U, ALLOWED, ALLOWED, U, ALLOWED, U, U, U)
 CUSTOMER_TOKEN = row(U, U, ALLOWED, ALLOWED, F, F, F, F, U)
 EVERYONE = dict.fromkeys(PRINCIPALS, PUBLIC)
+# public, yet not what a display is for
+PUBLIC_BUT_DISPLAY = {**EVERYONE, DISPLAY: FORBIDDEN}
+# another store's live stock: public, and no display's but its own store's
+OTHER_STORE_STOCK = PUBLIC_BUT_DISPLAY
 
 
 # -- the world: Alice's data, and a guest's cart ------------------------------------------------
@@ -106,6 +137,7 @@ class World:
     guest_cart_id: str
     wished: str
     sku: str
+    other_store: str
     referral_code: str
     audit: Any
     exit_stack: AsyncExitStack
@@ -170,6 +202,7 @@ async def world(gateway, settings, tokens, dataset) -> AsyncIterator[World]:
         STAFF: {"authorization": f"Bearer {tokens.staff(store)}"},
         STAFF_ELSEWHERE: {"authorization": f"Bearer {tokens.staff(other_store, 'staff-0002')}"},
         DEVELOPER: {"authorization": f"Bearer {tokens.developer()}"},
+        DISPLAY: {"authorization": f"Bearer {tokens.display(store)}"},
     }
     header_names = {
         "authorization": "authorization",
@@ -195,6 +228,7 @@ async def world(gateway, settings, tokens, dataset) -> AsyncIterator[World]:
             guest_cart_id=guest_cart_id,
             wished=wished,
             sku=sku,
+            other_store=other_store,
             referral_code=referral_code,
             audit=client[settings.mongodb_database]["audit_log"],
             exit_stack=stack,
@@ -253,6 +287,8 @@ Probe = Callable[[World, str], Awaitable[str]]
 def public(document: str, name: str, **variables: Any) -> Probe:
     async def probe(world: World, who: str) -> str:
         body = await world.query(who, document, **variables)
+        if (code := refusal(error_codes(body))) is not None:
+            return code
         assert not body.get("errors"), body
         return PUBLIC if body["data"][name] not in (None, []) else NONE
 
@@ -312,6 +348,8 @@ async def public_entities(world: World, who: str) -> str:
         {"__typename": "Store", "id": world.store},
     ]
     body = await world.query(who, document, r=representations)
+    if (code := refusal(error_codes(body))) is not None:
+        return code
     assert not body.get("errors"), body
     return (
         PUBLIC if body["data"]["_entities"] == [{"sku": world.sku}, {"id": world.store}] else NONE
@@ -461,6 +499,8 @@ async def merge_guest(world: World, who: str) -> str:
       cartMergeGuest(guestCartToken: "no-such-token") { cart { id } userErrors { code } }
     }"""
     body = await world.query(who, document)
+    if (code := refusal(error_codes(body))) is not None:
+        return code
     payload = body["data"]["cartMergeGuest"]
     codes = [e["code"] for e in payload["userErrors"]]
     return UNAUTHENTICATED if UNAUTHENTICATED in codes else ALLOWED
@@ -531,6 +571,43 @@ def cart_updated(cart_id: Callable[[World], str]) -> Probe:
     return probe
 
 
+def live(document: str, name: str, variables: Callable[[World], dict[str, Any]]) -> Probe:
+    """A live subscription's first message over graphql-transport-ws: PUBLIC when it
+    answers, or its refusal."""
+
+    async def probe(world: World, who: str) -> str:
+        url = await world.ws_url()
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
+            init = {"type": "connection_init", "payload": world.ws_payloads[who]}
+            await socket.send(json.dumps(init))
+            assert json.loads(await socket.recv())["type"] == "connection_ack"
+            request = {"query": document, "variables": variables(world)}
+            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": request}))
+            message = json.loads(await socket.recv())
+        errors = (
+            message["payload"] if message["type"] == "error" else message["payload"].get("errors")
+        )
+        if errors:
+            return refusal([e["extensions"]["code"] for e in errors]) or "ERROR"
+        return PUBLIC if message["payload"]["data"][name] else NONE
+
+    return probe
+
+
+STOCK_CHANGED = """subscription ($storeId: ID, $skus: [ID!]) {
+  stockChanged(storeId: $storeId, skus: $skus) { levels { sku quantity } }
+}"""
+PRODUCT_CHANGED = """subscription ($skus: [ID!]!) {
+  productChanged(skus: $skus) { products { sku price { amount } } }
+}"""
+stock_here = live(STOCK_CHANGED, "stockChanged", lambda w: {"storeId": w.store, "skus": [w.sku]})
+stock_online = live(STOCK_CHANGED, "stockChanged", lambda w: {"storeId": None, "skus": [w.sku]})
+stock_elsewhere = live(
+    STOCK_CHANGED, "stockChanged", lambda w: {"storeId": w.other_store, "skus": [w.sku]}
+)
+product_live = live(PRODUCT_CHANGED, "productChanged", lambda w: {"skus": [w.sku]})
+
+
 @dataclass(frozen=True)
 class Row:
     probe: Probe
@@ -550,10 +627,10 @@ MATRIX: dict[str, list[Row]] = {
     "Store.stock": [Row(stores_near, EVERYONE)],
     "Query.store": [Row(store, EVERYONE)],
     "Availability.stores": [Row(availability, EVERYONE)],
-    "Query._service": [Row(public("{ _service { sdl } }", "_service"), EVERYONE)],
+    "Query._service": [Row(public("{ _service { sdl } }", "_service"), PUBLIC_BUT_DISPLAY)],
     "Query._entities": [
         Row(customer_entity, CUSTOMER_READ),
-        Row(public_entities, EVERYONE),
+        Row(public_entities, PUBLIC_BUT_DISPLAY),
     ],
     "Query.customer": [Row(customer_by_id, CUSTOMER_READ)],
     "Customer.orders": [Row(customer_orders, CUSTOMER_READ)],
@@ -567,7 +644,7 @@ MATRIX: dict[str, list[Row]] = {
     "Cart.discounts": [Row(cart_read(alices_cart, PRICED), CART_OF_ALICE)],
     "Cart.quote": [Row(cart_read(alices_cart, PRICED), CART_OF_ALICE)],
     "Query.wishlist": [Row(wishlist, OWN_DATA_ONLY)],
-    "Query.offers": [Row(offers, OWN_DATA_ONLY)],
+    "Query.offers": [Row(offers, OFFERS_ROW)],
     "Query.referralCode": [Row(referral_code, OWN_DATA_ONLY)],
     "Mutation.cartCreate": [Row(cart_create_for_alice, STAFF_ONLY)],
     "Mutation.cartLinesAdd": [
@@ -591,6 +668,12 @@ MATRIX: dict[str, list[Row]] = {
         Row(cart_updated(alices_cart), CART_OF_ALICE),
         Row(cart_updated(guests_cart), CART_OF_GUEST),
     ],
+    "Subscription.stockChanged": [
+        Row(stock_here, EVERYONE),
+        Row(stock_online, EVERYONE),
+        Row(stock_elsewhere, OTHER_STORE_STOCK),
+    ],
+    "Subscription.productChanged": [Row(product_live, EVERYONE)],
 }
 
 
@@ -654,6 +737,9 @@ ID_INPUTS = {
     "Mutation.wishlistMoveToCart(sku)": "a product, from the caller's own wishlist",
     "Mutation.kioskHandoffCreate(storeId)": "a store: public",
     "Subscription.cartUpdated(cartId)": "a cart",
+    "Subscription.stockChanged(storeId)": "a store: public; a display follows its own only",
+    "Subscription.stockChanged(skus)": "products: public",
+    "Subscription.productChanged(skus)": "products: public",
     "CartLineInput.sku": "a product: public",
     "CartLineUpdateInput.id": "a line of a cart already authorized",
 }

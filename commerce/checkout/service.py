@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import PyMongoError
 
 from commerce.cart.errors import CartErrorCode, CartUserError
 from commerce.cart.pricing import price_cart
@@ -58,6 +59,7 @@ from commerce.checkout.store import (
 from commerce.customers.profiles import CustomerProfiles
 from commerce.holds.store import HoldKey
 from commerce.keyed_locks import KeyedLocks
+from commerce.live.changes import StockChangeSink
 from commerce.offers import (
     OffersEngine,
     RedemptionRefused,
@@ -125,7 +127,9 @@ class CheckoutService:
         payments: PaymentsPort,
         mongo: AsyncMongoClient[dict[str, Any]],
         default_currency: str,
+        stock_changes: StockChangeSink | None = None,
     ) -> None:
+        """`stock_changes`: told where an order took stock from, for live subscribers."""
         self._carts = carts
         self._checkouts = checkouts
         self._offers = offers
@@ -140,6 +144,7 @@ class CheckoutService:
         self._payments = CheckoutPayments(payments, checkouts)
         self._mongo = mongo
         self._default_currency = default_currency
+        self._stock_changes = stock_changes
         self._in_flight = KeyedLocks()
 
     async def checkout(
@@ -487,6 +492,7 @@ class CheckoutService:
             lambda session: self._completed(record, order, session, nothing_due=nothing_due)
         )
         await self._carts.holds.announce(released)
+        await self._stock_moved(record)
         await self.after_order_recorded(record)
         # the attempt as just recorded, without reading it back
         recorded = replace(
@@ -564,6 +570,17 @@ class CheckoutService:
             await self._checkouts.abandon(record.id)
             return
         await self._resume(record, cart, SalesChannel(record.channel))
+
+    async def _stock_moved(self, record: CheckoutRecord) -> None:
+        """The order took its lines from the store (or online stock): live subscribers
+        re-read them. Best effort: the order stands whether or not they hear of it."""
+        if self._stock_changes is None:
+            return
+        skus = [line.sku for line in record.draft.lines]
+        try:
+            await self._stock_changes.stock_changed(record.draft.location_id, skus)
+        except PyMongoError as exc:
+            log.warning("checkout %s: live stock subscribers not told: %s", record.id, exc)
 
     async def _after_order(self, record: CheckoutRecord, order: OrderRecord) -> None:
         """The order announced and the referral rewarded. Each is keyed by the attempt, so

@@ -39,13 +39,14 @@ def allowed_channels(principal: Principal) -> frozenset[SalesChannel]:
     """The channels this principal may price, quote, see offers or check out on.
 
     A kiosk device (also while a customer's hand-off lends it their identity) acts on KIOSK
-    and a staff member on STORE, in their own store; anyone else (a customer's own token,
-    a guest cart token, nobody) is online, on WEB or MOBILE as the client says: what an
-    anonymous caller may, so a kind not named here gets no more than that.
+    and a staff member or an in-store display on STORE, in their own store; anyone else (a
+    customer's own token, a guest cart token, nobody) is online, on WEB or MOBILE as the
+    client says: what an anonymous caller may, so a kind not named here gets no more than
+    that.
     """
     if principal.kind is PrincipalKind.KIOSK:
         return frozenset({SalesChannel.KIOSK})
-    if principal.kind is PrincipalKind.STAFF:
+    if principal.kind in (PrincipalKind.STAFF, PrincipalKind.DISPLAY):
         return frozenset({SalesChannel.STORE})
     return ONLINE
 
@@ -78,7 +79,7 @@ def permitted_channel(principal: Principal, channel: SalesChannel | None) -> Sal
 def default_channel(principal: Principal) -> SalesChannel:
     if principal.kind is PrincipalKind.KIOSK:
         return SalesChannel.KIOSK
-    if principal.kind is PrincipalKind.STAFF:
+    if principal.kind in (PrincipalKind.STAFF, PrincipalKind.DISPLAY):
         return SalesChannel.STORE
     return SalesChannel.WEB
 

@@ -101,6 +101,11 @@ class SquareInventory:
                     levels.append(_new_level((sku, location_id, quantity)))
         return levels
 
+    async def skus_for_items(self, item_ids: Sequence[str]) -> dict[str, str]:
+        """SKU per variation id (inventory.count.updated names variations), remembered as
+        every mapping is."""
+        return await self._catalog.skus(item_ids)
+
     async def _pages(
         self, variation_ids: list[str], location_ids: Sequence[str] | None
     ) -> list[list[_Count | None]]:

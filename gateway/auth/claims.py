@@ -2,9 +2,10 @@
 docs/security.md "Principals").
 
 Every token names its `role`; `sub` is the CRM contact id of a customer, the staff id of a
-staff member, the device id of a kiosk, the developer's id; staff and kiosk tokens carry the
-`store_id` they are scoped to (a developer's is ignored: it is scoped to no store). A token
-that does not say all its kind needs proves nothing and is refused.
+staff member, the device id of a kiosk or display, the developer's id; staff, kiosk and
+display tokens carry the `store_id` they are scoped to (a developer's is ignored: it is
+scoped to no store). A token that does not say all its kind needs proves nothing and is
+refused.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ ROLES = {
     "customer": PrincipalKind.CUSTOMER,
     "staff": PrincipalKind.STAFF,
     "kiosk": PrincipalKind.KIOSK,
+    "display": PrincipalKind.DISPLAY,
     "developer": PrincipalKind.DEVELOPER,
 }
 # the kinds a token scopes to one store
-STORE_SCOPED = frozenset({PrincipalKind.STAFF, PrincipalKind.KIOSK})
+STORE_SCOPED = frozenset({PrincipalKind.STAFF, PrincipalKind.KIOSK, PrincipalKind.DISPLAY})
 # ids are short; a claim longer than this is not an id we issued or could look up
 MAX_ID_LENGTH = 128
 # the registered claims a token must carry before its own claims are even looked at

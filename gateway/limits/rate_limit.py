@@ -91,7 +91,7 @@ class RateLimiter:
             return f"customer:{principal.subject}"
         if principal.kind is PrincipalKind.DEVELOPER:
             return f"developer:{principal.subject}"
-        if principal.kind in (PrincipalKind.KIOSK, PrincipalKind.STAFF):
+        if principal.kind in (PrincipalKind.KIOSK, PrincipalKind.DISPLAY, PrincipalKind.STAFF):
             # device and staff ids are the store's own: kiosk-1 may exist in every store
             return f"{principal.kind.value.lower()}:{principal.store_id}:{principal.subject}"
         peer = connection.client.host if connection.client else None

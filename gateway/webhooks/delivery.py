@@ -1,4 +1,5 @@
-"""Applying one verified delivery exactly once: record its id, then drop the profiles.
+"""Applying one verified delivery exactly once: record its id, then drop the profiles (and
+record the catalog changes it announces, for live subscribers).
 
 A repeated id is acknowledged and does nothing more. If the cache cannot be invalidated the
 record is removed again and the vendor is told to retry (503), so a MongoDB hiccup never
@@ -8,7 +9,7 @@ turns into a profile that stays stale until its TTL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -40,7 +41,10 @@ async def apply_delivery(
     system: System,
     ids: Collection[str],
     retention: timedelta,
+    then: Callable[[], Awaitable[None]] | None = None,
 ) -> DeliveryOutcome:
+    """`then`: more MongoDB work the delivery needs (recording catalog changes), undone
+    with the record if it fails, so the vendor's retry does it all again."""
     try:
         if not await deliveries.record(vendor, delivery_id, retention):
             log.info("%s webhook %s already applied", vendor, delivery_id)
@@ -49,6 +53,8 @@ async def apply_delivery(
         raise DeliveryNotApplied(str(exc)) from exc
     try:
         invalidated = await cache.invalidate_by_refs(system.value, ids)
+        if then is not None:
+            await then()
     except PyMongoError as exc:
         try:
             await deliveries.forget(vendor, delivery_id)

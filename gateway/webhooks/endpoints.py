@@ -1,6 +1,7 @@
 """POST /webhooks/square, /webhooks/shopify and /webhooks/hubspot (when HubSpot is the CRM):
-signed deliveries that invalidate cached customer profiles, and Square's payment events that
-settle store orders paid at the terminal.
+signed deliveries that invalidate cached customer profiles, settle store orders paid at the
+terminal (Square's payment events) and announce stock and product changes to live
+subscribers.
 
 Each request: the raw body is read once, capped (413); the signature is checked on exactly
 those bytes before anything is parsed (401, nothing applied); a completed payment's order is
@@ -23,18 +24,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from commerce.live.changes import ChangeKind
 from connectors.errors import UpstreamError
+from connectors.ports import InventoryItemSkus
 from connectors.records import System
 from gateway.services import Services
 from gateway.settings import WebhookSettings
 from gateway.webhooks import hubspot, shopify, square
+from gateway.webhooks.catalog import (
+    AnnouncedChange,
+    shopify_product_changes,
+    square_stock_changes,
+)
 from gateway.webhooks.delivery import DeliveryNotApplied, apply_delivery
 from gateway.webhooks.signing import InvalidSignature
 
 log = logging.getLogger(__name__)
 
-# Verifies one vendor's delivery and names it: (delivery id, the vendor ids it concerns).
-Handler = Callable[[WebhookSettings, bytes], Awaitable[tuple[str, set[str]]]]
+# Verifies one vendor's delivery and names it: (delivery id, the vendor ids it concerns,
+# the catalog changes it announces).
+Handled = tuple[str, set[str], list[AnnouncedChange]]
+Handler = Callable[[WebhookSettings, bytes], Awaitable[Handled]]
 
 
 def webhook_routes() -> list[BaseRoute]:
@@ -53,7 +63,7 @@ class _Refused(Exception):
 
 
 async def square_webhook(request: Request) -> Response:
-    async def handle(config: WebhookSettings, body: bytes) -> tuple[str, set[str]]:
+    async def handle(config: WebhookSettings, body: bytes) -> Handled:
         square.verify_square(
             config.square_signature_key.get_secret_value(),
             config.square_notification_url,
@@ -71,13 +81,13 @@ async def square_webhook(request: Request) -> Response:
                 await services.checkout.settle_store_order(paid_order)
             except (UpstreamError, PyMongoError) as exc:
                 raise DeliveryNotApplied(f"order {paid_order} not settled: {exc}") from exc
-        return delivery_id, square.square_ids(event)
+        return delivery_id, square.square_ids(event), square_stock_changes(event)
 
     return await _receive(request, "square", System.SQUARE, handle)
 
 
 async def shopify_webhook(request: Request) -> Response:
-    async def handle(config: WebhookSettings, body: bytes) -> tuple[str, set[str]]:
+    async def handle(config: WebhookSettings, body: bytes) -> Handled:
         shopify.verify_shopify(
             config.shopify_secret.get_secret_value(),
             body,
@@ -87,7 +97,12 @@ async def shopify_webhook(request: Request) -> Response:
         if not delivery_id:
             raise _Refused(400, f"{shopify.WEBHOOK_ID_HEADER} missing")
         topic = request.headers.get(shopify.TOPIC_HEADER, "")
-        return delivery_id, shopify.shopify_customer_gids(topic, _json_object(body))
+        payload = _json_object(body)
+        return (
+            delivery_id,
+            shopify.shopify_customer_gids(topic, payload),
+            shopify_product_changes(topic, payload),
+        )
 
     return await _receive(request, "shopify", System.SHOPIFY, handle)
 
@@ -112,7 +127,7 @@ async def hubspot_webhook(request: Request) -> Response:
         delivery_id = hubspot.hubspot_delivery_id(events)
         if delivery_id is None:
             raise _Refused(400, "eventId missing")
-        return delivery_id, hubspot.hubspot_contact_ids(events)
+        return delivery_id, hubspot.hubspot_contact_ids(events), []  # a CRM: no stock news
 
     return await _receive(request, "hubspot", System.HUBSPOT, handle)
 
@@ -122,7 +137,8 @@ async def _receive(request: Request, vendor: str, system: System, handle: Handle
     config = services.settings.webhooks
     try:
         body = await _read_body(request, config.max_body_bytes)
-        delivery_id, ids = await handle(config, body)
+        delivery_id, ids, announced = await handle(config, body)
+        changes = await _catalog_changes(services, announced)
         outcome = await apply_delivery(
             deliveries=services.webhook_deliveries,
             cache=services.profile_cache,
@@ -131,6 +147,7 @@ async def _receive(request: Request, vendor: str, system: System, handle: Handle
             system=system,
             ids=ids,
             retention=timedelta(seconds=config.delivery_retention_seconds),
+            then=_recorder(services, changes) if changes else None,
         )
     except InvalidSignature as exc:
         log.warning("%s webhook refused: %s", vendor, exc)
@@ -143,6 +160,46 @@ async def _receive(request: Request, vendor: str, system: System, handle: Handle
         return _error(503, "temporarily unavailable")
     status = "duplicate" if outcome.duplicate else "applied"
     return JSONResponse({"status": status, "invalidated": outcome.invalidated})
+
+
+async def _catalog_changes(
+    services: Services, announced: list[AnnouncedChange]
+) -> list[AnnouncedChange]:
+    """The announced changes in omnigate's terms: SKUs, and None for an online (warehouse)
+    location. Square's variation ids are looked up through the inventory adapter; an
+    upstream failure is a 503, so the vendor retries the delivery."""
+    if not announced:
+        return []
+    try:
+        locations = await services.stores.all()
+        resolved = []
+        for change in announced:
+            skus: tuple[str, ...] = change.ids
+            if change.kind is ChangeKind.STOCK:
+                inventory = services.inventory
+                if not isinstance(inventory, InventoryItemSkus):
+                    continue  # another inventory adapter: its own stock is polled
+                by_item = await inventory.skus_for_items(change.ids)
+                skus = tuple(by_item[item] for item in change.ids if item in by_item)
+            location = locations.get(change.location_id or "")
+            online = location is not None and location.is_warehouse
+            resolved.append(
+                AnnouncedChange(change.kind, None if online else change.location_id, skus)
+            )
+    except UpstreamError as exc:
+        raise _Refused(503, "temporarily unavailable") from exc
+    return [change for change in resolved if change.ids]
+
+
+def _recorder(services: Services, changes: list[AnnouncedChange]) -> Callable[[], Awaitable[None]]:
+    async def record() -> None:
+        for change in changes:
+            if change.kind is ChangeKind.STOCK:
+                await services.catalog_changes.stock_changed(change.location_id, change.ids)
+            else:
+                await services.catalog_changes.product_changed(change.ids)
+
+    return record
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

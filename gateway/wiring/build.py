@@ -52,6 +52,7 @@ from gateway.settings import TRANSPORT_NAMES, Environment, HttpSettings, Setting
 from gateway.telemetry import PropagatingTransport, Tracing, mongo_listeners
 from gateway.webhooks.deliveries import WebhookDeliveries
 from gateway.wiring.adapters import Upstreams, build_adapters
+from gateway.wiring.live import LiveKit, build_live
 from gateway.wiring.offers import OffersKit, build_offers
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ async def build_services(
         event_listeners=mongo_listeners(tracing),
     )
     cart_feed: CartChangeFeed | None = None
+    live: LiveKit | None = None
     offers_kit: OffersKit | None = None
     customers: CustomerProfiles | None = None
     crm_poll: tuple[ContactChangePoller, asyncio.Task[None]] | None = None
@@ -161,7 +163,23 @@ async def build_services(
         checkout_store = CheckoutStore(database, timedelta(days=cart.checkout_retention_days))
         hold_store = HoldStore(database, timedelta(seconds=cart.pickup_hold_seconds))
         await ensure_cart_indexes(cart_store, checkout_store, hold_store)
-        holds = StockHolds(hold_store, mongo, stock_changes)
+        recent_catalog = RecentCatalog(
+            ttl_seconds=settings.cache.recent_catalog_ttl_seconds,
+            max_skus=settings.cache.recent_catalog_max_skus,
+            lookups=metrics,
+        )
+        live = await build_live(
+            settings,
+            database,
+            inventory=adapters.inventory,
+            ecommerce=ecommerce,
+            stores=stores,
+            recent_catalog=recent_catalog,
+            observer=metrics,
+        )
+        # a hold taken, moved or released changes what everyone else sees: live stock
+        # subscribers hear of it (docs/live.md)
+        holds = StockHolds(hold_store, mongo, stock_changes or live.changes)
         kit = build_offers(
             settings,
             database,
@@ -178,11 +196,6 @@ async def build_services(
         audit = AuditLog(database)
         await ensure_auth_indexes(auth, audit)
         admission = await build_admission(settings, database, metrics)
-        recent_catalog = RecentCatalog(
-            ttl_seconds=settings.cache.recent_catalog_ttl_seconds,
-            max_skus=settings.cache.recent_catalog_max_skus,
-            lookups=metrics,
-        )
         carts = CartService(
             cart_store,
             kit.engine,
@@ -215,6 +228,7 @@ async def build_services(
             payments=payments,
             mongo=mongo,
             default_currency=cart.default_currency,
+            stock_changes=live.changes,
         )
         reconciler = CheckoutReconciler(
             checkout,
@@ -258,6 +272,8 @@ async def build_services(
                 holds=holds,
             ),
             cart_feed=cart_feed,
+            catalog_changes=live.changes,
+            live=live.catalog,
             wishlists=WishlistService(
                 WishlistStore(database, cart.max_wishlist_items), carts, mongo
             ),
@@ -275,6 +291,8 @@ async def build_services(
             await customers.close()
         if cart_feed is not None:
             await cart_feed.close()
+        if live is not None:
+            await live.close()
         await mongo.close()
         if http_client is None:
             await client.aclose()

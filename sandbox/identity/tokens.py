@@ -1,11 +1,12 @@
-"""The dev token endpoint: test tokens for a customer, a staff member, a kiosk device or a
-developer.
+"""The dev token endpoint: test tokens for a customer, a staff member, a kiosk or display device,
+or a developer.
 
 POST /dev/token with a JSON body:
 
     {"kind": "customer", "subject": "<CRM contact id>"}  Salesforce's or HubSpot's
     {"kind": "staff", "store_id": "<store id>", "subject": "<staff id>"}      subject optional
     {"kind": "kiosk", "store_id": "<store id>", "subject": "<device id>"}     subject optional
+    {"kind": "display", "store_id": "<store id>", "subject": "<device id>"}   subject optional
     {"kind": "developer", "subject": "<developer id>"}                        subject optional
     optional everywhere: "expires_in" (seconds, 1 to 86400; default 3600)
 
@@ -32,7 +33,7 @@ from sandbox.identity.keys import Clock, KeyRing
 
 DEFAULT_EXPIRES_IN = 3600
 MAX_EXPIRES_IN = 86400
-KINDS = ("customer", "staff", "kiosk", "developer")
+KINDS = ("customer", "staff", "kiosk", "display", "developer")
 DEFAULT_DEVELOPER = "developer-0001"
 
 

@@ -68,7 +68,7 @@ def create_app(
         Route(GRAPHQL_PATH, endpoint.handle, methods=["POST"]),
         *control_routes,
     ]
-    return counted_app(routes, shop=endpoint.data, throttle=endpoint.throttle)
+    return counted_app(routes, shop=endpoint.data, throttle=endpoint.throttle, shopify_webhooks=[])
 
 
 @lru_cache(maxsize=512)

@@ -3,9 +3,10 @@
     POST /_sandbox/shopify/variants/{sku}/price   {"price": "12.50"}
 
 sets the price of the variant carrying that SKU (and its `updatedAt` to now), so every
-later read (`productVariants`, `nodes`, a product's variants) shows it. Answers
-`{"sku": ..., "price": ...}`; 404 for an unknown SKU, 400 for a price that is not a
-non-negative decimal string.
+later read (`productVariants`, `nodes`, a product's variants) shows it, and sends
+`products/update` to the webhook subscriptions (sandbox/shopify/webhooks.py). Answers
+`{"sku": ..., "price": ..., "deliveries": [<status>...]}`; 404 for an unknown SKU, 400
+for a price that is not a non-negative decimal string.
 
     POST /_sandbox/shopify/orders/{id}/pickup   {"displayStatus": "READY_FOR_PICKUP"}
 
@@ -27,6 +28,8 @@ from starlette.routing import Route
 
 from sandbox.calls import CONTROL_PREFIX
 from sandbox.shopify.store import ShopData
+from sandbox.shopify.webhooks import control_routes as webhook_routes
+from sandbox.shopify.webhooks import notify, product_resource
 
 
 async def set_price(request: Request) -> Response:
@@ -41,7 +44,10 @@ async def set_price(request: Request) -> Response:
     variant = shop.set_price(request.path_params["sku"], price)
     if variant is None:
         return JSONResponse({"error": "no variant has this SKU"}, status_code=404)
-    return JSONResponse({"sku": variant["sku"], "price": variant["price"]})
+    deliveries = await notify(request, "products/update", product_resource(variant["product"]))
+    return JSONResponse(
+        {"sku": variant["sku"], "price": variant["price"], "deliveries": deliveries}
+    )
 
 
 PICKUP_DISPLAY_STATES = ("READY_FOR_PICKUP", "PICKED_UP")
@@ -70,4 +76,5 @@ async def mark_pickup(request: Request) -> Response:
 control_routes = [
     Route(CONTROL_PREFIX + "shopify/variants/{sku}/price", set_price, methods=["POST"]),
     Route(CONTROL_PREFIX + "shopify/orders/{id}/pickup", mark_pickup, methods=["POST"]),
+    *webhook_routes,
 ]

@@ -24,6 +24,11 @@ from sandbox.square.payments import (
     get_payment,
     list_payments,
 )
+from sandbox.square.webhooks import (
+    control_routes,
+    create_webhook_subscription,
+    delete_webhook_subscription,
+)
 from sandbox.square.world import SquareWorld, WallClock, utc_now
 
 SANDBOX_ACCESS_TOKEN = "sandbox-square-token"
@@ -85,10 +90,22 @@ def create_app(
             methods=post,
         ),
         Route("/v2/payments/{payment_id}/cancel", square_endpoint(cancel_payment), methods=post),
+        Route(
+            "/v2/webhooks/subscriptions",
+            square_endpoint(create_webhook_subscription),
+            methods=post,
+        ),
+        Route(
+            "/v2/webhooks/subscriptions/{subscription_id}",
+            square_endpoint(delete_webhook_subscription),
+            methods=["DELETE"],
+        ),
+        *control_routes,
     ]
     return counted_app(
         routes,
         square=SquareWorld(dataset, wall_clock=wall_clock),
         square_gate=Gate(access_token=access_token, rate_limit=rate_limit or NoRateLimit()),
         public_url=public_url.rstrip("/"),
+        square_webhooks={},
     )

@@ -1,0 +1,206 @@
+"""Catalog changes from every pod, through the change stream of `catalog_changes`.
+
+Each gateway process opens one change stream on the collection (when its first subscriber
+arrives) and marks the SKUs of each change on the watches that follow them, as
+`cartUpdated` does with carts (commerce/cart/changes.py, whose stream handling this
+follows): MongoDB is the only channel between pods. Listeners (the recent catalog this
+process keeps) hear of every change, so no pod serves a value a vendor just changed.
+
+When the stream breaks it is reopened from its resume token; once open again every watch
+re-reads all it watches, so whatever the break hid, subscribers end on current values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure, PyMongoError
+
+from commerce.cart.changes import UNRESUMABLE, FeedUnavailable
+from commerce.live.changes import ChangeKind
+from commerce.live.watch import LiveWatch
+from commerce.tasks import cancel_and_wait
+
+log = logging.getLogger(__name__)
+Document = dict[str, Any]
+WATCHED = [{"$match": {"operationType": "insert"}}]
+# (kind, location) of a change; a product change has no location
+Channel = tuple[ChangeKind, str | None]
+Listener = Callable[[ChangeKind, Sequence[str]], None]
+
+
+class LiveObserver(Protocol):
+    """What the runtime counts (its metrics): subscribers held, and those dropped."""
+
+    def live_subscribers_now(self, count: int) -> None: ...
+
+    def live_subscriber_dropped(self) -> None: ...
+
+
+class CatalogChangeFeed:
+    def __init__(
+        self,
+        changes: AsyncCollection[Document],
+        *,
+        retry_seconds: float = 1.0,
+        open_timeout_seconds: float = 5.0,
+        await_seconds: float = 1.0,
+        observer: LiveObserver | None = None,
+    ) -> None:
+        self._changes = changes
+        self._observer = observer
+        self._retry_seconds = retry_seconds
+        self._open_timeout_seconds = open_timeout_seconds
+        self._await_ms = max(1, int(await_seconds * 1000))
+        # (channel, sku) -> watches of that SKU; channel -> watches of every SKU there
+        self._by_sku: defaultdict[tuple[Channel, str], set[LiveWatch]] = defaultdict(set)
+        self._whole: defaultdict[Channel, set[LiveWatch]] = defaultdict(set)
+        self._watches: set[LiveWatch] = set()
+        self._listeners: list[Listener] = []
+        self._task: asyncio.Task[None] | None = None
+        # subscribers dropped for falling behind, since start
+        self.dropped = 0
+        self._open = asyncio.Event()
+        self._interrupted = False
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._watches)
+
+    def watched(self) -> list[LiveWatch]:
+        """The watches of this process (the polling fallback reads what they follow)."""
+        return list(self._watches)
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    @asynccontextmanager
+    async def subscribe(self, watch: LiveWatch) -> AsyncIterator[LiveWatch]:
+        """Registers `watch` once the stream is open, so no change made after this
+        returns is missed. Raises FeedUnavailable if the stream cannot be opened."""
+        self._ensure_watching()
+        try:
+            await asyncio.wait_for(self._open.wait(), self._open_timeout_seconds)
+        except TimeoutError as exc:
+            raise FeedUnavailable("the catalog change stream could not be opened") from exc
+        interest = watch.interest
+        channel: Channel = (interest.kind, interest.location_id)
+        keys = [(channel, sku) for sku in interest.skus] if interest.skus is not None else []
+        for key in keys:
+            self._by_sku[key].add(watch)
+        if interest.skus is None:
+            self._whole[channel].add(watch)
+        self._watches.add(watch)
+        self._counted()
+        try:
+            yield watch
+        finally:
+            if watch.fell_behind:
+                self.dropped += 1
+                if self._observer is not None:
+                    self._observer.live_subscriber_dropped()
+            self._watches.discard(watch)
+            self._counted()
+            for key in keys:
+                _discard(self._by_sku, key, watch)
+            if interest.skus is None:
+                _discard(self._whole, channel, watch)
+
+    def _counted(self) -> None:
+        if self._observer is not None:
+            self._observer.live_subscribers_now(len(self._watches))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await cancel_and_wait([self._task])
+            self._task = None
+
+    def dispatch(self, kind: ChangeKind, location_id: str | None, skus: Sequence[str]) -> None:
+        """Marks the change on every watch that follows one of its SKUs."""
+        for listener in self._listeners:
+            listener(kind, skus)
+        channel: Channel = (kind, location_id)
+        touched: set[LiveWatch] = set(self._whole.get(channel, ()))
+        by_sku = self._by_sku
+        for sku in skus:
+            watches = by_sku.get((channel, sku))
+            if watches:
+                touched |= watches
+        for watch in touched:
+            watch.mark(skus)
+
+    def _ensure_watching(self) -> None:
+        if self._task is None or self._task.done():
+            self._open.clear()
+            self._task = asyncio.create_task(self._watch(), name="catalog-change-stream")
+
+    async def _watch(self) -> None:
+        resume_token: Mapping[str, Any] | None = None
+        while True:
+            try:
+                stream = await self._changes.watch(
+                    WATCHED, resume_after=resume_token, max_await_time_ms=self._await_ms
+                )
+                async with stream:
+                    self._opened()
+                    resume_token = await self._follow(stream, resume_token)
+                resume_token = None
+                self._interrupt("the catalog change stream ended")
+            except OperationFailure as exc:
+                if exc.code in UNRESUMABLE:
+                    resume_token = None
+                self._interrupt(exc)
+                await asyncio.sleep(self._retry_seconds)
+            except PyMongoError as exc:
+                self._interrupt(exc)
+                await asyncio.sleep(self._retry_seconds)
+
+    async def _follow(
+        self, stream: AsyncChangeStream[Document], resume_token: Mapping[str, Any] | None
+    ) -> Mapping[str, Any] | None:
+        # one getMore per call, as commerce/cart/changes.py says why
+        while stream.alive:
+            change = await stream.try_next()
+            resume_token = stream.resume_token or resume_token
+            if change is not None:
+                self._on_change(change)
+        return resume_token
+
+    def _on_change(self, change: Document) -> None:
+        doc = change.get("fullDocument") or {}
+        try:
+            kind = ChangeKind(str(doc.get("kind")))
+        except ValueError:
+            log.warning("catalog change of unknown kind ignored: %r", doc.get("kind"))
+            return
+        skus = [sku for sku in doc.get("skus") or () if isinstance(sku, str)]
+        location = doc.get("location")
+        self.dispatch(kind, location if isinstance(location, str) else None, skus)
+
+    def _opened(self) -> None:
+        self._open.set()
+        if self._interrupted:
+            self._interrupted = False
+            log.warning("catalog change stream resumed")
+            for watch in self._watches:
+                watch.mark_all()
+
+    def _interrupt(self, reason: object) -> None:
+        if not self._interrupted:
+            self._interrupted = True
+            log.warning("catalog change stream interrupted, resuming: %s", reason)
+
+
+def _discard(index: dict[Any, set[LiveWatch]], key: Any, watch: LiveWatch) -> None:
+    watches = index.get(key)
+    if watches is not None:
+        watches.discard(watch)
+        if not watches:
+            del index[key]
