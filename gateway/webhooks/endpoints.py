@@ -114,7 +114,7 @@ async def hubspot_webhook(request: Request) -> Response:
         # signed request would prove nothing (and cost CRM reads); the route is not there
         return _error(404, "not found")
 
-    async def handle(config: WebhookSettings, body: bytes) -> tuple[str, set[str]]:
+    async def handle(config: WebhookSettings, body: bytes) -> Handled:
         hubspot.verify_hubspot_v3(
             config.hubspot_client_secret.get_secret_value(),
             method=request.method,
