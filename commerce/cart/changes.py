@@ -26,23 +26,19 @@ import asyncio
 import enum
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import OperationFailure, PyMongoError
 
 from commerce.cart.store import StoredCart
+from commerce.change_streams import follow_forever
 from commerce.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
 WATCHED = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
-# InvalidResumeToken, ChangeStreamFatalError, ChangeStreamHistoryLost: the token cannot be
-# resumed from, so the stream starts from now (subscribers read their carts on RESUMED)
-UNRESUMABLE = frozenset({260, 280, 286})
 
 
 class FeedUnavailable(Exception):
@@ -138,46 +134,20 @@ class CartChangeFeed:
             self._task = asyncio.create_task(self._watch(), name="cart-change-stream")
 
     async def _watch(self) -> None:
-        resume_token: Mapping[str, Any] | None = None
-        while True:
-            try:
-                stream = await self._carts.watch(
-                    WATCHED,
-                    full_document="updateLookup",
-                    resume_after=resume_token,
-                    max_await_time_ms=self._await_ms,
-                )
-                async with stream:
-                    self._opened()
-                    resume_token = await self._follow(stream, resume_token)
-                # the stream ended by itself (its collection dropped): start a new one,
-                # and have subscribers read their carts
-                resume_token = None
-                self._interrupt("the cart change stream ended")
-            except OperationFailure as exc:
-                if exc.code in UNRESUMABLE:
-                    resume_token = None
-                self._interrupt(exc)
-                await asyncio.sleep(self._retry_seconds)
-            except PyMongoError as exc:
-                # Resume where we were once MongoDB is back (within its oplog window).
-                self._interrupt(exc)
-                await asyncio.sleep(self._retry_seconds)
-
-    async def _follow(
-        self, stream: AsyncChangeStream[Document], resume_token: Mapping[str, Any] | None
-    ) -> Mapping[str, Any] | None:
-        """Dispatches changes until the stream ends; its last resume token."""
-        # One getMore per call, each within the client's operation timeout (iterating with
-        # `async for` would put the whole wait for the next change under that timeout, and an
-        # idle stream would break every few seconds).
-        while stream.alive:
-            change = await stream.try_next()
-            # the token advances with empty batches too, so a resume replays nothing old
-            resume_token = stream.resume_token or resume_token
-            if change is not None:
-                self._dispatch(change)
-        return resume_token
+        await follow_forever(
+            lambda token: self._carts.watch(
+                WATCHED,
+                full_document="updateLookup",
+                resume_after=token,
+                max_await_time_ms=self._await_ms,
+            ),
+            on_open=self._opened,
+            on_change=self._dispatch,
+            on_interrupt=self._interrupt,
+            # the stream ended by itself (its collection dropped): subscribers read their carts
+            ended="the cart change stream ended",
+            retry_seconds=self._retry_seconds,
+        )
 
     def _opened(self) -> None:
         self._open.set()

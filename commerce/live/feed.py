@@ -15,15 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import OperationFailure, PyMongoError
 
-from commerce.cart.changes import UNRESUMABLE, FeedUnavailable
+from commerce.cart.changes import FeedUnavailable
+from commerce.change_streams import follow_forever
 from commerce.live.changes import ChangeKind
 from commerce.live.watch import LiveWatch
 from commerce.tasks import cancel_and_wait
@@ -142,36 +141,16 @@ class CatalogChangeFeed:
             self._task = asyncio.create_task(self._watch(), name="catalog-change-stream")
 
     async def _watch(self) -> None:
-        resume_token: Mapping[str, Any] | None = None
-        while True:
-            try:
-                stream = await self._changes.watch(
-                    WATCHED, resume_after=resume_token, max_await_time_ms=self._await_ms
-                )
-                async with stream:
-                    self._opened()
-                    resume_token = await self._follow(stream, resume_token)
-                resume_token = None
-                self._interrupt("the catalog change stream ended")
-            except OperationFailure as exc:
-                if exc.code in UNRESUMABLE:
-                    resume_token = None
-                self._interrupt(exc)
-                await asyncio.sleep(self._retry_seconds)
-            except PyMongoError as exc:
-                self._interrupt(exc)
-                await asyncio.sleep(self._retry_seconds)
-
-    async def _follow(
-        self, stream: AsyncChangeStream[Document], resume_token: Mapping[str, Any] | None
-    ) -> Mapping[str, Any] | None:
-        # one getMore per call, as commerce/cart/changes.py says why
-        while stream.alive:
-            change = await stream.try_next()
-            resume_token = stream.resume_token or resume_token
-            if change is not None:
-                self._on_change(change)
-        return resume_token
+        await follow_forever(
+            lambda token: self._changes.watch(
+                WATCHED, resume_after=token, max_await_time_ms=self._await_ms
+            ),
+            on_open=self._opened,
+            on_change=self._on_change,
+            on_interrupt=self._interrupt,
+            ended="the catalog change stream ended",
+            retry_seconds=self._retry_seconds,
+        )
 
     def _on_change(self, change: Document) -> None:
         doc = change.get("fullDocument") or {}
