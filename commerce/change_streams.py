@@ -1,28 +1,106 @@
 """A MongoDB change stream followed for as long as its feed runs: resumed from its last
 token after an error (within the oplog window), started afresh when the token cannot be
 resumed or the stream ends by itself. The cart feed (commerce/cart/changes.py) and the live
-catalog feed (commerce/live/feed.py) each follow one, and tell their subscribers when it
-was interrupted and when it is open again.
+catalog feed (commerce/live/feed.py) each follow one through a `FollowedStream`, and tell
+their subscribers when it was interrupted and when it is open again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.errors import OperationFailure, PyMongoError
 
+from commerce.tasks import cancel_and_wait
+
+log = logging.getLogger(__name__)
+
 Document = dict[str, Any]
 ResumeToken = Mapping[str, Any]
 # InvalidResumeToken, ChangeStreamFatalError, ChangeStreamHistoryLost: the token cannot be
 # resumed from, so the stream starts from now (subscribers re-read what they follow)
 UNRESUMABLE = frozenset({260, 280, 286})
+OpenStream = Callable[[ResumeToken | None], Awaitable[AsyncChangeStream[Document]]]
+
+
+class FeedUnavailable(Exception):
+    """MongoDB did not open the change stream in time: no live updates can be promised."""
+
+
+class FollowedStream:
+    """One change stream followed in a task of its own, started when first needed: whether
+    it is open, and a word once when it breaks and once when it is back."""
+
+    def __init__(
+        self,
+        open_stream: OpenStream,
+        *,
+        name: str,
+        on_change: Callable[[Document], None],
+        on_interrupted: Callable[[], None],
+        on_resumed: Callable[[], None],
+        retry_seconds: float,
+        open_timeout_seconds: float,
+    ) -> None:
+        """`name`: what the logs and errors call it ("cart change stream")."""
+        self._open_stream = open_stream
+        self._name = name
+        self._on_change = on_change
+        self._on_interrupted = on_interrupted
+        self._on_resumed = on_resumed
+        self._retry_seconds = retry_seconds
+        self._open_timeout_seconds = open_timeout_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._open = asyncio.Event()
+        self.interrupted = False
+
+    async def wait_open(self) -> None:
+        """Follows the stream if nothing does yet, and waits until it is open; a subscriber
+        registered after this misses no later change. Raises FeedUnavailable if it does not
+        open in time."""
+        if self._task is None or self._task.done():
+            self._open.clear()
+            self._task = asyncio.create_task(self._follow(), name=self._name.replace(" ", "-"))
+        try:
+            await asyncio.wait_for(self._open.wait(), self._open_timeout_seconds)
+        except TimeoutError as exc:
+            raise FeedUnavailable(f"the {self._name} could not be opened") from exc
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await cancel_and_wait([self._task])
+            self._task = None
+
+    async def _follow(self) -> None:
+        await follow_forever(
+            self._open_stream,
+            on_open=self._opened,
+            on_change=self._on_change,
+            on_interrupt=self._interrupt,
+            ended=f"the {self._name} ended",
+            retry_seconds=self._retry_seconds,
+        )
+
+    def _opened(self) -> None:
+        self._open.set()
+        if self.interrupted:
+            self.interrupted = False
+            log.warning("%s resumed", self._name)
+            self._on_resumed()
+
+    def _interrupt(self, reason: object) -> None:
+        if not self.interrupted:
+            self.interrupted = True
+            log.warning("%s interrupted, resuming: %s", self._name, reason)
+            self._on_interrupted()
 
 
 async def follow_forever(
-    open_stream: Callable[[ResumeToken | None], Awaitable[AsyncChangeStream[Document]]],
+    open_stream: OpenStream,
     *,
     on_open: Callable[[], None],
     on_change: Callable[[Document], None],

@@ -13,8 +13,9 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from commerce.access import DISPLAY_REFUSED, display_refusals
-from commerce.cart.changes import FeedState, FeedUnavailable
+from commerce.cart.changes import FeedState
 from commerce.cart.live import follow
+from commerce.change_streams import FeedUnavailable
 from commerce.errors import Forbidden
 from engine.context import Info
 from engine.errors import PublicError

@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from commerce.cart.changes import FeedUnavailable
+from commerce.change_streams import FeedUnavailable
 from commerce.live import SubscriberFellBehind
 from engine.context import Info
 from engine.errors import PublicError

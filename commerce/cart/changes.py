@@ -33,16 +33,11 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from commerce.cart.store import StoredCart
-from commerce.change_streams import follow_forever
-from commerce.tasks import cancel_and_wait
+from commerce.change_streams import FollowedStream
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
 WATCHED = [{"$match": {"operationType": {"$in": ["insert", "update", "replace"]}}}]
-
-
-class FeedUnavailable(Exception):
-    """MongoDB did not open the change stream in time: no live updates can be promised."""
 
 
 class FeedState(enum.Enum):
@@ -90,14 +85,23 @@ class CartChangeFeed:
     ) -> None:
         """`await_seconds`: how long one read of the stream waits for a change on the
         server; below the client's operation timeout, or an idle stream would time out."""
-        self._carts = carts
-        self._retry_seconds = retry_seconds
-        self._open_timeout_seconds = open_timeout_seconds
-        self._await_ms = max(1, int(await_seconds * 1000))
+        await_ms = max(1, int(await_seconds * 1000))
         self._subscribers: defaultdict[str, set[CartWatch]] = defaultdict(set)
-        self._task: asyncio.Task[None] | None = None
-        self._open = asyncio.Event()
-        self._interrupted = False
+        self._stream = FollowedStream(
+            lambda token: carts.watch(
+                WATCHED,
+                full_document="updateLookup",
+                resume_after=token,
+                max_await_time_ms=await_ms,
+            ),
+            name="cart change stream",
+            on_change=self._dispatch,
+            on_interrupted=lambda: self._broadcast(FeedState.INTERRUPTED),
+            # after a break, or a stream ended by itself: subscribers read their carts
+            on_resumed=lambda: self._broadcast(FeedState.RESUMED),
+            retry_seconds=retry_seconds,
+            open_timeout_seconds=open_timeout_seconds,
+        )
 
     @asynccontextmanager
     async def subscribe(self, cart_id: str) -> AsyncIterator[CartWatch]:
@@ -105,13 +109,9 @@ class CartChangeFeed:
         interruptions. It is registered only once the stream has opened, so a change made
         after this returns is never missed; one registered while the stream is down starts
         with INTERRUPTED."""
-        self._ensure_watching()
-        try:
-            await asyncio.wait_for(self._open.wait(), self._open_timeout_seconds)
-        except TimeoutError as exc:
-            raise FeedUnavailable("the cart change stream could not be opened") from exc
+        await self._stream.wait_open()
         watch = CartWatch()
-        if self._interrupted:
+        if self._stream.interrupted:
             watch.put(FeedState.INTERRUPTED)
         self._subscribers[cart_id].add(watch)
         try:
@@ -124,43 +124,7 @@ class CartChangeFeed:
                     del self._subscribers[cart_id]
 
     async def close(self) -> None:
-        if self._task is not None:
-            await cancel_and_wait([self._task])
-            self._task = None
-
-    def _ensure_watching(self) -> None:
-        if self._task is None or self._task.done():
-            self._open.clear()
-            self._task = asyncio.create_task(self._watch(), name="cart-change-stream")
-
-    async def _watch(self) -> None:
-        await follow_forever(
-            lambda token: self._carts.watch(
-                WATCHED,
-                full_document="updateLookup",
-                resume_after=token,
-                max_await_time_ms=self._await_ms,
-            ),
-            on_open=self._opened,
-            on_change=self._dispatch,
-            on_interrupt=self._interrupt,
-            # the stream ended by itself (its collection dropped): subscribers read their carts
-            ended="the cart change stream ended",
-            retry_seconds=self._retry_seconds,
-        )
-
-    def _opened(self) -> None:
-        self._open.set()
-        if self._interrupted:
-            self._interrupted = False
-            log.warning("cart change stream resumed")
-            self._broadcast(FeedState.RESUMED)
-
-    def _interrupt(self, reason: object) -> None:
-        if not self._interrupted:
-            self._interrupted = True
-            log.warning("cart change stream interrupted, resuming: %s", reason)
-            self._broadcast(FeedState.INTERRUPTED)
+        await self._stream.close()
 
     def _broadcast(self, state: FeedState) -> None:
         for watches in self._subscribers.values():

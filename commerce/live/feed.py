@@ -12,7 +12,6 @@ re-reads all it watches, so whatever the break hid, subscribers end on current v
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -21,11 +20,9 @@ from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from commerce.cart.changes import FeedUnavailable
-from commerce.change_streams import follow_forever
+from commerce.change_streams import FollowedStream
 from commerce.live.changes import ChangeKind
 from commerce.live.watch import LiveWatch
-from commerce.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
@@ -53,21 +50,25 @@ class CatalogChangeFeed:
         await_seconds: float = 1.0,
         observer: LiveObserver | None = None,
     ) -> None:
-        self._changes = changes
         self._observer = observer
-        self._retry_seconds = retry_seconds
-        self._open_timeout_seconds = open_timeout_seconds
-        self._await_ms = max(1, int(await_seconds * 1000))
+        await_ms = max(1, int(await_seconds * 1000))
         # (channel, sku) -> watches of that SKU; channel -> watches of every SKU there
         self._by_sku: defaultdict[tuple[Channel, str], set[LiveWatch]] = defaultdict(set)
         self._whole: defaultdict[Channel, set[LiveWatch]] = defaultdict(set)
         self._watches: set[LiveWatch] = set()
         self._listeners: list[Listener] = []
-        self._task: asyncio.Task[None] | None = None
         # subscribers dropped for falling behind, since start
         self.dropped = 0
-        self._open = asyncio.Event()
-        self._interrupted = False
+        self._stream = FollowedStream(
+            lambda token: changes.watch(WATCHED, resume_after=token, max_await_time_ms=await_ms),
+            name="catalog change stream",
+            on_change=self._on_change,
+            on_interrupted=lambda: None,
+            # changes made while it was down may be lost: every watch re-reads what it follows
+            on_resumed=self._mark_all,
+            retry_seconds=retry_seconds,
+            open_timeout_seconds=open_timeout_seconds,
+        )
 
     @property
     def subscribers(self) -> int:
@@ -84,11 +85,7 @@ class CatalogChangeFeed:
     async def subscribe(self, watch: LiveWatch) -> AsyncIterator[LiveWatch]:
         """Registers `watch` once the stream is open, so no change made after this
         returns is missed. Raises FeedUnavailable if the stream cannot be opened."""
-        self._ensure_watching()
-        try:
-            await asyncio.wait_for(self._open.wait(), self._open_timeout_seconds)
-        except TimeoutError as exc:
-            raise FeedUnavailable("the catalog change stream could not be opened") from exc
+        await self._stream.wait_open()
         interest = watch.interest
         channel: Channel = (interest.kind, interest.location_id)
         keys = [(channel, sku) for sku in interest.skus] if interest.skus is not None else []
@@ -117,9 +114,7 @@ class CatalogChangeFeed:
             self._observer.live_subscribers_now(len(self._watches))
 
     async def close(self) -> None:
-        if self._task is not None:
-            await cancel_and_wait([self._task])
-            self._task = None
+        await self._stream.close()
 
     def dispatch(self, kind: ChangeKind, location_id: str | None, skus: Sequence[str]) -> None:
         """Marks the change on every watch that follows one of its SKUs."""
@@ -135,23 +130,6 @@ class CatalogChangeFeed:
         for watch in touched:
             watch.mark(skus)
 
-    def _ensure_watching(self) -> None:
-        if self._task is None or self._task.done():
-            self._open.clear()
-            self._task = asyncio.create_task(self._watch(), name="catalog-change-stream")
-
-    async def _watch(self) -> None:
-        await follow_forever(
-            lambda token: self._changes.watch(
-                WATCHED, resume_after=token, max_await_time_ms=self._await_ms
-            ),
-            on_open=self._opened,
-            on_change=self._on_change,
-            on_interrupt=self._interrupt,
-            ended="the catalog change stream ended",
-            retry_seconds=self._retry_seconds,
-        )
-
     def _on_change(self, change: Document) -> None:
         doc = change.get("fullDocument") or {}
         try:
@@ -163,18 +141,9 @@ class CatalogChangeFeed:
         location = doc.get("location")
         self.dispatch(kind, location if isinstance(location, str) else None, skus)
 
-    def _opened(self) -> None:
-        self._open.set()
-        if self._interrupted:
-            self._interrupted = False
-            log.warning("catalog change stream resumed")
-            for watch in self._watches:
-                watch.mark_all()
-
-    def _interrupt(self, reason: object) -> None:
-        if not self._interrupted:
-            self._interrupted = True
-            log.warning("catalog change stream interrupted, resuming: %s", reason)
+    def _mark_all(self) -> None:
+        for watch in self._watches:
+            watch.mark_all()
 
 
 def _discard(index: dict[Any, set[LiveWatch]], key: Any, watch: LiveWatch) -> None:
