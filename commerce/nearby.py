@@ -114,7 +114,7 @@ async def _stocking(
     stores: list[NearbyStore], holds: StockHolds, reads: CatalogReads, skus: list[str]
 ) -> list[NearbyStore]:
     levels = await reads.stock(skus)
-    held = await holds.held(skus)
+    held = await holds.shown(skus)
     on_shelf: list[dict[str, int]] = []
     for sku, sku_levels in zip(skus, levels, strict=True):
         counts: dict[str, int] = {}

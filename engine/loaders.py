@@ -84,7 +84,7 @@ class HeldBySkuLoader(DataLoader[str, SkuHolds]):
 
     def __init__(self, services: Services) -> None:
         async def batch_load(skus: Sequence[str]) -> list[SkuHolds]:
-            found = await services.holds.held(skus)
+            found = await services.holds.shown(skus)
             return [found.get(sku, NO_HOLDS) for sku in skus]
 
         super().__init__(load_fn=batch_load)

@@ -240,6 +240,10 @@ class CartSettings(BaseModel):
     # every line or fulfilment change, and checkout, renews the hold (docs/cart.md
     # "Click and collect: holds")
     pickup_hold_seconds: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
+    # how long a pod shows what it read of other carts' holds before reading them again;
+    # its own hold changes, and other pods' while its live feed is open, show at once
+    # (docs/cart.md "Click and collect: holds"); 0: read on every request
+    shown_holds_seconds: float = Field(default=1.0, ge=0, le=60)
 
 
 class OffersSettings(BaseModel):

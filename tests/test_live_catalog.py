@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cart_api import CART_CREATE, CHECKOUT, Device, stocked_skus
+from cart_api import CART_CREATE, CHECKOUT, LINES_ADD, SET_FULFILLMENT, Device, stocked_skus
 from conftest import GatewayClient, sandbox_settings
 from live_api import (
     PRODUCT_CHANGED,
@@ -393,3 +393,47 @@ async def test_a_redelivered_square_event_is_recorded_once(mongod, sandbox, data
         changes = gateway.services.catalog_changes.collection
         recorded = await changes.find({}, {"_id": 0, "kind": 1, "location": 1, "skus": 1}).to_list()
         assert recorded == [{"kind": "stock", "location": store, "skus": [product.sku]}]
+
+
+async def test_a_hold_on_one_gateway_shows_at_once_on_another_that_follows_the_store(
+    mongod, sandbox, dataset
+):
+    """Pages reuse what they read of holds for `cart.shown_holds_seconds` (60 here); a hold
+    taken on gateway A reaches gateway B's change feed, open for B's display, which drops
+    what B remembered: B's next page shows the shelf less the hold."""
+    store = store_of(dataset)
+    (sku,) = stocked_skus(dataset, store, 4, 1)
+    shown = """query ($sku: ID!) {
+      product(sku: $sku) { availability { stores(first: 50) { store { id } quantity } } }
+    }"""
+    port_a, port_b = free_port(), free_port()
+    settings = live_settings(mongod, sandbox, port_a)
+    settings = settings.model_copy(
+        update={"cart": settings.cart.model_copy(update={"shown_holds_seconds": 60.0})}
+    )
+    async with (
+        served(settings, port_a) as gateway_a,
+        served(settings, port_b) as gateway_b,
+        httpx.AsyncClient(base_url=gateway_a.url, timeout=20) as http_a,
+        httpx.AsyncClient(base_url=gateway_b.url, timeout=20) as http_b,
+        subscribed(gateway_b.ws_url, STOCK_CHANGED, {"storeId": store, "skus": [sku]}) as display,
+    ):
+        shelf = levels(await display.next())[sku]
+        shopper_b = Device(GatewayClient(http_b), {})
+
+        async def shown_on_b() -> int:
+            rows = (await shopper_b.run(shown, sku=sku))["product"]["availability"]["stores"]
+            return next(row["quantity"] for row in rows if row["store"]["id"] == store)
+
+        assert await shown_on_b() == shelf  # and remembered for a minute
+
+        created = (await Device(GatewayClient(http_a), {}).run(CART_CREATE))["cartCreate"]
+        holder = Device(GatewayClient(http_a), {"x-cart-token": created["cartToken"]})
+        cart_id = created["cart"]["id"]
+        picked = await holder.run(SET_FULFILLMENT, cartId=cart_id, type="PICKUP", storeId=store)
+        assert picked["cartSetFulfillment"]["userErrors"] == []
+        added = await holder.run(LINES_ADD, cartId=cart_id, lines=[{"sku": sku, "quantity": 2}])
+        assert added["cartLinesAdd"]["userErrors"] == []
+
+        await display.next()  # B's feed has heard of the hold
+        assert await shown_on_b() == shelf - 2

@@ -117,3 +117,32 @@ async def test_an_add_and_a_checkout_make_the_round_trips_docs_cart_md_explains(
     assert sum(checkout[0].values()) == 24, checkout[0]
     assert sum(checkout[1].values()) == 15, checkout[1]
     assert checkout[1]["square.payments.create"] == checkout[1]["square.payments.complete"] == 1
+
+
+PRODUCT_PAGE = """{
+  products(first: 20) {
+    edges { node { sku availability { stores(first: 5) { store { id } quantity } } } }
+  }
+}"""
+
+
+async def test_product_pages_read_other_carts_holds_once_per_pod_and_interval(
+    settings, dataset, exporter
+):
+    """The holds a page's stock is net of are one MongoDB read; the pages after it, within
+    `cart.shown_holds_seconds`, reuse it (docs/cart.md "Click and collect: holds")."""
+    settings = settings.model_copy(
+        update={"cart": settings.cart.model_copy(update={"shown_holds_seconds": 60.0})}
+    )
+    async with traced_gateway(settings, exporter) as client:
+
+        async def page(span: int) -> Counter[str]:
+            exporter.clear()
+            response = await client.post(
+                "/graphql", json={"query": PRODUCT_PAGE}, headers=traced({}, span)
+            )
+            assert "errors" not in response.json()
+            return round_trips(exporter.get_finished_spans())[0]
+
+        assert await page(1) == Counter({"find": 1})
+        assert await page(2) == Counter()

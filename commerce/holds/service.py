@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from commerce.holds.changes import NoStockChanges, StockChanges
 from commerce.holds.model import SkuHolds
+from commerce.holds.shown import ShownHolds
 from commerce.holds.store import HoldKey, HoldStore
 from commerce.transactions import in_transaction
 
@@ -45,14 +46,26 @@ class StockHolds:
         store: HoldStore,
         mongo: AsyncMongoClient[dict[str, Any]],
         changes: StockChanges | None = None,
+        *,
+        shown_for_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self._mongo = mongo
         self._changes: StockChanges = changes or NoStockChanges()
+        self._shown = ShownHolds(store.held, shown_for_seconds)
 
     async def held(self, skus: Sequence[str]) -> dict[str, SkuHolds]:
-        """The live holds on each SKU (absent: none held)."""
+        """The live holds on each SKU (absent: none held), read now: what a cart checks."""
         return await self.store.held(skus)
+
+    async def shown(self, skus: Sequence[str]) -> dict[str, SkuHolds]:
+        """The holds on each SKU as pages show them: up to `shown_for_seconds` old
+        (commerce/holds/shown.py)."""
+        return await self._shown.held(skus)
+
+    def forget_shown(self, skus: Iterable[str]) -> None:
+        """Another pod changed holds on `skus` (the live change feed says so)."""
+        self._shown.forget(skus)
 
     async def of_cart(self, cart_id: str) -> dict[HoldKey, int]:
         return await self.store.of_cart(cart_id)
@@ -91,6 +104,7 @@ class StockHolds:
         by_store: dict[str, set[str]] = defaultdict(set)
         for store_id, sku in changed:
             by_store[store_id].add(sku)
+        self._shown.forget(sku for _, sku in changed)
         for store_id, skus in by_store.items():
             try:
                 await self._changes.stock_changed(store_id, skus)

@@ -29,6 +29,7 @@ from commerce.holds.changes import StockChanges
 from commerce.holds.service import StockHolds
 from commerce.holds.store import HoldStore
 from commerce.leases import Leases
+from commerce.live.changes import ChangeKind
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
 from commerce.stores import StoreDirectory
@@ -179,7 +180,16 @@ async def build_services(
         )
         # a hold taken, moved or released changes what everyone else sees: live stock
         # subscribers hear of it (docs/live.md)
-        holds = StockHolds(hold_store, mongo, stock_changes or live.changes)
+        holds = StockHolds(
+            hold_store,
+            mongo,
+            stock_changes or live.changes,
+            shown_for_seconds=cart.shown_holds_seconds,
+        )
+        # another pod's hold change reaches this pod's pages as soon as its feed hears it
+        live.catalog.feed.add_listener(
+            lambda kind, skus: holds.forget_shown(skus) if kind is ChangeKind.STOCK else None
+        )
         kit = build_offers(
             settings,
             database,
