@@ -50,9 +50,11 @@ class Sandbox:
 
 @contextmanager
 def running_sandbox(*, scale: float) -> Iterator[Sandbox]:
-    """The three vendor simulators and the identity provider in one process (Shopify
-    unthrottled: the gateway is measured, not Shopify's bucket)."""
-    ports = {vendor: free_port() for vendor in ("square", "shopify", "salesforce", "identity")}
+    """The vendor simulators and the identity provider in one process, each on a free
+    port, so that two runs (or a bench beside `make run`) never meet (Shopify unthrottled:
+    the gateway is measured, not Shopify's bucket)."""
+    vendors = ("square", "shopify", "salesforce", "hubspot", "identity")
+    ports = {vendor: free_port() for vendor in vendors}
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "gateway", "sandbox", "--unthrottled", "--scale", str(scale),
          *[f"--{vendor}-port={port}" for vendor, port in ports.items()]],
