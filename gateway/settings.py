@@ -625,7 +625,8 @@ class Settings(BaseSettings):
     graphiql_assets_dir: Path = Field(
         default=DEFAULT_GRAPHIQL_ASSETS, json_schema_extra=_default_unpublished
     )
-    max_page_size: int = Field(default=100, ge=1)
+    # the largest `first` of a connection (products, orders): Shopify's own page cap is 250
+    max_page_size: int = Field(default=100, ge=1, le=250)
 
     http: HttpSettings = HttpSettings()
     upstreams: UpstreamsSettings = UpstreamsSettings()

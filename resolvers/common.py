@@ -9,8 +9,10 @@ import strawberry
 from connectors import records
 from engine.errors import BadUserInput
 
-# A page larger than this is refused rather than silently truncated: a client asking for
-# 1000 items should learn it at once, not discover missing rows later.
+# A page larger than the limit is refused rather than silently truncated: a client asking
+# for 1000 items should learn it at once, not discover missing rows later. The connections
+# (products, orders) take theirs from the `max_page_size` setting; lists inside an object
+# (a product's stores) have this one.
 MAX_PAGE_SIZE = 100
 
 
@@ -48,7 +50,7 @@ class PageInfo:
     end_cursor: str | None
 
 
-def check_first(first: int, argument: str = "first") -> int:
-    if not 0 <= first <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"`{argument}` must be between 0 and {MAX_PAGE_SIZE}.", field=argument)
+def check_first(first: int, limit: int = MAX_PAGE_SIZE, argument: str = "first") -> int:
+    if not 0 <= first <= limit:
+        raise BadUserInput(f"`{argument}` must be between 0 and {limit}.", field=argument)
     return first

@@ -235,7 +235,7 @@ class Customer:
     async def orders(
         self, info: Info, first: int = 10, after: str | None = None, channel: Channel | None = None
     ) -> OrderConnection | None:
-        check_first(first)
+        check_first(first, info.context.services.settings.max_page_size)
         only = None if channel is None else records.Channel(channel.value)
         try:
             page = await info.context.services.orders.page(self.profile, first, after, only)

@@ -188,7 +188,7 @@ class ProductQueries:
     async def products(
         self, info: Info, query: str | None = None, first: int = 20, after: str | None = None
     ) -> ProductConnection:
-        check_first(first)
+        check_first(first, info.context.services.settings.max_page_size)
         try:
             page = await search_products(info.context.services.ecommerce, query, first, after)
         except InvalidCursor as exc:

@@ -224,3 +224,17 @@ async def test_every_upstream_transport_gives_the_same_page(settings, sandbox, m
     assert "errors" not in answers["http1"]
     assert answers["aiohttp"] == answers["http1"]
     assert answers["httpx"] == answers["http1"]
+
+
+async def test_the_page_size_setting_bounds_a_connection(make_gateway, settings, sandbox):
+    """`max_page_size` is the connection's limit: refused above it, answered up to it, in
+    as many Shopify queries of 100 as it takes (one more would pass Shopify's cost cap)."""
+    query = "query ($n: Int!) { products(first: $n) { edges { node { sku } } } }"
+    async with make_gateway(settings.model_copy(update={"max_page_size": 150})) as gateway:
+        sandbox.reset_calls()
+        answered = await gateway.query(query, {"n": 150})
+        skus = [edge["node"]["sku"] for edge in answered["data"]["products"]["edges"]]
+        assert len(set(skus)) == 150
+        assert _shopify_requests(sandbox) == 2
+        refused = await gateway.query(query, {"n": 151})
+        assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

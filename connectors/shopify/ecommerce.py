@@ -49,29 +49,33 @@ class ShopifyEcommerce:
     async def search_products(
         self, query: str | None, first: int, after: str | None
     ) -> ProductPage:
+        """`first` products after `after`: one Shopify query per 100 (a query of more would
+        exceed Shopify's 1,000-point cost cap), following its cursor until the page is full."""
         operation = "shopify.search_products"
         words = free_text(query or "")
-        variables = {
-            "first": max(1, min(first, documents.PRODUCTS_PER_PAGE)),
-            "after": after,
-            "query": f"status:active {words}".strip(),
-            # Shopify asks not to sort by relevance without search terms.
-            "sortKey": "RELEVANCE" if words else "ID",
-        }
-        data = await self._graphql.query(
-            operation, documents.SEARCH_PRODUCTS, variables, idempotent=True
-        )
-        with self._shape(operation):
-            currency = data["shop"]["currencyCode"]
-            listed = (
-                mapping.listed_product(e["node"], currency) for e in data["products"]["edges"]
+        items: list[ProductRecord] = []
+        cursor, has_next = after, True
+        while True:
+            variables = {
+                "first": max(1, min(first - len(items), documents.PRODUCTS_PER_PAGE)),
+                "after": cursor,
+                "query": f"status:active {words}".strip(),
+                # Shopify asks not to sort by relevance without search terms.
+                "sortKey": "RELEVANCE" if words else "ID",
+            }
+            data = await self._graphql.query(
+                operation, documents.SEARCH_PRODUCTS, variables, idempotent=True
             )
-            page = data["products"]["pageInfo"]
-            return ProductPage(
-                items=[item for item in listed if item is not None],
-                end_cursor=page.get("endCursor"),
-                has_next_page=bool(page["hasNextPage"]),
-            )
+            with self._shape(operation):
+                currency = data["shop"]["currencyCode"]
+                listed = (
+                    mapping.listed_product(e["node"], currency) for e in data["products"]["edges"]
+                )
+                items.extend(item for item in listed if item is not None)
+                page = data["products"]["pageInfo"]
+                cursor, has_next = page.get("endCursor"), bool(page["hasNextPage"])
+            if not has_next or len(items) >= first:
+                return ProductPage(items=items, end_cursor=cursor, has_next_page=has_next)
 
     async def find_customers(
         self, emails: Sequence[str], phones: Sequence[str]

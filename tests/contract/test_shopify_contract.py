@@ -190,6 +190,8 @@ def listing(nodes: list[dict[str, Any]], *, has_next: bool, end: str | None) -> 
 async def test_search_products_passes_words_cursor_and_capped_page_size(
     mocked: respx.MockRouter, shopify: ShopifyEcommerce
 ) -> None:
+    """A page larger than Shopify's cost cap allows in one query is read in queries of 100,
+    each after the last one's cursor, until it is full or Shopify has no more."""
     with_sku = {
         **product_node(1),
         "variants": {"edges": [{"node": {"sku": "S-1", "price": "5.00"}}]},
@@ -199,21 +201,41 @@ async def test_search_products_passes_words_cursor_and_capped_page_size(
         "variants": {"edges": [{"node": {"sku": None, "price": "1.00"}}]},
     }
     route = mocked.post(PATH).mock(
-        return_value=listing([with_sku, without], has_next=True, end="cur-9")
+        side_effect=[
+            listing([with_sku, without], has_next=True, end="cur-9"),
+            listing([], has_next=False, end=None),
+        ]
     )
 
     page = await shopify.search_products('red: (shirt) "OR" -x', 500, "cur-1")
 
-    variables = sent(route.calls.last)["variables"]
-    assert variables == {
+    first, second = (sent(call)["variables"] for call in route.calls)
+    assert first == {
         "first": 100,
         "after": "cur-1",
         "query": "status:active red shirt x",  # "OR" would have been syntax
         "sortKey": "RELEVANCE",
     }
+    assert (second["first"], second["after"]) == (100, "cur-9")  # 499 still wanted
     assert [item.sku for item in page.items] == ["S-1"]
     assert page.items[0].price == Money(Decimal("5.00"), "USD")
-    assert (page.end_cursor, page.has_next_page) == ("cur-9", True)
+    assert (page.end_cursor, page.has_next_page) == (None, False)
+
+
+async def test_a_full_page_stops_asking(
+    mocked: respx.MockRouter, shopify: ShopifyEcommerce
+) -> None:
+    nodes = [
+        {**product_node(i), "variants": {"edges": [{"node": {"sku": f"S-{i}", "price": "1.00"}}]}}
+        for i in range(1, 4)
+    ]
+    route = mocked.post(PATH).mock(return_value=listing(nodes, has_next=True, end="cur-3"))
+
+    page = await shopify.search_products(None, 3, None)
+
+    assert route.call_count == 1
+    assert sent(route.calls.last)["variables"]["first"] == 3
+    assert (len(page.items), page.end_cursor, page.has_next_page) == (3, "cur-3", True)
 
 
 async def test_browsing_without_words_sorts_by_id(
