@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
@@ -12,11 +13,14 @@ import strawberry
 from commerce.cart import errors as cart_errors
 from commerce.cart import model as stored_carts
 from commerce.cart.pricing import CartPrice, MixedCurrencies
+from commerce.holds.model import SkuHolds
 from commerce.offers import channel as offer_channel
 from commerce.offers.quotes import QuoteLine
 from connectors import records
 from engine.context import Info
 from engine.errors import PublicError
+from engine.field_hints import prefetched
+from engine.selections import selects
 from resolvers.common import Money
 from resolvers.products import Product
 from resolvers.stores import Store, store_from_record
@@ -96,27 +100,39 @@ class CartLine:
     location_id: strawberry.Private[str]
     cart_id: strawberry.Private[str]
     added_price: strawberry.Private[records.Money]
+    # set by Cart.lines for every line at once (prefetch_lines), so that a cart of 100
+    # lines needs no resolver call and no await per line; None: the resolver answers
+    prefetched_unit_price: strawberry.Private[Money | None] = None
+    prefetched_total: strawberry.Private[Money | None] = None
+    prefetched_price_changed: strawberry.Private[bool | None] = None
+    prefetched_available: strawberry.Private[int | None] = None
+    prefetched_out_of_stock: strawberry.Private[bool | None] = None
 
     @strawberry.field(description="Null when the product is no longer sold.")
     async def product(self, info: Info) -> Product | None:
         record = await info.context.loaders.product_by_sku.load(self.sku)
         return Product.from_record(record) if record else None
 
-    @strawberry.field(description="Today's unit price; null when the product is no longer sold.")
+    @strawberry.field(
+        description="Today's unit price; null when the product is no longer sold.",
+        metadata=prefetched("prefetched_unit_price"),
+    )
     async def unit_price(self, info: Info) -> Money | None:
         record = await info.context.loaders.product_by_sku.load(self.sku)
         return Money.from_record(record.price) if record else None
 
-    @strawberry.field(description="Today's unit price times the quantity.")
+    @strawberry.field(
+        description="Today's unit price times the quantity.",
+        metadata=prefetched("prefetched_total"),
+    )
     async def total(self, info: Info) -> Money | None:
         record = await info.context.loaders.product_by_sku.load(self.sku)
-        if record is None:
-            return None
-        return Money.from_record(
-            records.Money(record.price.amount * self.quantity, record.price.currency)
-        )
+        return self._total(record) if record else None
 
-    @strawberry.field(description="Whether today's price differs from the price when added.")
+    @strawberry.field(
+        description="Whether today's price differs from the price when added.",
+        metadata=prefetched("prefetched_price_changed"),
+    )
     async def price_changed(self, info: Info) -> bool | None:
         record = await info.context.loaders.product_by_sku.load(self.sku)
         if record is None:
@@ -127,18 +143,72 @@ class CartLine:
         description="Units available now where the cart is fulfilled (the online warehouse "
         "for delivery, the store for pickup, less what other carts hold there for pickup; "
         "this cart's own hold is counted as available to it); null if inventory is "
-        "unreachable."
+        "unreachable.",
+        metadata=prefetched("prefetched_available"),
     )
     async def available_quantity(self, info: Info) -> int | None:
         levels = await info.context.loaders.stock_by_sku.load(self.sku)
         holds = await info.context.loaders.held_by_sku.load(self.sku)
-        shelf = sum(max(lv.quantity, 0) for lv in levels if lv.location_id == self.location_id)
-        return max(shelf - holds.held_at(self.location_id, except_cart=self.cart_id), 0)
+        return self._available(levels, holds)
 
-    @strawberry.field(description="True when fewer units are available than this line holds.")
+    @strawberry.field(
+        description="True when fewer units are available than this line holds.",
+        metadata=prefetched("prefetched_out_of_stock"),
+    )
     async def out_of_stock(self, info: Info) -> bool | None:
         available = await self.available_quantity(info)
         return None if available is None else available < self.quantity
+
+    def _total(self, record: records.ProductRecord) -> Money:
+        return Money.from_record(
+            records.Money(record.price.amount * self.quantity, record.price.currency)
+        )
+
+    def _available(self, levels: Sequence[records.StockLevel], holds: SkuHolds) -> int:
+        shelf = sum(max(lv.quantity, 0) for lv in levels if lv.location_id == self.location_id)
+        return max(shelf - holds.held_at(self.location_id, except_cart=self.cart_id), 0)
+
+    def prefetch_price(self, record: records.ProductRecord | None) -> None:
+        if record is not None:
+            self.prefetched_unit_price = Money.from_record(record.price)
+            self.prefetched_total = self._total(record)
+            self.prefetched_price_changed = record.price != self.added_price
+
+    def prefetch_stock(self, levels: Sequence[records.StockLevel], holds: SkuHolds) -> None:
+        self.prefetched_available = self._available(levels, holds)
+        self.prefetched_out_of_stock = self.prefetched_available < self.quantity
+
+
+# the line fields each prefetch answers; a query selecting none of them makes no call
+_PRICE_FIELDS = ("unitPrice", "total", "priceChanged")
+_STOCK_FIELDS = ("availableQuantity", "outOfStock")
+
+
+async def prefetch_lines(info: Info, lines: Sequence[CartLine]) -> None:
+    """Every line's price and stock from one loader call each, as the fields would answer
+    them. A failed read leaves the lines as they were: each field then awaits the loader's
+    cached failure and reports it at its own path, as without the prefetch."""
+    if not lines:
+        return
+    loaders = info.context.loaders
+    skus = [line.sku for line in lines]
+    if any(selects(info, name) for name in _PRICE_FIELDS):
+        try:
+            found = await loaders.product_by_sku.load_many(skus)
+        except Exception:  # each field reports it at its own path
+            pass
+        else:
+            for line, record in zip(lines, found, strict=True):
+                line.prefetch_price(record)
+    if any(selects(info, name) for name in _STOCK_FIELDS):
+        try:
+            levels = await loaders.stock_by_sku.load_page(skus)
+            holds = await loaders.held_by_sku.load_many(skus)
+        except Exception:  # each field reports it at its own path
+            pass
+        else:
+            for line, sku_levels, sku_holds in zip(lines, levels, holds, strict=True):
+                line.prefetch_stock(sku_levels, sku_holds)
 
 
 @strawberry.type
@@ -236,9 +306,9 @@ class Cart:
         )
 
     @strawberry.field
-    def lines(self, info: Info) -> list[CartLine]:
+    async def lines(self, info: Info) -> list[CartLine]:
         location = self._location(info)
-        return [
+        lines = [
             CartLine(
                 id=strawberry.ID(line.id),
                 sku=strawberry.ID(line.sku),
@@ -252,6 +322,8 @@ class Cart:
             )
             for line in self.stored.lines
         ]
+        await prefetch_lines(info, lines)
+        return lines
 
     @strawberry.field
     def total_quantity(self) -> int:
