@@ -171,7 +171,10 @@ def write_chart(figures: list[Cost], path: Path) -> None:
                 marker="o",
                 label=f"{name} (µs per {each})",
             )
+        sizes = sorted({f.size for f in figures if f.path in paths})
         axes.set_xscale("log")
+        axes.set_xticks(sizes, [str(size) for size in sizes])
+        axes.minorticks_off()
         axes.set_xlabel(unit)
         axes.set_ylabel("gateway CPU (µs)")
         axes.set_ylim(bottom=0)
