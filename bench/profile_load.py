@@ -2,10 +2,13 @@
 realistic mix of customers.
 
     python -m bench.profile_load [--requests 4000] [--concurrency 8] [--zipf 1.1]
+                                 [--as staff|customer]
 
 The stack of bench/stack.py (mongod, the simulators, one gateway worker), each in its own
 process. Every read is staff's `customer(id:)` with the profile's fields (so each read also
-writes its audit row, as staff reads do). Three phases, each customer in at most one:
+writes its audit row, a journaled majority write, as staff reads do); with `--as customer`
+it is each customer's own `me`, with their own token, which writes none. Three phases,
+each customer in at most one:
 
 1. miss: `--cold` customers never read before, each read once (every read assembles the
    profile from the CRM, POS and e-commerce simulators and caches it);
@@ -31,10 +34,11 @@ import httpx
 from bench.stack import cpu_seconds, running_stack
 from sandbox.dataset import build_dataset
 
-PROFILE = """query ($id: ID!) { customer(id: $id) {
-  id givenName familyName email phone emailOptIn externalRefs { system id }
-  loyalty { balance lifetimePoints tier } identityConflicts { field contactIds }
-} }"""
+FIELDS = """id givenName familyName email phone emailOptIn externalRefs { system id }
+  loyalty { balance lifetimePoints tier } identityConflicts { field contactIds }"""
+PROFILE = f"query ($id: ID!) {{ customer(id: $id) {{ {FIELDS} }} }}"
+# a shopper's own profile (`--as customer`): the same fields, no audit row
+OWN_PROFILE = f"{{ me {{ {FIELDS} }} }}"
 WARM_UP = 50
 
 
@@ -72,24 +76,57 @@ async def cache_lookups(client: httpx.AsyncClient) -> dict[str, float]:
     return counts
 
 
+async def customer_token(client: httpx.AsyncClient, issuer: str, contact_id: str) -> str:
+    response = await client.post(
+        issuer + "/dev/token", json={"kind": "customer", "subject": contact_id}
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+class Reader:
+    """How one customer's profile is read: by staff (`customer(id:)`, audited), or by the
+    customer (`me`, with a token minted for each before anything is timed)."""
+
+    def __init__(self, client: httpx.AsyncClient, issuer: str, store_id: str, as_: str) -> None:
+        self._client, self._issuer, self._store_id, self.as_ = client, issuer, store_id, as_
+        self._staff: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}
+
+    async def prepare(self, ids: list[str]) -> None:
+        if self.as_ == "staff":
+            token = await staff_token(self._client, self._issuer, self._store_id)
+            self._staff = {"authorization": f"Bearer {token}"}
+            return
+        for customer_id in ids:
+            if customer_id not in self._tokens:
+                token = await customer_token(self._client, self._issuer, customer_id)
+                self._tokens[customer_id] = token
+
+    def request(self, customer_id: str) -> tuple[dict[str, object], dict[str, str]]:
+        """(the body, the headers) of one read."""
+        if self.as_ == "staff":
+            return {"query": PROFILE, "variables": {"id": customer_id}}, self._staff
+        headers = {"authorization": f"Bearer {self._tokens[customer_id]}"}
+        return {"query": OWN_PROFILE}, headers
+
+
 async def read_all(
-    client: httpx.AsyncClient, headers: dict[str, str], ids: list[str], concurrency: int
+    client: httpx.AsyncClient, reader: Reader, ids: list[str], concurrency: int
 ) -> list[float]:
     """Each id read in turn by `concurrency` workers; each read's latency, in that order."""
     latencies = [0.0] * len(ids)
     queue = iter(enumerate(ids))
+    field = "customer" if reader.as_ == "staff" else "me"
 
     async def worker() -> None:
         for index, customer_id in queue:
+            body_sent, headers = reader.request(customer_id)
             started = time.perf_counter()
-            response = await client.post(
-                "/graphql",
-                json={"query": PROFILE, "variables": {"id": customer_id}},
-                headers=headers,
-            )
+            response = await client.post("/graphql", json=body_sent, headers=headers)
             latencies[index] = time.perf_counter() - started
             body = response.json()
-            if body.get("errors") or (body.get("data") or {}).get("customer") is None:
+            if body.get("errors") or (body.get("data") or {}).get(field) is None:
                 raise RuntimeError(f"read of {customer_id} failed: {body}")
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -97,7 +134,14 @@ async def read_all(
 
 
 async def load(
-    gateway_url: str, issuer: str, *, requests: int, concurrency: int, zipf: float, cold: int
+    gateway_url: str,
+    issuer: str,
+    *,
+    requests: int,
+    concurrency: int,
+    zipf: float,
+    cold: int,
+    as_: str = "staff",
 ) -> dict[str, object]:
     dataset = build_dataset()
     contacts = [c.id for c in dataset.crm_contacts]
@@ -109,22 +153,21 @@ async def load(
     )
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30, limits=limits) as client:
-        headers = {
-            "authorization": f"Bearer {await staff_token(client, issuer, dataset.stores[0].id)}"
-        }
-        await read_all(client, headers, warm, concurrency)  # pools, sessions, JIT-less caches
-
-        miss = await read_all(client, headers, cold_ids, concurrency)
-        hit = await read_all(client, headers, cold_ids, concurrency)
-
         rng = random.Random(11)
         weights = list(
             itertools.accumulate(1 / rank**zipf for rank in range(1, len(population) + 1))
         )
         drawn = rng.choices(population, cum_weights=weights, k=requests)
+        reader = Reader(client, issuer, dataset.stores[0].id, as_)
+        await reader.prepare([*warm, *cold_ids, *drawn])
+        await read_all(client, reader, warm, concurrency)  # pools, sessions, JIT-less caches
+
+        miss = await read_all(client, reader, cold_ids, concurrency)
+        hit = await read_all(client, reader, cold_ids, concurrency)
+
         before = await cache_lookups(client)
         started = time.monotonic()
-        mixed = await read_all(client, headers, drawn, concurrency)
+        mixed = await read_all(client, reader, drawn, concurrency)
         elapsed = time.monotonic() - started
         after = await cache_lookups(client)
     counted = {result: after.get(result, 0) - before.get(result, 0) for result in after}
@@ -155,6 +198,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--zipf", type=float, default=1.1, help="popularity exponent s")
     parser.add_argument("--cold", type=int, default=300, help="customers of the hit/miss phases")
+    parser.add_argument(
+        "--as",
+        dest="as_",
+        choices=("staff", "customer"),
+        default="staff",
+        help="staff's audited customer(id:), or each customer's own me",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), scale=1.0) as stack:
         cpu_before = cpu_seconds(stack.gateway_pid)
@@ -166,6 +216,7 @@ def main() -> None:
                 concurrency=args.concurrency,
                 zipf=args.zipf,
                 cold=args.cold,
+                as_=args.as_,
             )
         )
         cpu = cpu_seconds(stack.gateway_pid) - cpu_before
