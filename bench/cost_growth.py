@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,7 +35,12 @@ import orjson
 import uvloop
 from matplotlib.figure import Figure
 
-from bench.products_inprocess import RecordThenReplay, asgi_post, sandbox_settings
+from bench.products_inprocess import (
+    RecordThenReplay,
+    asgi_post,
+    cpu_ms_per_request,
+    sandbox_settings,
+)
 from bench.stack import running_sandbox
 from gateway.app import create_app
 from gateway.asgi import tune_garbage_collector
@@ -96,12 +100,7 @@ async def _timed(post: Post, requests: int, rounds: int) -> float:
     """The smallest round's CPU milliseconds per request."""
     for _ in range(20):
         await post()
-    figures = []
-    for _ in range(rounds):
-        started = time.process_time()
-        for _ in range(requests):
-            await post()
-        figures.append((time.process_time() - started) * 1000 / requests)
+    figures = await cpu_ms_per_request(post, requests, rounds)
     _checked(await post())
     return min(figures)
 

@@ -143,15 +143,19 @@ def fetch(lock_path: Path, out: Path, registry: str) -> list[str]:
     return sorted(files)
 
 
+def configured_registry() -> str:
+    """npm's registry setting, which npm reads from the environment in either case."""
+    registry = os.environ.get("NPM_CONFIG_REGISTRY") or os.environ.get("npm_config_registry")  # noqa: SIM112
+    return registry or DEFAULT_REGISTRY
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lock", type=Path, default=GRAPHIQL / "package-lock.json")
     parser.add_argument("--out", type=Path, default=GRAPHIQL / "assets")
     args = parser.parse_args(argv)
-    # npm reads its settings from the environment in either case
-    registry = os.environ.get("NPM_CONFIG_REGISTRY") or os.environ.get("npm_config_registry")  # noqa: SIM112
     try:
-        written = fetch(args.lock, args.out, registry or DEFAULT_REGISTRY)
+        written = fetch(args.lock, args.out, configured_registry())
     except FetchError as exc:
         print(f"GraphiQL assets: {exc}", file=sys.stderr)
         return 1

@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools.graphiql_assets import DEFAULT_REGISTRY, FetchError, Locked, download, verify
+from tools.graphiql_assets import FetchError, Locked, configured_registry, download, verify
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = ROOT / "tools" / "shopify-admin-schema.json"
@@ -77,9 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pin", type=Path, default=PIN)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    registry = os.environ.get("NPM_CONFIG_REGISTRY") or os.environ.get("npm_config_registry")  # noqa: SIM112
     try:
-        written = fetch(args.pin, args.out, registry or DEFAULT_REGISTRY)
+        written = fetch(args.pin, args.out, configured_registry())
     except FetchError as exc:
         print(f"Shopify Admin schema: {exc}", file=sys.stderr)
         return 1
