@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from functools import partial
 
 import httpx
@@ -70,12 +71,31 @@ class Recorder:
         return answer
 
 
+RECORDED = b"/_recorded"
+
+
+def recorded_listing(recorder: Recorder) -> bytes:
+    """`GET /_recorded`: the requests answered from memory, as JSON [{method, target,
+    body}], so a benchmark can time one hop alone with exactly the gateway's request."""
+    body = json.dumps(
+        [
+            {"method": m.decode(), "target": t.decode(), "body": b.decode()}
+            for m, t, b in recorder.answers
+        ]
+    ).encode()
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+    return head % len(body) + body
+
+
 class _Listener(asyncio.Protocol):
     """Reads whole requests (Content-Length framed, as the gateway sends them) and answers
-    each in turn; a connection's next request waits for the answer before it."""
+    each in turn; a connection's next request waits for the answer before it. With a
+    `delay`, every answer leaves that many seconds after its request was read, standing
+    for a vendor's own time (the network and its servers)."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: Recorder, delay: float = 0.0) -> None:
         self._recorder = recorder
+        self._delay = delay
         self._buffer = b""
         self._busy = False
 
@@ -92,29 +112,41 @@ class _Listener(asyncio.Protocol):
             request, self._buffer = taken
             method, target, _ = request.line.split(b" ", 2)
             key = (method, target, request.body)
-            known = self._recorder.answers.get(key)
-            if known is not None:
+            known = (
+                recorded_listing(self._recorder)
+                if target == RECORDED
+                else self._recorder.answers.get(key)
+            )
+            if known is not None and self._delay <= 0:
                 self._transport.write(known)
                 continue
             self._busy = True
+            if known is not None:
+                asyncio.get_running_loop().call_later(self._delay, self._send, known)
+                return
             task = asyncio.ensure_future(self._recorder.answer(key, request.headers))
             task.add_done_callback(self._answered)
             return
 
     def _answered(self, task: asyncio.Future[bytes]) -> None:
-        self._busy = False
         if task.cancelled() or task.exception() is not None:
+            self._busy = False
             self._transport.close()
             return
-        self._transport.write(task.result())
-        self._answer_whole_requests()
+        asyncio.get_running_loop().call_later(self._delay, self._send, task.result())
+
+    def _send(self, answer: bytes) -> None:
+        self._busy = False
+        if not self._transport.is_closing():
+            self._transport.write(answer)
+            self._answer_whole_requests()
 
 
-async def serve(listeners: list[tuple[int, str]]) -> None:
+async def serve(listeners: list[tuple[int, str]], delay: float = 0.0) -> None:
     loop = asyncio.get_running_loop()
     for port, target in listeners:
         recorder = Recorder(target)
-        await loop.create_server(partial(_Listener, recorder), "127.0.0.1", port)
+        await loop.create_server(partial(_Listener, recorder, delay), "127.0.0.1", port)
     await asyncio.Event().wait()
 
 
@@ -123,12 +155,15 @@ def main() -> None:
     parser.add_argument(
         "--listen", action="append", required=True, help="VENDOR=PORT=SANDBOX_URL, repeated"
     )
+    parser.add_argument(
+        "--delay-ms", type=float, default=0.0, help="each answer waits this long (a vendor hop)"
+    )
     args = parser.parse_args()
     listeners = []
     for spec in args.listen:
         _, port, target = spec.split("=", 2)
         listeners.append((int(port), target))
-    uvloop.run(serve(listeners))
+    uvloop.run(serve(listeners, args.delay_ms / 1000))
 
 
 if __name__ == "__main__":

@@ -69,12 +69,14 @@ def running_sandbox(*, scale: float) -> Iterator[Sandbox]:
 
 
 @contextmanager
-def recorded_upstreams(sandbox: Sandbox, vendors: tuple[str, ...]) -> Iterator[dict[str, str]]:
+def recorded_upstreams(
+    sandbox: Sandbox, vendors: tuple[str, ...], delay_ms: float = 0.0
+) -> Iterator[dict[str, str]]:
     """A bench.recorded_upstreams process in front of `vendors` of the sandbox: their URLs
-    there, each answering a repeated request from memory."""
+    there, each answering a repeated request from memory (`delay_ms` after it came)."""
     ports = {vendor: free_port() for vendor in vendors}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.recorded_upstreams",
+        [sys.executable, "-m", "bench.recorded_upstreams", f"--delay-ms={delay_ms}",
          *[f"--listen={v}={port}={sandbox.urls[v]}" for v, port in ports.items()]],
     )  # fmt: skip
     try:
@@ -87,17 +89,23 @@ def recorded_upstreams(sandbox: Sandbox, vendors: tuple[str, ...]) -> Iterator[d
 
 @contextmanager
 def running_stack(
-    data_dir: Path, *, scale: float, transport: str | None = None, recorded: bool = False
+    data_dir: Path,
+    *,
+    scale: float,
+    transport: str | None = None,
+    recorded: bool = False,
+    hop_delay_ms: float = 0.0,
 ) -> Iterator[Stack]:
     """`transport`: OMNIGATE_HTTP__TRANSPORT; by default the gateway's own default.
     `recorded`: the gateway reaches Square and Shopify through bench.recorded_upstreams,
-    which answers a request it has seen from memory (for read-only load)."""
+    which answers a request it has seen from memory (for read-only load), each
+    `hop_delay_ms` after it came."""
     gateway_port = free_port()
     with (
         LocalMongod(data_dir / "mongodb") as mongod,
         running_sandbox(scale=scale) as sandbox,
         (
-            recorded_upstreams(sandbox, ("square", "shopify"))
+            recorded_upstreams(sandbox, ("square", "shopify"), hop_delay_ms)
             if recorded
             else nullcontext(sandbox.urls)
         ) as urls,
