@@ -50,7 +50,8 @@ class CheckoutMutations:
             str | None,
             strawberry.argument(
                 description="WEB and MOBILE: the card token Square's Web Payments SDK gave "
-                "the payment form (`tokenize()`), required (PAYMENT_REQUIRED). STORE and "
+                "the payment form (`tokenize()`), required (PAYMENT_REQUIRED) unless "
+                "loyalty points pay the whole total. STORE and "
                 "KIOSK: none, the terminal takes the payment (PAYMENT_NOT_ACCEPTED). A retry "
                 "with the same idempotencyKey pays with the first call's card."
             ),

@@ -193,7 +193,9 @@ async def test_online_needs_a_card_token_and_the_till_takes_none(
     assert [(e["code"], e["field"]) for e in missing["userErrors"]] == [
         ("PAYMENT_REQUIRED", ["paymentToken"])
     ]
-    assert sandbox.total_calls("square") + sandbox.total_calls("shopify") == 0
+    # priced to learn that something is due, and nothing more: no attempt, no payment
+    assert await checkouts(gateway).count_documents({"cart_id": cart["id"]}) == 0
+    assert payments_for_cart(sandbox, cart["id"]) == []
     till = staff_at(gateway, tokens, dataset.stores[0].id)
     card_at_till = (
         await till.run(
@@ -202,6 +204,63 @@ async def test_online_needs_a_card_token_and_the_till_takes_none(
     )["checkout"]
     assert codes(card_at_till) == ["PAYMENT_NOT_ACCEPTED"]
     assert (await buyer.run(CART, id=cart["id"]))["cart"]["status"] == "OPEN"
+
+
+APPLY_POINTS = """
+mutation ($cartId: ID!, $points: Int!) {
+  cartApplyLoyaltyPoints(cartId: $cartId, points: $points) {
+    cart { cost { total { amount } } } userErrors { code }
+  }
+}
+"""
+
+
+def member_with_points(dataset: Dataset, contacts: list[str], at_least: int) -> str:
+    """A CRM contact among `contacts` whose POS loyalty account holds `at_least` points."""
+    person_of = {c.id: c.person_key for c in dataset.crm_contacts}
+    pos_of = {c.person_key: c.id for c in dataset.pos_customers}
+    balances = {a.customer_id: a.balance for a in dataset.loyalty_accounts}
+    return next(
+        contact
+        for contact in contacts
+        if balances.get(pos_of.get(person_of[contact], ""), 0) >= at_least
+    )
+
+
+async def test_a_cart_paid_in_full_with_points_needs_no_card(
+    make_gateway, settings: Settings, tokens, dataset, buyers, sandbox
+):
+    """A zero total charges nothing: no paymentToken is asked for, no payment is made,
+    and the order is placed once, a retry answering it again."""
+    generous = settings.model_copy(
+        update={"offers": settings.offers.model_copy(update={"point_value": Decimal(1)})}
+    )
+    contact = member_with_points(dataset, buyers[::-1], 300)
+    sku = next(
+        sku
+        for sku in skus_at(dataset, WAREHOUSE_LOCATION_ID, 5, 50)
+        if dataset.products_by_sku[sku].price < 300
+    )
+    async with make_gateway(generous) as gateway:
+        shopper = Device(gateway, {"authorization": f"Bearer {tokens.customer(contact)}"})
+        created = (await shopper.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]
+        cart_id = created["cart"]["id"]
+        points = int(dataset.products_by_sku[sku].price) + 1
+        applied = (await shopper.run(APPLY_POINTS, cartId=cart_id, points=points))[
+            "cartApplyLoyaltyPoints"
+        ]
+        assert applied["userErrors"] == []
+        assert applied["cart"]["cost"]["total"]["amount"] == "0.00"
+        placed = [
+            (await shopper.run(DECLINE, cartId=cart_id, key="all-points", paymentToken=None))[
+                "checkout"
+            ]
+            for _ in range(2)
+        ]
+    assert [p["userErrors"] for p in placed] == [[], []]
+    assert placed[0]["order"]["id"] == placed[1]["order"]["id"]
+    assert placed[1]["replayed"] is True
+    assert payments_for_cart(sandbox, cart_id) == []
 
 
 # -- crashes between the steps -------------------------------------------------------------

@@ -65,12 +65,10 @@ def payment_refusal(channel: SalesChannel, token: str | None) -> CartUserError |
             "In store the terminal takes the payment: send no paymentToken.",
             ("paymentToken",),
         )
-    if token is None or not token.strip():
-        return CartUserError(
-            CartErrorCode.PAYMENT_REQUIRED,
-            "An online checkout needs a paymentToken (the card token from the payment form).",
-            ("paymentToken",),
-        )
+    if token is None:
+        return None  # asked for once the total is known (payment_missing): zero needs none
+    if not token.strip():
+        return payment_missing()
     if len(token) > MAX_TOKEN_LENGTH or not token.isprintable():
         return CartUserError(
             CartErrorCode.PAYMENT_REQUIRED,
@@ -97,4 +95,13 @@ def rejected(message: str | None) -> CartUserError:
         CartErrorCode.ORDER_REJECTED,
         message or "The order was refused by the system of record.",
         ("cartId",),
+    )
+
+
+def payment_missing() -> CartUserError:
+    """An online checkout with something to pay and no card token."""
+    return CartUserError(
+        CartErrorCode.PAYMENT_REQUIRED,
+        "An online checkout needs a paymentToken (the card token from the payment form).",
+        ("paymentToken",),
     )

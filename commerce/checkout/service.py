@@ -44,6 +44,7 @@ from commerce.checkout.refusals import (
     CheckoutOutcome,
     declined,
     failure,
+    payment_missing,
     payment_refusal,
     promotion_refused,
     rejected,
@@ -163,7 +164,9 @@ class CheckoutService:
         channel a quote was priced for is one its issuer could use.
 
         `payment_token`: the card token of an online checkout (Square's Web Payments SDK);
-        required on WEB and MOBILE, refused in store, where the terminal takes the payment.
+        required on WEB and MOBILE unless the total is zero (points pay for all of it, which
+        is known once the cart is priced), refused in store, where the terminal takes the
+        payment.
         The first call with a key decides which card pays: a retry's token is not used."""
         refusal = channel_refusal(principal, channel)
         if refusal is not None:
@@ -225,6 +228,8 @@ class CheckoutService:
         drafted = await self._draft(principal, cart, channel, record_id, reads, quote)
         if isinstance(drafted, CheckoutOutcome):
             return drafted
+        if not channel.in_store and payment_token is None and amount_due(drafted.draft).amount > 0:
+            return CheckoutOutcome(None, cart, [payment_missing()])
         started = await self._checkouts.start(
             record_id,
             cart.id,
