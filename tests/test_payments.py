@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from cart_api import (
+    APPLY_CODE,
     CART,
     CART_CREATE,
     CHECKOUT,
@@ -33,6 +34,7 @@ from cart_api import (
 )
 from cart_api import stocked_skus as skus_at
 from conftest import GatewayClient, running_gateway
+from offers_api import database_read, newcomers
 from payments_api import (
     CARD_BAD_CVV,
     CARD_DECLINED,
@@ -447,6 +449,42 @@ async def test_a_store_order_earns_its_points_when_square_says_it_is_paid(
         assert points(sandbox, account) == before + earned
         record = await checkouts(gateway).find_one({"order.ref.id": order["id"]})
         assert (record["paid"], record["points_earned"], record["settled"]) == (True, earned, True)
+
+
+async def test_a_store_orders_referral_is_rewarded_once_square_says_it_is_paid(
+    hooked_settings, tokens, dataset, sandbox
+):
+    """A friend's first order, placed at a till with the referrer's code: no voucher while
+    the terminal has not taken the money, one each once Square says it is paid, and no
+    more when Square says so again."""
+    referrer_id, friend_id = dataset.crm_contacts[-70].id, newcomers(dataset)[210]
+    store = dataset.stores[2].id
+    sku = skus_at(dataset, store, 5, 1)[0]
+
+    async def vouchers() -> int:
+        owners = {"customer_id": {"$in": [referrer_id, friend_id]}}
+        return len(await database_read(hooked_settings, "promotions", owners))
+
+    async with running_gateway(hooked_settings) as gateway:
+        referrer = Device(gateway, {"authorization": f"Bearer {tokens.customer(referrer_id)}"})
+        friend = Device(gateway, {"authorization": f"Bearer {tokens.customer(friend_id)}"})
+        code = (await referrer.run("{ referralCode }"))["referralCode"]
+        cart = (await friend.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]["cart"]
+        applied = (await friend.run(APPLY_CODE, cartId=cart["id"], code=code))["cartApplyPromoCode"]
+        assert applied["userErrors"] == []
+        picked = await friend.run(SET_FULFILLMENT, cartId=cart["id"], type="PICKUP", storeId=store)
+        assert picked["cartSetFulfillment"]["userErrors"] == []
+        till = staff_at(gateway, tokens, store)
+        placed = (
+            await till.run(CHECKOUT, cartId=cart["id"], channel="STORE", key="referral-at-till")
+        )["checkout"]
+        assert placed["userErrors"] == []
+        assert await vouchers() == 0, "rewarded before the order was paid"
+        payment = await pay_at_terminal(sandbox, placed["order"]["id"])
+        assert await deliver(gateway, payment_event(payment)) == 200
+        assert await vouchers() == 2
+        assert await deliver(gateway, payment_event(payment)) == 200, "Square sends it again"
+        assert await vouchers() == 2
 
 
 async def test_a_store_order_paid_without_a_webhook_earns_on_the_reconcilers_poll(

@@ -514,8 +514,9 @@ class CheckoutService:
     async def settle(self, record_id: str, known: CheckoutRecord | None = None) -> None:
         """What is left once the order is recorded, each step once however often this runs
         (every replay and the reconciler run it): the held payment captured, the order
-        announced, and, once the money is taken, its points earned and its referral
-        rewarded. An upstream that does not answer leaves the rest to the next run.
+        announced, and, once the money is taken, its referral rewarded (keyed by the
+        attempt) and its points earned. An upstream that does not answer leaves the rest to
+        the next run.
         `known`: the attempt as the caller just wrote it, saving a read."""
         record = known or await self._checkouts.get(record_id)
         if (
@@ -535,9 +536,13 @@ class CheckoutService:
         if record.order is None:
             return
         order = record.order
-        await self._after_order(record, order)
+        await self._announce(record, order)
         if not record.paid:
-            return  # a store order: its points wait for the terminal's payment
+            return  # a store order: its referral and points wait for the terminal's payment
+        if record.customer_id is not None and record.promotion_ids:
+            await self._referrals.reward(
+                record.id, record.promotion_ids, record.customer_id, order.total.currency
+            )
         earned = await self._earn(record, order)
         if earned:
             await self._checkouts.mark_settled(record.id)
@@ -587,9 +592,9 @@ class CheckoutService:
         except PyMongoError as exc:
             log.warning("checkout %s: live stock subscribers not told: %s", record.id, exc)
 
-    async def _after_order(self, record: CheckoutRecord, order: OrderRecord) -> None:
-        """The order announced and the referral rewarded. Each is keyed by the attempt, so
-        running this again (every replay does) adds nothing twice."""
+    async def _announce(self, record: CheckoutRecord, order: OrderRecord) -> None:
+        """The order announced, keyed by the attempt, so running this again (every replay
+        does) announces nothing twice."""
         await self._outbox.emit(
             f"order-placed:{record.id}",
             EventType.ORDER_PLACED,
@@ -607,10 +612,6 @@ class CheckoutService:
                 "promotionIds": list(record.promotion_ids),
             },
         )
-        if record.customer_id is not None and record.promotion_ids:
-            await self._referrals.reward(
-                record.id, record.promotion_ids, record.customer_id, order.total.currency
-            )
 
     async def _earn(self, record: CheckoutRecord, order: OrderRecord) -> bool:
         """Points for the paid order, once (a vendor key per attempt); False when a loyalty
