@@ -308,8 +308,10 @@ class _Connection(asyncio.Protocol):
             self._received = True
             return
         self._until_close = False
-        # read now: once this callback returns, llhttp answers False until the next answer
-        self._keep_alive = self._parser.should_keep_alive()
+        # read now: once this callback returns, llhttp answers False until the next answer;
+        # a connection that answered a HEAD is never reused, whether or not llhttp saw the
+        # answer complete (it does for a 204 or a 304, never for a 200: on_headers_complete)
+        self._keep_alive = self._parser.should_keep_alive() and not self._head_request
         if self._answer is not None and not self._answer.done():
             self._answer.set_result(None)
 

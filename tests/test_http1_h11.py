@@ -386,3 +386,16 @@ def test_every_answer_h11_writes_the_parser_reads_as_h11_does() -> None:
     finally:
         loop.run_until_complete(asyncio.sleep(0))
         loop.close()
+
+
+def test_a_connection_that_answered_a_head_with_204_is_not_reused() -> None:
+    """llhttp completes a HEAD's 204 (no body can follow), which once kept the connection
+    for reuse against the transport's HEAD rule; the property test above found it."""
+    answer = Answer(b"HEAD", b"HTTP/1.1 204 \r\n\r\n", 204, b"", [], b"", True, False)
+    loop = asyncio.new_event_loop()
+    try:
+        reusable, response = loop.run_until_complete(read_in_pieces(answer, pieces(answer.raw, [])))
+    finally:
+        loop.close()
+    assert response.status_code == 204
+    assert reusable is False
