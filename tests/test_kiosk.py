@@ -97,7 +97,7 @@ async def chromium_page(problems: list[str], hosts: set[str]) -> AsyncIterator[A
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1100, "height": 640})
+            page = await browser.new_page(viewport={"width": 1100, "height": 500})
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("request", lambda request: hosts.add(urlsplit(request.url).hostname or ""))
             yield page
@@ -107,7 +107,7 @@ async def chromium_page(problems: list[str], hosts: set[str]) -> AsyncIterator[A
 
 @pytest.mark.browser
 async def test_a_square_stock_change_appears_on_the_kiosk_page(
-    mongod, sandbox, dataset, restore_stock
+    mongod, sandbox, dataset, tokens, restore_stock
 ):
     require_chromium()
     from playwright.async_api import expect
@@ -124,8 +124,16 @@ async def test_a_square_stock_change_appears_on_the_kiosk_page(
         served(live_settings(mongod, sandbox, port, key), port) as gateway,
         chromium_page(problems, hosts) as page,
     ):
-        await page.goto(f"{gateway.url}/kiosk?store={store}")
+        # as a kiosk device: its token goes in the requests and in connection_init
+        kiosk = tokens.kiosk(store, "kiosk-page-0")
+        await page.goto(f"{gateway.url}/kiosk?store={store}#token={kiosk}")
         await expect(page.locator("#store-name")).to_have_text(dataset.stores[0].name)
+        # by name: several products match, the page offers them, one is chosen
+        await page.fill("#query", "Cotton Mug")
+        await page.click("#search button")
+        await page.locator("#matches button", has_text=product.title).click()
+        await expect(page.locator("#product-sku")).to_have_text(sku)
+        # by SKU: shown at once
         await page.fill("#query", sku)
         await page.click("#search button")
         here = page.locator("#stock-here")
@@ -141,6 +149,7 @@ async def test_a_square_stock_change_appears_on_the_kiosk_page(
         assert await set_stock(sandbox.url("square"), [(sku, store, shelf - 2)]) == [200]
         await expect(here).to_have_text(str(shelf - 2), timeout=2_000)
         if SCREENSHOT:
+            await page.wait_for_timeout(1_100)  # the changed count's highlight fades first
             await page.screenshot(path=Path(SCREENSHOT))
     assert not problems, problems
     assert hosts <= {"127.0.0.1"}, hosts

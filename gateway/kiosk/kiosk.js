@@ -145,6 +145,7 @@
       $("product-price").textContent = money(product.price);
       var stock = body.data.store && body.data.store.stock[0];
       $("stock-here").textContent = stock ? stock.quantity : "unknown";
+      delete $("stock-here").dataset.live; // until this product's first live message
       follow(storeId, sku, $("stock-here"));
       stopLive.push(
         live.subscribe(PRODUCT_CHANGED, { skus: [sku] }, function (payload) {
