@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ import httpx
 import pytest
 from cart_api import stocked_skus
 from conftest import bearer
-from live_api import live_settings, served, set_stock, square_webhooks
+from live_api import live_settings, served, set_stock, shopify_webhooks, square_webhooks
 from production_secrets import PRODUCTION_SECRETS
 
 from engine.view import GRAPHIQL_CSP
@@ -105,6 +106,25 @@ async def chromium_page(problems: list[str], hosts: set[str]) -> AsyncIterator[A
             await browser.close()
 
 
+@asynccontextmanager
+async def price_restored(
+    shopify_url: str, sku: str, price: Decimal
+) -> AsyncIterator[Callable[[str], Awaitable[list[int]]]]:
+    """Sets the price in the Shopify simulator (its webhooks' statuses); puts it back."""
+    async with httpx.AsyncClient(base_url=shopify_url, timeout=10) as client:
+
+        async def set_price(amount: str) -> list[int]:
+            path = f"/_sandbox/shopify/variants/{sku}/price"
+            answer = await client.post(path, json={"price": amount})
+            assert answer.status_code == 200, answer.text
+            return list(answer.json()["deliveries"])
+
+        try:
+            yield set_price
+        finally:
+            await set_price(str(price))
+
+
 @pytest.mark.browser
 async def test_a_square_stock_change_appears_on_the_kiosk_page(
     mongod, sandbox, dataset, tokens, restore_stock
@@ -122,6 +142,8 @@ async def test_a_square_stock_change_appears_on_the_kiosk_page(
     async with (
         square_webhooks(sandbox.url("square"), f"http://127.0.0.1:{port}/webhooks/square") as key,
         served(live_settings(mongod, sandbox, port, key), port) as gateway,
+        shopify_webhooks(sandbox.url("shopify"), f"{gateway.url}/webhooks/shopify"),
+        price_restored(sandbox.url("shopify"), sku, product.price) as set_price,
         chromium_page(problems, hosts) as page,
     ):
         # as a kiosk device: its token goes in the requests and in connection_init
@@ -148,6 +170,10 @@ async def test_a_square_stock_change_appears_on_the_kiosk_page(
 
         assert await set_stock(sandbox.url("square"), [(sku, store, shelf - 2)]) == [200]
         await expect(here).to_have_text(str(shelf - 2), timeout=2_000)
+        # a price changed in Shopify: its signed products/update, then productChanged
+        assert await set_price("12.50") == [200]
+        await expect(page.locator("#product-price")).to_have_text("12.50 USD", timeout=2_000)
+        assert await page.locator("#customer").is_visible()  # a kiosk takes hand-offs
         if SCREENSHOT:
             await page.wait_for_timeout(1_100)  # the changed count's highlight fades first
             await page.screenshot(path=Path(SCREENSHOT))
@@ -198,3 +224,27 @@ async def test_a_customer_hands_her_session_to_the_kiosk_page(settings, sandbox,
         await expect(page.locator("#customer-view")).to_be_hidden()
     # the refused hand-off's 401 is the only error the console shows
     assert all("401" in problem for problem in problems), problems
+
+
+@pytest.mark.browser
+async def test_the_kiosk_page_as_a_display_follows_only_its_own_store(settings, dataset, tokens):
+    """A display reads products, stock and stores; its own store's stock is live, another
+    store's stockChanged is refused (FORBIDDEN) and the page marks those rows; a display
+    takes no hand-off, so none is offered."""
+    require_chromium()
+    from playwright.async_api import expect
+
+    store = str(dataset.stores[0].id)
+    (sku,) = stocked_skus(dataset, store, 3, 1)
+    port = free_port()
+    problems: list[str] = []
+    async with served(settings, port) as gateway, chromium_page(problems, set()) as page:
+        display = tokens.display(store, "display-page-1")
+        await page.goto(f"{gateway.url}/kiosk?store={store}#token={display}")
+        await page.fill("#query", sku)
+        await page.click("#search button")
+        await expect(page.locator("#stock-here[data-live]")).to_have_count(1)
+        other_stores = page.locator("#nearby tbody tr[data-store] td:last-child")
+        await expect(other_stores.first).to_have_attribute("title", "not live")
+        assert await page.locator("#customer").is_hidden()
+    assert not problems, problems

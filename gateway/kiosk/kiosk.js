@@ -22,6 +22,17 @@
     "subscription KioskProduct($skus: [ID!]!) {" +
     " productChanged(skus: $skus) { products { " + PRODUCT_FIELDS + " } } }";
 
+  // The token's role, read without verifying (the gateway verifies it on every request):
+  // only to offer the hand-off on a kiosk, which is the one device a hand-off is for.
+  function tokenRole(token) {
+    try {
+      var claims = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(window.atob(claims)).role;
+    } catch (error) {
+      return null;
+    }
+  }
+
   function $(id) {
     return document.getElementById(id);
   }
@@ -160,21 +171,25 @@
   }
 
   // Follows one store's stock of `sku` into `cell`: the first message is the count now.
+  // A refusal (a display follows its own store only) arrives as a `next` carrying errors,
+  // since the resolver checks when the stream starts, or as an `error` message.
   function follow(store, sku, cell) {
+    function notLive() {
+      delete cell.dataset.live;
+      cell.title = "not live";
+    }
     stopLive.push(
       live.subscribe(
         STOCK_CHANGED,
         { storeId: store, skus: [sku] },
         function (payload) {
-          var levels = payload.data ? payload.data.stockChanged.levels : [];
+          if (!payload.data) return notLive();
           cell.dataset.live = "true";
-          levels.forEach(function (level) {
+          payload.data.stockChanged.levels.forEach(function (level) {
             if (level.sku === sku) setText(cell, level.quantity);
           });
         },
-        function () {
-          cell.title = "not live"; // e.g. a display follows its own store only
-        }
+        notLive
       )
     );
   }
@@ -267,7 +282,7 @@
       }
       $("store-name").textContent = here.name;
       $("lookup").hidden = false;
-      $("customer").hidden = !deviceToken;
+      $("customer").hidden = !deviceToken || tokenRole(deviceToken) !== "kiosk";
     });
     $("search").addEventListener("submit", function (event) {
       event.preventDefault();
