@@ -126,7 +126,7 @@ async def price_restored(
 
 
 @pytest.mark.browser
-async def test_a_square_stock_change_appears_on_the_kiosk_page(
+async def test_square_stock_and_shopify_price_changes_appear_on_the_kiosk_page(
     mongod, sandbox, dataset, tokens, restore_stock
 ):
     require_chromium()
@@ -146,6 +146,13 @@ async def test_a_square_stock_change_appears_on_the_kiosk_page(
         price_restored(sandbox.url("shopify"), sku, product.price) as set_price,
         chromium_page(problems, hosts) as page,
     ):
+        sockets: list[Any] = []
+
+        def through(socket: Any) -> None:  # each socket the page opens, to the gateway
+            socket.connect_to_server()
+            sockets.append(socket)
+
+        await page.route_web_socket("**/graphql", through)
         # as a kiosk device: its token goes in the requests and in connection_init
         kiosk = tokens.kiosk(store, "kiosk-page-0")
         await page.goto(f"{gateway.url}/kiosk?store={store}#token={kiosk}")
@@ -177,6 +184,16 @@ async def test_a_square_stock_change_appears_on_the_kiosk_page(
         if SCREENSHOT:
             await page.wait_for_timeout(1_100)  # the changed count's highlight fades first
             await page.screenshot(path=Path(SCREENSHOT))
+
+        # the socket closes as the gateway closes a subscriber that fell behind; the page
+        # reconnects, subscribes again, and shows what changed while it was away
+        assert len(sockets) == 1
+        await sockets[0].close(code=4008, reason="Subscriber fell behind")
+        await expect(page.locator("#live-status")).to_have_text("reconnecting")
+        assert await set_stock(sandbox.url("square"), [(sku, store, shelf - 3)]) == [200]
+        await expect(here).to_have_text(str(shelf - 3))
+        await expect(page.locator("#live-status")).to_have_text("live")
+        assert len(sockets) == 2
     assert not problems, problems
     assert hosts <= {"127.0.0.1"}, hosts
 
