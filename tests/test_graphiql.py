@@ -147,7 +147,11 @@ def test_graphiql_runs_a_query_in_chromium(served_gateway, dataset):
 
 
 @pytest.mark.browser
-def test_a_subscription_started_in_graphiql_receives_its_first_event(served_gateway, dataset):
+def test_a_subscription_started_in_graphiql_receives_its_first_event(
+    served_gateway, dataset, tokens
+):
+    """Anonymous first; then with a display token of another store in the headers pane,
+    which GraphiQL sends as connection_init's payload, so the gateway refuses it."""
     if not os.path.exists(CHROMIUM) and not os.environ.get("OMNIGATE_REQUIRE_BROWSER"):
         pytest.skip("Debian chromium is not installed (`make browser`)")
     from playwright.sync_api import expect, sync_playwright
@@ -184,9 +188,22 @@ def test_a_subscription_started_in_graphiql_receives_its_first_event(served_gate
             # the subscription's first message: the stock as it is when subscribing
             expect(page.locator(".result-window")).to_contain_text('"stockChanged"', timeout=15_000)
             result = page.inner_text(".result-window")
+
+            page.click(".graphiql-execute-button")  # stops the subscription
+            page.click("button:has-text('Headers')")
+            display = tokens.display(str(dataset.stores[1].id), "graphiql-display")
+            page.evaluate(
+                "h => document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden)"
+                " .CodeMirror').CodeMirror.setValue(h)",
+                json.dumps({"authorization": f"Bearer {display}"}),
+            )
+            page.click(".graphiql-execute-button")
+            expect(page.locator(".result-window")).to_contain_text("FORBIDDEN", timeout=15_000)
+            refused = page.inner_text(".result-window")
         finally:
             browser.close()
     assert sku in result
     assert store in result
-    assert sockets == [served_gateway.replace("http://", "ws://") + "/graphql"]
+    assert sockets == [served_gateway.replace("http://", "ws://") + "/graphql"] * 2
+    assert "A display follows the stock of its own store" in refused
     assert not [p for p in problems if "subscriptionUrl" in p or "Content Security" in p], problems
