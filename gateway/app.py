@@ -11,12 +11,12 @@ import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from engine.view import GatewayGraphQL
+from engine.view import GRAPHIQL_CSP, GatewayGraphQL
 from gateway.cors import origin_policy, with_cors
 from gateway.health import healthz, metrics, readyz
 from gateway.limits import AcceptNegotiation, BodySizeLimit, CsrfPrevention, OperationLimits
@@ -38,6 +38,7 @@ from gateway.wiring.schema import build_schema
 
 log = logging.getLogger(__name__)
 GRAPHIQL_DIR = Path(__file__).parent / "graphiql"
+KIOSK_DIR = Path(__file__).parent / "kiosk"
 
 
 def create_app(
@@ -106,7 +107,9 @@ def create_app(
         *webhook_routes(),
     ]
     if settings.graphiql_enabled:
+        # the developer pages: GraphiQL and the reference in-store page (docs/kiosk.md)
         routes += _graphiql_routes(settings.graphiql_assets_dir)
+        routes += _kiosk_routes()
     return Starlette(
         routes=routes,
         middleware=[
@@ -126,6 +129,26 @@ def _graphiql_routes(assets_dir: Path) -> list[BaseRoute]:
         Mount("/graphiql/vendor", StaticFiles(directory=assets_dir, check_dir=False)),
         Route("/graphiql/init.js", _file(GRAPHIQL_DIR / "init.js", "text/javascript")),
         Route("/graphiql/page.css", _file(GRAPHIQL_DIR / "page.css", "text/css")),
+    ]
+
+
+def _kiosk_routes() -> list[BaseRoute]:
+    page = (KIOSK_DIR / "index.html").read_text()
+
+    async def kiosk_page(request: Request) -> Response:
+        # GraphiQL's policy: everything from this origin (the websocket too), no inline script
+        return HTMLResponse(page, headers={"Content-Security-Policy": GRAPHIQL_CSP})
+
+    return [
+        Route("/kiosk", kiosk_page, methods=["GET"]),
+        *(
+            Route(f"/kiosk/{name}", _file(KIOSK_DIR / name, media_type), methods=["GET"])
+            for name, media_type in (
+                ("kiosk.js", "text/javascript"),
+                ("live.js", "text/javascript"),
+                ("kiosk.css", "text/css"),
+            )
+        ),
     ]
 
 

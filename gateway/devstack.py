@@ -49,7 +49,9 @@ def run_dev_stack(settings: Settings, data_dir: Path, *, scale: float, seed: int
         print(f"offers     {offers}")
         for a in apps:
             print(f"sandbox    {a.vendor:<10} {a.url}")
-        print(f"\nGraphiQL   http://{settings.host}:{settings.port}/graphql\n")
+        base_url = f"http://{settings.host}:{settings.port}"
+        print(f"\nGraphiQL   {base_url}/graphql")
+        print(f"kiosk      {base_url}/kiosk  (docs/kiosk.md)\n")
         print("Ctrl-C stops everything.", flush=True)
         asyncio.run(serve_together([*servers, gateway]))
 

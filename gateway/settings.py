@@ -621,7 +621,7 @@ class Settings(BaseSettings):
     # every MongoDB operation's; a mutation's wait for a primary being elected is bounded
     # by request_deadline_seconds instead (engine/deadline.py)
     mongodb_timeout_seconds: float = Field(default=2.0, gt=0)
-    graphiql: bool | None = None  # None: on outside production
+    graphiql: bool | None = None  # None: on outside production; also serves /kiosk
     graphiql_assets_dir: Path = Field(
         default=DEFAULT_GRAPHIQL_ASSETS, json_schema_extra=_default_unpublished
     )

@@ -269,6 +269,16 @@ def tokens(sandbox: Sandbox) -> Tokens:
     return Tokens(sandbox)
 
 
+@pytest.fixture
+def restore_stock(sandbox: Sandbox) -> Iterator[None]:
+    """The Square simulator's counts as they were: the sandbox serves the whole session."""
+    world = sandbox.apps["square"].app.state.square
+    saved = {variation: list(counts) for variation, counts in world.counts_by_variation.items()}
+    yield
+    world.counts_by_variation.clear()
+    world.counts_by_variation.update(saved)
+
+
 @dataclass
 class GatewayClient:
     http: httpx.AsyncClient

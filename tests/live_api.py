@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import websockets
+from conftest import sandbox_settings
 from starlette.applications import Starlette
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
@@ -24,7 +25,7 @@ from websockets.uri import parse_uri
 
 from gateway.app import create_app
 from gateway.serving import CoServer, server_config
-from gateway.settings import Settings
+from gateway.settings import LiveSettings, Settings, WebhookSettings
 from sandbox.square.app import SANDBOX_ACCESS_TOKEN
 
 STOCK_CHANGED = """
@@ -235,3 +236,21 @@ async def set_stock(square_url: str, changes: list[tuple[str, str, int]]) -> lis
         answer = await client.post(f"{square_url}/_sandbox/square/inventory", json=body)
     assert answer.status_code == 200, answer.text
     return list(answer.json()["deliveries"])
+
+
+def live_settings(
+    mongod: Any, sandbox: Any, port: int, key: str | None = None, **overrides: Any
+) -> Settings:
+    """Settings for a gateway on `port`, Square's webhooks signed with `key`."""
+    settings = sandbox_settings(mongod, sandbox)
+    webhooks: dict[str, Any] = {
+        "square_notification_url": f"http://127.0.0.1:{port}/webhooks/square"
+    }
+    if key is not None:
+        webhooks["square_signature_key"] = key
+    return settings.model_copy(
+        update={
+            "webhooks": WebhookSettings.model_validate(settings.webhooks.model_dump() | webhooks),
+            "live": LiveSettings.model_validate(overrides),
+        }
+    )

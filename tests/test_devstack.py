@@ -52,6 +52,7 @@ def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset)
             response.json()["data"]["products"]["edges"][0]["node"]["sku"]
             == dataset.products[0].sku
         )
+        assert httpx.get(url + "/kiosk").status_code == 200  # the developer pages are on
         # the sandbox's promotions (sandbox/offers.yaml) were applied at start-up
         for channel, promotion in (
             ("WEB", "sandbox-web-spring"),
@@ -75,6 +76,7 @@ def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset)
     # the gateway's last writes (the CRM poll lease) land before mongod stops
     assert "WARNING" not in output, output
     assert f"GraphiQL   {url}/graphql" in output
+    assert f"kiosk      {url}/kiosk" in output
     assert "offers     offer set 'sandbox': 6 created, 0 changed, 0 removed (offers.yaml)" in output
     deadline = time.monotonic() + 10
     while pid_alive(mongod_pid) and time.monotonic() < deadline:

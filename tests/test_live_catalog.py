@@ -16,19 +16,19 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from cart_api import CART_CREATE, CHECKOUT, LINES_ADD, SET_FULFILLMENT, Device, stocked_skus
-from conftest import GatewayClient, sandbox_settings
+from conftest import GatewayClient
 from live_api import (
     PRODUCT_CHANGED,
     STOCK_CHANGED,
     StalledClient,
     levels,
+    live_settings,
     served,
     set_stock,
     shopify_webhooks,
@@ -39,38 +39,11 @@ from pymongo import AsyncMongoClient
 
 from commerce.live import CatalogChanges
 from gateway.local_mongod import free_port
-from gateway.settings import LiveSettings, WebhookSettings
 from sandbox.dataset import WAREHOUSE_LOCATION_ID
-
-
-@pytest.fixture
-def restore_stock(sandbox) -> Iterator[None]:
-    """The Square simulator's counts as they were: the sandbox serves the whole session."""
-    world = sandbox.apps["square"].app.state.square
-    saved = {variation: list(counts) for variation, counts in world.counts_by_variation.items()}
-    yield
-    world.counts_by_variation.clear()
-    world.counts_by_variation.update(saved)
 
 
 def store_of(dataset) -> str:
     return str(dataset.stores[0].id)
-
-
-def live_settings(mongod, sandbox, port: int, key: str | None = None, **overrides: Any):
-    """Settings for a gateway on `port`, Square's webhooks signed with `key`."""
-    settings = sandbox_settings(mongod, sandbox)
-    webhooks: dict[str, Any] = {
-        "square_notification_url": f"http://127.0.0.1:{port}/webhooks/square"
-    }
-    if key is not None:
-        webhooks["square_signature_key"] = key
-    return settings.model_copy(
-        update={
-            "webhooks": WebhookSettings.model_validate(settings.webhooks.model_dump() | webhooks),
-            "live": LiveSettings.model_validate(overrides),
-        }
-    )
 
 
 async def test_a_square_webhook_reaches_a_store_stock_subscriber(
