@@ -112,6 +112,21 @@ class PosPort(CustomerDirectory, Protocol):
 
 
 @runtime_checkable
+class PosCustomerLookup(Protocol):
+    """A POS that finds its own customers by its ids: by customer id, and by loyalty account
+    (the card a shopper shows at the till). What staff search by (commerce/customers/
+    search.py); a POS adapter without it answers those searches as unsupported."""
+
+    async def customers_by_id(self, ids: Sequence[str]) -> dict[str, CustomerIdentity]:
+        """Customers by the POS's ids; unknown ids are absent."""
+        ...
+
+    async def loyalty_account(self, account_id: str) -> LoyaltyAccountRecord | None:
+        """The loyalty account with this id, or None when the POS knows none."""
+        ...
+
+
+@runtime_checkable
 class InventoryPort(Protocol):
     """Sellable stock per SKU and location."""
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.errors import UpstreamUnavailable
+from connectors.errors import UpstreamRejected, UpstreamUnavailable
 from connectors.http import UpstreamHttp
 from connectors.records import (
     CustomerIdentity,
@@ -148,6 +148,23 @@ class SquarePos:
         batches = chunks(list(dict.fromkeys(customer_ids)), LOYALTY_CUSTOMERS_PER_SEARCH)
         found = await asyncio.gather(*(self._search_loyalty(batch) for batch in batches))
         return [account for batch in found for account in batch]
+
+    async def loyalty_account(self, account_id: str) -> LoyaltyAccountRecord | None:
+        """RetrieveLoyaltyAccount; Square answers 404 NOT_FOUND for an id it does not know.
+        An account with no customer (a phone mapping never claimed) is no one to find."""
+        operation = "square.loyalty.retrieve_account"
+        if not account_id.strip() or "/" in account_id:
+            return None  # not an id Square could have given: no call
+        path = f"/v2/loyalty/accounts/{account_id}"
+        try:
+            payload = await self._client.call(operation, "GET", path, idempotent=True)
+        except UpstreamRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        with self._shape_errors(operation):
+            account = payload["loyalty_account"]
+            return mapping.loyalty_account(account) if account.get("customer_id") else None
 
     async def accumulate_loyalty_points(
         self,
