@@ -18,6 +18,7 @@ from commerce.checkout.reconciler import CheckoutReconciler
 from commerce.checkout.service import CheckoutService
 from commerce.customers.cache import ProfileCache
 from commerce.customers.profiles import CustomerProfiles
+from commerce.customers.search import CustomerFinder
 from commerce.holds.service import StockHolds
 from commerce.live.changes import CatalogChanges
 from commerce.live.service import LiveCatalog
@@ -60,6 +61,8 @@ class Services:
     profile_cache: ProfileCache
     webhook_deliveries: WebhookDeliveries
     customers: CustomerProfiles
+    # staff finding a customer by email, phone, loyalty card or POS id (audited, limited)
+    customer_search: CustomerFinder
     orders: OrderHistory
     offers: OffersEngine
     # the products and stock the loaders read lately, per process: what a cart add falls

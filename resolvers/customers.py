@@ -288,11 +288,11 @@ def _read(info: Info, customer_id: str) -> CustomerRead:
         operation_name=operation.name.value if operation.name else None,
         operation_type=operation.operation.value,
         path=".".join(str(key) for key in info.path.as_list()),
-        fields=sorted(_customer_fields(info.selected_fields)),
+        fields=sorted(customer_fields(info.selected_fields)),
     )
 
 
-def _customer_fields(selections: Iterable[Selection]) -> set[str]:
+def customer_fields(selections: Iterable[Selection]) -> set[str]:
     """The Customer fields selected under this field, through fragments (`_entities` selects
     them in `... on Customer`)."""
     names: set[str] = set()

@@ -26,6 +26,7 @@ from engine.operation import OperationExtension, OperationObserver
 from resolvers.cart_mutations import CartMutations, CartQueries
 from resolvers.cart_subscriptions import CartSubscriptions
 from resolvers.checkout import CheckoutMutations
+from resolvers.customer_search import CustomerSearchQueries
 from resolvers.customers import CustomerMutations, CustomerQueries
 from resolvers.entities import EntityKeys, checked_representation
 from resolvers.live import LiveSubscriptions
@@ -37,7 +38,13 @@ from resolvers.wishlist import WishlistMutations, WishlistQueries
 
 @strawberry.type
 class Query(
-    ProductQueries, StoreQueries, CustomerQueries, CartQueries, WishlistQueries, OfferQueries
+    ProductQueries,
+    StoreQueries,
+    CustomerQueries,
+    CustomerSearchQueries,
+    CartQueries,
+    WishlistQueries,
+    OfferQueries,
 ):
     pass
 
