@@ -23,12 +23,14 @@ simply absent.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from connectors.records import (
     CustomerIdentity,
     LocationRecord,
     LoyaltyAccountRecord,
+    LoyaltyMovement,
     LoyaltyPointsChange,
     OrderDraft,
     OrderQuery,
@@ -123,6 +125,18 @@ class PosCustomerLookup(Protocol):
 
     async def loyalty_account(self, account_id: str) -> LoyaltyAccountRecord | None:
         """The loyalty account with this id, or None when the POS knows none."""
+        ...
+
+
+@runtime_checkable
+class PosLoyaltyHistory(Protocol):
+    """A POS that lists a loyalty account's movements: the staff customer timeline."""
+
+    async def loyalty_movements(
+        self, account_id: str, limit: int, created_before: datetime | None = None
+    ) -> list[LoyaltyMovement]:
+        """Newest first, at most `limit`, created at or before `created_before` (inclusive,
+        as OrderQuery's bound)."""
         ...
 
 

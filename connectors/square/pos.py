@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.errors import UpstreamRejected, UpstreamUnavailable
@@ -18,6 +18,7 @@ from connectors.records import (
     CustomerIdentity,
     LocationRecord,
     LoyaltyAccountRecord,
+    LoyaltyMovement,
     LoyaltyPointsChange,
     OrderDraft,
     OrderQuery,
@@ -38,6 +39,8 @@ ORDER_CUSTOMERS_PER_SEARCH = 10
 ORDERS_PAGE_LIMIT = 1000
 # SearchLoyaltyAccounts: at most 30 customer_ids; limit 1..30.
 LOYALTY_CUSTOMERS_PER_SEARCH = 30
+# SearchLoyaltyEvents: limit 1..30.
+LOYALTY_EVENTS_PAGE_LIMIT = 30
 # CustomerFilter.phone_number exact "must be of an E.164-compliant form".
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _PHONE_FORMATTING = re.compile(r"[\s\-().]")
@@ -165,6 +168,33 @@ class SquarePos:
         with self._shape_errors(operation):
             account = payload["loyalty_account"]
             return mapping.loyalty_account(account) if account.get("customer_id") else None
+
+    async def loyalty_movements(
+        self, account_id: str, limit: int, created_before: datetime | None = None
+    ) -> list[LoyaltyMovement]:
+        """SearchLoyaltyEvents for one account, newest first. Square's `end_at` is
+        exclusive, so the bound is sent a second later and applied here, inclusive."""
+        operation = "square.loyalty.search_events"
+        if limit <= 0:
+            return []
+        event_filter: dict[str, Any] = {
+            "loyalty_account_filter": {"loyalty_account_id": account_id}
+        }
+        if created_before is not None:
+            end_at = _rfc3339(created_before + timedelta(seconds=1))
+            event_filter["date_time_filter"] = {"created_at": {"end_at": end_at}}
+        body = {"query": {"filter": event_filter}, "limit": min(limit, LOYALTY_EVENTS_PAGE_LIMIT)}
+        found: list[LoyaltyMovement] = []
+        async for page in self._client.pages(operation, "/v2/loyalty/events/search", body):
+            with self._shape_errors(operation):
+                movements = (mapping.loyalty_movement(e) for e in page.get("events") or [])
+                found.extend(m for m in movements if m is not None)
+            if len(found) >= limit:
+                break
+        if created_before is not None:
+            found = [m for m in found if m.created_at <= created_before]
+        found.sort(key=lambda m: (m.created_at, m.ref.id), reverse=True)
+        return found[:limit]
 
     async def accumulate_loyalty_points(
         self,

@@ -76,3 +76,23 @@ async def test_a_card_no_square_id_could_be_is_not_sent(exchanges, typed):
     pos, seen = exchanges
     assert await pos.loyalty_account(typed) is None
     assert seen == []
+
+
+async def test_loyalty_movements_newest_first_and_bounded(exchanges, dataset):
+    pos, seen = exchanges
+    account = dataset.loyalty_accounts[1]
+    earned = await pos.adjust_loyalty_points(account.id, 40, idempotency_key="k-1", reason="a")
+    spent = await pos.adjust_loyalty_points(account.id, -15, idempotency_key="k-2", reason="b")
+    movements = await pos.loyalty_movements(account.id, 10)
+    assert {(m.ref.id, m.points, m.kind) for m in movements} == {
+        (earned.event_id, 40, "ADJUST_POINTS"),
+        (spent.event_id, -15, "ADJUST_POINTS"),
+    }
+    keys = [(m.created_at, m.ref.id) for m in movements]
+    assert keys == sorted(keys, reverse=True)
+    assert all(m.account_id == account.id for m in movements)
+    newest = movements[0]
+    # inclusive bound, as the order history's: the newest is kept at its own time
+    assert await pos.loyalty_movements(account.id, 10, newest.created_at) == movements
+    assert await pos.loyalty_movements(dataset.loyalty_accounts[2].id, 10) == []
+    assert ("/v2/loyalty/events/search", 200) in seen
