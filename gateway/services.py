@@ -19,6 +19,7 @@ from commerce.checkout.service import CheckoutService
 from commerce.customers.cache import ProfileCache
 from commerce.customers.profiles import CustomerProfiles
 from commerce.customers.search import CustomerFinder
+from commerce.customers.timeline import CustomerTimeline
 from commerce.holds.service import StockHolds
 from commerce.live.changes import CatalogChanges
 from commerce.live.service import LiveCatalog
@@ -64,6 +65,8 @@ class Services:
     # staff finding a customer by email, phone, loyalty card or POS id (audited, limited)
     customer_search: CustomerFinder
     orders: OrderHistory
+    # a customer's orders, cart, wishlist and loyalty movements in one list (staff, kiosk)
+    timeline: CustomerTimeline
     offers: OffersEngine
     # the products and stock the loaders read lately, per process: what a cart add falls
     # back on while the upstreams fail (docs/cart.md "When prices cannot be read")

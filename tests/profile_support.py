@@ -122,15 +122,17 @@ def mongod_of_its_own(data_dir: Path) -> Iterator[LocalMongod]:
             gc.collect()
 
 
-def person_on_every_system(dataset: Any) -> tuple[Any, Any, Any, Any]:
+def person_on_every_system(dataset: Any, *, last: bool = False) -> tuple[Any, Any, Any, Any]:
     """A person known to the CRM once, to the POS (with loyalty) and to the online shop,
-    with orders on both channels."""
+    with orders on both channels: the first such, or the last (`last`: for a test that
+    changes her loyalty balance in the session's sandbox, away from those reading it)."""
+    people = reversed(dataset.pos_customers) if last else dataset.pos_customers
     crm_count = Counter(c.person_key for c in dataset.crm_contacts)
     loyalty = {a.customer_id: a for a in dataset.loyalty_accounts}
     pos_orders = Counter(o.customer_id for o in dataset.pos_orders)
     shop_orders = Counter(o.customer_id for o in dataset.online_orders)
     shop_by_person = {c.person_key: c for c in dataset.shop_customers}
-    for pos in dataset.pos_customers:
+    for pos in people:
         shop = shop_by_person.get(pos.person_key)
         if (
             crm_count[pos.person_key] == 1

@@ -344,6 +344,16 @@ async def customer_search(world: World, who: str) -> str:
     )
 
 
+async def customer_timeline(world: World, who: str) -> str:
+    document = """query ($id: ID!) {
+      customer(id: $id) { timeline(first: 2) { nodes { at } missingSources } }
+    }"""
+    body = await world.query(who, document, id=world.alice)
+    return field_outcome(
+        body, "customer", lambda c: c is not None and c["timeline"]["missingSources"] == []
+    )
+
+
 async def customer_entity(world: World, who: str) -> str:
     document = """query ($r: [_Any!]!) {
       _entities(representations: $r) { ... on Customer { id phone } }
@@ -650,6 +660,7 @@ MATRIX: dict[str, list[Row]] = {
     "Query.customer": [Row(customer_by_id, CUSTOMER_READ)],
     "Query.customers": [Row(customer_search, STAFF_ONLY)],
     "Customer.orders": [Row(customer_orders, CUSTOMER_READ)],
+    "Customer.timeline": [Row(customer_timeline, CUSTOMER_READ)],
     "Query.me": [Row(me, ME_ROW)],
     "Query.cart": [
         Row(cart_read(alices_cart), CART_OF_ALICE),

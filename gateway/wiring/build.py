@@ -26,6 +26,7 @@ from commerce.customers.cache import ProfileCache
 from commerce.customers.crm_poll import ContactChangePoller, ContactChanges, poll_holder
 from commerce.customers.profiles import CustomerProfiles, ProfileCachePolicy
 from commerce.customers.search import CustomerFinder
+from commerce.customers.timeline import CustomerTimeline
 from commerce.holds.changes import StockChanges
 from commerce.holds.service import StockHolds
 from commerce.holds.store import HoldStore
@@ -198,6 +199,7 @@ async def build_services(
         audit = AuditLog(database)
         await ensure_auth_indexes(auth, audit)
         admission = await build_admission(settings, database, metrics)
+        wishlist_store = WishlistStore(database, cart.max_wishlist_items)
         search_budget = CustomerSearchBudget(
             database, settings.rate_limits.customer_search, metrics
         )
@@ -267,6 +269,9 @@ async def build_services(
             customers=customers,
             customer_search=CustomerFinder(crm=crm, pos=pos, audit=audit, budget=search_budget),
             orders=OrderHistory(pos=pos, ecommerce=ecommerce),
+            timeline=CustomerTimeline(
+                pos=pos, ecommerce=ecommerce, carts=cart_store, wishlists=wishlist_store
+            ),
             offers=kit.engine,
             recent_catalog=recent_catalog,
             holds=holds,
@@ -284,9 +289,7 @@ async def build_services(
             cart_feed=cart_feed,
             catalog_changes=live.changes,
             live=live.catalog,
-            wishlists=WishlistService(
-                WishlistStore(database, cart.max_wishlist_items), carts, mongo
-            ),
+            wishlists=WishlistService(wishlist_store, carts, mongo),
             checkout=checkout,
             checkout_reconciler=reconciler,
         )
