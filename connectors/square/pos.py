@@ -44,6 +44,8 @@ LOYALTY_EVENTS_PAGE_LIMIT = 30
 # CustomerFilter.phone_number exact "must be of an E.164-compliant form".
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _PHONE_FORMATTING = re.compile(r"[\s\-().]")
+# Square's object ids: letters, digits, dashes (loyalty accounts are UUIDs), underscores
+_SQUARE_ID = re.compile(r"^[A-Za-z0-9_-]{1,192}$")
 
 
 class SquarePos:
@@ -156,8 +158,8 @@ class SquarePos:
         """RetrieveLoyaltyAccount; Square answers 404 NOT_FOUND for an id it does not know.
         An account with no customer (a phone mapping never claimed) is no one to find."""
         operation = "square.loyalty.retrieve_account"
-        if not account_id.strip() or "/" in account_id:
-            return None  # not an id Square could have given: no call
+        if not _SQUARE_ID.match(account_id):
+            return None  # not an id Square could have given (and nothing to put in a path)
         path = f"/v2/loyalty/accounts/{account_id}"
         try:
             payload = await self._client.call(operation, "GET", path, idempotent=True)

@@ -71,7 +71,7 @@ async def test_an_unknown_card_is_none_from_squares_404(exchanges):
     assert [status for _, status in seen] == [404]
 
 
-@pytest.mark.parametrize("typed", ["", "  ", "a/../../v2/customers"])
+@pytest.mark.parametrize("typed", ["", "  ", "a/../../v2/customers", "card?limit=1", "a#b"])
 async def test_a_card_no_square_id_could_be_is_not_sent(exchanges, typed):
     pos, seen = exchanges
     assert await pos.loyalty_account(typed) is None
