@@ -10,6 +10,9 @@
 | DEVELOPER                     | UNAUTHENTICATED  | UNAUTHENTICATED                              |
 | DISPLAY                       | FORBIDDEN        | FORBIDDEN                                    |
 
+Staff also find customers by email, phone, loyalty card or POS id (`customers(search:)`,
+commerce/customers/search.py): staff only, FORBIDDEN to anyone else, every search audited.
+
 A display (an in-store screen) reads only what a shelf shows: the root fields in
 DISPLAY_FIELDS, and live stock of its own store (or online); every other root field is
 FORBIDDEN before anything runs (engine/operation.py asks `display_refusals`).

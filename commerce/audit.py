@@ -1,4 +1,5 @@
-"""The audit log: one document per staff read of a customer's data, in `audit_log`.
+"""The audit log: one document per staff read of a customer's data, and one per staff
+search for customers, in `audit_log`.
 
 Written before the data is fetched, so a read that then fails upstream is still on record,
 and awaited: when MongoDB cannot take the entry the read fails rather than go unrecorded.
@@ -7,6 +8,7 @@ Kept without a TTL: how long to keep it is the retailer's policy (docs/security.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +40,37 @@ class CustomerRead:
     fields: Sequence[str]
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerSearchRecord:
+    """A staff search: by what (`key`: EMAIL, PHONE, LOYALTY_CARD, POS_CUSTOMER_ID), the
+    term normalised (a lower-case email, an E.164 phone, an id), and the operation."""
+
+    key: str
+    term: str
+    operation_name: str | None
+    operation_type: str
+    path: str
+    fields: Sequence[str]
+
+
+def masked(key: str, term: str) -> str:
+    """Enough of a search term for a person reading the log to tell searches apart, not
+    enough to contact anyone: an email's first letter and domain, a phone's or an id's
+    last two characters."""
+    if key == "EMAIL":
+        local, _, domain = term.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return "*" * max(0, len(term) - 2) + term[-2:]
+
+
+def term_digest(key: str, term: str) -> str:
+    """SHA-256 of the key and the normalised term: who searched for this email or phone is
+    answered by hashing it the same way and querying `search.sha256`, without the log
+    holding the term. Not a secret: a phone number's digest can be found by trying every
+    number, so the log stays as protected as the data it describes (docs/security.md)."""
+    return hashlib.sha256(f"{key}:{term}".encode()).hexdigest()
+
+
 class AuditLog:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._collection: AsyncCollection[Document] = database[COLLECTION]
@@ -55,6 +88,34 @@ class AuditLog:
                 "The read cannot be audited right now, so it is not made; retry shortly.",
                 service="mongodb",
             ) from exc
+
+    async def customer_search(self, actor: Principal, search: CustomerSearchRecord) -> None:
+        try:
+            await self._collection.insert_one(self._search_entry(actor, search))
+        except PyMongoError as exc:
+            raise AuditUnavailable(
+                "The search cannot be audited right now, so it is not made; retry shortly.",
+                service="mongodb",
+            ) from exc
+
+    @staticmethod
+    def _search_entry(actor: Principal, search: CustomerSearchRecord) -> Document:
+        return {
+            "at": datetime.now(UTC),
+            "action": "customer.search",
+            "actor": {"kind": actor.kind.value, "id": actor.subject, "store_id": actor.store_id},
+            "search": {
+                "key": search.key,
+                "masked": masked(search.key, search.term),
+                "sha256": term_digest(search.key, search.term),
+            },
+            "operation": {
+                "name": search.operation_name,
+                "type": search.operation_type,
+                "path": search.path,
+            },
+            "fields": list(search.fields),
+        }
 
     @staticmethod
     def _entry(actor: Principal, read: CustomerRead) -> Document:

@@ -28,6 +28,7 @@ class StoreDirectory:
             return self._locations
         if self._refresh is None or self._refresh.done():
             self._refresh = asyncio.create_task(self._load())
+            self._refresh.add_done_callback(_retrieved)
         # shield: one caller's cancellation must not cancel the load the others await
         await asyncio.shield(self._refresh)
         return self._locations
@@ -49,3 +50,11 @@ class StoreDirectory:
 
     async def warehouse_ids(self) -> frozenset[str]:
         return frozenset(loc.id for loc in (await self.all()).values() if loc.is_warehouse)
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """Its failure is marked seen: every reader may have left (their request's deadline
+    cancelled them through the shield) before the POS answered, and asyncio would then log
+    "Task exception was never retrieved". A reader still waiting gets it all the same."""
+    if not task.cancelled():
+        task.exception()

@@ -23,12 +23,14 @@ simply absent.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from connectors.records import (
     CustomerIdentity,
     LocationRecord,
     LoyaltyAccountRecord,
+    LoyaltyMovement,
     LoyaltyPointsChange,
     OrderDraft,
     OrderQuery,
@@ -108,6 +110,33 @@ class PosPort(CustomerDirectory, Protocol):
     ) -> LoyaltyPointsChange:
         """Points added (positive) or spent (negative), exactly once per key; spending past
         the balance raises UpstreamRejected."""
+        ...
+
+
+@runtime_checkable
+class PosCustomerLookup(Protocol):
+    """A POS that finds its own customers by its ids: by customer id, and by loyalty account
+    (the card a shopper shows at the till). What staff search by (commerce/customers/
+    search.py); a POS adapter without it answers those searches as unsupported."""
+
+    async def customers_by_id(self, ids: Sequence[str]) -> dict[str, CustomerIdentity]:
+        """Customers by the POS's ids; unknown ids are absent."""
+        ...
+
+    async def loyalty_account(self, account_id: str) -> LoyaltyAccountRecord | None:
+        """The loyalty account with this id, or None when the POS knows none."""
+        ...
+
+
+@runtime_checkable
+class PosLoyaltyHistory(Protocol):
+    """A POS that lists a loyalty account's movements: the staff customer timeline."""
+
+    async def loyalty_movements(
+        self, account_id: str, limit: int, created_before: datetime | None = None
+    ) -> list[LoyaltyMovement]:
+        """Newest first, at most `limit`, created at or before `created_before` (inclusive,
+        as OrderQuery's bound)."""
         ...
 
 

@@ -142,6 +142,20 @@ class LoyaltyAccountRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LoyaltyMovement:
+    """One change to a loyalty account's points as the POS records it (Square's loyalty
+    event): points earned (positive) or spent, expired, adjusted down (negative)."""
+
+    ref: ExternalRef
+    account_id: str
+    kind: str  # the vendor's event type, e.g. ACCUMULATE_POINTS, ADJUST_POINTS
+    points: int
+    created_at: datetime
+    order_id: str | None = None
+    location_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LoyaltyPointsChange:
     """Points added to (positive) or taken from (negative) a loyalty account by one call."""
 

@@ -18,6 +18,8 @@ from commerce.checkout.reconciler import CheckoutReconciler
 from commerce.checkout.service import CheckoutService
 from commerce.customers.cache import ProfileCache
 from commerce.customers.profiles import CustomerProfiles
+from commerce.customers.search import CustomerFinder
+from commerce.customers.timeline import CustomerTimeline
 from commerce.holds.service import StockHolds
 from commerce.live.changes import CatalogChanges
 from commerce.live.service import LiveCatalog
@@ -60,7 +62,11 @@ class Services:
     profile_cache: ProfileCache
     webhook_deliveries: WebhookDeliveries
     customers: CustomerProfiles
+    # staff finding a customer by email, phone, loyalty card or POS id (audited, limited)
+    customer_search: CustomerFinder
     orders: OrderHistory
+    # a customer's orders, cart, wishlist and loyalty movements in one list (staff, kiosk)
+    timeline: CustomerTimeline
     offers: OffersEngine
     # the products and stock the loaders read lately, per process: what a cart add falls
     # back on while the upstreams fail (docs/cart.md "When prices cannot be read")

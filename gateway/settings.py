@@ -534,6 +534,10 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, float]] = {
     "staff": {"requests": 600, "window_seconds": 60},
     # a screen reads a page of products now and then and follows the rest live
     "display": {"requests": 300, "window_seconds": 60},
+    # `customers(search:)` per staff member, on top of the staff budget and always on: a
+    # person at a counter looks up a few shoppers a minute, a script walking the customer
+    # base looks up thousands (docs/security.md "Staff customer search")
+    "customer_search": {"requests": 30, "window_seconds": 60},
 }
 
 
@@ -550,6 +554,7 @@ class RateLimitSettings(BaseModel):
     kiosk: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["kiosk"])
     staff: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["staff"])
     display: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["display"])
+    customer_search: RateLimit = RateLimit.model_validate(DEFAULT_RATE_LIMITS["customer_search"])
     # proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; none by
     # default, so the client address is the TCP peer's
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)

@@ -24,23 +24,9 @@ from engine.context import Info
 from engine.errors import BadUserInput
 from engine.notices import add_error, add_warning
 from resolvers.common import ExternalRef, Money, PageInfo, System, check_first
+from resolvers.customer_timeline import TimelineConnection, timeline_connection
+from resolvers.order_types import Channel, OrderLine, PickupStatus
 from resolvers.stores import Store, store_from_record
-
-
-@strawberry.enum
-class Channel(Enum):
-    STORE = "STORE"
-    ONLINE = "ONLINE"
-
-
-@strawberry.enum(
-    description="Where a click-and-collect order is, as the system fulfilling it says."
-)
-class PickupStatus(Enum):
-    PREPARING = "PREPARING"
-    READY_FOR_PICKUP = "READY_FOR_PICKUP"
-    PICKED_UP = "PICKED_UP"
-    CANCELED = "CANCELED"
 
 
 @strawberry.enum(description="A contact detail that links one person across systems.")
@@ -93,15 +79,6 @@ class Loyalty:
     balance: int
     lifetime_points: int
     tier: str
-
-
-@strawberry.type
-class OrderLine:
-    sku: str | None
-    name: str
-    quantity: int
-    unit_price: Money
-    total: Money
 
 
 @strawberry.type
@@ -251,6 +228,18 @@ class Customer:
             ),
         )
 
+    @strawberry.field(
+        description="Orders from every channel, the open cart, wishlist items and loyalty "
+        "movements in one list, newest first. Staff and the customer see every entry in "
+        "full; a kiosk after hand-off sees online orders without lines and total, and "
+        "loyalty movements without their order and store (docs/security.md). A source that "
+        "fails leaves the others' entries, its error at this path and in `missingSources`."
+    )
+    async def timeline(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> TimelineConnection:
+        return await timeline_connection(info, self.profile, first, after)
+
 
 def report_freshness(path: list[str | int], read: ProfileRead) -> None:
     """Nothing stale is served as fresh (docs/customer-profile.md "What a read says")."""
@@ -288,11 +277,11 @@ def _read(info: Info, customer_id: str) -> CustomerRead:
         operation_name=operation.name.value if operation.name else None,
         operation_type=operation.operation.value,
         path=".".join(str(key) for key in info.path.as_list()),
-        fields=sorted(_customer_fields(info.selected_fields)),
+        fields=sorted(customer_fields(info.selected_fields)),
     )
 
 
-def _customer_fields(selections: Iterable[Selection]) -> set[str]:
+def customer_fields(selections: Iterable[Selection]) -> set[str]:
     """The Customer fields selected under this field, through fragments (`_entities` selects
     them in `... on Customer`)."""
     names: set[str] = set()

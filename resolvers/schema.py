@@ -26,6 +26,8 @@ from engine.operation import OperationExtension, OperationObserver
 from resolvers.cart_mutations import CartMutations, CartQueries
 from resolvers.cart_subscriptions import CartSubscriptions
 from resolvers.checkout import CheckoutMutations
+from resolvers.customer_search import CustomerSearchQueries
+from resolvers.customer_timeline import TIMELINE_ITEM_TYPES
 from resolvers.customers import CustomerMutations, CustomerQueries
 from resolvers.entities import EntityKeys, checked_representation
 from resolvers.live import LiveSubscriptions
@@ -37,7 +39,13 @@ from resolvers.wishlist import WishlistMutations, WishlistQueries
 
 @strawberry.type
 class Query(
-    ProductQueries, StoreQueries, CustomerQueries, CartQueries, WishlistQueries, OfferQueries
+    ProductQueries,
+    StoreQueries,
+    CustomerQueries,
+    CustomerSearchQueries,
+    CartQueries,
+    WishlistQueries,
+    OfferQueries,
 ):
     pass
 
@@ -113,6 +121,8 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        # reached only through the TimelineItem interface, so named here
+        types=TIMELINE_ITEM_TYPES,
         extensions=[
             *admission,
             # the request deadline, notices (errors that keep their field's data, such as

@@ -8,6 +8,7 @@ import asyncio
 import gc
 import time
 import warnings
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -119,3 +120,28 @@ def mongod_of_its_own(data_dir: Path) -> Iterator[LocalMongod]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             gc.collect()
+
+
+def person_on_every_system(dataset: Any, *, last: bool = False) -> tuple[Any, Any, Any, Any]:
+    """A person known to the CRM once, to the POS (with loyalty) and to the online shop,
+    with orders on both channels: the first such, or the last (`last`: for a test that
+    changes her loyalty balance in the session's sandbox, away from those reading it)."""
+    people = reversed(dataset.pos_customers) if last else dataset.pos_customers
+    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
+    loyalty = {a.customer_id: a for a in dataset.loyalty_accounts}
+    pos_orders = Counter(o.customer_id for o in dataset.pos_orders)
+    shop_orders = Counter(o.customer_id for o in dataset.online_orders)
+    shop_by_person = {c.person_key: c for c in dataset.shop_customers}
+    for pos in people:
+        shop = shop_by_person.get(pos.person_key)
+        if (
+            crm_count[pos.person_key] == 1
+            and pos.id in loyalty
+            and pos.email_address
+            and shop is not None
+            and pos_orders[pos.id] >= 2
+            and shop_orders[shop.id] >= 2
+        ):
+            contact = next(c for c in dataset.crm_contacts if c.person_key == pos.person_key)
+            return contact, pos, shop, loyalty[pos.id]
+    raise AssertionError("the dataset has no such person")

@@ -7,11 +7,9 @@ read what) and, for a customer's own profile, through `me`. Every test runs once
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 from conftest import Crm, bearer
-from profile_support import PROFILE
+from profile_support import PROFILE, person_on_every_system
 
 from gateway.settings import Settings
 from sandbox.dataset import Dataset
@@ -44,26 +42,7 @@ def staff(tokens, dataset: Dataset) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def everywhere(dataset: Dataset):
-    """A person known to the CRM once, to the POS (with loyalty) and to the online shop,
-    with orders on both channels."""
-    crm_count = Counter(c.person_key for c in dataset.crm_contacts)
-    loyalty = {a.customer_id: a for a in dataset.loyalty_accounts}
-    pos_orders = Counter(o.customer_id for o in dataset.pos_orders)
-    shop_orders = Counter(o.customer_id for o in dataset.online_orders)
-    shop_by_person = {c.person_key: c for c in dataset.shop_customers}
-    for pos in dataset.pos_customers:
-        shop = shop_by_person.get(pos.person_key)
-        if (
-            crm_count[pos.person_key] == 1
-            and pos.id in loyalty
-            and pos.email_address
-            and shop is not None
-            and pos_orders[pos.id] >= 2
-            and shop_orders[shop.id] >= 2
-        ):
-            contact = next(c for c in dataset.crm_contacts if c.person_key == pos.person_key)
-            return contact, pos, shop, loyalty[pos.id]
-    raise AssertionError("the dataset has no such person")
+    return person_on_every_system(dataset)
 
 
 async def test_profile_merges_crm_pos_and_online_identities(gateway, staff, everywhere, crm):

@@ -13,6 +13,7 @@ from connectors.records import (
     ExternalRef,
     LocationRecord,
     LoyaltyAccountRecord,
+    LoyaltyMovement,
     Money,
     OpeningPeriod,
     OrderLine,
@@ -166,3 +167,38 @@ def _quantity(value: Any) -> int:
     except InvalidOperation:
         return 0
     return int(quantity.to_integral_value()) if quantity.is_finite() else 0
+
+
+# Square's loyalty event types and the sign of their points for the account's balance; the
+# detail object holding `points` is named after the type in lower case
+_MOVEMENT_SIGN = {
+    "ACCUMULATE_POINTS": 1,
+    "ACCUMULATE_PROMOTION_POINTS": 1,
+    "ADJUST_POINTS": 0,  # signed already
+    "CREATE_REWARD": -1,
+    "DELETE_REWARD": 1,
+    "EXPIRE_POINTS": -1,
+}
+
+
+def loyalty_movement(data: dict[str, Any]) -> LoyaltyMovement | None:
+    """None for an event that moves no points (OTHER, REDEEM_REWARD: its points moved when
+    the reward was created)."""
+    kind = str(data["type"])
+    if kind not in _MOVEMENT_SIGN:
+        return None
+    detail = data.get(kind.lower()) or {}
+    points = int(detail.get("points") or 0)
+    sign = _MOVEMENT_SIGN[kind]
+    created_at = timestamp(data.get("created_at"))
+    if created_at is None:
+        raise ValueError(f"loyalty event {data.get('id')} has no created_at")
+    return LoyaltyMovement(
+        ref=ref(data["id"]),
+        account_id=str(data["loyalty_account_id"]),
+        kind=kind,
+        points=points if sign == 0 else sign * abs(points),
+        created_at=created_at,
+        order_id=detail.get("order_id"),
+        location_id=data.get("location_id"),
+    )

@@ -9,15 +9,16 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.errors import UpstreamUnavailable
+from connectors.errors import UpstreamRejected, UpstreamUnavailable
 from connectors.http import UpstreamHttp
 from connectors.records import (
     CustomerIdentity,
     LocationRecord,
     LoyaltyAccountRecord,
+    LoyaltyMovement,
     LoyaltyPointsChange,
     OrderDraft,
     OrderQuery,
@@ -38,9 +39,13 @@ ORDER_CUSTOMERS_PER_SEARCH = 10
 ORDERS_PAGE_LIMIT = 1000
 # SearchLoyaltyAccounts: at most 30 customer_ids; limit 1..30.
 LOYALTY_CUSTOMERS_PER_SEARCH = 30
+# SearchLoyaltyEvents: limit 1..30.
+LOYALTY_EVENTS_PAGE_LIMIT = 30
 # CustomerFilter.phone_number exact "must be of an E.164-compliant form".
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _PHONE_FORMATTING = re.compile(r"[\s\-().]")
+# Square's object ids: letters, digits, dashes (loyalty accounts are UUIDs), underscores
+_SQUARE_ID = re.compile(r"^[A-Za-z0-9_-]{1,192}$")
 
 
 class SquarePos:
@@ -148,6 +153,50 @@ class SquarePos:
         batches = chunks(list(dict.fromkeys(customer_ids)), LOYALTY_CUSTOMERS_PER_SEARCH)
         found = await asyncio.gather(*(self._search_loyalty(batch) for batch in batches))
         return [account for batch in found for account in batch]
+
+    async def loyalty_account(self, account_id: str) -> LoyaltyAccountRecord | None:
+        """RetrieveLoyaltyAccount; Square answers 404 NOT_FOUND for an id it does not know.
+        An account with no customer (a phone mapping never claimed) is no one to find."""
+        operation = "square.loyalty.retrieve_account"
+        if not _SQUARE_ID.match(account_id):
+            return None  # not an id Square could have given (and nothing to put in a path)
+        path = f"/v2/loyalty/accounts/{account_id}"
+        try:
+            payload = await self._client.call(operation, "GET", path, idempotent=True)
+        except UpstreamRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        with self._shape_errors(operation):
+            account = payload["loyalty_account"]
+            return mapping.loyalty_account(account) if account.get("customer_id") else None
+
+    async def loyalty_movements(
+        self, account_id: str, limit: int, created_before: datetime | None = None
+    ) -> list[LoyaltyMovement]:
+        """SearchLoyaltyEvents for one account, newest first. Square's `end_at` is
+        exclusive, so the bound is sent a second later and applied here, inclusive."""
+        operation = "square.loyalty.search_events"
+        if limit <= 0:
+            return []
+        event_filter: dict[str, Any] = {
+            "loyalty_account_filter": {"loyalty_account_id": account_id}
+        }
+        if created_before is not None:
+            end_at = _rfc3339(created_before + timedelta(seconds=1))
+            event_filter["date_time_filter"] = {"created_at": {"end_at": end_at}}
+        body = {"query": {"filter": event_filter}, "limit": min(limit, LOYALTY_EVENTS_PAGE_LIMIT)}
+        found: list[LoyaltyMovement] = []
+        async for page in self._client.pages(operation, "/v2/loyalty/events/search", body):
+            with self._shape_errors(operation):
+                movements = (mapping.loyalty_movement(e) for e in page.get("events") or [])
+                found.extend(m for m in movements if m is not None)
+            if len(found) >= limit:
+                break
+        if created_before is not None:
+            found = [m for m in found if m.created_at <= created_before]
+        found.sort(key=lambda m: (m.created_at, m.ref.id), reverse=True)
+        return found[:limit]
 
     async def accumulate_loyalty_points(
         self,

@@ -25,6 +25,8 @@ from commerce.checkout.store import CheckoutStore
 from commerce.customers.cache import ProfileCache
 from commerce.customers.crm_poll import ContactChangePoller, ContactChanges, poll_holder
 from commerce.customers.profiles import CustomerProfiles, ProfileCachePolicy
+from commerce.customers.search import CustomerFinder
+from commerce.customers.timeline import CustomerTimeline
 from commerce.holds.changes import StockChanges
 from commerce.holds.service import StockHolds
 from commerce.holds.store import HoldStore
@@ -46,6 +48,7 @@ from gateway.http_transport import GatewayAiohttpTransport, UpstreamClient
 from gateway.http_wire import DEFAULT_MAX_RESPONSE_BYTES
 from gateway.httpx_pool_transport import CappedHTTPTransport
 from gateway.limits.admission import build_admission
+from gateway.limits.search_budget import CustomerSearchBudget
 from gateway.metrics import Metrics
 from gateway.mongo import connect_mongo, ensure_indexes
 from gateway.services import Services
@@ -206,6 +209,14 @@ async def build_services(
         audit = AuditLog(database)
         await ensure_auth_indexes(auth, audit)
         admission = await build_admission(settings, database, metrics)
+        wishlist_store = WishlistStore(database, cart.max_wishlist_items)
+        search_budget = CustomerSearchBudget(
+            database, settings.rate_limits.customer_search, metrics
+        )
+        try:
+            await search_budget.ensure_indexes()
+        except PyMongoError as exc:
+            log.warning("could not ensure the customer search budget's index: %s", exc)
         carts = CartService(
             cart_store,
             kit.engine,
@@ -266,7 +277,11 @@ async def build_services(
             profile_cache=profile_cache,
             webhook_deliveries=WebhookDeliveries(database),
             customers=customers,
+            customer_search=CustomerFinder(crm=crm, pos=pos, audit=audit, budget=search_budget),
             orders=OrderHistory(pos=pos, ecommerce=ecommerce),
+            timeline=CustomerTimeline(
+                pos=pos, ecommerce=ecommerce, carts=cart_store, wishlists=wishlist_store
+            ),
             offers=kit.engine,
             recent_catalog=recent_catalog,
             holds=holds,
@@ -284,9 +299,7 @@ async def build_services(
             cart_feed=cart_feed,
             catalog_changes=live.changes,
             live=live.catalog,
-            wishlists=WishlistService(
-                WishlistStore(database, cart.max_wishlist_items), carts, mongo
-            ),
+            wishlists=WishlistService(wishlist_store, carts, mongo),
             checkout=checkout,
             checkout_reconciler=reconciler,
         )

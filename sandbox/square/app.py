@@ -14,7 +14,8 @@ from sandbox.square.customers import bulk_retrieve_customers, search_customers
 from sandbox.square.envelope import Gate, NoRateLimit, RateLimitPolicy, square_endpoint
 from sandbox.square.inventory import batch_retrieve_inventory_counts
 from sandbox.square.locations import list_locations
-from sandbox.square.loyalty import search_loyalty_accounts
+from sandbox.square.loyalty import retrieve_loyalty_account, search_loyalty_accounts
+from sandbox.square.loyalty_events import search_loyalty_events
 from sandbox.square.loyalty_points import accumulate_loyalty_points, adjust_loyalty_points
 from sandbox.square.orders import batch_retrieve_orders, search_orders
 from sandbox.square.payments import (
@@ -70,6 +71,12 @@ def create_app(
         Route("/v2/orders/batch-retrieve", square_endpoint(batch_retrieve_orders), methods=post),
         Route(
             "/v2/loyalty/accounts/search", square_endpoint(search_loyalty_accounts), methods=post
+        ),
+        Route("/v2/loyalty/events/search", square_endpoint(search_loyalty_events), methods=post),
+        Route(
+            "/v2/loyalty/accounts/{account_id}",
+            square_endpoint(retrieve_loyalty_account),
+            methods=["GET"],
         ),
         Route(
             "/v2/loyalty/accounts/{account_id}/accumulate",

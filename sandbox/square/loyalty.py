@@ -1,4 +1,6 @@
-"""Loyalty API: SearchLoyaltyAccounts by customer ids or phone-number mappings.
+"""Loyalty API: SearchLoyaltyAccounts by customer ids or phone-number mappings, and
+RetrieveLoyaltyAccount by id (`GET /v2/loyalty/accounts/{account_id}`, 404 NOT_FOUND for an
+id the seller has no account under).
 
 SearchLoyaltyAccountsRequestLoyaltyAccountQuery: `customer_ids` or `mappings`, never both,
 at most 30 of either; `limit` 1 to 30 (default 30); accounts in order of creation date.
@@ -12,7 +14,7 @@ from starlette.requests import Request
 
 from sandbox.square import shapes
 from sandbox.square.body import field, id_list, strict_limit
-from sandbox.square.envelope import invalid_request
+from sandbox.square.envelope import SquareApiError, invalid_request
 from sandbox.square.paging import paginate
 from sandbox.square.world import SquareWorld
 
@@ -46,6 +48,16 @@ async def search_loyalty_accounts(request: Request, body: dict[str, Any]) -> dic
     if page.cursor:
         payload["cursor"] = page.cursor
     return payload
+
+
+async def retrieve_loyalty_account(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    world: SquareWorld = request.app.state.square
+    account = world.loyalty_by_id.get(request.path_params["account_id"])
+    if account is None:
+        raise SquareApiError(
+            404, "INVALID_REQUEST_ERROR", "NOT_FOUND", "Loyalty account not found.", "account_id"
+        )
+    return {"loyalty_account": shapes.loyalty_account(world.current_account(account))}
 
 
 def _mapped_phones(mappings: object) -> list[str]:
