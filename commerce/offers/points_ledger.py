@@ -10,7 +10,7 @@ it is sent, a crash before the commit leaves nothing behind, and two spends raci
 account conflict inside MongoDB: the loser is retried by the driver and finds the balance
 as the winner left it, so the balance never goes below zero.
 
-Accounts are opened explicitly (`open_account`: an import from the loyalty program being
+Accounts are opened explicitly (`open_accounts`: an import from the loyalty program being
 replaced, or the sandbox seeding the dataset's members); a customer without one has no
 loyalty, as with Square. A MongoDB failure is raised as UpstreamUnavailable (service
 `loyalty-ledger`), so the checkout treats it as it treats a loyalty API that does not
@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -76,24 +76,34 @@ class MongoPointsLedger:
         await self.entries.create_index("key", unique=True)
         await self.entries.create_index([("account_id", 1), ("at", -1)])
 
-    async def open_account(
-        self, account_id: str, customer: ExternalRef, *, balance: int = 0, lifetime_points: int = 0
-    ) -> None:
-        """The account, as an import brings it (its balance so far); opening it again changes
-        nothing."""
+    async def open_accounts(self, accounts: Sequence[LoyaltyAccountRecord]) -> None:
+        """The accounts as an import brings them (the balance and lifetime points so far,
+        each with its POS customer), in one bulk write; an account already open is left as
+        it is, so an import run twice changes nothing."""
+        if not accounts:
+            return
         now = datetime.now(UTC)
-        await self.accounts.update_one(
-            {"_id": account_id},
-            {
-                "$setOnInsert": {
-                    "customer": {"system": customer.system.value, "id": customer.id},
-                    "balance": balance,
-                    "lifetime_points": lifetime_points,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            },
-            upsert=True,
+        opened = {"created_at": now, "updated_at": now}
+        await self.accounts.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": account.ref.id},
+                    {
+                        "$setOnInsert": {
+                            "customer": {
+                                "system": account.customer_ref.system.value,
+                                "id": account.customer_ref.id,
+                            },
+                            "balance": account.balance,
+                            "lifetime_points": account.lifetime_points,
+                            **opened,
+                        }
+                    },
+                    upsert=True,
+                )
+                for account in accounts
+            ],
+            ordered=False,
         )
 
     async def loyalty_accounts(self, customer_ids: Sequence[str]) -> list[LoyaltyAccountRecord]:
