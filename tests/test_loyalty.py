@@ -82,7 +82,9 @@ async def test_an_online_order_earns_points_once(gateway, tokens, members, datas
     before = await points.balance(account)
     cart = await filled_cart(shopper, dataset)
     answers = [
-        (await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key=points.key("earn-web")))["checkout"]
+        (await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key=points.key("earn-web")))[
+            "checkout"
+        ]
         for _ in range(3)
     ]
     assert answers[0]["order"] is not None, answers[0]
@@ -103,9 +105,9 @@ async def test_a_store_order_earns_points_through_its_square_order_once_paid(
     assert picked["cartSetFulfillment"]["userErrors"] == []
     before = await points.balance(account)
     till = staff_at(gateway, tokens, store)
-    placed = (await till.run(CHECKOUT, cartId=cart["id"], channel="STORE", key=points.key("earn-pos")))[
-        "checkout"
-    ]
+    placed = (
+        await till.run(CHECKOUT, cartId=cart["id"], channel="STORE", key=points.key("earn-pos"))
+    )["checkout"]
     assert placed["order"]["channel"] == "STORE"
     assert await points.balance(account) == before, "an unpaid store order earns nothing"
     # the terminal takes the payment; Square's payment event reaches the gateway
@@ -130,9 +132,9 @@ async def test_points_are_spent_once_at_checkout(gateway, tokens, members, datas
     assert cost["loyaltyDiscount"]["amount"] == "1.50"
     before = await points.balance(account)
     for _ in range(3):  # a retried checkout spends nothing more
-        placed = (await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key=points.key("burn-1")))[
-            "checkout"
-        ]
+        placed = (
+            await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key=points.key("burn-1"))
+        )["checkout"]
         assert placed["userErrors"] == []
     total = placed["order"]["total"]["amount"]
     assert total == cost["total"]["amount"]
@@ -151,7 +153,9 @@ async def test_points_spent_elsewhere_meanwhile_are_not_spent_twice(
     assert codes(too_many["cartApplyLoyaltyPoints"]) == ["INSUFFICIENT_POINTS"]
     # the shopper spends a point at a till, not through omnigate, before checking out
     await points.spend_elsewhere(account, 1)
-    refused = await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key=points.key("burn-2"))
+    refused = await shopper.run(
+        CHECKOUT, cartId=cart["id"], channel="WEB", key=points.key("burn-2")
+    )
     refused = refused["checkout"]
     assert codes(refused) == ["INSUFFICIENT_POINTS"]
     assert refused["order"] is None
@@ -172,9 +176,9 @@ async def test_a_refused_order_gives_the_points_back(
         raise OrderRejected("shopify", "orderCreate", "declined")
 
     monkeypatch.setattr(checkout._ecommerce, "place_order", refuse)
-    rejected = (await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key=points.key("burn-3")))[
-        "checkout"
-    ]
+    rejected = (
+        await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key=points.key("burn-3"))
+    )["checkout"]
     assert codes(rejected) == ["ORDER_REJECTED"]
     assert (await points.balance(account))[0] == before[0]
 
@@ -226,9 +230,9 @@ async def test_points_applied_at_a_till_do_not_ride_into_a_mobile_checkout(
     ]
     assert applied["userErrors"] == []
     assert applied["cart"]["loyaltyPoints"] == {"points": 100, "channel": "STORE"}
-    failed = (await till.run(CHECKOUT, cartId=cart["id"], channel="STORE", key=points.key("till-1")))[
-        "checkout"
-    ]
+    failed = (
+        await till.run(CHECKOUT, cartId=cart["id"], channel="STORE", key=points.key("till-1"))
+    )["checkout"]
     assert codes(failed) == ["OUT_OF_STOCK"]
     assert failed["cart"]["status"] == "OPEN"
 
@@ -237,9 +241,9 @@ async def test_points_applied_at_a_till_do_not_ride_into_a_mobile_checkout(
     assert on_phone["loyaltyPoints"] == {"points": 100, "channel": "STORE"}
     assert on_phone["cost"]["loyaltyPoints"] == 0
     before = await points.balance(account)
-    placed = (await shopper.run(CHECKOUT, cartId=cart["id"], channel="MOBILE", key=points.key("app-1")))[
-        "checkout"
-    ]
+    placed = (
+        await shopper.run(CHECKOUT, cartId=cart["id"], channel="MOBILE", key=points.key("app-1"))
+    )["checkout"]
     assert placed["userErrors"] == []
     total = placed["order"]["total"]["amount"]
     assert total == on_phone["cost"]["total"]["amount"]
@@ -314,3 +318,30 @@ async def test_points_go_on_a_channel_the_caller_acts_on(gateway, tokens, member
         "cartApplyLoyaltyPoints"
     ]
     assert cleared == {"cart": {"loyaltyPoints": None}, "userErrors": []}
+
+
+async def test_a_crash_after_the_points_are_earned_earns_them_once(
+    gateway, tokens, members, dataset, points, monkeypatch
+):
+    """The pod dies after the keeper took the earn, before the checkout noted it: the
+    replay under the same key earns under the same derived key, which answers the first."""
+    shopper, account = member(gateway, tokens, members, 12)
+    before = await points.balance(account)
+    cart = await filled_cart(shopper, dataset)
+    checkouts: Any = gateway.http._transport.app.state.services.checkout._checkouts
+
+    async def crash(*args: Any) -> None:
+        raise RuntimeError("the pod died after the points were earned")
+
+    monkeypatch.setattr(checkouts, "mark_points_earned", crash)
+    key = points.key("earn-crash")
+    crashed = await shopper.raw(CHECKOUT, cartId=cart["id"], channel="WEB", key=key)
+    assert crashed["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    monkeypatch.undo()
+    retried = (await shopper.run(CHECKOUT, cartId=cart["id"], channel="WEB", key=key))["checkout"]
+    assert retried["userErrors"] == []
+    earned = floor(retried["order"]["total"]["amount"])
+    assert earned > 0
+    assert await points.balance(account) == (before[0] + earned, before[1] + earned)
+    record = await checkouts.by_order(retried["order"]["id"])
+    assert (record.points_earned, record.settled) == (earned, True)
