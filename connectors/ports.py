@@ -77,7 +77,8 @@ class EcommercePort(CustomerDirectory, Protocol):
 
 @runtime_checkable
 class PosPort(CustomerDirectory, Protocol):
-    """The point of sale: store locations, in-store customers, receipts and loyalty."""
+    """The point of sale: store locations, in-store customers and receipts. A POS with a
+    loyalty API (Square Loyalty) implements LoyaltyPort too."""
 
     async def locations(self) -> list[LocationRecord]: ...
 
@@ -90,7 +91,22 @@ class PosPort(CustomerDirectory, Protocol):
         """
         ...
 
-    async def loyalty_accounts(self, customer_ids: Sequence[str]) -> list[LoyaltyAccountRecord]: ...
+
+@runtime_checkable
+class LoyaltyPort(Protocol):
+    """Points accounts of the POS's customers: the POS's own loyalty API (Square Loyalty),
+    or omnigate's ledger in MongoDB where the POS has none (commerce/offers/points_ledger.py;
+    `OMNIGATE_ADAPTERS__LOYALTY`, docs/adapters.md). An account belongs to one POS customer
+    (`customer_ref`)."""
+
+    # True when `accumulate_loyalty_points` takes a POS order id and computes the points
+    # itself from the program's accrual rules (Square); False when the caller always
+    # passes `points`.
+    accrues_pos_orders: bool
+
+    async def loyalty_accounts(self, customer_ids: Sequence[str]) -> list[LoyaltyAccountRecord]:
+        """The accounts of these POS customers; a customer without one is left out."""
+        ...
 
     async def accumulate_loyalty_points(
         self,

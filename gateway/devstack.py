@@ -1,7 +1,9 @@
 """`omnigate dev` (what `make run` starts): a local mongod, the sandbox vendors and the
 gateway, in the foreground; Ctrl-C stops all of it. The sandbox's promotions
 (sandbox/offers.yaml) are applied at start-up as `omnigate offers apply` would, so every
-channel shows offers.
+channel shows offers; unless `OMNIGATE_ADAPTERS__LOYALTY=pos`, the sandbox's loyalty members
+are opened in omnigate's own ledger with their Square balances, so the ledger, when it
+keeps the points, shows the same ones.
 
 mongod is a child process that also dies with us (PR_SET_PDEATHSIG), so even a killed
 `make run` leaves nothing behind. Its data stays in `.data/mongodb` between runs; delete
@@ -13,14 +15,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from pymongo import AsyncMongoClient
+
+from commerce.offers.points_ledger import MongoPointsLedger
 from gateway.app import create_app
 from gateway.local_mongod import LocalMongod
 from gateway.offers_file import apply_offers_file
 from gateway.serving import CoServer, serve_together, server_config
 from gateway.settings import Settings, upstream_services
-from gateway.wiring.sandbox import SANDBOX_OFFERS, sandbox_apps, send_webhooks_to
+from gateway.wiring.sandbox import (
+    SANDBOX_OFFERS,
+    member_accounts,
+    sandbox_apps,
+    send_webhooks_to,
+)
 
 log = logging.getLogger("omnigate.dev")
 
@@ -29,6 +40,7 @@ def run_dev_stack(settings: Settings, data_dir: Path, *, scale: float, seed: int
     with LocalMongod(data_dir / "mongodb") as mongod:
         settings = settings.with_changes(mongodb_uri=mongod.uri)
         offers = seed_offers(settings)
+        members = seed_loyalty(settings, scale=scale, seed=seed)
         apps = sandbox_apps(
             ports=sandbox_ports(settings),
             scale=scale,
@@ -47,6 +59,8 @@ def run_dev_stack(settings: Settings, data_dir: Path, *, scale: float, seed: int
         gateway = CoServer(server_config(create_app(settings), settings.host, settings.port))
         print(f"MongoDB    {mongod.uri}  (data in {data_dir / 'mongodb'})")
         print(f"offers     {offers}")
+        if members:
+            print(f"loyalty    {members}")
         for a in apps:
             print(f"sandbox    {a.vendor:<10} {a.url}")
         base_url = f"http://{settings.host}:{settings.port}"
@@ -69,6 +83,28 @@ def seed_offers(settings: Settings) -> str:
     if code != 0:
         raise SystemExit("\n".join(problems))
     return f"{printed[-1]} ({SANDBOX_OFFERS.name})"
+
+
+def seed_loyalty(settings: Settings, *, scale: float, seed: int) -> str:
+    """The sandbox's members opened in omnigate's ledger (accounts already open are left as
+    they are); what was done, in one line, or "" when Square Loyalty alone is chosen."""
+    if settings.adapters.loyalty == "pos":
+        return ""
+    accounts = member_accounts(scale, seed)
+
+    async def open_all() -> None:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            settings.mongodb_uri.get_secret_value()
+        )
+        try:
+            await MongoPointsLedger(client, client[settings.mongodb_database]).open_accounts(
+                accounts
+            )
+        finally:
+            await client.close()
+
+    asyncio.run(open_all())
+    return f"{len(accounts)} members in omnigate's ledger (OMNIGATE_ADAPTERS__LOYALTY)"
 
 
 def hubspot_webhook_target(settings: Settings) -> str | None:

@@ -30,7 +30,7 @@ from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
 from commerce.stores import StoreDirectory
 from commerce.wishlist.service import WishlistService
-from connectors.ports import CrmPort, EcommercePort, InventoryPort, PosPort
+from connectors.ports import CrmPort, EcommercePort, InventoryPort, LoyaltyPort, PosPort
 from connectors.resilience import UpstreamPolicy
 from gateway.auth.authenticator import Authenticator
 from gateway.limits.admission import Admission
@@ -58,6 +58,8 @@ class Services:
     pos: PosPort
     inventory: InventoryPort
     crm: CrmPort
+    # the POS's loyalty API or omnigate's ledger (OMNIGATE_ADAPTERS__LOYALTY)
+    loyalty: LoyaltyPort
     stores: StoreDirectory
     profile_cache: ProfileCache
     webhook_deliveries: WebhookDeliveries

@@ -49,6 +49,7 @@ class Environment(StrEnum):
 
 
 TransportName = Literal["http1", "aiohttp", "httpx"]
+LoyaltyName = Literal["auto", "pos", "mongodb"]
 TRANSPORT_NAMES: tuple[str, ...] = get_args(TransportName)
 
 
@@ -113,6 +114,10 @@ class AdaptersSettings(BaseModel):
     ecommerce: str = "shopify"
     inventory: str = "square"
     crm: str = "salesforce"
+    # Who keeps the loyalty points (docs/adapters.md "Loyalty"): `pos`, the POS adapter's
+    # own loyalty API (Square Loyalty), refused at start-up when it has none; `mongodb`,
+    # omnigate's own ledger in MongoDB; `auto`, the POS's when it has one, else MongoDB.
+    loyalty: LoyaltyName = "auto"
 
 
 class CacheSettings(BaseModel):

@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from points_api import KEEPERS, Keeper, LedgerKeeper, SquareKeeper
+from pymongo import AsyncMongoClient
 
 from engine.execution import VERIFIED, FastExecutionMismatch, verify_every_execution
 from gateway.app import create_app
@@ -197,6 +199,23 @@ def crm(request: pytest.FixtureRequest, dataset: Dataset) -> Crm:
         {"batch/read by id": "by_id", "batch/read by email": "lookup", "/search": "lookup"},
         {"by_id": 1, "lookup": 2},  # the contact, then a batch read by email, a phone search
     )
+
+
+@pytest.fixture(params=KEEPERS)
+async def points(
+    request: pytest.FixtureRequest, mongod: LocalMongod, sandbox: Sandbox, dataset: Dataset
+) -> AsyncIterator[Keeper]:
+    """Who keeps the loyalty points, once each: Square Loyalty, omnigate's MongoDB ledger
+    (tests/points_api.py). A module proving both takes it into its `settings`:
+    `keeper.settings(settings)`, then `await keeper.seed(chosen)`."""
+    if request.param == "square":
+        yield SquareKeeper(sandbox)
+        return
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongod.uri)
+    try:
+        yield LedgerKeeper(client, dataset)
+    finally:
+        await client.close()
 
 
 @dataclass

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from conftest import REPO_ROOT, bearer, running_gateway, sandbox_settings
 
+from commerce.offers.points_ledger import MongoPointsLedger
 from connectors.salesforce import SalesforceCrm
 from connectors.shopify import ShopifyEcommerce
 from connectors.square import SquareInventory, SquarePos
@@ -142,9 +143,11 @@ async def test_the_default_settings_build_omnigate_s_own_adapters(settings):
         "ecommerce": "shopify",
         "inventory": "square",
         "crm": "salesforce",
+        "loyalty": "auto",
     }
     async with build_services(settings, Metrics()) as services:
         assert type(services.pos) is SquarePos
+        assert services.loyalty is services.pos  # Square Loyalty keeps the points
         assert type(services.ecommerce) is ShopifyEcommerce
         assert type(services.inventory) is SquareInventory
         assert type(services.crm) is SalesforceCrm
@@ -280,6 +283,63 @@ async def test_a_factory_that_makes_no_adapter_of_its_port_is_refused(install):
     assert refused.value.problems == [
         "OMNIGATE_ADAPTERS__CRM: adapter 'nothing' (acme_crm:make_nothing from acme-crm 1.0) "
         "made an instance of object, which is not a CrmPort (connectors/ports.py)"
+    ]
+
+
+# (2b) who keeps the points: the POS's loyalty API, or omnigate's ledger where it has none
+
+ACME_POS = '''
+    """A retailer's own POS adapter without a loyalty API, installed as acme-pos."""
+
+
+    class AcmePos:
+        service = "acme-pos"
+
+        async def find_customers(self, emails, phones):
+            return []
+
+        async def locations(self):
+            return []
+
+        async def orders(self, query):
+            return []
+
+        async def place_order(self, draft):
+            raise NotImplementedError
+
+
+    def make_pos(context):
+        return AcmePos()
+'''
+ACME_POS_ENTRY_POINTS = {group("pos"): {"acme": "acme_pos:make_pos"}}
+
+
+@pytest.mark.parametrize("loyalty", ["auto", "mongodb"])
+async def test_a_pos_without_loyalty_gets_omnigate_s_ledger(install, settings, loyalty):
+    install("acme-pos", ACME_POS_ENTRY_POINTS, acme_pos=ACME_POS)
+    chosen = settings.with_changes(adapters={"pos": "acme", "loyalty": loyalty})
+    async with build_services(chosen, Metrics()) as services:
+        assert type(services.pos).__name__ == "AcmePos"
+        assert type(services.loyalty) is MongoPointsLedger
+        assert not services.loyalty.accrues_pos_orders
+
+
+async def test_square_s_points_can_be_kept_by_the_ledger_too(settings):
+    chosen = settings.with_changes(adapters={"loyalty": "mongodb"})
+    async with build_services(chosen, Metrics()) as services:
+        assert type(services.pos) is SquarePos
+        assert type(services.loyalty) is MongoPointsLedger
+
+
+async def test_the_pos_s_loyalty_chosen_for_a_pos_without_one_refuses_to_start(install, settings):
+    install("acme-pos", ACME_POS_ENTRY_POINTS, acme_pos=ACME_POS)
+    chosen = settings.with_changes(adapters={"pos": "acme", "loyalty": "pos"})
+    with pytest.raises(AdapterError) as refused:
+        async with build_services(chosen, Metrics()):
+            pass
+    assert refused.value.problems == [
+        "OMNIGATE_ADAPTERS__LOYALTY: pos, but the POS adapter (AcmePos) has no loyalty API "
+        "(LoyaltyPort, connectors/ports.py); set it to mongodb or auto"
     ]
 
 

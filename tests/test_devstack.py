@@ -85,12 +85,14 @@ def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset)
 
 
 def test_dev_stack_with_hubspot_as_the_crm_serves_me_and_delivers_its_webhooks(tmp_path, dataset):
-    """`OMNIGATE_ADAPTERS__CRM=hubspot make run`: the profile comes from the HubSpot
-    simulator, which sends its signed contact webhooks to the gateway."""
+    """`OMNIGATE_ADAPTERS__CRM=hubspot OMNIGATE_ADAPTERS__LOYALTY=mongodb make run`: the
+    profile comes from the HubSpot simulator, which sends its signed contact webhooks to the
+    gateway, and its loyalty from omnigate's ledger, opened with the sandbox's members."""
     port, hubspot = free_port(), f"http://127.0.0.1:{free_port()}"
     env = {
         **os.environ,
         "OMNIGATE_ADAPTERS__CRM": "hubspot",
+        "OMNIGATE_ADAPTERS__LOYALTY": "mongodb",
         "OMNIGATE_PORT": str(port),
         "OMNIGATE_SQUARE__BASE_URL": f"http://127.0.0.1:{free_port()}",
         "OMNIGATE_SHOPIFY__BASE_URL": f"http://127.0.0.1:{free_port()}",
@@ -102,7 +104,14 @@ def test_dev_stack_with_hubspot_as_the_crm_serves_me_and_delivers_its_webhooks(t
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip
-    contact = hubspot_contacts(dataset)[11]
+    pos_by_person = {c.person_key: c.id for c in dataset.pos_customers}
+    accounts = {a.customer_id: a for a in dataset.loyalty_accounts}
+    contact = [
+        c
+        for c in hubspot_contacts(dataset)
+        if pos_by_person.get(c.person_key) in accounts and c.email
+    ][11]
+    account = accounts[pos_by_person[contact.person_key]]
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -121,9 +130,10 @@ def test_dev_stack_with_hubspot_as_the_crm_serves_me_and_delivers_its_webhooks(t
             timeout=10,
         )
         headers = {"authorization": f"Bearer {issued.json()['access_token']}"}
-        me = {"query": "{ me { id givenName externalRefs { system id } } }"}
+        me = {"query": "{ me { id givenName externalRefs { system id } loyalty { balance } } }"}
         before = httpx.post(url + "/graphql", json=me, headers=headers, timeout=10).json()
         assert before["data"]["me"]["givenName"] == contact.firstname
+        assert before["data"]["me"]["loyalty"] == {"balance": account.balance}
         assert {"system": "HUBSPOT", "id": contact.id} in before["data"]["me"]["externalRefs"]
 
         edit = f"{hubspot}/_sandbox/hubspot/contacts/{contact.id}"
@@ -141,3 +151,4 @@ def test_dev_stack_with_hubspot_as_the_crm_serves_me_and_delivers_its_webhooks(t
     assert process.returncode == 0, output
     assert "Traceback" not in output, output
     assert f"sandbox    hubspot    {hubspot}" in output
+    assert "members in omnigate's ledger" in output

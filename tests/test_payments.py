@@ -42,8 +42,8 @@ from payments_api import (
     pay_at_terminal,
     payments_for_cart,
     shopify_order,
-    square_world,
 )
+from points_api import Keeper
 from test_webhooks import SQUARE_KEY, SQUARE_URL, b64_hmac
 
 from connectors.errors import OrderRejected
@@ -382,7 +382,7 @@ def hooked_settings(reconciling: Settings) -> Settings:
 
 
 async def store_order(
-    gateway, tokens, dataset, members, index: int
+    gateway, tokens, dataset, members, index: int, keeper: Keeper
 ) -> tuple[dict[str, Any], str, Device]:
     contact, account = members[index]
     shopper = Device(gateway, {"authorization": f"Bearer {tokens.customer(contact)}"})
@@ -396,16 +396,25 @@ async def store_order(
     till = staff_at(gateway, tokens, store)
     placed = (
         await till.run(
-            CHECKOUT, cartId=cart["cart"]["id"], channel="STORE", key=f"payments-till-{index}"
+            CHECKOUT,
+            cartId=cart["cart"]["id"],
+            channel="STORE",
+            key=keeper.key(f"payments-till-{index}"),
         )
     )["checkout"]
     assert placed["userErrors"] == []
     return placed["order"], account, shopper
 
 
-def points(sandbox, account: str) -> int:
-    balance: int = square_world(sandbox).loyalty_balance(account)[0]
-    return balance
+async def kept_by(keeper: Keeper, settings: Settings) -> Settings:
+    """`settings` with this run's keeper of points, its accounts open."""
+    chosen = keeper.settings(settings)
+    await keeper.seed(chosen)
+    return chosen
+
+
+async def points_of(keeper: Keeper, account: str) -> int:
+    return (await keeper.balance(account))[0]
 
 
 def payment_event(payment: dict[str, Any]) -> bytes:
@@ -430,23 +439,24 @@ async def deliver(gateway: GatewayClient, raw: bytes) -> int:
 
 
 async def test_a_store_order_earns_its_points_when_square_says_it_is_paid(
-    hooked_settings, tokens, dataset, sandbox, members
+    hooked_settings, tokens, dataset, sandbox, members, points
 ):
-    async with running_gateway(hooked_settings) as gateway:
-        before = points(sandbox, members[0][1])
-        order, account, _ = await store_order(gateway, tokens, dataset, members, 0)
-        assert points(sandbox, account) == before, "no points on an unpaid order"
+    """With either keeper of points (tests/points_api.py): Square Loyalty or the ledger."""
+    async with running_gateway(await kept_by(points, hooked_settings)) as gateway:
+        before = await points_of(points, members[0][1])
+        order, account, _ = await store_order(gateway, tokens, dataset, members, 0, points)
+        assert await points_of(points, account) == before, "no points on an unpaid order"
         # a forged claim that it is paid: Square is asked, says no, nothing is earned
         claimed = {"id": "forged", "status": "COMPLETED", "order_id": order["id"]}
         assert await deliver(gateway, payment_event(claimed)) == 200
-        assert points(sandbox, account) == before
+        assert await points_of(points, account) == before
         payment = await pay_at_terminal(sandbox, order["id"])
         assert await deliver(gateway, payment_event(payment)) == 200
         earned = int(Decimal(order["total"]["amount"]).to_integral_value(rounding=ROUND_FLOOR))
         assert earned > 0
-        assert points(sandbox, account) == before + earned
+        assert await points_of(points, account) == before + earned
         assert await deliver(gateway, payment_event(payment)) == 200, "Square sends it again"
-        assert points(sandbox, account) == before + earned
+        assert await points_of(points, account) == before + earned
         record = await checkouts(gateway).find_one({"order.ref.id": order["id"]})
         assert (record["paid"], record["points_earned"], record["settled"]) == (True, earned, True)
 
@@ -488,21 +498,25 @@ async def test_a_store_orders_referral_is_rewarded_once_square_says_it_is_paid(
 
 
 async def test_a_store_order_paid_without_a_webhook_earns_on_the_reconcilers_poll(
-    gateway, reconciling, tokens, dataset, sandbox, members
+    settings, reconciling, tokens, dataset, sandbox, members, points
 ):
-    order, account, _ = await store_order(gateway, tokens, dataset, members, 1)
-    before = points(sandbox, account)
+    async with running_gateway(await kept_by(points, settings)) as gateway:
+        order, account, _ = await store_order(gateway, tokens, dataset, members, 1, points)
+    reconciling = points.settings(reconciling)
+    before = await points_of(points, account)
     async with restarted(reconciling):
         pass
-    assert points(sandbox, account) == before, "polled before it was paid: nothing earned"
+    assert await points_of(points, account) == before, "polled before it was paid: nothing earned"
     await pay_at_terminal(sandbox, order["id"])
     async with restarted(reconciling):
         pass
     earned = int(Decimal(order["total"]["amount"]).to_integral_value(rounding=ROUND_FLOOR))
-    assert points(sandbox, account) == before + earned
+    assert await points_of(points, account) == before + earned
     async with restarted(reconciling):
         pass
-    assert points(sandbox, account) == before + earned, "a settled order is not polled again"
+    assert await points_of(points, account) == before + earned, (
+        "a settled order is not polled again"
+    )
 
 
 async def test_a_refused_order_releases_the_hold_and_is_never_placed_on_it_later(

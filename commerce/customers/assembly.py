@@ -1,7 +1,8 @@
 """Reading one customer's profile from the upstreams: the CRM contact first, then in
 parallel the other CRM contacts claiming its email or phone, the POS and the e-commerce
-customers matching it, then the matched POS customers' loyalty accounts. Three round trips
-deep whatever the person; any upstream failure fails the assembly (the caller decides what
+customers matching it, then the matched POS customers' loyalty accounts (from the
+LoyaltyPort: the POS's loyalty API or omnigate's ledger). Three round trips deep whatever
+the person; any upstream failure fails the assembly (the caller decides what
 a cached copy can still do, commerce/customers/profiles.py)."""
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ from typing import TypeVar
 from commerce.customers.identity import normalise_email, normalise_phone
 from commerce.customers.merge import ProfileSources, merge_profile, same_person
 from commerce.customers.profile import CustomerProfile
-from connectors.ports import CrmPort, CustomerDirectory, PosPort
+from connectors.ports import CrmPort, CustomerDirectory, LoyaltyPort, PosPort
 from connectors.records import System
 
 T = TypeVar("T")
 
 
 class ProfileAssembler:
-    def __init__(self, *, crm: CrmPort, pos: PosPort, ecommerce: CustomerDirectory) -> None:
+    def __init__(
+        self, *, crm: CrmPort, pos: PosPort, loyalty: LoyaltyPort, ecommerce: CustomerDirectory
+    ) -> None:
         self._crm = crm
         self._pos = pos
+        self._loyalty = loyalty
         self._ecommerce = ecommerce
 
     async def assemble(self, customer_id: str) -> CustomerProfile | None:
@@ -54,7 +58,7 @@ class ProfileAssembler:
             # nothing to match the other systems on: they are not asked
             crm_matches, pos_found, shop_found = [], [], []
         pos_ids = [c.ref.id for c in same_person(pos_found, email, phone)]
-        accounts = await self._pos.loyalty_accounts(pos_ids) if pos_ids else []
+        accounts = await self._loyalty.loyalty_accounts(pos_ids) if pos_ids else []
         return merge_profile(
             ProfileSources(
                 contact=contact,

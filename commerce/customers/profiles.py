@@ -43,7 +43,7 @@ from commerce.customers.profile import (
 from commerce.customers.refresh import ProfileRefresher
 from commerce.tasks import cancel_and_wait
 from connectors.errors import UpstreamError
-from connectors.ports import CrmPort, CustomerDirectory, PosPort
+from connectors.ports import CrmPort, CustomerDirectory, LoyaltyPort, PosPort
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class CustomerProfiles:
         *,
         crm: CrmPort,
         pos: PosPort,
+        loyalty: LoyaltyPort,
         ecommerce: CustomerDirectory,
         cache: ProfileCache,
         policy: ProfileCachePolicy,
@@ -76,7 +77,7 @@ class CustomerProfiles:
         self._cache = cache
         self._policy = policy
         self._metrics = metrics
-        self._assembler = ProfileAssembler(crm=crm, pos=pos, ecommerce=ecommerce)
+        self._assembler = ProfileAssembler(crm=crm, pos=pos, loyalty=loyalty, ecommerce=ecommerce)
         self.refresher = ProfileRefresher(
             cache=cache,
             assembler=self._assembler,

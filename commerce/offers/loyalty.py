@@ -1,4 +1,6 @@
-"""Loyalty points through the POS loyalty account (Square Loyalty), exactly once.
+"""Loyalty points through a LoyaltyPort, exactly once: the POS's loyalty API (Square
+Loyalty) or omnigate's own ledger in MongoDB where the POS has none (points_ledger.py,
+docs/adapters.md).
 
 Balance and tier come from the account (read into the customer profile). A shopper spends
 points on a cart (`cartApplyLoyaltyPoints`): `point_value` each off the total, after the
@@ -9,7 +11,9 @@ retry, a twin or a crash-and-resume takes them once; a refused order gives them 
 AccumulateLoyaltyPoints on every channel, never an unpaid one (the checkout calls `earn`
 once the money is taken: docs/payments.md): a POS order by its order id (Square applies
 the program's accrual rules), an online order with the points computed the same way
-(`points_per_currency_unit` per whole unit of the total), again under a derived key.
+(`points_per_currency_unit` per whole unit of the total), again under a derived key. A
+ledger that applies no accrual rules of its own (`accrues_pos_orders` False: omnigate's)
+gets the points computed that way for POS orders too.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from decimal import ROUND_FLOOR
 
 from commerce.customers.cache import ProfileCache
 from commerce.offers.outbox import EventType, Outbox
-from connectors.ports import PosPort
+from connectors.ports import LoyaltyPort
 from connectors.records import LoyaltyPointsChange, OrderRecord
 
 log = logging.getLogger(__name__)
@@ -38,14 +42,14 @@ class LoyaltySpend:
 class LoyaltyLedger:
     def __init__(
         self,
-        pos: PosPort,
+        points: LoyaltyPort,
         profile_cache: ProfileCache,
         outbox: Outbox,
         *,
         points_per_currency_unit: int,
         online_location_id: str,
     ) -> None:
-        self._pos = pos
+        self._points = points
         self._profile_cache = profile_cache
         self._outbox = outbox
         self._points_per_unit = points_per_currency_unit
@@ -53,7 +57,7 @@ class LoyaltyLedger:
 
     async def burn(self, attempt_id: str, spend: LoyaltySpend) -> None:
         """Raises UpstreamRejected when the balance no longer holds the points."""
-        change = await self._pos.adjust_loyalty_points(
+        change = await self._points.adjust_loyalty_points(
             spend.account_id,
             -spend.points,
             idempotency_key=f"{attempt_id}:burn",
@@ -62,7 +66,7 @@ class LoyaltyLedger:
         await self._changed(f"{attempt_id}:burn", spend.customer_id, change)
 
     async def refund(self, attempt_id: str, spend: LoyaltySpend) -> None:
-        change = await self._pos.adjust_loyalty_points(
+        change = await self._points.adjust_loyalty_points(
             spend.account_id,
             spend.points,
             idempotency_key=f"{attempt_id}:refund",
@@ -75,8 +79,8 @@ class LoyaltyLedger:
     ) -> int:
         """The points the order earned (0 when nothing qualifies)."""
         key = f"{attempt_id}:earn"
-        if in_store:
-            change = await self._pos.accumulate_loyalty_points(
+        if in_store and self._points.accrues_pos_orders:
+            change = await self._points.accumulate_loyalty_points(
                 account_id,
                 idempotency_key=key,
                 location_id=order.location_id or self._online_location_id,
@@ -87,8 +91,9 @@ class LoyaltyLedger:
             points = int(whole) * self._points_per_unit
             if points <= 0:
                 return 0
-            change = await self._pos.accumulate_loyalty_points(
-                account_id, idempotency_key=key, location_id=self._online_location_id, points=points
+            location_id = (order.location_id if in_store else None) or self._online_location_id
+            change = await self._points.accumulate_loyalty_points(
+                account_id, idempotency_key=key, location_id=location_id, points=points
             )
         await self._changed(key, customer_id, change)
         return change.points

@@ -1,5 +1,6 @@
-"""Square as omnigate's PosPort: locations, in-store customers, receipts, loyalty, and
-placing store orders through CreateOrder (see order_request.py for the body)."""
+"""Square as omnigate's PosPort and LoyaltyPort: locations, in-store customers, receipts,
+loyalty (Square Loyalty), and placing store orders through CreateOrder (see
+order_request.py for the body)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,11 @@ _SQUARE_ID = re.compile(r"^[A-Za-z0-9_-]{1,192}$")
 
 
 class SquarePos:
+    """PosPort and LoyaltyPort: Square Loyalty keeps the points of Square's customers."""
+
+    # AccumulateLoyaltyPoints takes a Square order id and applies the program's accrual rules
+    accrues_pos_orders = True
+
     def __init__(
         self,
         http: UpstreamHttp,

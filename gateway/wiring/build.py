@@ -32,6 +32,7 @@ from commerce.holds.service import StockHolds
 from commerce.holds.store import HoldStore
 from commerce.leases import Leases
 from commerce.live.changes import ChangeKind
+from commerce.offers.points_ledger import MongoPointsLedger
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
 from commerce.stores import StoreDirectory
@@ -57,6 +58,7 @@ from gateway.telemetry import PropagatingTransport, Tracing, mongo_listeners
 from gateway.webhooks.deliveries import WebhookDeliveries
 from gateway.wiring.adapters import Upstreams, build_adapters
 from gateway.wiring.live import LiveKit, build_live
+from gateway.wiring.loyalty import choose_loyalty
 from gateway.wiring.offers import OffersKit, build_offers
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,14 @@ def build_http_client(settings: HttpSettings, tracing: Tracing | None = None) ->
     transport = upstream_transport(settings.transport, limits, settings.max_response_bytes)
     tracer = tracing.tracer("omnigate.upstream") if tracing is not None else None
     return UpstreamClient(transport=PropagatingTransport(transport, tracer), timeout=timeout)
+
+
+async def ensure_ledger_indexes(ledger: MongoPointsLedger) -> None:
+    """Like ensure_indexes: an unreachable MongoDB at start-up is logged, not fatal."""
+    try:
+        await ledger.ensure_indexes()
+    except PyMongoError as exc:
+        log.warning("could not ensure loyalty ledger indexes: %s", exc)
 
 
 async def ensure_cart_indexes(carts: CartStore, checkouts: CheckoutStore, holds: HoldStore) -> None:
@@ -145,6 +155,10 @@ async def build_services(
         upstreams = Upstreams(client, settings.upstreams, metrics, transport=direct)
         adapters = build_adapters(settings, upstreams)
         pos, ecommerce, crm = adapters.pos, adapters.ecommerce, adapters.crm
+        # the POS's loyalty API, or omnigate's ledger where it has none
+        loyalty = choose_loyalty(settings.adapters.loyalty, pos, mongo, database)
+        if isinstance(loyalty, MongoPointsLedger):
+            await ensure_ledger_indexes(loyalty)
         # online card payments go through Square's Payments API (docs/payments.md)
         payments = SquarePayments(upstreams("square", settings.square.base_url), settings.square)
 
@@ -153,6 +167,7 @@ async def build_services(
         customers = CustomerProfiles(
             crm=crm,
             pos=pos,
+            loyalty=loyalty,
             ecommerce=ecommerce,
             cache=profile_cache,
             policy=profile_cache_policy(settings),
@@ -198,6 +213,7 @@ async def build_services(
             database,
             customers=customers,
             pos=pos,
+            loyalty=loyalty,
             ecommerce=ecommerce,
             profile_cache=profile_cache,
             carts=cart_store.collection,
@@ -273,6 +289,7 @@ async def build_services(
             pos=pos,
             inventory=adapters.inventory,
             crm=crm,
+            loyalty=loyalty,
             stores=stores,
             profile_cache=profile_cache,
             webhook_deliveries=WebhookDeliveries(database),

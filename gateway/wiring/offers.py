@@ -24,7 +24,7 @@ from commerce.offers.quotes import QuoteSigner
 from commerce.offers.redemptions import Redemptions
 from commerce.offers.referrals import Referrals
 from commerce.orders import OrderHistory
-from connectors.ports import EcommercePort, PosPort
+from connectors.ports import EcommercePort, LoyaltyPort, PosPort
 from gateway.outbox_dispatcher import Dispatcher, DispatchSettings
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def build_offers(
     *,
     customers: CustomerProfiles,
     pos: PosPort,
+    loyalty: LoyaltyPort,
     ecommerce: EcommercePort,
     profile_cache: ProfileCache,
     carts: AsyncCollection[dict[str, Any]],
@@ -86,7 +87,7 @@ def build_offers(
         redemptions=Redemptions(database, promotions),
         engine=OffersEngine(promotions, customers, history, offers.point_value),
         loyalty=LoyaltyLedger(
-            pos,
+            loyalty,
             profile_cache,
             outbox,
             points_per_currency_unit=offers.points_per_currency_unit,
