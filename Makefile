@@ -13,7 +13,7 @@ DEV_LOCK := requirements/lock-dev.txt
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml requirements/build.in --universal \
 	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet
 
-.PHONY: install run test test-fuzz test-failover lint format schema schema-release bench soak browser audit lock lock-upgrade graphiql-lock clean
+.PHONY: install run test test-browser test-processes test-fuzz test-failover lint format schema schema-release bench soak browser audit lock lock-upgrade graphiql-lock clean
 
 SHOPIFY_SCHEMA := .data/shopify/.fetched
 install: $(STAMP) $(ASSETS)/graphiql.min.js $(SHOPIFY_SCHEMA)
@@ -81,7 +81,13 @@ run: install
 # The default suite; the slower groups (pyproject.toml's markers) have their own targets,
 # each its own CI step (.ci/run).
 test: install $(AUDIT)/node_modules/.package-lock.json
-	$(BIN)/pytest -m "not fuzz and not failover"
+	$(BIN)/pytest -m "not fuzz and not failover and not browser and not processes"
+
+test-browser: install
+	$(BIN)/pytest -m browser
+
+test-processes: install
+	$(BIN)/pytest -m processes
 
 test-fuzz: install
 	$(BIN)/pytest -m fuzz

@@ -397,6 +397,7 @@ def test_serve_refuses_a_bad_file_one_line_per_problem(tmp_path):
 DEEP = "{ products(first: 1) { edges { node { sku } } } }"  # depth 3
 
 
+@pytest.mark.processes
 def test_every_worker_serves_with_the_file(mongod: LocalMongod, sandbox: Sandbox, tmp_path):
     """`omnigate --config FILE serve --workers 2`: the supervisor checks the file, and each
     worker builds its app from it (here: the database from a reference, a depth limit)."""

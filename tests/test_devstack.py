@@ -10,11 +10,15 @@ import sys
 import time
 
 import httpx
+import pytest
 from conftest import REPO_ROOT
 
 from gateway.local_mongod import free_port, pid_alive
 from gateway.settings import SANDBOX_ISSUER
 from sandbox.hubspot import hubspot_contacts
+
+# starts whole processes (the stack, workers): `make test-processes`, its own CI step
+pytestmark = pytest.mark.processes
 
 
 def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset):

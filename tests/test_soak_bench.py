@@ -10,9 +10,13 @@ import struct
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO_ROOT
 
 from bench.soak_windows import KINDS
+
+# starts whole processes (the stack, workers): `make test-processes`, its own CI step
+pytestmark = pytest.mark.processes
 
 
 def test_a_short_soak_writes_its_samples_and_chart(tmp_path):

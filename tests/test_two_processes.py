@@ -26,6 +26,9 @@ from test_cart_live import gateway_process, settings_env, subscribe
 from gateway.local_mongod import LocalMongod, free_port, stop_process
 from gateway.settings import Settings
 
+# starts whole processes (the stack, workers): `make test-processes`, its own CI step
+pytestmark = pytest.mark.processes
+
 PROFILE = "query ($id: ID!) { customer(id: $id) { id email loyalty { balance } } }"
 
 
