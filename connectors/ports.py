@@ -65,6 +65,14 @@ class EcommercePort(CustomerDirectory, Protocol):
 
     async def orders(self, query: OrderQuery) -> list[OrderRecord]: ...
 
+    async def order(self, order_id: str) -> OrderRecord | None:
+        """One order by its id in this system; None for an id it does not know."""
+        ...
+
+    async def order_by_number(self, number: str) -> OrderRecord | None:
+        """The order the shop shows the customer as `number`; None if there is none."""
+        ...
+
     async def place_order(self, draft: OrderDraft) -> OrderRecord:
         """Place an online order (web, mobile) exactly once per key; see the module docstring.
 
@@ -80,6 +88,10 @@ class PosPort(CustomerDirectory, Protocol):
     async def locations(self) -> list[LocationRecord]: ...
 
     async def orders(self, query: OrderQuery) -> list[OrderRecord]: ...
+
+    async def order(self, order_id: str) -> OrderRecord | None:
+        """One receipt or store order by its id; None for an id it does not know."""
+        ...
 
     async def place_order(self, draft: OrderDraft) -> OrderRecord:
         """Place a store order (store, kiosk) exactly once per key; see the module docstring.

@@ -33,6 +33,33 @@ class PickupState(StrEnum):
     CANCELED = "CANCELED"
 
 
+class OrderPaymentState(StrEnum):
+    """How far an order is paid, in Shopify's words (OrderDisplayFinancialStatus), which a
+    Square order's tenders, amount due and refunds map onto."""
+
+    PENDING = "PENDING"  # nothing paid yet (a store order waiting for the terminal)
+    AUTHORIZED = "AUTHORIZED"  # the card is held, not charged
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    PAID = "PAID"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+    VOIDED = "VOIDED"
+    UNKNOWN = "UNKNOWN"  # a state the system reports that omnigate does not know
+
+
+class FulfillmentState(StrEnum):
+    """How far an order's goods have reached the customer, in Shopify's words
+    (OrderDisplayFulfillmentStatus, reduced); a Square order's state and fulfillments map
+    onto it (a completed receipt was handed over at the till)."""
+
+    UNFULFILLED = "UNFULFILLED"
+    IN_PROGRESS = "IN_PROGRESS"
+    PARTIALLY_FULFILLED = "PARTIALLY_FULFILLED"
+    FULFILLED = "FULFILLED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"
+
+
 class Channel(StrEnum):
     """Where an order was placed."""
 
@@ -173,6 +200,8 @@ class OrderRecord:
     # a click-and-collect order's state; None for any other order. `location_id` is then
     # its pickup store.
     pickup: PickupState | None = None
+    payment: OrderPaymentState = OrderPaymentState.UNKNOWN
+    fulfillment: FulfillmentState = FulfillmentState.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from commerce.live.service import LiveCatalog
 from commerce.offers import OffersEngine
 from commerce.offers.quotes import QuoteSigner
 from commerce.offers.referrals import Referrals
+from commerce.order_lookup import OrderLookup
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
 from commerce.stores import StoreDirectory
@@ -61,6 +62,8 @@ class Services:
     webhook_deliveries: WebhookDeliveries
     customers: CustomerProfiles
     orders: OrderHistory
+    # one order by id or number, owner-only for shoppers, audited for staff
+    order_lookup: OrderLookup
     offers: OffersEngine
     # the products and stock the loaders read lately, per process: what a cart add falls
     # back on while the upstreams fail (docs/cart.md "When prices cannot be read")

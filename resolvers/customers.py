@@ -43,6 +43,35 @@ class PickupStatus(Enum):
     CANCELED = "CANCELED"
 
 
+@strawberry.enum(
+    description="How far an order is paid, in the words of Shopify's financial status; a "
+    "Square order's tenders, amount due and refunds map onto it. UNKNOWN: a state the "
+    "system reports that omnigate does not know."
+)
+class OrderPaymentStatus(Enum):
+    PENDING = "PENDING"
+    AUTHORIZED = "AUTHORIZED"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    PAID = "PAID"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+    VOIDED = "VOIDED"
+    UNKNOWN = "UNKNOWN"
+
+
+@strawberry.enum(
+    description="How far an order's goods have reached the customer: Shopify's fulfilment "
+    "status, or a Square order's fulfilments (a receipt completed at the till is FULFILLED)."
+)
+class OrderFulfillmentStatus(Enum):
+    UNFULFILLED = "UNFULFILLED"
+    IN_PROGRESS = "IN_PROGRESS"
+    PARTIALLY_FULFILLED = "PARTIALLY_FULFILLED"
+    FULFILLED = "FULFILLED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"
+
+
 @strawberry.enum(description="A contact detail that links one person across systems.")
 class IdentityField(Enum):
     EMAIL = "EMAIL"
@@ -119,6 +148,11 @@ class Order:
         "(Square's pickup fulfillment, Shopify's fulfillment): PREPARING until the store "
         "marks it READY_FOR_PICKUP, then PICKED_UP. Null for any other order."
     )
+    payment_status: OrderPaymentStatus = strawberry.field(
+        description="Read from the system that holds the order (Shopify's financial status, "
+        "Square's tenders and refunds)."
+    )
+    fulfillment_status: OrderFulfillmentStatus
     location_id: strawberry.Private[str | None]
 
     @strawberry.field(
@@ -152,6 +186,8 @@ class Order:
             ],
             external_ref=ExternalRef.from_record(order.ref),
             pickup_status=PickupStatus(order.pickup.value) if order.pickup else None,
+            payment_status=OrderPaymentStatus(order.payment.value),
+            fulfillment_status=OrderFulfillmentStatus(order.fulfillment.value),
             location_id=order.location_id,
         )
 

@@ -30,6 +30,7 @@ from resolvers.customers import CustomerMutations, CustomerQueries
 from resolvers.entities import EntityKeys, checked_representation
 from resolvers.live import LiveSubscriptions
 from resolvers.offers import OfferQueries
+from resolvers.orders import OrderQueries
 from resolvers.products import ProductQueries
 from resolvers.stores import StoreQueries
 from resolvers.wishlist import WishlistMutations, WishlistQueries
@@ -37,7 +38,13 @@ from resolvers.wishlist import WishlistMutations, WishlistQueries
 
 @strawberry.type
 class Query(
-    ProductQueries, StoreQueries, CustomerQueries, CartQueries, WishlistQueries, OfferQueries
+    ProductQueries,
+    StoreQueries,
+    CustomerQueries,
+    OrderQueries,
+    CartQueries,
+    WishlistQueries,
+    OfferQueries,
 ):
     pass
 

@@ -116,6 +116,49 @@ query CustomerOrders($first: Int!, $after: String, $query: String!) {{
 }}
 """
 
+# One order by id, or by its name (the number Shopify shows, `#1001`): the fields
+# CUSTOMER_ORDERS reads; 38 points per order as there.
+_ORDER_FIELDS = f"""
+fragment OrderFields on Order {{
+  id
+  name
+  createdAt
+  displayFinancialStatus
+  displayFulfillmentStatus
+  customAttributes {{ key value }}
+  fulfillments(first: {FULFILLMENTS_PER_ORDER}) {{ displayStatus }}
+  totalPriceSet {{ shopMoney {{ amount currencyCode }} }}
+  customer {{ id }}
+  lineItems(first: {LINES_PER_ORDER}) {{
+    edges {{
+      node {{
+        sku
+        name
+        quantity
+        originalUnitPriceSet {{ shopMoney {{ amount currencyCode }} }}
+      }}
+    }}
+  }}
+}}
+"""
+ORDER_BY_ID = (
+    """
+query OrderById($id: ID!) {
+  order(id: $id) { ...OrderFields }
+}
+"""
+    + _ORDER_FIELDS
+)
+# `name:` is matched exactly; two orders never share a name in one shop
+ORDER_BY_NAME = (
+    """
+query OrderByName($query: String!) {
+  orders(first: 1, query: $query) { edges { node { ...OrderFields } } }
+}
+"""
+    + _ORDER_FIELDS
+)
+
 # --- placing orders ---------------------------------------------------------------------
 
 # 2 + 200 x variant 1 = 202: variant ids for a checkout's SKUs, 200 per request.

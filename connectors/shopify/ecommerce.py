@@ -25,8 +25,10 @@ from connectors.records import (
 )
 from connectors.shopify import documents, mapping, order_input
 from connectors.shopify.graphql import ShopifyGraphql
-from connectors.shopify.search import any_of, free_text, numeric_id, timestamp
+from connectors.shopify.search import any_of, free_text, numeric_id, quoted, timestamp
 from connectors.shopify.settings import ShopifySettings
+
+ORDER_GID_PREFIX = "gid://shopify/Order/"
 
 
 class ShopifyEcommerce:
@@ -133,6 +135,36 @@ class ShopifyEcommerce:
                 break
             variables["after"] = page["endCursor"]
         return records[: query.limit]
+
+    async def order(self, order_id: str) -> OrderRecord | None:
+        """One order by its gid; None when the shop has no such order (or the id is no
+        order's)."""
+        operation = "shopify.order"
+        if not order_id.startswith(ORDER_GID_PREFIX):
+            return None
+        data = await self._graphql.query(
+            operation, documents.ORDER_BY_ID, {"id": order_id}, idempotent=True
+        )
+        with self._shape(operation):
+            node = data["order"]
+            return mapping.order(node) if node else None
+
+    async def order_by_number(self, number: str) -> OrderRecord | None:
+        """The order Shopify shows as `number` (its name, `#1001`; `1001` is read the same)."""
+        operation = "shopify.order_by_number"
+        name = number.strip()
+        if not name:
+            return None
+        if not name.startswith("#"):
+            name = f"#{name}"
+        data = await self._graphql.query(
+            operation, documents.ORDER_BY_NAME, {"query": f"name:{quoted(name)}"}, idempotent=True
+        )
+        with self._shape(operation):
+            edges = data["orders"]["edges"]
+            found = [mapping.order(edge["node"]) for edge in edges]
+        # the search may match more loosely than the name: keep the exact one
+        return next((order for order in found if order.number == name), None)
 
     async def place_order(self, draft: OrderDraft) -> OrderRecord:
         """orderCreate once per checkout key, with no idempotency from Shopify to lean on.

@@ -29,6 +29,7 @@ from commerce.holds.changes import StockChanges
 from commerce.holds.service import StockHolds
 from commerce.holds.store import HoldStore
 from commerce.leases import Leases
+from commerce.order_lookup import OrderLookup
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
 from commerce.stores import StoreDirectory
@@ -257,6 +258,7 @@ async def build_services(
             webhook_deliveries=WebhookDeliveries(database),
             customers=customers,
             orders=OrderHistory(pos=pos, ecommerce=ecommerce),
+            order_lookup=OrderLookup(pos=pos, ecommerce=ecommerce, audit=audit),
             offers=kit.engine,
             recent_catalog=recent_catalog,
             holds=holds,
