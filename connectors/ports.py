@@ -37,6 +37,9 @@ from connectors.records import (
     PaymentRequest,
     ProductPage,
     ProductRecord,
+    RefundRecord,
+    RefundRequest,
+    Restock,
     StockLevel,
 )
 
@@ -176,4 +179,19 @@ class PaymentsPort(Protocol):
     async def order_paid(self, order_id: str) -> bool:
         """Whether the POS order is paid in full (its tenders cover it): how a store order
         paid at the terminal is known to be paid."""
+        ...
+
+    async def refund(self, request: RefundRequest) -> RefundRecord:
+        """Money back on a completed payment, exactly once per key; a refusal (more than
+        is left, a payment not completed) raises UpstreamRejected."""
+        ...
+
+
+@runtime_checkable
+class StockReturns(Protocol):
+    """An inventory adapter that can put returned units back on sale (Square: an
+    ADJUSTMENT from NONE to IN_STOCK)."""
+
+    async def restock(self, restock: Restock) -> None:
+        """Exactly once per key: the same key and units add nothing more."""
         ...

@@ -202,6 +202,9 @@ class OrderRecord:
     pickup: PickupState | None = None
     payment: OrderPaymentState = OrderPaymentState.UNKNOWN
     fulfillment: FulfillmentState = FulfillmentState.UNKNOWN
+    # the payments that paid it, in the payments system (Square payment ids): a Square
+    # order's tenders, a Shopify order's successful sale transactions through Square
+    payment_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +293,34 @@ class PaymentRecord:
     card_brand: str | None = None
     last_4: str | None = None
     reference_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """Money given back on a payment, exactly once per key (the same key and request answer
+    the first refund)."""
+
+    idempotency_key: str
+    payment_id: str
+    amount: Money
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRecord:
+    ref: ExternalRef
+    payment_id: str
+    amount: Money
+    status: str  # the payments system's word: PENDING, COMPLETED, REJECTED, FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class Restock:
+    """Units put back on sale at a location, exactly once per key."""
+
+    idempotency_key: str
+    location_id: str
+    quantities: tuple[tuple[str, int], ...]  # (sku, units)
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,8 @@ query CustomerOrders($first: Int!, $after: String, $query: String!) {{
 }}
 """
 
+# the payments behind an order: a sale, or an authorisation and its capture
+TRANSACTIONS_PER_ORDER = 10
 # One order by id, or by its name (the number Shopify shows, `#1001`): the fields
 # CUSTOMER_ORDERS reads; 38 points per order as there.
 _ORDER_FIELDS = f"""
@@ -123,6 +125,7 @@ fragment OrderFields on Order {{
   id
   name
   createdAt
+  transactions(first: {TRANSACTIONS_PER_ORDER}) {{ kind status gateway authorizationCode }}
   displayFinancialStatus
   displayFulfillmentStatus
   customAttributes {{ key value }}

@@ -94,6 +94,22 @@ def order(node: Node) -> OrderRecord:
         pickup=_pickup_state(node) if pickup_store else None,
         payment=_known(OrderPaymentState, node.get("displayFinancialStatus")),
         fulfillment=_fulfillment(node.get("displayFulfillmentStatus")),
+        payment_ids=_square_payments(node.get("transactions") or ()),
+    )
+
+
+def _square_payments(transactions: Any) -> tuple[str, ...]:
+    """The Square payments an order's successful sales and captures name (omnigate's
+    checkout records its Square payment id as the transaction's authorization code)."""
+    return tuple(
+        dict.fromkeys(
+            str(t["authorizationCode"])
+            for t in transactions
+            if t.get("gateway") == "square"
+            and t.get("status") == "SUCCESS"
+            and t.get("kind") in ("SALE", "CAPTURE")
+            and t.get("authorizationCode")
+        )
     )
 
 

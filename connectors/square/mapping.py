@@ -127,6 +127,11 @@ def order(data: dict[str, Any], sku_by_variation: dict[str, str]) -> OrderRecord
         pickup=_pickup_state(data.get("fulfillments") or []),
         payment=payment_state(data),
         fulfillment=fulfillment_state(data),
+        payment_ids=tuple(
+            str(t.get("payment_id") or t["id"])
+            for t in data.get("tenders") or []
+            if isinstance(t, dict) and t.get("type") == "CARD"
+        ),
     )
 
 
