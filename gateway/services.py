@@ -27,6 +27,7 @@ from commerce.offers.referrals import Referrals
 from commerce.order_lookup import OrderLookup
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
+from commerce.returns.service import ReturnService
 from commerce.stores import StoreDirectory
 from commerce.wishlist.service import WishlistService
 from connectors.ports import CrmPort, EcommercePort, InventoryPort, PosPort
@@ -83,3 +84,5 @@ class Services:
     checkout: CheckoutService
     # finds checkouts nobody finished, at start-up and then on a beat (docs/payments.md)
     checkout_reconciler: CheckoutReconciler
+    # returns taken at a store: refund, restock, points back, exactly once (docs/returns.md)
+    returns: ReturnService

@@ -32,6 +32,7 @@ from resolvers.live import LiveSubscriptions
 from resolvers.offers import OfferQueries
 from resolvers.orders import OrderQueries
 from resolvers.products import ProductQueries
+from resolvers.returns import ReturnMutations
 from resolvers.stores import StoreQueries
 from resolvers.wishlist import WishlistMutations, WishlistQueries
 
@@ -50,7 +51,9 @@ class Query(
 
 
 @strawberry.type
-class Mutation(CartMutations, WishlistMutations, CheckoutMutations, CustomerMutations):
+class Mutation(
+    CartMutations, WishlistMutations, CheckoutMutations, ReturnMutations, CustomerMutations
+):
     pass
 
 

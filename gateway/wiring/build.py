@@ -32,12 +32,14 @@ from commerce.leases import Leases
 from commerce.order_lookup import OrderLookup
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
+from commerce.returns.service import ReturnService
+from commerce.returns.store import ReturnStore
 from commerce.stores import StoreDirectory
 from commerce.sync_marks import SyncMarks
 from commerce.tasks import cancel_and_wait
 from commerce.wishlist.service import WishlistService
 from commerce.wishlist.store import WishlistStore
-from connectors.ports import CrmPort
+from connectors.ports import CrmPort, StockReturns
 from connectors.square import SquarePayments
 from gateway.auth.authenticator import build_authenticator
 from gateway.auth.indexes import ensure_auth_indexes
@@ -231,6 +233,21 @@ async def build_services(
             default_currency=cart.default_currency,
             stock_changes=live.changes,
         )
+        return_store = ReturnStore(database, mongo)
+        await return_store.ensure_indexes()
+        stock = adapters.inventory
+        returns = ReturnService(
+            returns=return_store,
+            checkouts=checkout_store,
+            pos=pos,
+            ecommerce=ecommerce,
+            payments=payments,
+            # an inventory that cannot take units back leaves returned goods uncounted
+            stock=stock if isinstance(stock, StockReturns) else None,
+            offers=kit.engine,
+            points_per_currency_unit=settings.offers.points_per_currency_unit,
+            stock_changes=live.changes,
+        )
         reconciler = CheckoutReconciler(
             checkout,
             checkout_store,
@@ -281,6 +298,7 @@ async def build_services(
             ),
             checkout=checkout,
             checkout_reconciler=reconciler,
+            returns=returns,
         )
     finally:
         if reconciler is not None and reconciler_task is not None:
