@@ -113,6 +113,8 @@ OWN_DATA_ONLY = row(NONE, NONE, OWN, NONE, NONE, OWN, NONE, NONE, NONE)
 OFFERS_ROW = row(NONE, NONE, OWN, NONE, NONE, OWN, NONE, NONE, NONE, NONE)
 WISHLIST_CHANGE = row(U, U, OWN, NONE, U, OWN, U, U, U)
 STAFF_ONLY = row(F, F, F, F, F, F, OWN, OWN, F)
+# staff at any store take returns; no one signed in is told so
+STAFF_AT_A_STORE = row(U, U, F, F, F, F, OWN, OWN, U)
 SIGNED_IN_CUSTOMER = row(U, U, ALLOWED, ALLOWED, U, ALLOWED, U, U, U)
 CUSTOMER_TOKEN = row(U, U, ALLOWED, ALLOWED, F, F, F, F, U)
 EVERYONE = dict.fromkeys(PRINCIPALS, PUBLIC)
@@ -140,6 +142,7 @@ class World:
     other_store: str
     referral_code: str
     alices_order: str
+    alices_order_sku: str
     audit: Any
     exit_stack: AsyncExitStack
     _ws_url: str | None = field(default=None)
@@ -238,6 +241,7 @@ async def world(gateway, settings, tokens, dataset) -> AsyncIterator[World]:
             other_store=other_store,
             referral_code=referral_code,
             alices_order=alices_receipt(dataset, alice),
+            alices_order_sku=receipt_sku(dataset, alices_receipt(dataset, alice)),
             audit=client[settings.mongodb_database]["audit_log"],
             exit_stack=stack,
         )
@@ -248,6 +252,11 @@ def alices_receipt(dataset: Any, alice: str) -> str:
     person = next(c.person_key for c in dataset.crm_contacts if c.id == alice)
     pos_ids = {c.id for c in dataset.pos_customers if c.person_key == person}
     return str(next(o.id for o in dataset.pos_orders if o.customer_id in pos_ids))
+
+
+def receipt_sku(dataset: Any, order_id: str) -> str:
+    order = next(o for o in dataset.pos_orders if o.id == order_id)
+    return str(order.line_items[0].sku)
 
 
 CREATE_CART = """
@@ -513,6 +522,22 @@ async def cart_create_for_alice(world: World, who: str) -> str:
     )
 
 
+async def order_return(world: World, who: str) -> str:
+    """Alice's receipt was paid at the till with no card payment: staff reach the order and
+    are told NOT_PAID, so nothing is refunded."""
+    document = """mutation ($id: ID!, $sku: ID!, $key: String!) {
+      orderReturn(orderId: $id, lines: [{sku: $sku, quantity: 1}], idempotencyKey: $key) {
+        orderReturn { id } userErrors { code }
+      }
+    }"""
+    body = await world.query(
+        who, document, id=world.alices_order, sku=world.alices_order_sku, key=f"authz-{who}"
+    )
+    return payload_outcome(
+        body, "orderReturn", lambda p: [e["code"] for e in p["userErrors"]] == ["NOT_PAID"]
+    )
+
+
 async def merge_guest(world: World, who: str) -> str:
     """A token that opens no cart: a customer is told NOT_FOUND about the token (their own
     action), anyone else that merging needs a signed-in customer."""
@@ -689,6 +714,7 @@ MATRIX: dict[str, list[Row]] = {
     "Mutation.cartRemovePromoCode": [Row(remove_code(), CART_OF_ALICE)],
     "Mutation.cartLinesReprice": [Row(reprice(), CART_OF_ALICE)],
     "Mutation.checkout": [Row(checkout, CART_OF_ALICE)],
+    "Mutation.orderReturn": [Row(order_return, STAFF_AT_A_STORE)],
     "Mutation.cartMergeGuest": [Row(merge_guest, SIGNED_IN_CUSTOMER)],
     "Mutation.wishlistAdd": [Row(wishlist_add, WISHLIST_CHANGE)],
     "Mutation.wishlistRemove": [Row(wishlist_remove, WISHLIST_CHANGE)],
@@ -750,6 +776,8 @@ ID_INPUTS = {
     "Store.stock(skus)": "products: public (stock net of holds names no cart)",
     "Query.customer(id)": "a customer: the matrix's CUSTOMER_READ",
     "Query.order(id)": "an order: its owner and staff (CUSTOMER_READ)",
+    "Mutation.orderReturn(orderId)": "an order: staff only (STAFF_AT_A_STORE), audited",
+    "ReturnLineInput.sku": "a line of an order already authorized",
     "Query.cart(id)": "a cart: its owner, its token's holder, staff",
     "Mutation.cartCreate(customerId)": "staff only (audited); FORBIDDEN to anyone else",
     "Mutation.cartLinesAdd(cartId)": "a cart",

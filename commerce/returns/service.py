@@ -23,6 +23,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from pymongo.errors import DuplicateKeyError
 
+from commerce.audit import AuditLog, OrderRead
 from commerce.checkout.store import CheckoutStore
 from commerce.errors import BadUserInput, Forbidden, Unauthenticated
 from commerce.live.changes import StockChangeSink
@@ -64,8 +65,10 @@ class ReturnService:
         stock: StockReturns | None,
         offers: OffersEngine,
         points_per_currency_unit: int,
+        audit: AuditLog,
         stock_changes: StockChangeSink | None = None,
     ) -> None:
+        self._audit = audit
         self._returns = returns
         self._checkouts = checkouts
         self._pos = pos
@@ -81,6 +84,10 @@ class ReturnService:
     ) -> ReturnOutcome:
         store_id = _receiving_store(principal)
         _check(lines, key)
+        # staff reach a customer's order: on the audit log like a look-up, before it is read
+        await self._audit.order_read(
+            principal, OrderRead(order_id, None, "orderReturn", "mutation", "orderReturn")
+        )
         record_id = return_id(key)
         fingerprint = _fingerprint(order_id, lines)
         try:

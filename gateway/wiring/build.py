@@ -246,6 +246,7 @@ async def build_services(
             stock=stock if isinstance(stock, StockReturns) else None,
             offers=kit.engine,
             points_per_currency_unit=settings.offers.points_per_currency_unit,
+            audit=audit,
             stock_changes=live.changes,
         )
         reconciler = CheckoutReconciler(
