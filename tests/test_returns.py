@@ -288,3 +288,22 @@ async def test_only_staff_take_returns(gateway, tokens, dataset, who, code):
         RETURN, orderId="x", lines=[{"sku": "x", "quantity": 1}], key="k"
     )
     assert [e["extensions"]["code"] for e in body["errors"]] == [code]
+
+
+async def test_points_already_spent_are_written_off_never_a_negative_balance(
+    gateway, tokens, dataset, sandbox, loyal
+):
+    shopper, account = member(gateway, tokens, loyal, 2)
+    order = await web_order(shopper, dataset, "returns-web-spent", (1,))
+    # the shopper spends all but 2 points at a till before bringing the item back
+    world = square_world(sandbox)
+    world.change_points(account, 2 - points(sandbox, account), lifetime=False)
+    till = staff_at(gateway, tokens, dataset.stores[2].id)
+    lines = [{"sku": order["lines"][0]["sku"], "quantity": 1}]
+    taken = (await till.run(RETURN, orderId=order["id"], lines=lines, key="ret-spent"))[
+        "orderReturn"
+    ]["orderReturn"]
+    owed = int(Decimal(taken["refund"]["amount"]))
+    assert owed > 2
+    assert (taken["pointsTakenBack"], taken["pointsNotRecovered"]) == (2, owed - 2)
+    assert points(sandbox, account) == 0

@@ -292,12 +292,11 @@ class ReturnService:
             return 0
         account_id = checkout.loyalty_account_id
         whole = record.refund.to_integral_value(rounding=ROUND_FLOOR)
-        before = await self._returns.order(record.order_id)
-        due = min(int(whole) * self._points_per_unit, checkout.points_earned - before.points_back)
-        due = max(0, due)
+        due = int(whole) * self._points_per_unit
         balance = await self._balance(checkout.draft.customer_id(System.SQUARE), account_id)
-        take = min(due, balance)
-        take = await self._returns.plan_points(record.id, record.order_id, take, due - take)
+        take = await self._returns.plan_points(
+            record.id, record.order_id, due, balance, checkout.points_earned
+        )
         if take > 0:
             await self._pos.adjust_loyalty_points(
                 account_id,

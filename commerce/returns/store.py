@@ -135,22 +135,30 @@ class ReturnStore:
     async def restocked(self, record_id: str) -> None:
         await self._returns.update_one({"_id": record_id}, {"$set": {"restocked": True}})
 
-    async def plan_points(self, record_id: str, order_id: str, take: int, short: int) -> int:
-        """The points this return takes back, fixed once (a retry takes what was planned),
-        and counted on the order so a later return takes back only what is left."""
+    async def plan_points(
+        self, record_id: str, order_id: str, due: int, balance: int, earned: int
+    ) -> int:
+        """The points this return takes back, fixed once (a retry takes what was planned):
+        `due` capped by what the order earned less what earlier returns took back or wrote
+        off (read in the transaction, so two returns at once cannot both take the same
+        points), then by the account's `balance`; the rest is written off."""
 
         async def work(session: AsyncClientSession) -> int:
-            planned = await self._returns.find_one_and_update(
-                {"_id": record_id, "points_planned": {"$exists": False}},
-                {"$set": {"points_planned": take, "points_not_recovered": short}},
+            doc = await self._returns.find_one({"_id": record_id}, session=session)
+            assert doc is not None
+            if "points_planned" in doc:
+                return int(doc["points_planned"])
+            counters = await self._orders.find_one({"_id": order_id}, session=session)
+            back = int((counters or {}).get("points_back", 0))
+            owed = max(0, min(due, earned - back))
+            take = min(owed, max(0, balance))
+            await self._returns.update_one(
+                {"_id": record_id},
+                {"$set": {"points_planned": take, "points_not_recovered": owed - take}},
                 session=session,
             )
-            if planned is None:
-                doc = await self._returns.find_one({"_id": record_id}, session=session)
-                assert doc is not None
-                return int(doc["points_planned"])
             await self._orders.update_one(
-                {"_id": order_id}, {"$inc": {"points_back": take + short}}, session=session
+                {"_id": order_id}, {"$inc": {"points_back": owed}}, session=session
             )
             return take
 
