@@ -17,9 +17,10 @@ from cart_api import stocked_skus as skus_at
 from offers_api import put_promotions
 from payments_api import pay_at_terminal, square_world
 from test_orders import ORDER
-from test_payments import services_of
+from test_payments import restarted, services_of
 
 from commerce.offers import OfferKind, Promotion
+from gateway.settings import Settings
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, Dataset
 
 RETURN = """
@@ -186,13 +187,22 @@ async def test_a_store_order_is_refunded_to_the_terminals_payment(
     assert seen["paymentStatus"] == "PARTIALLY_REFUNDED"
 
 
-async def test_a_crash_after_the_refund_is_finished_by_the_retry_without_a_second_refund(
-    gateway, tokens, dataset, sandbox
-):
-    shopper = Device(
-        gateway, {"authorization": f"Bearer {tokens.customer(dataset.crm_contacts[-5].id)}"}
+@pytest.fixture
+def reconciled(settings: Settings) -> Settings:
+    """The same database and sandbox, with a reconciler that takes on anything unfinished
+    at start-up, and only then."""
+    return settings.with_changes(
+        cart={"reconcile_grace_seconds": 0, "reconcile_interval_seconds": 0}
     )
-    order = await web_order(shopper, dataset, "returns-web-crash", (1,))
+
+
+@pytest.mark.parametrize("recovery", ["retry", "reconciler"])
+async def test_a_crash_after_the_refund_is_finished_without_a_second_refund(
+    gateway, tokens, dataset, sandbox, reconciled, recovery
+):
+    contact = dataset.crm_contacts[-5 if recovery == "retry" else -6].id
+    shopper = Device(gateway, {"authorization": f"Bearer {tokens.customer(contact)}"})
+    order = await web_order(shopper, dataset, f"returns-web-crash-{recovery}", (1,))
     payment = payment_of(sandbox, order)
     sku = order["lines"][0]["sku"]
     store = dataset.stores[2].id
@@ -206,14 +216,20 @@ async def test_a_crash_after_the_refund_is_finished_by_the_retry_without_a_secon
     store_of_returns.refunded = crash
     till = staff_at(gateway, tokens, store)
     lines = [{"sku": sku, "quantity": 1}]
-    failed = await till.raw(RETURN, orderId=order["id"], lines=lines, key="ret-crash")
+    key = f"ret-crash-{recovery}"
+    failed = await till.raw(RETURN, orderId=order["id"], lines=lines, key=key)
     assert [e["extensions"]["code"] for e in failed["errors"]] == ["INTERNAL_SERVER_ERROR"]
     assert len(refunds_of(sandbox, payment)) == 1, "the money went back before the crash"
     assert stock(sandbox, dataset, sku, store) == before
     store_of_returns.refunded = recorded
-    retried = (await till.run(RETURN, orderId=order["id"], lines=lines, key="ret-crash"))[
-        "orderReturn"
-    ]
+    if recovery == "reconciler":
+        async with restarted(reconciled):
+            pass
+        services = services_of(gateway)
+        returns = services.mongo[services.settings.mongodb_database]["returns"]
+        (doc,) = await returns.find({"order_id": order["id"]}).to_list()
+        assert (doc["state"], doc["restocked"]) == ("COMPLETED", True)
+    retried = (await till.run(RETURN, orderId=order["id"], lines=lines, key=key))["orderReturn"]
     assert retried["userErrors"] == []
     assert retried["replayed"] is True
     assert retried["orderReturn"]["state"] == "COMPLETED"

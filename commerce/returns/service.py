@@ -10,6 +10,9 @@
 4. points: those earned on the refunded money taken back from the loyalty account, never
    past its balance (what cannot be taken back is recorded, not charged), derived key.
 
+A return stopped by a crash and never retried is finished by the reconciler each gateway
+runs (commerce/checkout/reconciler.py, `finish_unfinished`).
+
 The same idempotency key resumes from the last step recorded and answers the same return;
 the same key for another request is refused (IDEMPOTENCY_KEY_REUSED).
 """
@@ -19,9 +22,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from commerce.audit import AuditLog, OrderRead
 from commerce.checkout.store import CheckoutStore
@@ -42,7 +46,7 @@ from commerce.returns.model import (
 )
 from commerce.returns.pricing import kept_units, ordered_units, refund_due
 from commerce.returns.store import OrderReturns, ReturnStore, VersionMoved, return_id
-from connectors.errors import UpstreamRejected
+from connectors.errors import UpstreamError, UpstreamRejected
 from connectors.ports import EcommercePort, PaymentsPort, PosPort, StockReturns
 from connectors.records import Money, OrderRecord, RefundRequest, Restock, System
 
@@ -101,6 +105,17 @@ class ReturnService:
         except ReturnRefused as refused:
             return ReturnOutcome(record, replayed=replayed, errors=(refused.error,))
         return ReturnOutcome(record, replayed=replayed)
+
+    async def finish_unfinished(self, older_than: datetime, limit: int) -> int:
+        """The reconciler's pass: returns a crash stopped and nobody retried, finished as
+        the retry would. A failure of one leaves it to the next pass."""
+        found = await self._returns.unfinished(older_than, limit)
+        for record in found:
+            try:
+                await self._finish(record)
+            except (ReturnRefused, UpstreamError, PyMongoError) as exc:
+                log.warning("return %s not finished yet: %s", record.id, exc)
+        return len(found)
 
     async def _reserve(
         self,
@@ -258,6 +273,7 @@ class ReturnService:
             refund = await self._payments.refund(request)
         except UpstreamRejected as exc:
             log.warning("refund of return %s refused: %s", record.id, exc)
+            await self._returns.refund_refused(record.id)
             raise ReturnRefused(
                 ReturnError(
                     ReturnErrorCode.REFUND_REFUSED,

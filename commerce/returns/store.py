@@ -67,6 +67,8 @@ class ReturnStore:
 
     async def ensure_indexes(self) -> None:
         await self._returns.create_index([("order_id", 1), ("created_at", 1)])
+        # the reconciler's question: what is not completed, oldest first
+        await self._returns.create_index([("state", 1), ("created_at", 1)])
 
     async def get(self, record_id: str) -> tuple[ReturnRecord, str] | None:
         """The return and the fingerprint of the request that made it."""
@@ -163,6 +165,21 @@ class ReturnStore:
             return take
 
         return await in_transaction(self._client, work)
+
+    async def refund_refused(self, record_id: str) -> None:
+        """Left to staff: the reconciler does not ask Square again."""
+        await self._returns.update_one({"_id": record_id}, {"$set": {"refund_refused": True}})
+
+    async def unfinished(self, older_than: datetime, limit: int) -> list[ReturnRecord]:
+        """Returns a crash stopped and nobody retried, oldest first."""
+        found = self._returns.find(
+            {
+                "state": {"$ne": ReturnState.COMPLETED.value},
+                "refund_refused": {"$ne": True},
+                "created_at": {"$lt": older_than},
+            }
+        )
+        return [_record(doc) async for doc in found.sort("created_at", 1).limit(limit)]
 
     async def completed(self, record_id: str, points: int) -> None:
         await self._returns.update_one(

@@ -254,6 +254,7 @@ async def build_services(
             checkout_store,
             grace=timedelta(seconds=cart.reconcile_grace_seconds),
             interval_seconds=cart.reconcile_interval_seconds,
+            also=(returns,),
         )
         reconciler_task = asyncio.create_task(reconciler.run(), name="checkout-reconciler")
         kit.dispatcher.start()
