@@ -30,6 +30,7 @@ from connectors.records import (
     LocationRecord,
     LoyaltyAccountRecord,
     LoyaltyPointsChange,
+    Money,
     OrderDraft,
     OrderQuery,
     OrderRecord,
@@ -74,6 +75,14 @@ class EcommercePort(CustomerDirectory, Protocol):
 
     async def order_by_number(self, number: str) -> OrderRecord | None:
         """The order the shop shows the customer as `number`; None if there is none."""
+        ...
+
+    async def record_refund(
+        self, order_id: str, payment_id: str, amount: Money, key: str, note: str | None = None
+    ) -> str | None:
+        """Records on the order, once per key, that `amount` of the payment `payment_id`
+        (taken and refunded by the payments system) went back; the shop's refund id, or
+        None when the order holds no such payment."""
         ...
 
     async def place_order(self, draft: OrderDraft) -> OrderRecord:

@@ -92,6 +92,11 @@ def payment_of(sandbox: Any, order: dict[str, Any]) -> str:
     return str(sale["authorizationCode"])
 
 
+def shop_kinds(sandbox: Any, order_id: str) -> list[str]:
+    placed = sandbox.apps["shopify"].app.state.shop.node(order_id)
+    return [t["kind"] for t in placed["transactions"]]
+
+
 async def unit_price(device: Device, order_id: str, sku: str) -> Decimal:
     order = (await device.run(ORDER, id=order_id))["order"]
     return next(Decimal(li["unitPrice"]["amount"]) for li in order["lines"] if li["sku"] == sku)
@@ -118,12 +123,16 @@ async def test_a_store_takes_back_an_online_order_once(gateway, tokens, dataset,
     assert stock(sandbox, dataset, sku, store) == stock_before + 1
     assert back["pointsTakenBack"] == int(price)
     assert points(sandbox, account) == earned - int(price)
+    assert shop_kinds(sandbox, order["id"]) == ["SALE", "REFUND"]
+    seen = (await shopper.run(ORDER, id=order["id"]))["order"]
+    assert seen["paymentStatus"] == "PARTIALLY_REFUNDED"
 
     again = (await till.run(RETURN, orderId=order["id"], lines=lines, key="ret-1"))["orderReturn"]
     assert again["replayed"] is True
     assert again["orderReturn"] == back
     assert len(refunds_of(sandbox, payment)) == 1
     assert stock(sandbox, dataset, sku, store) == stock_before + 1
+    assert shop_kinds(sandbox, order["id"]) == ["SALE", "REFUND"]
 
     # the other unit, then one more than was bought
     rest = (await till.run(RETURN, orderId=order["id"], lines=lines, key="ret-2"))["orderReturn"]
@@ -134,6 +143,7 @@ async def test_a_store_takes_back_an_online_order_once(gateway, tokens, dataset,
     ]
     assert over["orderReturn"] is None
     assert len(refunds_of(sandbox, payment)) == 2
+    assert shop_kinds(sandbox, order["id"]) == ["SALE", "REFUND", "REFUND"]
     reused = await till.run(
         RETURN, orderId=order["id"], lines=[{"sku": sku, "quantity": 2}], key="ret-1"
     )
@@ -236,6 +246,9 @@ async def test_a_crash_after_the_refund_is_finished_without_a_second_refund(
     (refund,) = refunds_of(sandbox, payment)
     assert retried["orderReturn"]["refundId"] == refund["id"]
     assert stock(sandbox, dataset, sku, store) == before + 1
+    assert shop_kinds(sandbox, order["id"]) == ["SALE", "REFUND"]
+    seen = (await shopper.run(ORDER, id=order["id"]))["order"]
+    assert seen["paymentStatus"] == "REFUNDED", "the whole order came back"
 
 
 async def test_two_returns_of_the_last_unit_at_once_one_wins(gateway, tokens, dataset, sandbox):

@@ -54,6 +54,9 @@ class ReturnRecord:
     state: ReturnState
     refund_id: str | None = None
     restocked: bool = False
+    # an online order's refund recorded on the shop's order (Shopify's refund id)
+    shop_recorded: bool = False
+    shop_refund_id: str | None = None
     points_taken_back: int | None = None
     points_not_recovered: int = 0
 

@@ -4,7 +4,8 @@
    left to return, the refund priced (pricing.py), the return and the order's counters
    written in one transaction (store.py);
 2. refund: RefundPayment on the order's payment under a key derived from the return, so a
-   retry after a crash gets Square's first refund back, never a second one;
+   retry after a crash gets Square's first refund back, never a second one; an online
+   order then records it on Shopify (refundCreate, @idempotent under a derived key);
 3. restock: the units not marked damaged put back IN_STOCK at the receiving store, under a
    derived key too, and live stock subscribers told;
 4. points: those earned on the refunded money taken back from the loyalty account, never
@@ -251,6 +252,8 @@ class ReturnService:
             refund_id = await self._refund(record)
             await self._returns.refunded(record.id, refund_id)
         if record.state is not ReturnState.COMPLETED:
+            if not record.shop_recorded and record.order_id.startswith(SHOPIFY_ORDER_PREFIX):
+                await self._returns.shop_recorded(record.id, await self._record_on_shop(record))
             if not record.restocked:
                 await self._restock(record)
                 await self._returns.restocked(record.id)
@@ -282,6 +285,24 @@ class ReturnService:
                 )
             ) from exc
         return refund.ref.id
+
+    async def _record_on_shop(self, record: ReturnRecord) -> str | None:
+        """The online order shows the refund (Shopify: a REFUND transaction of its Square
+        sale, so its financial status reads PARTIALLY_REFUNDED or REFUNDED). A refusal is
+        logged and not retried: the money already went back, only the record is missing."""
+        if record.refund <= 0:
+            return None
+        try:
+            return await self._ecommerce.record_refund(
+                record.order_id,
+                record.payment_id,
+                Money(record.refund, record.currency),
+                _derived("og-ret-shop-", record.id, 64),
+                note="omnigate return",
+            )
+        except UpstreamRejected as exc:
+            log.warning("refund of return %s not recorded on the shop: %s", record.id, exc)
+            return None
 
     async def _restock(self, record: ReturnRecord) -> None:
         units: dict[str, int] = {}
@@ -354,6 +375,6 @@ def _fingerprint(order_id: str, lines: Sequence[ReturnLine]) -> str:
     return hashlib.sha256("\n".join([order_id, *described]).encode()).hexdigest()
 
 
-def _derived(prefix: str, record_id: str) -> str:
+def _derived(prefix: str, record_id: str, length: int = 45) -> str:
     """A vendor key of the return: Square's keys are at most 45 characters."""
-    return f"{prefix}{record_id}"[:45]
+    return f"{prefix}{record_id}"[:length]

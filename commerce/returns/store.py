@@ -134,6 +134,12 @@ class ReturnStore:
             {"$set": {"state": ReturnState.REFUNDED.value, "refund_id": refund_id}},
         )
 
+    async def shop_recorded(self, record_id: str, shop_refund_id: str | None) -> None:
+        await self._returns.update_one(
+            {"_id": record_id},
+            {"$set": {"shop_recorded": True, "shop_refund_id": shop_refund_id}},
+        )
+
     async def restocked(self, record_id: str) -> None:
         await self._returns.update_one({"_id": record_id}, {"$set": {"restocked": True}})
 
@@ -200,6 +206,8 @@ def _record(doc: Document) -> ReturnRecord:
         state=ReturnState(doc["state"]),
         refund_id=doc.get("refund_id") or None,
         restocked=doc.get("restocked", False),
+        shop_recorded=doc.get("shop_recorded", False),
+        shop_refund_id=doc.get("shop_refund_id"),
         points_taken_back=doc.get("points_taken_back"),
         points_not_recovered=doc.get("points_not_recovered", 0),
     )

@@ -162,6 +162,29 @@ query OrderByName($query: String!) {
     + _ORDER_FIELDS
 )
 
+# --- refunds ---------------------------------------------------------------------------
+
+# An order's payments, to find the sale a refund refunds: order 1 + transactions 1 = 2.
+ORDER_TRANSACTIONS = f"""
+query OrderTransactions($id: ID!) {{
+  order(id: $id) {{
+    id
+    transactions(first: {TRANSACTIONS_PER_ORDER}) {{ id kind status gateway authorizationCode }}
+  }}
+}}
+"""
+
+# A refund recorded once per key: Shopify's @idempotent directive answers the first refund
+# to a retry. Mutation 10 + refund 1.
+REFUND_CREATE = """
+mutation RecordRefund($input: RefundInput!, $key: String!) {
+  refundCreate(input: $input) @idempotent(key: $key) {
+    refund { id }
+    userErrors { field message }
+  }
+}
+"""
+
 # --- placing orders ---------------------------------------------------------------------
 
 # 2 + 200 x variant 1 = 202: variant ids for a checkout's SKUs, 200 per request.

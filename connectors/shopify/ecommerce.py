@@ -13,10 +13,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from connectors.errors import IdempotencyKeyReused, OrderRejected, UpstreamUnavailable
+from connectors.errors import (
+    IdempotencyKeyReused,
+    OrderRejected,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
 from connectors.http import UpstreamHttp
 from connectors.records import (
     CustomerIdentity,
+    Money,
     OrderDraft,
     OrderQuery,
     OrderRecord,
@@ -165,6 +171,61 @@ class ShopifyEcommerce:
             found = [mapping.order(edge["node"]) for edge in edges]
         # the search may match more loosely than the name: keep the exact one
         return next((order for order in found if order.number == name), None)
+
+    async def record_refund(
+        self, order_id: str, payment_id: str, amount: Money, key: str, note: str | None = None
+    ) -> str | None:
+        """refundCreate, once per `key`: a REFUND of `amount` on the order's successful sale
+        or capture whose authorization code is `payment_id` (the payment another system
+        took and refunded; Shopify records it). The Shopify refund id, or None when the
+        order has no such sale. Shopify's refusal raises UpstreamRejected."""
+        operation = "shopify.refund_create"
+        data = await self._graphql.query(
+            "shopify.order_transactions",
+            documents.ORDER_TRANSACTIONS,
+            {"id": order_id},
+            idempotent=True,
+        )
+        with self._shape(operation):
+            order = data["order"]
+            transactions = order["transactions"] if order else []
+            parent = next(
+                (
+                    t
+                    for t in transactions
+                    if t["authorizationCode"] == payment_id
+                    and t["kind"] in ("SALE", "CAPTURE")
+                    and t["status"] == "SUCCESS"
+                ),
+                None,
+            )
+        if parent is None:
+            return None
+        refund_input: dict[str, Any] = {
+            "orderId": order_id,
+            "notify": False,
+            "transactions": [
+                {
+                    "amount": format(amount.amount, "f"),
+                    "gateway": parent["gateway"],
+                    "kind": "REFUND",
+                    "orderId": order_id,
+                    "parentId": parent["id"],
+                }
+            ],
+        }
+        if note:
+            refund_input["note"] = note
+        variables = {"input": refund_input, "key": key}
+        data = await self._graphql.query(
+            operation, documents.REFUND_CREATE, variables, idempotent=True
+        )
+        with self._shape(operation):
+            payload = data["refundCreate"]
+            if payload["userErrors"] or payload["refund"] is None:
+                detail = _describe_user_errors(payload["userErrors"])
+                raise UpstreamRejected(self.service, operation, detail)
+            return str(payload["refund"]["id"])
 
     async def place_order(self, draft: OrderDraft) -> OrderRecord:
         """orderCreate once per checkout key, with no idempotency from Shopify to lean on.
