@@ -119,7 +119,11 @@ query CustomerOrders($first: Int!, $after: String, $query: String!) {{
 # the payments behind an order: a sale, or an authorisation and its capture
 TRANSACTIONS_PER_ORDER = 10
 # One order by id, or by its name (the number Shopify shows, `#1001`): the fields
-# CUSTOMER_ORDERS reads; 38 points per order as there.
+# CUSTOMER_ORDERS reads with every line (a return prices the lines kept, so none may be
+# missing; orderCreate takes at most 250) and the payments: order 1 + totalPriceSet 2 +
+# customer 1 + customAttributes 1 + fulfillments 1 + transactions 1 + lineItems
+# (2 + 250 x 3) = 759, 761 through `orders(first: 1)`.
+LINES_PER_LOOKED_UP_ORDER = 250
 _ORDER_FIELDS = f"""
 fragment OrderFields on Order {{
   id
@@ -132,7 +136,7 @@ fragment OrderFields on Order {{
   fulfillments(first: {FULFILLMENTS_PER_ORDER}) {{ displayStatus }}
   totalPriceSet {{ shopMoney {{ amount currencyCode }} }}
   customer {{ id }}
-  lineItems(first: {LINES_PER_ORDER}) {{
+  lineItems(first: {LINES_PER_LOOKED_UP_ORDER}) {{
     edges {{
       node {{
         sku

@@ -97,12 +97,15 @@ def build_http_client(settings: HttpSettings, tracing: Tracing | None = None) ->
     return UpstreamClient(transport=PropagatingTransport(transport, tracer), timeout=timeout)
 
 
-async def ensure_cart_indexes(carts: CartStore, checkouts: CheckoutStore, holds: HoldStore) -> None:
+async def ensure_cart_indexes(
+    carts: CartStore, checkouts: CheckoutStore, holds: HoldStore, returns: ReturnStore
+) -> None:
     """Like ensure_indexes: an unreachable MongoDB at start-up is logged, not fatal."""
     try:
         await carts.ensure_indexes()
         await checkouts.ensure_indexes()
         await holds.ensure_indexes()
+        await returns.ensure_indexes()
     except PyMongoError as exc:
         log.warning("could not ensure cart indexes: %s", exc)
 
@@ -165,7 +168,8 @@ async def build_services(
         )
         checkout_store = CheckoutStore(database, timedelta(days=cart.checkout_retention_days))
         hold_store = HoldStore(database, timedelta(seconds=cart.pickup_hold_seconds))
-        await ensure_cart_indexes(cart_store, checkout_store, hold_store)
+        return_store = ReturnStore(database, mongo)
+        await ensure_cart_indexes(cart_store, checkout_store, hold_store, return_store)
         recent_catalog = RecentCatalog(
             ttl_seconds=settings.cache.recent_catalog_ttl_seconds,
             max_skus=settings.cache.recent_catalog_max_skus,
@@ -233,8 +237,6 @@ async def build_services(
             default_currency=cart.default_currency,
             stock_changes=live.changes,
         )
-        return_store = ReturnStore(database, mongo)
-        await return_store.ensure_indexes()
         stock = adapters.inventory
         returns = ReturnService(
             returns=return_store,
