@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +36,17 @@ mutation ($orderId: ID!, $lines: [ReturnLineInput!]!, $key: String!) {
   }
 }
 """
+
+
+@pytest.fixture(autouse=True)
+def stock_restored(sandbox: Any) -> Iterator[None]:
+    """The sandbox is shared by the whole session and other tests compare its stock with the
+    dataset's: what these returns put back is taken out again afterwards."""
+    counts = square_world(sandbox).counts_by_variation
+    saved = {variation: list(levels) for variation, levels in counts.items()}
+    yield
+    counts.clear()
+    counts.update(saved)
 
 
 def refunds_of(sandbox: Any, payment_id: str) -> list[dict[str, Any]]:
