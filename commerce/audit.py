@@ -71,6 +71,17 @@ def term_digest(key: str, term: str) -> str:
     return hashlib.sha256(f"{key}:{term}".encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class OrderRead:
+    """A staff look-up of one order: by its id or by its number, and where in the operation."""
+
+    order_id: str | None
+    number: str | None
+    operation_name: str | None
+    operation_type: str
+    path: str
+
+
 class AuditLog:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._collection: AsyncCollection[Document] = database[COLLECTION]
@@ -117,16 +128,33 @@ class AuditLog:
             "fields": list(search.fields),
         }
 
+    async def order_read(self, actor: Principal, read: OrderRead) -> None:
+        try:
+            await self._collection.insert_one(
+                {
+                    "at": datetime.now(UTC),
+                    "action": "order.read",
+                    "actor": _actor(actor),
+                    "order": {"id": read.order_id, "number": read.number},
+                    "operation": {
+                        "name": read.operation_name,
+                        "type": read.operation_type,
+                        "path": read.path,
+                    },
+                }
+            )
+        except PyMongoError as exc:
+            raise AuditUnavailable(
+                "The read cannot be audited right now, so it is not made; retry shortly.",
+                service="mongodb",
+            ) from exc
+
     @staticmethod
     def _entry(actor: Principal, read: CustomerRead) -> Document:
         return {
             "at": datetime.now(UTC),
             "action": "customer.read",
-            "actor": {
-                "kind": actor.kind.value,
-                "id": actor.subject,
-                "store_id": actor.store_id,
-            },
+            "actor": _actor(actor),
             "customer_id": read.customer_id,
             "operation": {
                 "name": read.operation_name,
@@ -135,3 +163,7 @@ class AuditLog:
             },
             "fields": list(read.fields),
         }
+
+
+def _actor(actor: Principal) -> Document:
+    return {"kind": actor.kind.value, "id": actor.subject, "store_id": actor.store_id}

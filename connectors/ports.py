@@ -32,6 +32,7 @@ from connectors.records import (
     LoyaltyAccountRecord,
     LoyaltyMovement,
     LoyaltyPointsChange,
+    Money,
     OrderDraft,
     OrderQuery,
     OrderRecord,
@@ -39,6 +40,9 @@ from connectors.records import (
     PaymentRequest,
     ProductPage,
     ProductRecord,
+    RefundRecord,
+    RefundRequest,
+    Restock,
     StockLevel,
 )
 
@@ -67,6 +71,22 @@ class EcommercePort(CustomerDirectory, Protocol):
 
     async def orders(self, query: OrderQuery) -> list[OrderRecord]: ...
 
+    async def order(self, order_id: str) -> OrderRecord | None:
+        """One order by its id in this system; None for an id it does not know."""
+        ...
+
+    async def order_by_number(self, number: str) -> OrderRecord | None:
+        """The order the shop shows the customer as `number`; None if there is none."""
+        ...
+
+    async def record_refund(
+        self, order_id: str, payment_id: str, amount: Money, key: str, note: str | None = None
+    ) -> str | None:
+        """Records on the order, once per key, that `amount` of the payment `payment_id`
+        (taken and refunded by the payments system) went back; the shop's refund id, or
+        None when the order holds no such payment."""
+        ...
+
     async def place_order(self, draft: OrderDraft) -> OrderRecord:
         """Place an online order (web, mobile) exactly once per key; see the module docstring.
 
@@ -83,6 +103,10 @@ class PosPort(CustomerDirectory, Protocol):
     async def locations(self) -> list[LocationRecord]: ...
 
     async def orders(self, query: OrderQuery) -> list[OrderRecord]: ...
+
+    async def order(self, order_id: str) -> OrderRecord | None:
+        """One receipt or store order by its id; None for an id it does not know."""
+        ...
 
     async def place_order(self, draft: OrderDraft) -> OrderRecord:
         """Place a store order (store, kiosk) exactly once per key; see the module docstring.
@@ -209,4 +233,19 @@ class PaymentsPort(Protocol):
     async def order_paid(self, order_id: str) -> bool:
         """Whether the POS order is paid in full (its tenders cover it): how a store order
         paid at the terminal is known to be paid."""
+        ...
+
+    async def refund(self, request: RefundRequest) -> RefundRecord:
+        """Money back on a completed payment, exactly once per key; a refusal (more than
+        is left, a payment not completed) raises UpstreamRejected."""
+        ...
+
+
+@runtime_checkable
+class StockReturns(Protocol):
+    """An inventory adapter that can put returned units back on sale (Square: an
+    ADJUSTMENT from NONE to IN_STOCK)."""
+
+    async def restock(self, restock: Restock) -> None:
+        """Exactly once per key: the same key and units add nothing more."""
         ...

@@ -33,6 +33,33 @@ class PickupState(StrEnum):
     CANCELED = "CANCELED"
 
 
+class OrderPaymentState(StrEnum):
+    """How far an order is paid, in Shopify's words (OrderDisplayFinancialStatus), which a
+    Square order's tenders, amount due and refunds map onto."""
+
+    PENDING = "PENDING"  # nothing paid yet (a store order waiting for the terminal)
+    AUTHORIZED = "AUTHORIZED"  # the card is held, not charged
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    PAID = "PAID"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+    VOIDED = "VOIDED"
+    UNKNOWN = "UNKNOWN"  # a state the system reports that omnigate does not know
+
+
+class FulfillmentState(StrEnum):
+    """How far an order's goods have reached the customer, in Shopify's words
+    (OrderDisplayFulfillmentStatus, reduced); a Square order's state and fulfillments map
+    onto it (a completed receipt was handed over at the till)."""
+
+    UNFULFILLED = "UNFULFILLED"
+    IN_PROGRESS = "IN_PROGRESS"
+    PARTIALLY_FULFILLED = "PARTIALLY_FULFILLED"
+    FULFILLED = "FULFILLED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"
+
+
 class Channel(StrEnum):
     """Where an order was placed."""
 
@@ -187,6 +214,11 @@ class OrderRecord:
     # a click-and-collect order's state; None for any other order. `location_id` is then
     # its pickup store.
     pickup: PickupState | None = None
+    payment: OrderPaymentState = OrderPaymentState.UNKNOWN
+    fulfillment: FulfillmentState = FulfillmentState.UNKNOWN
+    # the payments that paid it, in the payments system (Square payment ids): a Square
+    # order's tenders, a Shopify order's successful sale transactions through Square
+    payment_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +307,34 @@ class PaymentRecord:
     card_brand: str | None = None
     last_4: str | None = None
     reference_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """Money given back on a payment, exactly once per key (the same key and request answer
+    the first refund)."""
+
+    idempotency_key: str
+    payment_id: str
+    amount: Money
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRecord:
+    ref: ExternalRef
+    payment_id: str
+    amount: Money
+    status: str  # the payments system's word: PENDING, COMPLETED, REJECTED, FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class Restock:
+    """Units put back on sale at a location, exactly once per key."""
+
+    idempotency_key: str
+    location_id: str
+    quantities: tuple[tuple[str, int], ...]  # (sku, units)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,10 @@ from commerce.live.service import LiveCatalog
 from commerce.offers import OffersEngine
 from commerce.offers.quotes import QuoteSigner
 from commerce.offers.referrals import Referrals
+from commerce.order_lookup import OrderLookup
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
+from commerce.returns.service import ReturnService
 from commerce.stores import StoreDirectory
 from commerce.wishlist.service import WishlistService
 from connectors.ports import CrmPort, EcommercePort, InventoryPort, LoyaltyPort, PosPort
@@ -69,6 +71,8 @@ class Services:
     orders: OrderHistory
     # a customer's orders, cart, wishlist and loyalty movements in one list (staff, kiosk)
     timeline: CustomerTimeline
+    # one order by id or number, owner-only for shoppers, audited for staff
+    order_lookup: OrderLookup
     offers: OffersEngine
     # the products and stock the loaders read lately, per process: what a cart add falls
     # back on while the upstreams fail (docs/cart.md "When prices cannot be read")
@@ -88,3 +92,5 @@ class Services:
     checkout: CheckoutService
     # finds checkouts nobody finished, at start-up and then on a beat (docs/payments.md)
     checkout_reconciler: CheckoutReconciler
+    # returns taken at a store: refund, restock, points back, exactly once (docs/returns.md)
+    returns: ReturnService

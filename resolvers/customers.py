@@ -25,7 +25,13 @@ from engine.errors import BadUserInput
 from engine.notices import add_error, add_warning
 from resolvers.common import ExternalRef, Money, PageInfo, System, check_first
 from resolvers.customer_timeline import TimelineConnection, timeline_connection
-from resolvers.order_types import Channel, OrderLine, PickupStatus
+from resolvers.order_types import (
+    Channel,
+    OrderFulfillmentStatus,
+    OrderLine,
+    OrderPaymentStatus,
+    PickupStatus,
+)
 from resolvers.stores import Store, store_from_record
 
 
@@ -96,6 +102,11 @@ class Order:
         "(Square's pickup fulfillment, Shopify's fulfillment): PREPARING until the store "
         "marks it READY_FOR_PICKUP, then PICKED_UP. Null for any other order."
     )
+    payment_status: OrderPaymentStatus = strawberry.field(
+        description="Read from the system that holds the order (Shopify's financial status, "
+        "Square's tenders and refunds)."
+    )
+    fulfillment_status: OrderFulfillmentStatus
     location_id: strawberry.Private[str | None]
 
     @strawberry.field(
@@ -129,6 +140,8 @@ class Order:
             ],
             external_ref=ExternalRef.from_record(order.ref),
             pickup_status=PickupStatus(order.pickup.value) if order.pickup else None,
+            payment_status=OrderPaymentStatus(order.payment.value),
+            fulfillment_status=OrderFulfillmentStatus(order.fulfillment.value),
             location_id=order.location_id,
         )
 

@@ -32,7 +32,9 @@ from resolvers.customers import CustomerMutations, CustomerQueries
 from resolvers.entities import EntityKeys, checked_representation
 from resolvers.live import LiveSubscriptions
 from resolvers.offers import OfferQueries
+from resolvers.orders import OrderQueries
 from resolvers.products import ProductQueries
+from resolvers.returns import ReturnMutations
 from resolvers.stores import StoreQueries
 from resolvers.wishlist import WishlistMutations, WishlistQueries
 
@@ -43,6 +45,7 @@ class Query(
     StoreQueries,
     CustomerQueries,
     CustomerSearchQueries,
+    OrderQueries,
     CartQueries,
     WishlistQueries,
     OfferQueries,
@@ -51,7 +54,9 @@ class Query(
 
 
 @strawberry.type
-class Mutation(CartMutations, WishlistMutations, CheckoutMutations, CustomerMutations):
+class Mutation(
+    CartMutations, WishlistMutations, CheckoutMutations, ReturnMutations, CustomerMutations
+):
     pass
 
 

@@ -10,6 +10,9 @@ each on as the retry would (`CheckoutService.reconcile`): the order placed and t
 captured, or the attempt dropped when nothing of it reached anyone; a store order is
 polled until Square holds it paid, then earns its points. Every step is idempotent, so two
 pods reconciling the same attempt, or a reconciler racing the client's retry, do it once.
+
+Other work a crash can leave half done rides on the same beat (`also`): returns a crash
+stopped after the refund or the restock (commerce/returns/service.py).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from pymongo.errors import PyMongoError
 
@@ -31,6 +35,12 @@ log = logging.getLogger(__name__)
 BATCH = 100
 
 
+class Unfinished(Protocol):
+    async def finish_unfinished(self, older_than: datetime, limit: int) -> int:
+        """Finish up to `limit` pieces of work untouched since `older_than`; how many."""
+        ...
+
+
 class CheckoutReconciler:
     def __init__(
         self,
@@ -40,8 +50,10 @@ class CheckoutReconciler:
         grace: timedelta,
         interval_seconds: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        also: Sequence[Unfinished] = (),
     ) -> None:
         self._service = service
+        self._also = tuple(also)
         self._checkouts = checkouts
         self._grace = grace
         self._interval = interval_seconds
@@ -53,13 +65,17 @@ class CheckoutReconciler:
     async def run_once(self) -> int:
         """One pass; how many attempts it took on. A failure of one leaves it to the next
         pass (an upstream down, MongoDB electing) and does not stop the others."""
-        found = await self._checkouts.unsettled(self._clock() - self._grace, BATCH)
+        older_than = self._clock() - self._grace
+        found = await self._checkouts.unsettled(older_than, BATCH)
         for record in found:
             try:
                 await self._service.reconcile(record)
             except (UpstreamError, PyMongoError) as exc:
                 log.warning("checkout %s not reconciled yet: %s", record.id, exc)
-        return len(found)
+        taken = len(found)
+        for other in self._also:
+            taken += await other.finish_unfinished(older_than, BATCH)
+        return taken
 
     async def run(self) -> None:
         """At start-up, then every interval (0: at start-up only), until `stop`."""

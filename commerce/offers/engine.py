@@ -4,6 +4,7 @@ the others do not."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -63,6 +64,39 @@ class OffersEngine:
             usage=await self.promotions.usage_of(candidates, customer_id),
         )
         return combine(automatic, tuple(codes), by_code, context)
+
+    async def discount_kept(
+        self,
+        *,
+        promotion_ids: Sequence[str],
+        lines: tuple[PricedLine, ...],
+        channel: str,
+        store_id: str | None,
+        customer_id: str | None,
+        currency: str,
+        at: datetime,
+    ) -> Decimal:
+        """What the promotions an order got take off the lines it keeps after a return.
+
+        Only those promotions (no other one joins), as at the order's time (the window it
+        was bought in), their usage limits not counted again (the order is their use), code
+        promotions as if applied: the kept lines' new price is what the same order of only
+        them would have cost (docs/returns.md "Promotions")."""
+        found = [await self.promotions.get(promotion_id) for promotion_id in promotion_ids]
+        # active as they were when the order was placed, whatever became of them since
+        promotions = [replace(p, active=True) for p in found if p is not None]
+        if not promotions or not lines:
+            return Decimal(0)
+        context = PricingContext(
+            channel=channel,
+            store_id=store_id,
+            currency=currency,
+            lines=lines,
+            now=at,
+            shopper=await self.shopper(customer_id, promotions),
+        )
+        outcomes = combine(promotions, (), {}, context)
+        return sum((o.discount for o in outcomes if o.applicable), Decimal(0))
 
     async def shopper(
         self, customer_id: str | None, candidates: Sequence[Promotion]

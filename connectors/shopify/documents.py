@@ -116,6 +116,79 @@ query CustomerOrders($first: Int!, $after: String, $query: String!) {{
 }}
 """
 
+# the payments behind an order: a sale, or an authorisation and its capture
+TRANSACTIONS_PER_ORDER = 10
+# One order by id, or by its name (the number Shopify shows, `#1001`): the fields
+# CUSTOMER_ORDERS reads with every line (a return prices the lines kept, so none may be
+# missing; orderCreate takes at most 250) and the payments: order 1 + totalPriceSet 2 +
+# customer 1 + customAttributes 1 + fulfillments 1 + transactions 1 + lineItems
+# (2 + 250 x 3) = 759, 761 through `orders(first: 1)`.
+LINES_PER_LOOKED_UP_ORDER = 250
+_ORDER_FIELDS = f"""
+fragment OrderFields on Order {{
+  id
+  name
+  createdAt
+  transactions(first: {TRANSACTIONS_PER_ORDER}) {{ kind status gateway authorizationCode }}
+  displayFinancialStatus
+  displayFulfillmentStatus
+  customAttributes {{ key value }}
+  fulfillments(first: {FULFILLMENTS_PER_ORDER}) {{ displayStatus }}
+  totalPriceSet {{ shopMoney {{ amount currencyCode }} }}
+  customer {{ id }}
+  lineItems(first: {LINES_PER_LOOKED_UP_ORDER}) {{
+    edges {{
+      node {{
+        sku
+        name
+        quantity
+        originalUnitPriceSet {{ shopMoney {{ amount currencyCode }} }}
+      }}
+    }}
+  }}
+}}
+"""
+ORDER_BY_ID = (
+    """
+query OrderById($id: ID!) {
+  order(id: $id) { ...OrderFields }
+}
+"""
+    + _ORDER_FIELDS
+)
+# `name:` is matched exactly; two orders never share a name in one shop
+ORDER_BY_NAME = (
+    """
+query OrderByName($query: String!) {
+  orders(first: 1, query: $query) { edges { node { ...OrderFields } } }
+}
+"""
+    + _ORDER_FIELDS
+)
+
+# --- refunds ---------------------------------------------------------------------------
+
+# An order's payments, to find the sale a refund refunds: order 1 + transactions 1 = 2.
+ORDER_TRANSACTIONS = f"""
+query OrderTransactions($id: ID!) {{
+  order(id: $id) {{
+    id
+    transactions(first: {TRANSACTIONS_PER_ORDER}) {{ id kind status gateway authorizationCode }}
+  }}
+}}
+"""
+
+# A refund recorded once per key: Shopify's @idempotent directive answers the first refund
+# to a retry. Mutation 10 + refund 1.
+REFUND_CREATE = """
+mutation RecordRefund($input: RefundInput!, $key: String!) {
+  refundCreate(input: $input) @idempotent(key: $key) {
+    refund { id }
+    userErrors { field message }
+  }
+}
+"""
+
 # --- placing orders ---------------------------------------------------------------------
 
 # 2 + 200 x variant 1 = 202: variant ids for a checkout's SKUs, 200 per request.

@@ -13,10 +13,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from connectors.errors import IdempotencyKeyReused, OrderRejected, UpstreamUnavailable
+from connectors.errors import (
+    IdempotencyKeyReused,
+    OrderRejected,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
 from connectors.http import UpstreamHttp
 from connectors.records import (
     CustomerIdentity,
+    Money,
     OrderDraft,
     OrderQuery,
     OrderRecord,
@@ -25,8 +31,10 @@ from connectors.records import (
 )
 from connectors.shopify import documents, mapping, order_input
 from connectors.shopify.graphql import ShopifyGraphql
-from connectors.shopify.search import any_of, free_text, numeric_id, timestamp
+from connectors.shopify.search import any_of, free_text, numeric_id, quoted, timestamp
 from connectors.shopify.settings import ShopifySettings
+
+ORDER_GID_PREFIX = "gid://shopify/Order/"
 
 
 class ShopifyEcommerce:
@@ -137,6 +145,91 @@ class ShopifyEcommerce:
                 break
             variables["after"] = page["endCursor"]
         return records[: query.limit]
+
+    async def order(self, order_id: str) -> OrderRecord | None:
+        """One order by its gid; None when the shop has no such order (or the id is no
+        order's)."""
+        operation = "shopify.order"
+        if not order_id.startswith(ORDER_GID_PREFIX):
+            return None
+        data = await self._graphql.query(
+            operation, documents.ORDER_BY_ID, {"id": order_id}, idempotent=True
+        )
+        with self._shape(operation):
+            node = data["order"]
+            return mapping.order(node) if node else None
+
+    async def order_by_number(self, number: str) -> OrderRecord | None:
+        """The order Shopify shows as `number` (its name, `#1001`; `1001` is read the same)."""
+        operation = "shopify.order_by_number"
+        name = number.strip()
+        if not name:
+            return None
+        if not name.startswith("#"):
+            name = f"#{name}"
+        data = await self._graphql.query(
+            operation, documents.ORDER_BY_NAME, {"query": f"name:{quoted(name)}"}, idempotent=True
+        )
+        with self._shape(operation):
+            edges = data["orders"]["edges"]
+            found = [mapping.order(edge["node"]) for edge in edges]
+        # the search may match more loosely than the name: keep the exact one
+        return next((order for order in found if order.number == name), None)
+
+    async def record_refund(
+        self, order_id: str, payment_id: str, amount: Money, key: str, note: str | None = None
+    ) -> str | None:
+        """refundCreate, once per `key`: a REFUND of `amount` on the order's successful sale
+        or capture whose authorization code is `payment_id` (the payment another system
+        took and refunded; Shopify records it). The Shopify refund id, or None when the
+        order has no such sale. Shopify's refusal raises UpstreamRejected."""
+        operation = "shopify.refund_create"
+        data = await self._graphql.query(
+            "shopify.order_transactions",
+            documents.ORDER_TRANSACTIONS,
+            {"id": order_id},
+            idempotent=True,
+        )
+        with self._shape(operation):
+            order = data["order"]
+            transactions = order["transactions"] if order else []
+            parent = next(
+                (
+                    t
+                    for t in transactions
+                    if t["authorizationCode"] == payment_id
+                    and t["kind"] in ("SALE", "CAPTURE")
+                    and t["status"] == "SUCCESS"
+                ),
+                None,
+            )
+        if parent is None:
+            return None
+        refund_input: dict[str, Any] = {
+            "orderId": order_id,
+            "notify": False,
+            "transactions": [
+                {
+                    "amount": format(amount.amount, "f"),
+                    "gateway": parent["gateway"],
+                    "kind": "REFUND",
+                    "orderId": order_id,
+                    "parentId": parent["id"],
+                }
+            ],
+        }
+        if note:
+            refund_input["note"] = note
+        variables = {"input": refund_input, "key": key}
+        data = await self._graphql.query(
+            operation, documents.REFUND_CREATE, variables, idempotent=True
+        )
+        with self._shape(operation):
+            payload = data["refundCreate"]
+            if payload["userErrors"] or payload["refund"] is None:
+                detail = _describe_user_errors(payload["userErrors"])
+                raise UpstreamRejected(self.service, operation, detail)
+            return str(payload["refund"]["id"])
 
     async def place_order(self, draft: OrderDraft) -> OrderRecord:
         """orderCreate once per checkout key, with no idempotency from Shopify to lean on.

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.records import (
     Channel,
     CustomerIdentity,
     ExternalRef,
+    FulfillmentState,
     Money,
     OrderLine,
+    OrderPaymentState,
     OrderRecord,
     PickupState,
     ProductRecord,
@@ -90,7 +92,53 @@ def order(node: Node) -> OrderRecord:
         number=node.get("name"),
         location_id=pickup_store,
         pickup=_pickup_state(node) if pickup_store else None,
+        payment=_known(OrderPaymentState, node.get("displayFinancialStatus")),
+        fulfillment=_fulfillment(node.get("displayFulfillmentStatus")),
+        payment_ids=_square_payments(node.get("transactions") or ()),
     )
+
+
+def _square_payments(transactions: Any) -> tuple[str, ...]:
+    """The Square payments an order's successful sales and captures name (omnigate's
+    checkout records its Square payment id as the transaction's authorization code)."""
+    return tuple(
+        dict.fromkeys(
+            str(t["authorizationCode"])
+            for t in transactions
+            if t.get("gateway") == "square"
+            and t.get("status") == "SUCCESS"
+            and t.get("kind") in ("SALE", "CAPTURE")
+            and t.get("authorizationCode")
+        )
+    )
+
+
+E = TypeVar("E", OrderPaymentState, FulfillmentState)
+
+
+def _known(kind: type[E], value: Any) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        return kind("UNKNOWN")
+
+
+# OrderDisplayFulfillmentStatus values reduced to omnigate's FulfillmentState
+_FULFILLMENT = {
+    "UNFULFILLED": FulfillmentState.UNFULFILLED,
+    "OPEN": FulfillmentState.UNFULFILLED,
+    "PENDING_FULFILLMENT": FulfillmentState.UNFULFILLED,
+    "SCHEDULED": FulfillmentState.UNFULFILLED,
+    "ON_HOLD": FulfillmentState.UNFULFILLED,
+    "IN_PROGRESS": FulfillmentState.IN_PROGRESS,
+    "PARTIALLY_FULFILLED": FulfillmentState.PARTIALLY_FULFILLED,
+    "FULFILLED": FulfillmentState.FULFILLED,
+    "RESTOCKED": FulfillmentState.CANCELED,
+}
+
+
+def _fulfillment(value: Any) -> FulfillmentState:
+    return _FULFILLMENT.get(str(value), FulfillmentState.UNKNOWN)
 
 
 # the order attribute omnigate's orderCreate names the pickup store with (order_input.py)

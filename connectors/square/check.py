@@ -9,11 +9,12 @@ from connectors.http import UpstreamHttp
 from connectors.square.client import SquareClient
 from connectors.square.settings import SquareSettings
 
-# What the adapter calls (docs/vendors/square.md): locations, catalog, inventory,
-# customers, orders (read and create), loyalty (read, accumulate, adjust).
+# What the adapter calls (docs/vendors/square.md): locations, catalog, inventory (read, and
+# returned units put back), customers, orders (read and create), loyalty (read, accumulate,
+# adjust), payments (taken, completed, cancelled, read, refunded).
 PERMISSIONS = (
-    "MERCHANT_PROFILE_READ ITEMS_READ INVENTORY_READ CUSTOMERS_READ ORDERS_READ ORDERS_WRITE "
-    "LOYALTY_READ LOYALTY_WRITE"
+    "MERCHANT_PROFILE_READ ITEMS_READ INVENTORY_READ INVENTORY_WRITE CUSTOMERS_READ "
+    "ORDERS_READ ORDERS_WRITE LOYALTY_READ LOYALTY_WRITE PAYMENTS_READ PAYMENTS_WRITE"
 )
 _SHOWN = 5
 

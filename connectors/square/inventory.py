@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from connectors.http import UpstreamHttp
-from connectors.records import StockLevel
+from connectors.records import Restock, StockLevel
 from connectors.square.catalog import VariationCatalog
 from connectors.square.client import SquareClient, chunks
 from connectors.square.settings import SquareSettings
@@ -105,6 +105,36 @@ class SquareInventory:
         """SKU per variation id (inventory.count.updated names variations), remembered as
         every mapping is."""
         return await self._catalog.skus(item_ids)
+
+    async def restock(self, restock: Restock) -> None:
+        """BatchChangeInventory: each SKU's units an ADJUSTMENT from NONE to IN_STOCK at the
+        location, under the key (Square answers the first call again for it). A SKU the
+        catalog does not know is skipped: Square tracks no stock for it."""
+        variation_by_sku = await self._catalog.variation_ids([sku for sku, _ in restock.quantities])
+        changes = [
+            {
+                "type": "ADJUSTMENT",
+                "adjustment": {
+                    "from_state": "NONE",
+                    "to_state": "IN_STOCK",
+                    "location_id": restock.location_id,
+                    "catalog_object_id": variation_by_sku[sku],
+                    "quantity": str(units),
+                },
+            }
+            for sku, units in restock.quantities
+            if sku in variation_by_sku and units > 0
+        ]
+        if not changes:
+            return
+        body = {"idempotency_key": restock.idempotency_key, "changes": changes}
+        await self._client.call(
+            "square.inventory.batch_change",
+            "POST",
+            "/v2/inventory/changes/batch-create",
+            body,
+            idempotent=True,
+        )
 
     async def _pages(
         self, variation_ids: list[str], location_ids: Sequence[str] | None

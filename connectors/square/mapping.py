@@ -11,12 +11,14 @@ from connectors.records import (
     Channel,
     CustomerIdentity,
     ExternalRef,
+    FulfillmentState,
     LocationRecord,
     LoyaltyAccountRecord,
     LoyaltyMovement,
     Money,
     OpeningPeriod,
     OrderLine,
+    OrderPaymentState,
     OrderRecord,
     PickupState,
     System,
@@ -124,7 +126,61 @@ def order(data: dict[str, Any], sku_by_variation: dict[str, str]) -> OrderRecord
         status=data.get("state"),
         number=data.get("reference_id"),
         pickup=_pickup_state(data.get("fulfillments") or []),
+        payment=payment_state(data),
+        fulfillment=fulfillment_state(data),
+        payment_ids=tuple(
+            str(t.get("payment_id") or t["id"])
+            for t in data.get("tenders") or []
+            if isinstance(t, dict) and t.get("type") == "CARD"
+        ),
     )
+
+
+def payment_state(data: dict[str, Any]) -> OrderPaymentState:
+    """A Square order's payment: its tenders against its total, less what was refunded.
+
+    A receipt rung up at the till (no `net_amount_due_money`, COMPLETED) was paid there."""
+    if data.get("state") == "CANCELED":
+        return OrderPaymentState.VOIDED
+    total = int((data.get("total_money") or {}).get("amount") or 0)
+    refunded = sum(int((r.get("amount_money") or {}).get("amount") or 0) for r in _refunds(data))
+    due_money = data.get("net_amount_due_money")
+    due = int(due_money.get("amount") or 0) if isinstance(due_money, dict) else 0
+    paid = due == 0 and (bool(data.get("tenders")) or data.get("state") == "COMPLETED")
+    if paid and refunded > 0:
+        return (
+            OrderPaymentState.REFUNDED
+            if refunded >= total
+            else (OrderPaymentState.PARTIALLY_REFUNDED)
+        )
+    if paid:
+        return OrderPaymentState.PAID
+    return OrderPaymentState.PARTIALLY_PAID if data.get("tenders") else OrderPaymentState.PENDING
+
+
+def _refunds(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in data.get("refunds") or [] if isinstance(r, dict)]
+
+
+def fulfillment_state(data: dict[str, Any]) -> FulfillmentState:
+    """A receipt with nothing to fulfil was handed over when it completed; an order with a
+    fulfillment is as far as its fulfillment (PREPARED is still waiting for the customer)."""
+    state = data.get("state")
+    if state == "CANCELED":
+        return FulfillmentState.CANCELED
+    fulfillments = [f for f in data.get("fulfillments") or [] if isinstance(f, dict)]
+    if not fulfillments:
+        return FulfillmentState.FULFILLED if state == "COMPLETED" else FulfillmentState.UNFULFILLED
+    states = {str(f.get("state")) for f in fulfillments}
+    if states <= {"COMPLETED"}:
+        return FulfillmentState.FULFILLED
+    if states <= {"CANCELED", "FAILED"}:
+        return FulfillmentState.CANCELED
+    if "COMPLETED" in states:
+        return FulfillmentState.PARTIALLY_FULFILLED
+    if states & {"RESERVED", "PREPARED"}:
+        return FulfillmentState.IN_PROGRESS
+    return FulfillmentState.UNFULFILLED
 
 
 # Square's FulfillmentState of a PICKUP fulfillment: PREPARED is "ready for pickup"

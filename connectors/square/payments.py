@@ -18,7 +18,13 @@ from typing import Any
 
 from connectors.errors import UpstreamRejected, UpstreamUnavailable
 from connectors.http import UpstreamHttp
-from connectors.records import PaymentRecord, PaymentRequest, PaymentStatus
+from connectors.records import (
+    PaymentRecord,
+    PaymentRequest,
+    PaymentStatus,
+    RefundRecord,
+    RefundRequest,
+)
 from connectors.square import mapping
 from connectors.square.client import SquareClient
 from connectors.square.settings import SquareSettings
@@ -27,6 +33,8 @@ GATEWAY = "square"
 IDEMPOTENCY_KEY_MAX = 45
 REFERENCE_ID_MAX = 40
 NOTE_MAX = 500
+# RefundPaymentRequest.reason: "Max Length 192"
+REFUND_REASON_MAX = 192
 
 
 class SquarePayments:
@@ -94,6 +102,30 @@ class SquarePayments:
             due = int((order.get("net_amount_due_money") or {}).get("amount", 1))
             return bool(order.get("tenders")) and due == 0
         except (AttributeError, TypeError, ValueError) as exc:
+            raise UpstreamUnavailable(self.service, operation, f"unexpected body: {exc!r}") from exc
+
+    async def refund(self, request: RefundRequest) -> RefundRecord:
+        """RefundPayment: the same key and body answer the first refund (so it may be resent)."""
+        operation = "square.refunds.refund_payment"
+        if not 1 <= len(request.idempotency_key) <= IDEMPOTENCY_KEY_MAX:
+            raise ValueError(f"a Square refund key is 1 to {IDEMPOTENCY_KEY_MAX} characters")
+        body: dict[str, Any] = {
+            "idempotency_key": request.idempotency_key,
+            "payment_id": request.payment_id,
+            "amount_money": mapping.square_money(request.amount),
+        }
+        if request.reason:
+            body["reason"] = request.reason[:REFUND_REASON_MAX]
+        payload = await self._client.call(operation, "POST", "/v2/refunds", body, idempotent=True)
+        try:
+            refund = payload["refund"]
+            return RefundRecord(
+                ref=mapping.ref(str(refund["id"])),
+                payment_id=str(refund["payment_id"]),
+                amount=mapping.money(refund["amount_money"]),
+                status=str(refund.get("status") or "PENDING"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
             raise UpstreamUnavailable(self.service, operation, f"unexpected body: {exc!r}") from exc
 
     def _record(self, operation: str, payload: dict[str, Any]) -> PaymentRecord:

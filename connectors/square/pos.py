@@ -138,6 +138,27 @@ class SquarePos:
         records.sort(key=lambda r: (r.created_at, r.ref.id), reverse=True)
         return records[: query.limit]
 
+    async def order(self, order_id: str) -> OrderRecord | None:
+        """BatchRetrieveOrders for one id: Square ignores an id it does not know."""
+        operation = "square.orders.batch_retrieve"
+        if not order_id or order_id.startswith("gid://"):
+            return None
+        body = {"order_ids": [order_id]}
+        payload = await self._client.call(
+            operation, "POST", "/v2/orders/batch-retrieve", body, idempotent=True
+        )
+        with self._shape_errors(operation):
+            found = [o for o in payload.get("orders") or [] if o.get("id") == order_id]
+            if not found:
+                return None
+            variation_ids = [
+                line["catalog_object_id"]
+                for line in found[0].get("line_items") or []
+                if line.get("catalog_object_id")
+            ]
+            skus = await self._catalog.skus(variation_ids)
+            return mapping.order(found[0], skus)
+
     async def place_order(self, draft: OrderDraft) -> OrderRecord:
         """CreateOrder with the draft's key as Square's `idempotency_key`.
 

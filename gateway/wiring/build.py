@@ -33,14 +33,17 @@ from commerce.holds.store import HoldStore
 from commerce.leases import Leases
 from commerce.live.changes import ChangeKind
 from commerce.offers.points_ledger import MongoPointsLedger
+from commerce.order_lookup import OrderLookup
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
+from commerce.returns.service import ReturnService
+from commerce.returns.store import ReturnStore
 from commerce.stores import StoreDirectory
 from commerce.sync_marks import SyncMarks
 from commerce.tasks import cancel_and_wait
 from commerce.wishlist.service import WishlistService
 from commerce.wishlist.store import WishlistStore
-from connectors.ports import CrmPort
+from connectors.ports import CrmPort, StockReturns
 from connectors.square import SquarePayments
 from gateway.auth.authenticator import build_authenticator
 from gateway.auth.indexes import ensure_auth_indexes
@@ -108,12 +111,15 @@ async def ensure_ledger_indexes(ledger: MongoPointsLedger) -> None:
         log.warning("could not ensure loyalty ledger indexes: %s", exc)
 
 
-async def ensure_cart_indexes(carts: CartStore, checkouts: CheckoutStore, holds: HoldStore) -> None:
+async def ensure_cart_indexes(
+    carts: CartStore, checkouts: CheckoutStore, holds: HoldStore, returns: ReturnStore
+) -> None:
     """Like ensure_indexes: an unreachable MongoDB at start-up is logged, not fatal."""
     try:
         await carts.ensure_indexes()
         await checkouts.ensure_indexes()
         await holds.ensure_indexes()
+        await returns.ensure_indexes()
     except PyMongoError as exc:
         log.warning("could not ensure cart indexes: %s", exc)
 
@@ -181,7 +187,8 @@ async def build_services(
         )
         checkout_store = CheckoutStore(database, timedelta(days=cart.checkout_retention_days))
         hold_store = HoldStore(database, timedelta(seconds=cart.pickup_hold_seconds))
-        await ensure_cart_indexes(cart_store, checkout_store, hold_store)
+        return_store = ReturnStore(database, mongo)
+        await ensure_cart_indexes(cart_store, checkout_store, hold_store, return_store)
         recent_catalog = RecentCatalog(
             ttl_seconds=settings.cache.recent_catalog_ttl_seconds,
             max_skus=settings.cache.recent_catalog_max_skus,
@@ -267,11 +274,27 @@ async def build_services(
             default_currency=cart.default_currency,
             stock_changes=live.changes,
         )
+        stock = adapters.inventory
+        returns = ReturnService(
+            returns=return_store,
+            checkouts=checkout_store,
+            pos=pos,
+            loyalty=loyalty,
+            ecommerce=ecommerce,
+            payments=payments,
+            # an inventory that cannot take units back leaves returned goods uncounted
+            stock=stock if isinstance(stock, StockReturns) else None,
+            offers=kit.engine,
+            points_per_currency_unit=settings.offers.points_per_currency_unit,
+            audit=audit,
+            stock_changes=live.changes,
+        )
         reconciler = CheckoutReconciler(
             checkout,
             checkout_store,
             grace=timedelta(seconds=cart.reconcile_grace_seconds),
             interval_seconds=cart.reconcile_interval_seconds,
+            also=(returns,),
         )
         reconciler_task = asyncio.create_task(reconciler.run(), name="checkout-reconciler")
         kit.dispatcher.start()
@@ -299,6 +322,7 @@ async def build_services(
             timeline=CustomerTimeline(
                 pos=pos, ecommerce=ecommerce, carts=cart_store, wishlists=wishlist_store
             ),
+            order_lookup=OrderLookup(pos=pos, ecommerce=ecommerce, audit=audit),
             offers=kit.engine,
             recent_catalog=recent_catalog,
             holds=holds,
@@ -319,6 +343,7 @@ async def build_services(
             wishlists=WishlistService(wishlist_store, carts, mongo),
             checkout=checkout,
             checkout_reconciler=reconciler,
+            returns=returns,
         )
     finally:
         if reconciler is not None and reconciler_task is not None:

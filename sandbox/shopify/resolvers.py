@@ -18,6 +18,7 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_
 from sandbox.shopify.connection import connection
 from sandbox.shopify.filters import Searchable
 from sandbox.shopify.order_create import order_by_identifier, order_create, order_metafield
+from sandbox.shopify.refund_create import refund_create
 from sandbox.shopify.rows import Graph
 from sandbox.shopify.store import ShopData
 
@@ -34,7 +35,8 @@ def admin_schema() -> GraphQLSchema:
     _attach(schema, "Product", {"images": _nested("_images")})
     _attach(schema, "Order", {"lineItems": _nested("_lines"), "metafield": order_metafield})
     _attach(schema, "Order", {"fulfillments": _fulfillments})
-    _attach(schema, "Mutation", {"orderCreate": order_create})
+    _attach(schema, "Mutation", {"orderCreate": order_create, "refundCreate": refund_create})
+    _attach(schema, "Order", {"refunds": _refunds})
     return schema
 
 
@@ -45,6 +47,11 @@ def _attach(
     assert isinstance(gql_type, GraphQLObjectType)
     for name, resolve in resolvers.items():
         gql_type.fields[name].resolve = resolve
+
+
+def _refunds(parent: Graph, info: Info, first: int | None = None) -> list[Graph]:
+    found: list[Graph] = parent.get("refunds") or []
+    return found if first is None else found[:first]
 
 
 def _fulfillments(parent: Graph, info: Info, first: int | None = None) -> list[Graph]:

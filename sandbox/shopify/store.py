@@ -98,6 +98,9 @@ class ShopData:
         self._next_order_number = 1001 + len(dataset.online_orders)
         self._next_metafield_id = 1
         self._next_transaction_id = 7_100_000_000
+        self._next_refund_id = 8_100_000_000
+        # refundCreate's @idempotent keys -> (the request's fingerprint, its payload)
+        self.refund_keys: dict[str, tuple[str, Graph]] = {}
 
         self.products = searchables.products(product_rows)
         self.variants = searchables.variants(product_rows)
@@ -208,6 +211,10 @@ class ShopData:
             count = int(customer.graph.get("numberOfOrders") or 0)
             customer.graph["numberOfOrders"] = str(count + 1)
         return row.graph
+
+    def next_refund_id(self) -> int:
+        self._next_refund_id += 1
+        return self._next_refund_id
 
     def next_transaction_id(self) -> int:
         self._next_transaction_id += 1

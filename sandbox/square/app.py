@@ -13,6 +13,7 @@ from sandbox.square.create_order import create_order
 from sandbox.square.customers import bulk_retrieve_customers, search_customers
 from sandbox.square.envelope import Gate, NoRateLimit, RateLimitPolicy, square_endpoint
 from sandbox.square.inventory import batch_retrieve_inventory_counts
+from sandbox.square.inventory_changes import batch_change_inventory
 from sandbox.square.locations import list_locations
 from sandbox.square.loyalty import retrieve_loyalty_account, search_loyalty_accounts
 from sandbox.square.loyalty_events import search_loyalty_events
@@ -25,6 +26,7 @@ from sandbox.square.payments import (
     get_payment,
     list_payments,
 )
+from sandbox.square.refunds import refund_payment
 from sandbox.square.webhooks import (
     control_routes,
     create_webhook_subscription,
@@ -97,6 +99,12 @@ def create_app(
             methods=post,
         ),
         Route("/v2/payments/{payment_id}/cancel", square_endpoint(cancel_payment), methods=post),
+        Route("/v2/refunds", square_endpoint(refund_payment), methods=post),
+        Route(
+            "/v2/inventory/changes/batch-create",
+            square_endpoint(batch_change_inventory),
+            methods=post,
+        ),
         Route(
             "/v2/webhooks/subscriptions",
             square_endpoint(create_webhook_subscription),

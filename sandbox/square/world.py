@@ -84,6 +84,12 @@ class SquareWorld:
     payments: dict[str, dict[str, Any]] = field(init=False)
     payment_keys: dict[str, KeyedPayment] = field(init=False)
     declined_keys: dict[str, str] = field(init=False)
+    # Refunds API: refund id -> PaymentRefund JSON; RefundPayment keys -> their first use
+    refunds: dict[str, dict[str, Any]] = field(init=False)
+    refund_keys: dict[str, KeyedPayment] = field(init=False)
+    # BatchChangeInventory keys -> their first use, and the answer it gave
+    inventory_change_keys: dict[str, IdempotentCall] = field(init=False)
+    inventory_change_answers: dict[str, dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         products = self.dataset.products
@@ -115,6 +121,10 @@ class SquareWorld:
         self.payments = {}
         self.payment_keys = {}
         self.declined_keys = {}
+        self.refunds = {}
+        self.refund_keys = {}
+        self.inventory_change_keys = {}
+        self.inventory_change_answers = {}
         self.counts_by_variation = defaultdict(list)
         for (variation_id, location_id), quantity in self.dataset.inventory.items():
             moment = calculated_at(variation_id, location_id)
