@@ -28,7 +28,7 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from sandbox.dataset import LineItem
-from sandbox.shopify.rows import Graph, money_bag
+from sandbox.shopify.rows import Graph, iso, money_bag
 from sandbox.shopify.store import APP_NAMESPACE, ShopData
 
 Info = GraphQLResolveInfo[ShopData]
@@ -110,7 +110,7 @@ def _transaction(data: ShopData, index: int, given: dict[str, Any], currency: st
     amount = _price(given.get("amountSet"), currency, [*where, "amountSet"])
     if amount is None:
         raise _Refused([*where, "amountSet"], "Amount can't be blank.")
-    moment = data.wall_clock().isoformat().replace("+00:00", "Z")
+    moment = iso(data.wall_clock())
     return {
         "__typename": "OrderTransaction",
         "id": f"gid://shopify/OrderTransaction/{data.next_transaction_id()}",

@@ -21,7 +21,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLResolveInfo, get_argument_values
 
-from sandbox.shopify.rows import Graph, money_bag
+from sandbox.shopify.rows import Graph, iso, money_bag
 from sandbox.shopify.store import ShopData
 
 Info = GraphQLResolveInfo[ShopData]
@@ -73,7 +73,7 @@ def _refund(data: ShopData, given: dict[str, Any]) -> Graph:
         )
         if amount <= 0 or amount > left:
             return _refused([*where, "amount"], "Amount exceeds the refundable amount.")
-        moment = data.wall_clock().isoformat().replace("+00:00", "Z")
+        moment = iso(data.wall_clock())
         made.append(
             {
                 "__typename": "OrderTransaction",

@@ -22,7 +22,8 @@ def gid(kind: str, number: int) -> str:
 
 
 def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    """Shopify's DateTime: UTC, whole seconds."""
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def money(amount: Decimal) -> str:

@@ -44,7 +44,8 @@ APP_NAMESPACE = "$app"
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    # Shopify's DateTime is whole seconds ("2019-09-07T15:50:00Z"), and so are its searches
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class ShopData:
