@@ -3,9 +3,10 @@ schema for the pinned API version (`make install` fetches it: tools/shopify_admi
 
 - Every GraphQL document in connectors/shopify validates against the schema.
 - Driven through the gateway (a product page, a product read, a signed-in customer's
-  profile and orders, a paid web checkout) against the sandbox over loopback, every
-  request the adapter sends carries variables the schema accepts for its document, and
-  every answer the simulator gives is one the schema allows for it: each answer is run
+  profile and orders, a paid web checkout, that order looked up by id and by number)
+  against the sandbox over loopback, every request the adapter sends carries variables
+  the schema accepts for its document, and every answer the simulator gives is one the
+  schema allows for it: each answer is run
   back through the document on the official schema (graphql-core's executor, reading
   each field from the answer by its response key), which fails on a missing non-null
   field, a list where an object belongs, an unknown enum value, a scalar of the wrong
@@ -197,6 +198,10 @@ async def test_the_adapters_requests_and_the_simulators_answers_fit_the_schema(
             paymentToken=CARD_OK,
         )
         assert placed["checkout"]["userErrors"] == []
+        order = placed["checkout"]["order"]["id"]
+        lookup = "query ($id: ID, $number: String) { order(id: $id, number: $number) { number } }"
+        number = (await me.run(lookup, id=order))["order"]["number"]
+        assert (await me.run(lookup, number=number))["order"]["number"] == number
 
     operations = {
         parse(sent["query"]).definitions[0].name.value  # type: ignore[attr-defined]
@@ -210,6 +215,8 @@ async def test_the_adapters_requests_and_the_simulators_answers_fit_the_schema(
         "CustomerOrders",
         "VariantIdsBySku",
         "PlaceOrder",
+        "OrderById",
+        "OrderByName",
     } <= operations
     problems = {
         f"{i} {sent['query'].split('(', 1)[0].strip()}": found
