@@ -11,8 +11,6 @@ INVALID_VALUE: the simulator does not model them.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -20,6 +18,7 @@ from starlette.requests import Request
 from sandbox.square import shapes
 from sandbox.square.create_order import base62
 from sandbox.square.envelope import invalid_request
+from sandbox.square.idempotency import fingerprint, first_use
 from sandbox.square.shapes import rfc3339
 from sandbox.square.world import IdempotentCall, SquareWorld
 
@@ -36,17 +35,8 @@ async def batch_change_inventory(request: Request, body: dict[str, Any]) -> dict
             f"`idempotency_key` must be 1 to {IDEMPOTENCY_KEY_MAX} characters.",
             "idempotency_key",
         )
-    fingerprint = hashlib.sha256(
-        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
-    first = world.inventory_change_keys.get(key)
+    first = first_use(world.inventory_change_keys, key, body)
     if first is not None:
-        if first.fingerprint != fingerprint:
-            raise invalid_request(
-                "IDEMPOTENCY_KEY_REUSED",
-                "The provided idempotency key has already been used for a different request.",
-                "idempotency_key",
-            )
         return world.inventory_change_answers[first.order_id]
     changes = body.get("changes")
     if not isinstance(changes, list) or not 1 <= len(changes) <= MAX_CHANGES:
@@ -85,7 +75,7 @@ async def batch_change_inventory(request: Request, body: dict[str, Any]) -> dict
             for (variation_id, location_id), quantity in touched.items()
         ],
     }
-    world.inventory_change_keys[key] = IdempotentCall(fingerprint, key)
+    world.inventory_change_keys[key] = IdempotentCall(fingerprint(body), key)
     world.inventory_change_answers[key] = answer
     return answer
 

@@ -24,8 +24,6 @@ The simulated seller never sees a real card: every accepted token is a Visa endi
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -33,6 +31,7 @@ from starlette.requests import Request
 from sandbox.dataset import CURRENCY
 from sandbox.square.create_order import base62
 from sandbox.square.envelope import SquareApiError, invalid_request
+from sandbox.square.idempotency import fingerprint, first_use, refuse_unknown_fields
 from sandbox.square.shapes import rfc3339
 from sandbox.square.world import KeyedPayment, SquareWorld
 
@@ -75,24 +74,11 @@ def _money(amount: int) -> dict[str, Any]:
 
 async def create_payment(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     world: SquareWorld = request.app.state.square
-    for name in body:
-        if name not in _FIELDS:
-            raise invalid_request(
-                "UNKNOWN_BODY_PARAMETER", f"`{name}` is not a field of CreatePaymentRequest.", name
-            )
+    refuse_unknown_fields(body, _FIELDS, "CreatePaymentRequest")
     key = _string(body, "idempotency_key", IDEMPOTENCY_KEY_MAX, required=True)
     assert key is not None
-    fingerprint = hashlib.sha256(
-        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
-    first = world.payment_keys.get(key)
+    first = first_use(world.payment_keys, key, body)
     if first is not None:
-        if first.fingerprint != fingerprint:
-            raise invalid_request(
-                "IDEMPOTENCY_KEY_REUSED",
-                "The provided idempotency key has already been used for a different request.",
-                "idempotency_key",
-            )
         if first.payment_id in world.declined_keys:
             raise _declined(world.declined_keys[first.payment_id])
         return {"payment": world.payments[first.payment_id]}
@@ -130,7 +116,7 @@ async def create_payment(request: Request, body: dict[str, Any]) -> dict[str, An
     payment_id = base62(f"payment:{len(world.payment_keys)}", 30)
     if source_id in DECLINING_TOKENS:
         # a refused card uses its key up: the same call answers the same refusal
-        world.payment_keys[key] = KeyedPayment(fingerprint, payment_id)
+        world.payment_keys[key] = KeyedPayment(fingerprint(body), payment_id)
         world.declined_keys[payment_id] = DECLINING_TOKENS[source_id]
         raise _declined(DECLINING_TOKENS[source_id])
     if source_id not in ACCEPTED_TOKENS and source_id not in ("CASH", "EXTERNAL"):
@@ -194,7 +180,7 @@ async def create_payment(request: Request, body: dict[str, Any]) -> dict[str, An
     if customer_id is not None:
         payment["customer_id"] = customer_id
     world.payments[payment_id] = payment
-    world.payment_keys[key] = KeyedPayment(fingerprint, payment_id)
+    world.payment_keys[key] = KeyedPayment(fingerprint(body), payment_id)
     if autocomplete:
         _complete(world, payment)
     return {"payment": payment}

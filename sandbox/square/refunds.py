@@ -16,14 +16,13 @@ answered `COMPLETED`, as a real refund ends.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from starlette.requests import Request
 
 from sandbox.square.create_order import base62
 from sandbox.square.envelope import SquareApiError, invalid_request
+from sandbox.square.idempotency import fingerprint, first_use, refuse_unknown_fields
 from sandbox.square.payments import IDEMPOTENCY_KEY_MAX, _amount, _money, _payment, _string
 from sandbox.square.shapes import rfc3339
 from sandbox.square.world import KeyedPayment, PlacedOrder, SquareWorld
@@ -46,24 +45,11 @@ _FIELDS = frozenset(
 
 async def refund_payment(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     world: SquareWorld = request.app.state.square
-    for name in body:
-        if name not in _FIELDS:
-            raise invalid_request(
-                "UNKNOWN_BODY_PARAMETER", f"`{name}` is not a field of RefundPaymentRequest.", name
-            )
+    refuse_unknown_fields(body, _FIELDS, "RefundPaymentRequest")
     key = _string(body, "idempotency_key", IDEMPOTENCY_KEY_MAX, required=True)
     assert key is not None
-    fingerprint = hashlib.sha256(
-        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
-    first = world.refund_keys.get(key)
+    first = first_use(world.refund_keys, key, body)
     if first is not None:
-        if first.fingerprint != fingerprint:
-            raise invalid_request(
-                "IDEMPOTENCY_KEY_REUSED",
-                "The provided idempotency key has already been used for a different request.",
-                "idempotency_key",
-            )
         return {"refund": world.refunds[first.payment_id]}
     amount = _amount(body)
     payment_id = _string(body, "payment_id", None, required=True)
@@ -105,7 +91,7 @@ async def refund_payment(request: Request, body: dict[str, Any]) -> dict[str, An
     if reason is not None:
         refund["reason"] = reason
     world.refunds[refund_id] = refund
-    world.refund_keys[key] = KeyedPayment(fingerprint, refund_id)
+    world.refund_keys[key] = KeyedPayment(fingerprint(body), refund_id)
     payment["refunded_money"] = _money(refunded + amount)
     payment["refund_ids"] = [*payment.get("refund_ids", []), refund_id]
     payment["updated_at"] = now
