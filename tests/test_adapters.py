@@ -304,6 +304,9 @@ ACME_POS = '''
         async def orders(self, query):
             return []
 
+        async def order(self, order_id):
+            return None
+
         async def place_order(self, draft):
             raise NotImplementedError
 
