@@ -81,7 +81,7 @@ run: install
 # The default suite; the slower groups (pyproject.toml's markers) have their own targets,
 # each its own CI step (.ci/run).
 test: install $(AUDIT)/node_modules/.package-lock.json
-	$(BIN)/pytest -m "not fuzz and not failover and not browser and not processes"
+	$(BIN)/pytest -n 2 --dist loadfile -m "not fuzz and not failover and not browser and not processes"
 
 test-browser: install
 	$(BIN)/pytest -m browser

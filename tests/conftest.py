@@ -56,10 +56,30 @@ def fast_execution_mismatches() -> Iterator[list[FastExecutionMismatch]]:
         pytest.fail(f"the fast executor differs from graphql-core's:\n{found}")
 
 
+# Under pytest-xdist (`make test` runs two workers) each worker counts its own executions
+# and hands the counts to the controller when it ends, which adds them up for the summary.
+WORKER_COUNTS: list[Mapping[str, int]] = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker
+        workeroutput["fast_execution_verified"] = dict(VERIFIED)
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    counts = getattr(node, "workeroutput", {}).get("fast_execution_verified")
+    if counts is not None:
+        WORKER_COUNTS.append(counts)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    counts = WORKER_COUNTS or [VERIFIED]
+    completed = sum(c.get("completed", 0) for c in counts)
+    fell_back = sum(c.get("fell_back", 0) for c in counts)
     terminalreporter.write_line(
-        f"fast execution verified: {VERIFIED['completed']} sub-trees answered both ways, "
-        f"{VERIFIED['fell_back']} fallbacks whose error graphql-core reported"
+        f"fast execution verified: {completed} sub-trees answered both ways, "
+        f"{fell_back} fallbacks whose error graphql-core reported"
     )
 
 
