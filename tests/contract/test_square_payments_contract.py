@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -68,10 +69,11 @@ class Judge:
         self.seen.append((request.method, request.url.path, response.status_code))
 
 
-@pytest.fixture
-async def judged(
+@asynccontextmanager
+async def judged_client(
     app: Starlette, contract: SquareContract
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Judge]]:
+    """A client of the simulator whose every exchange the Judge holds to the contract."""
     judge = Judge(contract)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -81,10 +83,21 @@ async def judged(
         yield client, judge
 
 
+def upstream(client: httpx.AsyncClient) -> UpstreamHttp:
+    return UpstreamHttp(client, service="square", base_url=URL)
+
+
+@pytest.fixture
+async def judged(
+    app: Starlette, contract: SquareContract
+) -> AsyncIterator[tuple[httpx.AsyncClient, Judge]]:
+    async with judged_client(app, contract) as pair:
+        yield pair
+
+
 @pytest.fixture
 def payments(judged: tuple[httpx.AsyncClient, Judge]) -> SquarePayments:
-    client, _ = judged
-    return SquarePayments(UpstreamHttp(client, service="square", base_url=URL), SquareSettings())
+    return SquarePayments(upstream(judged[0]), SquareSettings())
 
 
 def request_for(key: str = "pay-1", token: str = "cnon:card-nonce-ok", amount: str = "42.50"):

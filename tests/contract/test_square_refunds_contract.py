@@ -14,10 +14,17 @@ import httpx
 import pytest
 from square_openapi import SquareContract, square_contract
 from starlette.applications import Starlette
-from test_square_payments_contract import AUTH, NOW, URL, Judge, request_for
+from test_square_payments_contract import (
+    AUTH,
+    NOW,
+    URL,
+    Judge,
+    judged_client,
+    request_for,
+    upstream,
+)
 
 from connectors.errors import IdempotencyKeyReused, UpstreamRejected
-from connectors.http import UpstreamHttp
 from connectors.records import Money, RefundRequest, Restock
 from connectors.square import SquarePayments, SquareSettings
 from connectors.square.inventory import SquareInventory
@@ -44,25 +51,18 @@ def app(dataset: Dataset) -> Starlette:
 async def judged(
     app: Starlette, contract: SquareContract
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Judge]]:
-    judge = Judge(contract)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url=URL,
-        event_hooks={"request": [judge.on_request], "response": [judge.on_response]},
-    ) as client:
-        yield client, judge
+    async with judged_client(app, contract) as pair:
+        yield pair
 
 
 @pytest.fixture
 def payments(judged: tuple[httpx.AsyncClient, Judge]) -> SquarePayments:
-    client, _ = judged
-    return SquarePayments(UpstreamHttp(client, service="square", base_url=URL), SquareSettings())
+    return SquarePayments(upstream(judged[0]), SquareSettings())
 
 
 @pytest.fixture
 def inventory(judged: tuple[httpx.AsyncClient, Judge]) -> SquareInventory:
-    client, _ = judged
-    return SquareInventory(UpstreamHttp(client, service="square", base_url=URL), SquareSettings())
+    return SquareInventory(upstream(judged[0]), SquareSettings())
 
 
 def refund_of(payment_id: str, key: str = "refund-1", amount: str = "10.00") -> RefundRequest:
