@@ -92,20 +92,35 @@ class AuditLog:
         await self._collection.create_index([("actor.id", 1), ("at", -1)])
 
     async def customer_read(self, actor: Principal, read: CustomerRead) -> None:
-        try:
-            await self._collection.insert_one(self._entry(actor, read))
-        except PyMongoError as exc:
-            raise AuditUnavailable(
-                "The read cannot be audited right now, so it is not made; retry shortly.",
-                service="mongodb",
-            ) from exc
+        await self._record(self._entry(actor, read), "read")
 
     async def customer_search(self, actor: Principal, search: CustomerSearchRecord) -> None:
+        await self._record(self._search_entry(actor, search), "search")
+
+    async def order_read(self, actor: Principal, read: OrderRead) -> None:
+        await self._record(
+            {
+                "at": datetime.now(UTC),
+                "action": "order.read",
+                "actor": _actor(actor),
+                "order": {"id": read.order_id, "number": read.number},
+                "operation": {
+                    "name": read.operation_name,
+                    "type": read.operation_type,
+                    "path": read.path,
+                },
+            },
+            "read",
+        )
+
+    async def _record(self, entry: Document, what: str) -> None:
+        """The entry written before what it audits is done; if it cannot be, that is not
+        done either."""
         try:
-            await self._collection.insert_one(self._search_entry(actor, search))
+            await self._collection.insert_one(entry)
         except PyMongoError as exc:
             raise AuditUnavailable(
-                "The search cannot be audited right now, so it is not made; retry shortly.",
+                f"The {what} cannot be audited right now, so it is not made; retry shortly.",
                 service="mongodb",
             ) from exc
 
@@ -114,7 +129,7 @@ class AuditLog:
         return {
             "at": datetime.now(UTC),
             "action": "customer.search",
-            "actor": {"kind": actor.kind.value, "id": actor.subject, "store_id": actor.store_id},
+            "actor": _actor(actor),
             "search": {
                 "key": search.key,
                 "masked": masked(search.key, search.term),
@@ -127,27 +142,6 @@ class AuditLog:
             },
             "fields": list(search.fields),
         }
-
-    async def order_read(self, actor: Principal, read: OrderRead) -> None:
-        try:
-            await self._collection.insert_one(
-                {
-                    "at": datetime.now(UTC),
-                    "action": "order.read",
-                    "actor": _actor(actor),
-                    "order": {"id": read.order_id, "number": read.number},
-                    "operation": {
-                        "name": read.operation_name,
-                        "type": read.operation_type,
-                        "path": read.path,
-                    },
-                }
-            )
-        except PyMongoError as exc:
-            raise AuditUnavailable(
-                "The read cannot be audited right now, so it is not made; retry shortly.",
-                service="mongodb",
-            ) from exc
 
     @staticmethod
     def _entry(actor: Principal, read: CustomerRead) -> Document:
