@@ -21,6 +21,20 @@ from sandbox.hubspot import hubspot_contacts
 pytestmark = pytest.mark.processes
 
 
+def wait_until_ready(process: subprocess.Popen[str], url: str) -> None:
+    """Until the stack answers /readyz (60 s at most); its output if it exits first."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "dev stack did not become ready"
+        time.sleep(0.2)
+
+
 def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset):
     port = free_port()
     env = {
@@ -39,16 +53,7 @@ def test_dev_stack_serves_graphql_and_stops_cleanly_on_ctrl_c(tmp_path, dataset)
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "dev stack did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(process, url)
         response = httpx.post(
             url + "/graphql", json={"query": "{ products(first: 2) { edges { node { sku } } } }"}
         )
@@ -118,16 +123,7 @@ def test_dev_stack_with_hubspot_as_the_crm_serves_me_and_delivers_its_webhooks(t
     account = accounts[pos_by_person[contact.person_key]]
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "dev stack did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(process, url)
         issued = httpx.post(
             f"{SANDBOX_ISSUER}/dev/token",
             json={"kind": "customer", "subject": contact.id},
