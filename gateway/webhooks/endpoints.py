@@ -214,21 +214,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def _json(body: bytes) -> Any:
     try:
-        document = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise _Refused(400, "body is not JSON") from exc
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    document = _json(body)
     if not isinstance(document, dict):
         raise _Refused(400, "body is not a JSON object")
     return document
 
 
 def _json_array(body: bytes) -> list[Any]:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise _Refused(400, "body is not JSON") from exc
+    document = _json(body)
     if not isinstance(document, list):
         raise _Refused(400, "body is not a JSON array of events")
     return document
