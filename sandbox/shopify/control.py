@@ -11,7 +11,8 @@ for a price that is not a non-negative decimal string.
     POST /_sandbox/shopify/orders/{id}/pickup   {"displayStatus": "READY_FOR_PICKUP"}
 
 marks a local-pickup order (its numeric id) as store staff would: its fulfillment shows
-READY_FOR_PICKUP, or PICKED_UP (the order is then fulfilled). 404 for an unknown order.
+READY_FOR_PICKUP, or PICKED_UP (the order is then fulfilled), and `orders/updated` goes to
+the webhook subscriptions. 404 for an unknown order.
 
 Under /_sandbox/: no vendor path, never counted as an API call.
 """
@@ -29,7 +30,7 @@ from starlette.routing import Route
 from sandbox.calls import CONTROL_PREFIX
 from sandbox.shopify.store import ShopData
 from sandbox.shopify.webhooks import control_routes as webhook_routes
-from sandbox.shopify.webhooks import notify, product_resource
+from sandbox.shopify.webhooks import notify, order_resource, product_resource
 
 
 async def set_price(request: Request) -> Response:
@@ -70,7 +71,8 @@ async def mark_pickup(request: Request) -> Response:
     graph = shop.mark_pickup(int(order_id), status) if order_id.isdigit() else None
     if graph is None:
         return JSONResponse({"error": "no order has this id"}, status_code=404)
-    return JSONResponse({"id": graph["id"], "displayStatus": status})
+    deliveries = await notify(request, "orders/updated", order_resource(graph))
+    return JSONResponse({"id": graph["id"], "displayStatus": status, "deliveries": deliveries})
 
 
 control_routes = [

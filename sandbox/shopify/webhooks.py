@@ -1,5 +1,6 @@
-"""Shopify webhooks: the subscriptions a test makes, and `products/update` sent as Shopify
-sends it when a merchant edits a product.
+"""Shopify webhooks: the subscriptions a test makes, `products/update` sent as Shopify
+sends it when a merchant edits a product, and `orders/updated` when staff prepare or hand
+over a pickup order.
 
     POST   /_sandbox/shopify/webhooks   {"topic": "products/update", "address": "<url>"}
     DELETE /_sandbox/shopify/webhooks   (every subscription)
@@ -32,7 +33,7 @@ from sandbox.webhook_sender import deliver, sender
 SANDBOX_CLIENT_SECRET = "sandbox-shopify-client-secret"
 SHOP_DOMAIN = "omnigate-sandbox.myshopify.com"
 API_VERSION = "2025-01"
-TOPICS = frozenset({"products/update", "inventory_levels/update"})
+TOPICS = frozenset({"products/update", "inventory_levels/update", "orders/updated"})
 
 
 def _legacy_id(gid: str) -> int:
@@ -69,6 +70,25 @@ def product_resource(product: dict[str, Any]) -> dict[str, Any]:
             for image in product["_images"]
         ],
     }
+
+
+def order_resource(order: dict[str, Any]) -> dict[str, Any]:
+    """The REST Order resource an orders/* webhook carries, from the Admin graph: the
+    fields a receiver identifies it and its states by (Shopify's payload has many more)."""
+    return {
+        "id": _legacy_id(order["id"]),
+        "admin_graphql_api_id": order["id"],
+        "name": order["name"],
+        "financial_status": str(order["displayFinancialStatus"]).lower(),
+        "fulfillment_status": _fulfillment_status(order["displayFulfillmentStatus"]),
+        "created_at": order["createdAt"],
+        "updated_at": order["updatedAt"],
+    }
+
+
+def _fulfillment_status(display: str) -> str | None:
+    # REST: null (nothing fulfilled), "partial" or "fulfilled"
+    return {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial"}.get(display)
 
 
 async def notify(request: Request, topic: str, resource: dict[str, Any]) -> list[int]:
