@@ -74,6 +74,11 @@ class OrderLookup:
             raise NotFound(NOT_FOUND_MESSAGE)
         return found
 
+    async def read_again(self, order_id: str) -> OrderRecord | None:
+        """The order as its system holds it now, for a follower whose `find` already
+        decided it may see it (commerce/order_follow.py): no refusal, no audit entry."""
+        return await self._read(order_id, None)
+
     async def _read(self, order_id: str | None, number: str | None) -> OrderRecord | None:
         if order_id is not None:
             if order_id.startswith(SHOPIFY_ORDER_PREFIX):

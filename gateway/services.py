@@ -26,6 +26,8 @@ from commerce.live.service import LiveCatalog
 from commerce.offers import OffersEngine
 from commerce.offers.quotes import QuoteSigner
 from commerce.offers.referrals import Referrals
+from commerce.order_changes import OrderChanges
+from commerce.order_follow import OrderFollower
 from commerce.order_lookup import OrderLookup
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
@@ -73,6 +75,10 @@ class Services:
     timeline: CustomerTimeline
     # one order by id or number, owner-only for shoppers, audited for staff
     order_lookup: OrderLookup
+    # that an order may have changed, recorded for every pod (webhooks, own writes), and
+    # `orderChanged` following one order (docs/orders.md "Following an order")
+    order_changes: OrderChanges
+    order_follower: OrderFollower
     offers: OffersEngine
     # the products and stock the loaders read lately, per process: what a cart add falls
     # back on while the upstreams fail (docs/cart.md "When prices cannot be read")

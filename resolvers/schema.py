@@ -32,7 +32,7 @@ from resolvers.customers import CustomerMutations, CustomerQueries
 from resolvers.entities import EntityKeys, checked_representation
 from resolvers.live import LiveSubscriptions
 from resolvers.offers import OfferQueries
-from resolvers.orders import OrderQueries
+from resolvers.orders import OrderQueries, OrderSubscriptions
 from resolvers.products import ProductQueries
 from resolvers.returns import ReturnMutations
 from resolvers.stores import StoreQueries
@@ -61,7 +61,7 @@ class Mutation(
 
 
 @strawberry.type
-class Subscription(CartSubscriptions, LiveSubscriptions):
+class Subscription(CartSubscriptions, LiveSubscriptions, OrderSubscriptions):
     pass
 
 

@@ -616,30 +616,42 @@ async def handoff_create(world: World, who: str) -> str:
     return ALLOWED if body["data"]["kioskHandoffCreate"]["handoff"] else NONE
 
 
-def cart_updated(cart_id: Callable[[World], str]) -> Probe:
-    """`cartUpdated` over graphql-transport-ws, credentials in `connection_init`."""
+async def first_event(world: World, who: str, document: str, variables: dict[str, Any]) -> Any:
+    """The first message of a subscription over graphql-transport-ws, credentials in
+    `connection_init`."""
+    url = await world.ws_url()
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
+        init = {"type": "connection_init", "payload": world.ws_payloads[who]}
+        await socket.send(json.dumps(init))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        subscribe = {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": document, "variables": variables},
+        }
+        await socket.send(json.dumps(subscribe))
+        return json.loads(await socket.recv())
 
+
+def subscription_outcome(message: Any, name: str, reached: Callable[[Any], bool]) -> str:
+    if message["type"] == "error":
+        return refusal([e["extensions"]["code"] for e in message["payload"]]) or "ERROR"
+    return field_outcome(message["payload"], name, reached)
+
+
+def cart_updated(cart_id: Callable[[World], str]) -> Probe:
     async def probe(world: World, who: str) -> str:
-        url = await world.ws_url()
-        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
-            init = {"type": "connection_init", "payload": world.ws_payloads[who]}
-            await socket.send(json.dumps(init))
-            assert json.loads(await socket.recv())["type"] == "connection_ack"
-            subscribe = {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {
-                    "query": "subscription ($id: ID!) { cartUpdated(cartId: $id) { id } }",
-                    "variables": {"id": cart_id(world)},
-                },
-            }
-            await socket.send(json.dumps(subscribe))
-            message = json.loads(await socket.recv())
-        if message["type"] == "error":
-            return refusal([e["extensions"]["code"] for e in message["payload"]]) or "ERROR"
-        return field_outcome(message["payload"], "cartUpdated", lambda c: c["id"] == cart_id(world))
+        document = "subscription ($id: ID!) { cartUpdated(cartId: $id) { id } }"
+        message = await first_event(world, who, document, {"id": cart_id(world)})
+        return subscription_outcome(message, "cartUpdated", lambda c: c["id"] == cart_id(world))
 
     return probe
+
+
+async def order_changed(world: World, who: str) -> str:
+    document = "subscription ($id: ID!) { orderChanged(id: $id) { id } }"
+    message = await first_event(world, who, document, {"id": world.alices_order})
+    return subscription_outcome(message, "orderChanged", lambda o: o["id"] == world.alices_order)
 
 
 def live(document: str, name: str, variables: Callable[[World], dict[str, Any]]) -> Probe:
@@ -647,14 +659,7 @@ def live(document: str, name: str, variables: Callable[[World], dict[str, Any]])
     answers, or its refusal."""
 
     async def probe(world: World, who: str) -> str:
-        url = await world.ws_url()
-        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
-            init = {"type": "connection_init", "payload": world.ws_payloads[who]}
-            await socket.send(json.dumps(init))
-            assert json.loads(await socket.recv())["type"] == "connection_ack"
-            request = {"query": document, "variables": variables(world)}
-            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": request}))
-            message = json.loads(await socket.recv())
+        message = await first_event(world, who, document, variables(world))
         errors = (
             message["payload"] if message["type"] == "error" else message["payload"].get("errors")
         )
@@ -757,6 +762,9 @@ MATRIX: dict[str, list[Row]] = {
         Row(stock_elsewhere, OTHER_STORE_STOCK),
     ],
     "Subscription.productChanged": [Row(product_live, EVERYONE)],
+    "Subscription.orderChanged": [
+        Row(order_changed, CUSTOMER_READ, refusal_reads=ORDER_OWNER_UPSTREAM)
+    ],
 }
 
 
@@ -826,6 +834,7 @@ ID_INPUTS = {
     "Subscription.stockChanged(storeId)": "a store: public; a display follows its own only",
     "Subscription.stockChanged(skus)": "products: public",
     "Subscription.productChanged(skus)": "products: public",
+    "Subscription.orderChanged(id)": "an order: its owner and staff, as Query.order",
     "CartLineInput.sku": "a product: public",
     "CartLineUpdateInput.id": "a line of a cart already authorized",
     "CustomerSearchInput.loyaltyCard": "a POS loyalty account: staff only (Query.customers)",

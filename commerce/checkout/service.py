@@ -72,6 +72,7 @@ from commerce.offers.loyalty import LoyaltyLedger, LoyaltySpend
 from commerce.offers.outbox import EventType, Outbox
 from commerce.offers.quotes import QUOTE_MESSAGES, Quote, QuoteProblem, QuoteSigner
 from commerce.offers.referrals import Referrals
+from commerce.order_changes import OrderChangeSink, announce_order_change
 from commerce.ports import CatalogReads
 from commerce.principal import Principal, PrincipalKind
 from commerce.transactions import in_transaction
@@ -129,8 +130,10 @@ class CheckoutService:
         mongo: AsyncMongoClient[dict[str, Any]],
         default_currency: str,
         stock_changes: StockChangeSink | None = None,
+        order_changes: OrderChangeSink | None = None,
     ) -> None:
-        """`stock_changes`: told where an order took stock from, for live subscribers."""
+        """`stock_changes`: told where an order took stock from, for live subscribers;
+        `order_changes`: told of a store order now paid, for its followers."""
         self._carts = carts
         self._checkouts = checkouts
         self._offers = offers
@@ -146,6 +149,7 @@ class CheckoutService:
         self._mongo = mongo
         self._default_currency = default_currency
         self._stock_changes = stock_changes
+        self._order_changes = order_changes
         self._in_flight = KeyedLocks()
 
     async def checkout(
@@ -558,6 +562,7 @@ class CheckoutService:
             if not await self._payments.order_paid(order_id):
                 return False
             await self._checkouts.mark_paid(record.id)
+            await announce_order_change(self._order_changes, order_id)
         await self.settle(record.id)
         return True
 

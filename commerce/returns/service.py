@@ -34,6 +34,7 @@ from commerce.errors import BadUserInput, Forbidden, Unauthenticated
 from commerce.live.changes import StockChangeSink
 from commerce.offers import OffersEngine
 from commerce.offers.conditions import PricedLine
+from commerce.order_changes import OrderChangeSink, announce_order_change
 from commerce.order_lookup import SHOPIFY_ORDER_PREFIX
 from commerce.principal import Principal, PrincipalKind
 from commerce.returns.model import (
@@ -73,7 +74,9 @@ class ReturnService:
         points_per_currency_unit: int,
         audit: AuditLog,
         stock_changes: StockChangeSink | None = None,
+        order_changes: OrderChangeSink | None = None,
     ) -> None:
+        """`order_changes`: told of an order a return refunded, for its followers."""
         self._audit = audit
         self._returns = returns
         self._checkouts = checkouts
@@ -85,6 +88,7 @@ class ReturnService:
         self._offers = offers
         self._points_per_unit = points_per_currency_unit
         self._stock_changes = stock_changes
+        self._order_changes = order_changes
 
     async def take_back(
         self, principal: Principal, order_id: str, lines: Sequence[ReturnLine], key: str
@@ -261,6 +265,7 @@ class ReturnService:
                 await self._returns.restocked(record.id)
             points = await self._points_back(record)
             await self._returns.completed(record.id, points)
+            await announce_order_change(self._order_changes, record.order_id)
         found = await self._returns.get(record.id)
         assert found is not None
         return found[0]

@@ -41,9 +41,10 @@
       [
         "# Shopper: a customer token in the headers pane,",
         "#   " + TOKEN + "\"customer\", \"subject\": \"<CRM contact id>\"}'",
-        "# then her cart, and live changes to it (run MyCart first, paste its id).",
+        "# then her cart, and live changes to it (run MyCart first, paste its id),",
+        "# and one of her orders as it is paid, refunded, readied for pickup.",
         "query MyCart {",
-        "  me { givenName loyalty { balance tier } }",
+        "  me { givenName loyalty { balance tier } orders(first: 3) { edges { node { id } } } }",
         "  cart { id totalQuantity lines { sku quantity } }",
         "  wishlist { items { sku } }",
         "}",
@@ -51,8 +52,12 @@
         "subscription WatchCart($cartId: ID!) {",
         "  cartUpdated(cartId: $cartId) { version totalQuantity lines { sku quantity } }",
         "}",
+        "",
+        "subscription WatchOrder($orderId: ID!) {",
+        "  orderChanged(id: $orderId) { paymentStatus fulfillmentStatus pickupStatus }",
+        "}",
       ],
-      '{"cartId": "<cart id from MyCart>"}'
+      '{"cartId": "<cart id from MyCart>", "orderId": "<order id from MyCart>"}'
     ),
     tab(
       [

@@ -1,7 +1,7 @@
 """POST /webhooks/square, /webhooks/shopify and /webhooks/hubspot (when HubSpot is the CRM):
 signed deliveries that invalidate cached customer profiles, settle store orders paid at the
-terminal (Square's payment events) and announce stock and product changes to live
-subscribers.
+terminal (Square's payment events), and announce stock and product changes to live
+subscribers and order changes to the orders' followers.
 
 Each request: the raw body is read once, capped (413); the signature is checked on exactly
 those bytes before anything is parsed (401, nothing applied); a completed payment's order is
@@ -74,9 +74,10 @@ async def square_webhook(request: Request) -> Response:
         delivery_id = square.square_delivery_id(event)
         if delivery_id is None:
             raise _Refused(400, "event_id missing")
+        services: Services = request.app.state.services
+        await _orders_changed(services, square.square_order_ids(event))
         paid_order = square.square_paid_order(event)
         if paid_order is not None:
-            services: Services = request.app.state.services
             try:
                 await services.checkout.settle_store_order(paid_order)
             except (UpstreamError, PyMongoError) as exc:
@@ -98,6 +99,8 @@ async def shopify_webhook(request: Request) -> Response:
             raise _Refused(400, f"{shopify.WEBHOOK_ID_HEADER} missing")
         topic = request.headers.get(shopify.TOPIC_HEADER, "")
         payload = _json_object(body)
+        orders = shopify.shopify_order_gids(topic, payload)
+        await _orders_changed(request.app.state.services, orders)
         return (
             delivery_id,
             shopify.shopify_customer_gids(topic, payload),
@@ -160,6 +163,18 @@ async def _receive(request: Request, vendor: str, system: System, handle: Handle
         return _error(503, "temporarily unavailable")
     status = "duplicate" if outcome.duplicate else "applied"
     return JSONResponse({"status": status, "invalidated": outcome.invalidated})
+
+
+async def _orders_changed(services: Services, order_ids: set[str]) -> None:
+    """Followers of these orders re-read them (docs/orders.md "Following an order"). Told
+    before the delivery is marked applied: a failure to record is a 503, so the vendor
+    retries; a redelivery tells them again, and they send nothing when nothing shows."""
+    if not order_ids:
+        return
+    try:
+        await services.order_changes.order_changed(order_ids)
+    except PyMongoError as exc:
+        raise DeliveryNotApplied(f"order change not recorded: {exc}") from exc
 
 
 async def _catalog_changes(

@@ -1,4 +1,4 @@
-"""Shopify webhooks: signature and the customers a delivery concerns.
+"""Shopify webhooks: signature, and the customers and orders a delivery concerns.
 
 `X-Shopify-Hmac-Sha256` is base64 HMAC-SHA256 of the raw body keyed with the app's client
 secret; `X-Shopify-Webhook-Id` stays the same on every retry of one delivery
@@ -18,6 +18,7 @@ TOPIC_HEADER = "x-shopify-topic"
 WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
 
 CUSTOMER_GID = "gid://shopify/Customer/"
+ORDER_GID = "gid://shopify/Order/"
 # Keys that hold a customer id at the top of a customers* topic's payload: the Customer
 # resource (`id`), the consent topics (`customer_id`), customers/merge (kept and deleted;
 # these two names are from memory of the webhook reference, not re-checked).
@@ -48,14 +49,26 @@ def shopify_customer_gids(topic: str, payload: dict[str, Any]) -> set[str]:
     return {gid for source in sources for key in _CUSTOMER_KEYS if (gid := _gid(source.get(key)))}
 
 
-def _gid(value: Any) -> str | None:
+def shopify_order_gids(topic: str, payload: dict[str, Any]) -> set[str]:
+    """The order an orders/*, refunds/* or fulfillments/* topic concerns, as an order GID
+    (the form `Order.id` takes): its followers re-read it (commerce/order_follow.py).
+    An orders/* payload is the Order resource (`id`, `admin_graphql_api_id`); a refund or a
+    fulfilment names its order by `order_id`."""
+    if topic.startswith("orders/"):
+        return {gid} if (gid := _gid(payload.get("id"), ORDER_GID)) else set()
+    if topic.startswith(("refunds/", "fulfillments/")):
+        return {gid} if (gid := _gid(payload.get("order_id"), ORDER_GID)) else set()
+    return set()
+
+
+def _gid(value: Any, prefix: str = CUSTOMER_GID) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int) and value > 0:
-        return f"{CUSTOMER_GID}{value}"
+        return f"{prefix}{value}"
     if isinstance(value, str):
         if value.isdigit():
-            return f"{CUSTOMER_GID}{value}"
-        if value.startswith(CUSTOMER_GID) and value[len(CUSTOMER_GID) :].isdigit():
+            return f"{prefix}{value}"
+        if value.startswith(prefix) and value[len(prefix) :].isdigit():
             return value
     return None

@@ -66,6 +66,30 @@ def square_paid_order(event: dict[str, Any]) -> str | None:
     return order_id
 
 
+# the event types that name an order, and where: {type prefix: (object key, id key)}
+_ORDER_NAMED_BY = {
+    "payment.": ("payment", "order_id"),
+    "refund.": ("refund", "order_id"),
+    "order.fulfillment.": ("order_fulfillment_updated", "order_id"),
+    "order.created": ("order_created", "order_id"),
+    "order.updated": ("order_updated", "order_id"),
+}
+
+
+def square_order_ids(event: dict[str, Any]) -> set[str]:
+    """The Orders API order a payment, refund, order or fulfilment event concerns: its
+    followers re-read it (commerce/order_follow.py)."""
+    event_type = event.get("type")
+    if not isinstance(event_type, str):
+        return set()
+    obj = _object(_object(event.get("data")).get("object"))
+    for prefix, (key, id_key) in _ORDER_NAMED_BY.items():
+        if event_type.startswith(prefix):
+            order_id = _object(obj.get(key)).get(id_key)
+            return {order_id} if isinstance(order_id, str) and order_id else set()
+    return set()
+
+
 def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 

@@ -33,6 +33,8 @@ from commerce.holds.store import HoldStore
 from commerce.leases import Leases
 from commerce.live.changes import ChangeKind
 from commerce.offers.points_ledger import MongoPointsLedger
+from commerce.order_changes import OrderChangeFeed, OrderChanges
+from commerce.order_follow import OrderFollower
 from commerce.order_lookup import OrderLookup
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
@@ -143,6 +145,7 @@ async def build_services(
         event_listeners=mongo_listeners(tracing),
     )
     cart_feed: CartChangeFeed | None = None
+    order_feed: OrderChangeFeed | None = None
     live: LiveKit | None = None
     offers_kit: OffersKit | None = None
     customers: CustomerProfiles | None = None
@@ -252,6 +255,17 @@ async def build_services(
             default_currency=cart.default_currency,
             reprice_tolerance_percent=cart.reprice_tolerance_percent,
         )
+        order_changes = OrderChanges(
+            database, timedelta(seconds=settings.live.change_retention_seconds)
+        )
+        try:
+            await order_changes.ensure_indexes()
+        except PyMongoError as exc:
+            log.warning("could not ensure the order change index: %s", exc)
+        order_feed = OrderChangeFeed(
+            order_changes.collection,
+            await_seconds=min(1.0, settings.mongodb_timeout_seconds / 2),
+        )
         # each read of the stream waits at most half the MongoDB timeout for a change
         cart_feed = CartChangeFeed(
             cart_store.collection, await_seconds=min(1.0, settings.mongodb_timeout_seconds / 2)
@@ -273,6 +287,7 @@ async def build_services(
             mongo=mongo,
             default_currency=cart.default_currency,
             stock_changes=live.changes,
+            order_changes=order_changes,
         )
         stock = adapters.inventory
         returns = ReturnService(
@@ -288,6 +303,7 @@ async def build_services(
             points_per_currency_unit=settings.offers.points_per_currency_unit,
             audit=audit,
             stock_changes=live.changes,
+            order_changes=order_changes,
         )
         reconciler = CheckoutReconciler(
             checkout,
@@ -297,6 +313,7 @@ async def build_services(
             also=(returns,),
         )
         reconciler_task = asyncio.create_task(reconciler.run(), name="checkout-reconciler")
+        order_lookup = OrderLookup(pos=pos, ecommerce=ecommerce, audit=audit)
         kit.dispatcher.start()
         yield Services(
             settings=settings,
@@ -322,7 +339,9 @@ async def build_services(
             timeline=CustomerTimeline(
                 pos=pos, ecommerce=ecommerce, carts=cart_store, wishlists=wishlist_store
             ),
-            order_lookup=OrderLookup(pos=pos, ecommerce=ecommerce, audit=audit),
+            order_lookup=order_lookup,
+            order_changes=order_changes,
+            order_follower=OrderFollower(order_lookup, order_feed),
             offers=kit.engine,
             recent_catalog=recent_catalog,
             holds=holds,
@@ -356,6 +375,8 @@ async def build_services(
             await customers.close()
         if cart_feed is not None:
             await cart_feed.close()
+        if order_feed is not None:
+            await order_feed.close()
         if live is not None:
             await live.close()
         await mongo.close()
