@@ -219,6 +219,9 @@ class OrderRecord:
     # the payments that paid it, in the payments system (Square payment ids): a Square
     # order's tenders, a Shopify order's successful sale transactions through Square
     payment_ids: tuple[str, ...] = ()
+    # what the online store's own gateway took (Shopify Payments): its successful sale
+    # transactions, by Shopify transaction id; refunded through Shopify, not Square
+    shop_payment_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -348,3 +348,57 @@ async def test_points_already_spent_are_written_off_never_a_negative_balance(
     assert owed > 2
     assert (taken["pointsTakenBack"], taken["pointsNotRecovered"]) == (2, owed - 2)
     assert points(sandbox, account) == 0
+
+
+async def test_an_order_shopify_took_the_money_for_is_refunded_through_shopify(
+    gateway, tokens, dataset, sandbox
+):
+    """A seeded online order, paid through Shopify Payments: the refund is Shopify's
+    refundCreate on its sale (no Square refund), exactly once across a crash after it."""
+    seeded = next(
+        order
+        for order in dataset.online_orders[len(dataset.online_orders) // 2 :]
+        if order.financial_status == "PAID" and order.line_items[0].sku in dataset.products_by_sku
+    )
+    order_id = f"gid://shopify/Order/{seeded.id}"
+    line = seeded.line_items[0]
+    store = dataset.stores[3].id
+    before = stock(sandbox, dataset, line.sku, store)
+    square_refunds = len(square_world(sandbox).refunds)
+    store_of_returns = services_of(gateway).returns._returns
+    recorded = store_of_returns.refunded
+
+    async def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the pod died after the refund")
+
+    store_of_returns.refunded = crash
+    till = staff_at(gateway, tokens, store)
+    lines = [{"sku": line.sku, "quantity": 1}]
+    failed = await till.raw(RETURN, orderId=order_id, lines=lines, key="ret-shop-paid")
+    assert [e["extensions"]["code"] for e in failed["errors"]] == ["INTERNAL_SERVER_ERROR"]
+    assert shop_kinds(sandbox, order_id) == ["SALE", "REFUND"], "the money went back first"
+    store_of_returns.refunded = recorded
+
+    taken = (await till.run(RETURN, orderId=order_id, lines=lines, key="ret-shop-paid"))[
+        "orderReturn"
+    ]
+    assert taken["userErrors"] == []
+    back = taken["orderReturn"]
+    assert (back["state"], back["restocked"]) == ("COMPLETED", True)
+    assert Decimal(back["refund"]["amount"]) == line.unit_price
+    placed = sandbox.apps["shopify"].app.state.shop.node(order_id)
+    sale, refund = placed["transactions"]
+    assert (refund["kind"], refund["gateway"], refund["_parentId"]) == (
+        "REFUND",
+        "shopify_payments",
+        sale["id"],
+    )
+    assert Decimal(refund["amountSet"]["shopMoney"]["amount"]) == line.unit_price
+    assert back["refundId"].startswith("gid://shopify/Refund/")
+    assert len(square_world(sandbox).refunds) == square_refunds, "Square took no money"
+    assert stock(sandbox, dataset, line.sku, store) == before + 1
+    seen = (await till.run(ORDER, id=order_id))["order"]
+    assert seen["paymentStatus"] == "PARTIALLY_REFUNDED"
+    again = await till.run(RETURN, orderId=order_id, lines=lines, key="ret-shop-paid")
+    assert again["orderReturn"]["replayed"] is True
+    assert shop_kinds(sandbox, order_id) == ["SALE", "REFUND"]

@@ -5,7 +5,9 @@
    written in one transaction (store.py);
 2. refund: RefundPayment on the order's payment under a key derived from the return, so a
    retry after a crash gets Square's first refund back, never a second one; an online
-   order then records it on Shopify (refundCreate, @idempotent under a derived key);
+   order then records it on Shopify (refundCreate, @idempotent under a derived key). An
+   online order Shopify's own gateway took the money for (Shopify Payments) is refunded
+   by that refundCreate on its sale instead, under the same derived key;
 3. restock: the units not marked damaged put back IN_STOCK at the receiving store, under a
    derived key too, and live stock subscribers told;
 4. points: those earned on the refunded money taken back from the loyalty account, never
@@ -53,6 +55,7 @@ from connectors.ports import EcommercePort, LoyaltyPort, PaymentsPort, PosPort, 
 from connectors.records import Money, OrderRecord, RefundRequest, Restock, System
 
 log = logging.getLogger(__name__)
+SHOPIFY_TRANSACTION_PREFIX = "gid://shopify/OrderTransaction/"
 MAX_KEY_LENGTH = 255
 MAX_LINES = 100
 # a reservation that keeps losing to other returns of the same order gives up
@@ -201,7 +204,8 @@ class ReturnService:
                         ("lines", str(index), "quantity"),
                     )
                 )
-        if not order.payment_ids:
+        payment_id = next(iter(order.payment_ids or order.shop_payment_ids), None)
+        if payment_id is None:
             raise ReturnRefused(
                 ReturnError(
                     ReturnErrorCode.NOT_PAID,
@@ -218,7 +222,7 @@ class ReturnService:
             lines=tuple(lines),
             refund=refund,
             currency=order.total.currency,
-            payment_id=order.payment_ids[0],
+            payment_id=payment_id,
             state=ReturnState.RESERVED,
         )
 
@@ -258,7 +262,10 @@ class ReturnService:
             refund_id = await self._refund(record)
             await self._returns.refunded(record.id, refund_id)
         if record.state is not ReturnState.COMPLETED:
-            if not record.shop_recorded and record.order_id.startswith(SHOPIFY_ORDER_PREFIX):
+            square_paid_online = record.order_id.startswith(SHOPIFY_ORDER_PREFIX) and not (
+                _paid_through_shop(record)
+            )
+            if not record.shop_recorded and square_paid_online:
                 await self._returns.shop_recorded(record.id, await self._record_on_shop(record))
             if not record.restocked:
                 await self._restock(record)
@@ -273,6 +280,8 @@ class ReturnService:
     async def _refund(self, record: ReturnRecord) -> str:
         if record.refund <= 0:
             return ""  # the kept lines cost what was paid: nothing to give back
+        if _paid_through_shop(record):
+            return await self._refund_through_shop(record)
         request = RefundRequest(
             idempotency_key=_derived("og-ret-", record.id),
             payment_id=record.payment_id,
@@ -292,6 +301,33 @@ class ReturnService:
                 )
             ) from exc
         return refund.ref.id
+
+    async def _refund_through_shop(self, record: ReturnRecord) -> str:
+        """The money back through the online store's own gateway (Shopify Payments): a
+        refundCreate on its sale, once per return (Shopify's idempotency key)."""
+        refused = ReturnRefused(
+            ReturnError(
+                ReturnErrorCode.REFUND_REFUSED,
+                "The online store could not refund the payment; the return is kept and can "
+                "be retried with the same key.",
+            )
+        )
+        try:
+            refund_id = await self._ecommerce.record_refund(
+                record.order_id,
+                record.payment_id,
+                Money(record.refund, record.currency),
+                _derived("og-ret-shop-", record.id, 64),
+                note="omnigate return",
+            )
+        except UpstreamRejected as exc:
+            log.warning("refund of return %s refused by the shop: %s", record.id, exc)
+            await self._returns.refund_refused(record.id)
+            raise refused from exc
+        if refund_id is None:  # the sale is gone from the order: nothing to refund against
+            await self._returns.refund_refused(record.id)
+            raise refused
+        return refund_id
 
     async def _record_on_shop(self, record: ReturnRecord) -> str | None:
         """The online order shows the refund (Shopify: a REFUND transaction of its Square
@@ -355,6 +391,12 @@ class ReturnService:
             return 0
         accounts = await self._loyalty.loyalty_accounts([square_customer_id])
         return next((a.balance for a in accounts if a.ref.id == account_id), 0)
+
+
+def _paid_through_shop(record: ReturnRecord) -> bool:
+    """Whether the online store's own gateway took the money (the payment is a Shopify
+    sale transaction), rather than Square."""
+    return record.payment_id.startswith(SHOPIFY_TRANSACTION_PREFIX)
 
 
 def _receiving_store(principal: Principal) -> str:

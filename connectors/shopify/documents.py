@@ -129,7 +129,7 @@ fragment OrderFields on Order {{
   id
   name
   createdAt
-  transactions(first: {TRANSACTIONS_PER_ORDER}) {{ kind status gateway authorizationCode }}
+  transactions(first: {TRANSACTIONS_PER_ORDER}) {{ id kind status gateway authorizationCode }}
   displayFinancialStatus
   displayFulfillmentStatus
   customAttributes {{ key value }}

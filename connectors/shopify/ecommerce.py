@@ -180,9 +180,11 @@ class ShopifyEcommerce:
         self, order_id: str, payment_id: str, amount: Money, key: str, note: str | None = None
     ) -> str | None:
         """refundCreate, once per `key`: a REFUND of `amount` on the order's successful sale
-        or capture whose authorization code is `payment_id` (the payment another system
-        took and refunded; Shopify records it). The Shopify refund id, or None when the
-        order has no such sale. Shopify's refusal raises UpstreamRejected."""
+        or capture that `payment_id` names. By its authorization code: the payment another
+        system took and refunded (Square), which Shopify only records. By its transaction
+        id: a sale Shopify's own gateway took, which this refund gives back through it.
+        The Shopify refund id, or None when the order has no such sale. Shopify's refusal
+        raises UpstreamRejected."""
         operation = "shopify.refund_create"
         data = await self._graphql.query(
             "shopify.order_transactions",
@@ -197,7 +199,7 @@ class ShopifyEcommerce:
                 (
                     t
                     for t in transactions
-                    if t["authorizationCode"] == payment_id
+                    if payment_id in (t["authorizationCode"], t["id"])
                     and t["kind"] in ("SALE", "CAPTURE")
                     and t["status"] == "SUCCESS"
                 ),

@@ -95,6 +95,7 @@ def order(node: Node) -> OrderRecord:
         payment=_known(OrderPaymentState, node.get("displayFinancialStatus")),
         fulfillment=_fulfillment(node.get("displayFulfillmentStatus")),
         payment_ids=_square_payments(node.get("transactions") or ()),
+        shop_payment_ids=_shop_payments(node.get("transactions") or ()),
     )
 
 
@@ -110,6 +111,23 @@ def _square_payments(transactions: Any) -> tuple[str, ...]:
             and t.get("kind") in ("SALE", "CAPTURE")
             and t.get("authorizationCode")
         )
+    )
+
+
+# gateways through which Shopify itself took the money and refunds it: Shopify Payments,
+# and Shopify's test gateway; "manual" and other external gateways are records only
+SHOP_GATEWAYS = frozenset({"shopify_payments", "bogus"})
+
+
+def _shop_payments(transactions: Any) -> tuple[str, ...]:
+    """The successful sales and captures Shopify's own gateway took, by transaction id."""
+    return tuple(
+        str(t["id"])
+        for t in transactions
+        if t.get("gateway") in SHOP_GATEWAYS
+        and t.get("status") == "SUCCESS"
+        and t.get("kind") in ("SALE", "CAPTURE")
+        and t.get("id")
     )
 
 

@@ -112,7 +112,7 @@ class OrderRow:
                 "note": None,
                 "tags": [],
                 "customAttributes": [],
-                "transactions": [],
+                "transactions": _seeded_sale(order),
                 "_fulfillments": [],
                 "customer": self.customer.graph if self.customer else None,
                 "_lines": lines,
@@ -120,6 +120,36 @@ class OrderRow:
             }
             self._graph.update(self._extra or {})
         return self._graph
+
+
+# the seeded orders were paid in the online store through Shopify Payments; their sales'
+# transaction ids sit apart from those orderCreate and refundCreate hand out
+SEEDED_GATEWAY = "shopify_payments"
+_SEEDED_TRANSACTION_BASE = 6_100_000_000
+_SEEDED_ORDER_BASE = 5_600_000_000
+
+
+def _seeded_sale(order: OnlineOrder | PlacedOrder) -> list[Graph]:
+    """A seeded PAID order's one successful sale for its total; an order placed through
+    orderCreate shows the transactions it was given instead (its `extra`)."""
+    if not isinstance(order, OnlineOrder) or order.financial_status != "PAID":
+        return []
+    moment = iso(order.created_at)
+    number = _SEEDED_TRANSACTION_BASE + order.id - _SEEDED_ORDER_BASE
+    return [
+        {
+            "__typename": "OrderTransaction",
+            "id": gid("OrderTransaction", number),
+            "kind": "SALE",
+            "status": "SUCCESS",
+            "gateway": SEEDED_GATEWAY,
+            "authorizationCode": None,
+            "amountSet": money_bag(order.total),
+            "createdAt": moment,
+            "processedAt": moment,
+            "test": False,
+        }
+    ]
 
 
 def _line(line_id: int, line: LineItem, variants: dict[int, ProductRow]) -> Graph:
