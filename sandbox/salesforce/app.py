@@ -1,4 +1,5 @@
-"""The Salesforce simulator app: OAuth client credentials, SOQL query and sObject Collections."""
+"""The Salesforce simulator app: OAuth client credentials, SOQL query, sObject Collections,
+and Case create, read, update and upsert (sobjects.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.calls import counted_app
 from sandbox.dataset import Dataset, salesforce_id
+from sandbox.salesforce import sobjects
+from sandbox.salesforce.cases import CaseTable
 from sandbox.salesforce.composite import retrieve
 from sandbox.salesforce.contacts import ContactTable
 from sandbox.salesforce.control import control_routes
@@ -44,6 +47,19 @@ def create_app(
         Route(data + "/query", rest_endpoint(query), methods=["GET"]),
         Route(data + "/query/{locator}", rest_endpoint(query_more), methods=["GET"]),
         Route(data + "/composite/sobjects/{sobject}", rest_endpoint(retrieve), methods=["GET"]),
+        Route(data + "/sobjects/{sobject}", rest_endpoint(sobjects.create), methods=["POST"]),
+        Route(data + "/sobjects/{sobject}/{id}", rest_endpoint(sobjects.read), methods=["GET"]),
+        Route(data + "/sobjects/{sobject}/{id}", rest_endpoint(sobjects.update), methods=["PATCH"]),
+        Route(
+            data + "/sobjects/{sobject}/{field}/{value}",
+            rest_endpoint(sobjects.read_by_key),
+            methods=["GET"],
+        ),
+        Route(
+            data + "/sobjects/{sobject}/{field}/{value}",
+            rest_endpoint(sobjects.upsert),
+            methods=["PATCH"],
+        ),
         *control_routes,
     ]
     return counted_app(
@@ -57,6 +73,7 @@ def create_app(
             public_url=public_url,
         ),
         salesforce_contacts=ContactTable(dataset),
+        salesforce_cases=CaseTable(str(dataset.seed)),
         salesforce_cursors=QueryCursors(),
         public_url=public_url,
     )

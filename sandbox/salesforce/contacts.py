@@ -7,33 +7,15 @@ with their canonical API name, as Salesforce does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from sandbox.dataset import CrmContact, Dataset
-from sandbox.salesforce.envelope import SalesforceApiError
+from sandbox.salesforce.fields import Field, FieldType, Value, lookup, render_row
 
 SOBJECT = "Contact"
-
-
-class FieldType(Enum):
-    ID = "id"  # Id and lookups: 15 or 18 case-sensitive characters
-    STRING = "string"
-    BOOLEAN = "boolean"
-    DATETIME = "datetime"
-
-
-Value = str | bool | datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str
-    type: FieldType
-    read: Callable[[CrmContact], Value]
 
 
 FIELDS: dict[str, Field] = {
@@ -66,34 +48,11 @@ UPDATABLE = {
 
 def field(name: str) -> Field:
     """The Contact field called `name` (any case), or Salesforce's INVALID_FIELD."""
-    found = FIELDS.get(name.lower())
-    if found is None:
-        raise SalesforceApiError(
-            400,
-            "INVALID_FIELD",
-            f"No such column '{name}' on entity '{SOBJECT}'. If you are attempting to use a "
-            "custom field, be sure to append the '__c' after the custom field name. Please "
-            "reference your WSDL or the describe call for the appropriate names.",
-        )
-    return found
-
-
-def format_datetime(value: datetime) -> str:
-    """Salesforce's JSON dateTime: `2024-09-18T07:40:00.000+0000`, always in UTC."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+    return lookup(FIELDS, SOBJECT, name)
 
 
 def render(contact: CrmContact, fields: list[Field], version: str) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "attributes": {
-            "type": SOBJECT,
-            "url": f"/services/data/{version}/sobjects/{SOBJECT}/{contact.id}",
-        }
-    }
-    for selected in fields:
-        value = selected.read(contact)
-        record[selected.name] = format_datetime(value) if isinstance(value, datetime) else value
-    return record
+    return render_row(SOBJECT, contact.id, contact, fields, version)
 
 
 class ContactTable:

@@ -99,7 +99,8 @@ def rest_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             payload = await handler(request, version)
         except SalesforceApiError as error:
             return JSONResponse([error.as_error()], status_code=error.status)
-        return JSONResponse(payload)
+        # a write answers its own status (201 created, 204 updated); a read, its JSON
+        return payload if isinstance(payload, Response) else JSONResponse(payload)
 
     return endpoint
 

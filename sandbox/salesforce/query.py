@@ -18,7 +18,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from sandbox.salesforce.contacts import ContactTable, render
+from sandbox.salesforce import cases, contacts
+from sandbox.salesforce.cases import CaseTable
+from sandbox.salesforce.contacts import ContactTable
 from sandbox.salesforce.envelope import SalesforceApiError
 from sandbox.salesforce.soql import parse
 from sandbox.salesforce.soql_eval import run
@@ -65,8 +67,13 @@ async def query(request: Request, version: str) -> dict[str, Any]:
     if not soql:
         raise SalesforceApiError(400, "MALFORMED_QUERY", "A query string must be provided.")
     parsed = parse(soql)
-    table: ContactTable = request.app.state.salesforce_contacts
-    records = [render(row, parsed.fields, version) for row in run(parsed, table.rows)]
+    records: list[dict[str, Any]]
+    if parsed.sobject == cases.SOBJECT:
+        case_table: CaseTable = request.app.state.salesforce_cases
+        records = [cases.render(r, parsed.fields, version) for r in run(parsed, case_table.rows)]
+    else:
+        table: ContactTable = request.app.state.salesforce_contacts
+        records = [contacts.render(r, parsed.fields, version) for r in run(parsed, table.rows)]
     batch_size = _batch_size(request, DEFAULT_BATCH_SIZE)
     if len(records) <= batch_size:
         return {"totalSize": len(records), "done": True, "records": records}

@@ -1,6 +1,6 @@
-"""A parser for the SOQL subset omnigate's CRM adapter needs, over Contact.
+"""A parser for the SOQL subset omnigate's CRM adapter needs, over Contact and Case.
 
-    SELECT field, ... FROM Contact
+    SELECT field, ... FROM Contact|Case
     [WHERE condition] [ORDER BY field [ASC|DESC] [NULLS FIRST|LAST], ...] [LIMIT n]
 
 condition: comparisons (= != < <= > >=, [NOT] IN (...), LIKE) joined by AND or OR, grouped
@@ -14,11 +14,17 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sandbox.salesforce.contacts import SOBJECT, Field, FieldType, Value, field
+from sandbox.salesforce import cases, contacts
 from sandbox.salesforce.envelope import SalesforceApiError
+from sandbox.salesforce.fields import Field, FieldType, Value, lookup
 from sandbox.salesforce.soql_lexer import Kind, Token, malformed, tokenize
 
 _ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
+# the queryable sObjects by lower-case name: canonical name and fields
+SOBJECTS: dict[str, tuple[str, dict[str, Field]]] = {
+    contacts.SOBJECT.lower(): (contacts.SOBJECT, contacts.FIELDS),
+    cases.SOBJECT.lower(): (cases.SOBJECT, cases.FIELDS),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,7 @@ class Ordering:
 
 @dataclass(frozen=True, slots=True)
 class Query:
+    sobject: str  # canonical name: Contact, Case
     fields: list[Field]
     where: Condition | None
     order_by: list[Ordering]
@@ -66,6 +73,8 @@ class _Parser:
         self.soql = soql
         self.tokens = tokenize(soql)
         self.pos = 0
+        self.sobject = contacts.SOBJECT
+        self.fields: dict[str, Field] = contacts.FIELDS
 
     # --- token helpers --------------------------------------------------------------------
 
@@ -107,7 +116,7 @@ class _Parser:
             names.append(self.name())
         self.expect_word("FROM")
         sobject = self.name()
-        if sobject.lower() != SOBJECT.lower():
+        if sobject.lower() not in SOBJECTS:
             raise SalesforceApiError(
                 400,
                 "INVALID_TYPE",
@@ -115,7 +124,8 @@ class _Parser:
                 "custom object, be sure to append the '__c' after the entity name. Please "
                 "reference your WSDL or the describe call for the appropriate names.",
             )
-        fields = [field(name) for name in names]
+        self.sobject, self.fields = SOBJECTS[sobject.lower()]
+        fields = [self.field(name) for name in names]
         where = None
         if self.at("WHERE"):
             self.take()
@@ -129,7 +139,10 @@ class _Parser:
             limit = int(self.take().text)
         if self.current.kind is not Kind.END:
             raise self.unexpected()
-        return Query(fields, where, order_by, limit)
+        return Query(self.sobject, fields, where, order_by, limit)
+
+    def field(self, name: str) -> Field:
+        return lookup(self.fields, self.sobject, name)
 
     def name(self) -> str:
         if self.current.kind is not Kind.WORD:
@@ -157,7 +170,7 @@ class _Parser:
             inner = self.condition()
             self.expect_punct(")")
             return inner
-        target = field(self.name())
+        target = self.field(self.name())
         if self.at("IN") or self.at("NOT"):
             operator = "NOT IN" if self.take().text.upper() == "NOT" else "IN"
             if operator == "NOT IN":
@@ -227,7 +240,7 @@ class _Parser:
         return orderings
 
     def ordering(self) -> Ordering:
-        target = field(self.name())
+        target = self.field(self.name())
         descending = False
         if self.at("ASC", "DESC"):
             descending = self.take().text.upper() == "DESC"

@@ -1,4 +1,4 @@
-"""Running a parsed SOQL query over the Contact table.
+"""Running a parsed SOQL query over an sObject's rows (Contacts, Cases).
 
 String comparisons (=, !=, IN, LIKE, ranges) are case-insensitive, as Salesforce documents for
 every field that is not a unique case-sensitive one; Ids compare exactly, and a 15-character
@@ -12,22 +12,23 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import cmp_to_key
+from typing import TypeVar
 
-from sandbox.dataset import CrmContact
-from sandbox.salesforce.contacts import Field, FieldType, Value
+from sandbox.salesforce.fields import Field, FieldType, Value
 from sandbox.salesforce.soql import Comparison, Condition, Logical, Not, Ordering, Query
 
 Comparable = str | bool | datetime
+Row = TypeVar("Row")
 
 
-def run(query: Query, rows: list[CrmContact]) -> list[CrmContact]:
+def run(query: Query, rows: list[Row]) -> list[Row]:
     matches = rows if query.where is None else [r for r in rows if _holds(query.where, r)]
     if query.order_by:
         matches = sorted(matches, key=cmp_to_key(_comparator(query.order_by)))
     return matches if query.limit is None else matches[: query.limit]
 
 
-def _holds(condition: Condition, row: CrmContact) -> bool:
+def _holds(condition: Condition, row: object) -> bool:
     if isinstance(condition, Not):
         return not _holds(condition.operand, row)
     if isinstance(condition, Logical):
@@ -36,7 +37,7 @@ def _holds(condition: Condition, row: CrmContact) -> bool:
     return _compare(condition, row)
 
 
-def _compare(comparison: Comparison, row: CrmContact) -> bool:
+def _compare(comparison: Comparison, row: object) -> bool:
     target = comparison.field
     actual = target.read(row)
     operator = comparison.operator
@@ -93,8 +94,8 @@ def _like(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 
 
-def _comparator(orderings: list[Ordering]) -> Callable[[CrmContact, CrmContact], int]:
-    def compare(a: CrmContact, b: CrmContact) -> int:
+def _comparator(orderings: list[Ordering]) -> Callable[[object, object], int]:
+    def compare(a: object, b: object) -> int:
         for ordering in orderings:
             left, right = ordering.field.read(a), ordering.field.read(b)
             if left is None or right is None:
