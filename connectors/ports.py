@@ -27,6 +27,9 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from connectors.records import (
+    AfterSalesDraft,
+    AfterSalesRecord,
+    AfterSalesStatus,
     CustomerIdentity,
     LocationRecord,
     LoyaltyAccountRecord,
@@ -248,4 +251,38 @@ class StockReturns(Protocol):
 
     async def restock(self, restock: Restock) -> None:
         """Exactly once per key: the same key and units add nothing more."""
+        ...
+
+
+@runtime_checkable
+class AfterSalesPort(Protocol):
+    """After-sales requests (damaged, missing, a question) kept in the CRM, their system of
+    record (Salesforce: Cases). A CRM adapter without them leaves the requests unsupported
+    (docs/after-sales.md)."""
+
+    service: str
+
+    async def open_request(self, draft: AfterSalesDraft) -> tuple[AfterSalesRecord, bool]:
+        """The request, and whether this call created it: exactly one per `draft.key`
+        however often and concurrently it is sent (an upsert by the key), so a call whose
+        answer was lost is retried with its key. An UpstreamRejected when the CRM refuses
+        it; an UpstreamUnavailable or UpstreamTimeout leaves it unknown whether it was
+        opened: retrying with the same key settles it."""
+        ...
+
+    async def requests_of(
+        self, customer_ids: Sequence[str], limit: int, created_before: datetime | None = None
+    ) -> list[AfterSalesRecord]:
+        """Requests of these CRM customers, newest first, at most `limit`, created at or
+        before `created_before` (inclusive, as OrderQuery's bound)."""
+        ...
+
+    async def request(self, request_id: str) -> AfterSalesRecord | None:
+        """One request by the CRM's id; None for an id it does not know."""
+        ...
+
+    async def set_request_status(
+        self, request_id: str, status: AfterSalesStatus
+    ) -> AfterSalesRecord | None:
+        """Move a request to `status` (safe to repeat); None for an id the CRM does not know."""
         ...

@@ -347,3 +347,58 @@ class OrderPayment:
     gateway: str
     payment_id: str
     amount: Money
+
+
+class AfterSalesKind(StrEnum):
+    """What an after-sales request is about."""
+
+    DAMAGED = "DAMAGED"  # an item arrived or was found damaged or faulty
+    MISSING = "MISSING"  # an item of the order did not arrive
+    QUESTION = "QUESTION"  # anything else about an order or a product
+
+
+class AfterSalesStatus(StrEnum):
+    """Where the CRM's agents are with a request (Salesforce's Case Status picklist)."""
+
+    NEW = "NEW"
+    WORKING = "WORKING"
+    ESCALATED = "ESCALATED"
+    CLOSED = "CLOSED"
+    UNKNOWN = "UNKNOWN"  # a status the CRM reports that omnigate does not know
+
+
+class AfterSalesChannel(StrEnum):
+    """Who opened the request: the customer in the app, or staff in a store."""
+
+    APP = "APP"
+    STORE = "STORE"
+
+
+@dataclass(frozen=True, slots=True)
+class AfterSalesDraft:
+    """A request to open, once per `key` (unique across customers: the caller derives it)."""
+
+    key: str
+    customer_ref: ExternalRef  # the customer's record in the CRM
+    kind: AfterSalesKind
+    description: str
+    channel: AfterSalesChannel
+    order_id: str | None = None
+    sku: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AfterSalesRecord:
+    ref: ExternalRef
+    number: str | None  # what the CRM shows people (Salesforce's CaseNumber)
+    customer_ref: ExternalRef | None
+    kind: AfterSalesKind | None  # None: opened in the CRM with a type omnigate does not know
+    status: AfterSalesStatus
+    description: str | None
+    channel: AfterSalesChannel | None
+    order_id: str | None
+    sku: str | None
+    created_at: datetime
+    updated_at: datetime | None
+    closed_at: datetime | None
+    key: str | None  # None: opened in the CRM itself, not through omnigate

@@ -1,14 +1,22 @@
-"""Salesforce as omnigate's CrmPort: Contacts by id, by email or phone, and by change time."""
+"""Salesforce as omnigate's CrmPort (Contacts by id, by email or phone, and by change time)
+and AfterSalesPort (after-sales requests as Cases, connectors/salesforce/cases.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
+from urllib.parse import quote
 
-from connectors.errors import UpstreamUnavailable
+from connectors.errors import UpstreamRejected, UpstreamUnavailable
 from connectors.http import UpstreamHttp
-from connectors.records import CustomerIdentity
+from connectors.records import (
+    AfterSalesDraft,
+    AfterSalesRecord,
+    AfterSalesStatus,
+    CustomerIdentity,
+)
+from connectors.salesforce import cases
 from connectors.salesforce.contacts import FIELDS, SELECT, SOBJECT, identity, lookup_queries
 from connectors.salesforce.rest import SalesforceRest
 from connectors.salesforce.settings import SalesforceSettings
@@ -21,6 +29,10 @@ IDS_PER_CALL = 200
 BY_ID = "salesforce.contacts_by_id"
 FIND = "salesforce.find_contacts"
 CHANGED = "salesforce.contacts_modified_since"
+OPEN_CASE = "salesforce.upsert_case"
+READ_CASE = "salesforce.case"
+LIST_CASES = "salesforce.cases_of_contacts"
+SET_CASE_STATUS = "salesforce.update_case_status"
 
 
 class SalesforceCrm:
@@ -76,3 +88,68 @@ class SalesforceCrm:
         if not isinstance(results, list) or len(results) != len(ids):
             raise UpstreamUnavailable(self.service, BY_ID, "not one result per id")
         return results
+
+    # --- after-sales requests: Cases -------------------------------------------------------
+
+    async def open_request(self, draft: AfterSalesDraft) -> tuple[AfterSalesRecord, bool]:
+        """Upsert by the request's key (PATCH sobjects/Case/<key field>/<key>): 201 when it
+        created the Case, 200 when one with this key was there; then read it back."""
+        path = self._rest.resource(
+            f"sobjects/{cases.SOBJECT}/{cases.KEY_FIELD}/{quote(draft.key, safe='')}"
+        )
+        status, answer = await self._rest.write(
+            OPEN_CASE, "PATCH", path, cases.case_body(draft), idempotent=True
+        )
+        case_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(case_id, str) or not cases.is_record_id(case_id):
+            raise UpstreamUnavailable(self.service, OPEN_CASE, "no Case id in the upsert answer")
+        record = await self.request(case_id)
+        if record is None:
+            raise UpstreamUnavailable(self.service, OPEN_CASE, "the upserted Case is not there")
+        return record, status == 201
+
+    async def requests_of(
+        self, customer_ids: Sequence[str], limit: int, created_before: datetime | None = None
+    ) -> list[AfterSalesRecord]:
+        ids = [i for i in dict.fromkeys(customer_ids) if cases.is_record_id(i)]
+        if not ids:
+            return []
+        soql = cases.cases_query(ids, limit, created_before)
+        records = await self._rest.query(LIST_CASES, soql)
+        return [r for r in map(cases.after_sales_record, records) if r is not None]
+
+    async def request(self, request_id: str) -> AfterSalesRecord | None:
+        if not cases.is_record_id(request_id):
+            return None
+        try:
+            record = await self._rest.get(
+                READ_CASE,
+                self._rest.resource(f"sobjects/{cases.SOBJECT}/{request_id}"),
+                {"fields": ",".join(cases.FIELDS)},
+            )
+        except UpstreamRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return cases.after_sales_record(record)
+
+    async def set_request_status(
+        self, request_id: str, status: AfterSalesStatus
+    ) -> AfterSalesRecord | None:
+        if status not in cases.STATUSES:
+            raise ValueError(f"{status} is read from the CRM, never set")
+        if not cases.is_record_id(request_id):
+            return None
+        try:
+            await self._rest.write(
+                SET_CASE_STATUS,
+                "PATCH",
+                self._rest.resource(f"sobjects/{cases.SOBJECT}/{request_id}"),
+                {"Status": cases.STATUSES[status]},
+                idempotent=True,
+            )
+        except UpstreamRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return await self.request(request_id)

@@ -1,4 +1,5 @@
-"""Authenticated REST calls to the org: session retry, Salesforce's error array, query paging.
+"""Authenticated REST calls to the org: session retry, Salesforce's error array, query paging,
+and writes (POST, PATCH) for the sObjects the adapter creates and updates.
 
 Salesforce answers failures as `[{"message", "errorCode", "fields"?}]`; the codes and messages
 go into `UpstreamError.detail` for logs only. Its throttle signal is not 429 but 403 with
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,6 +22,15 @@ from connectors.salesforce.settings import SalesforceSettings
 
 _DETAIL_LIMIT = 500
 _SESSION_REJECTED: Any = object()  # the org refused the session: renew it and ask again
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    method: str
+    path: str
+    params: Mapping[str, str] | None
+    body: dict[str, Any] | None  # None: a read, answered as its JSON alone
+    idempotent: bool
 
 
 class SalesforceRest:
@@ -39,11 +50,28 @@ class SalesforceRest:
         params: Mapping[str, str] | None = None,
     ) -> Any:
         """GET an instance-relative path; a session the org rejects is renewed once."""
+        return await self._call(operation, _Call("GET", path, params, None, idempotent=True))
+
+    async def write(
+        self, operation: str, method: str, path: str, body: Mapping[str, Any], *, idempotent: bool
+    ) -> tuple[int, Any]:
+        """POST or PATCH a JSON body: the answer's status and its JSON (None for 204).
+
+        A session the org rejects is renewed and the write sent once more even when it is
+        not idempotent: INVALID_SESSION_ID is answered before the org does anything.
+        `idempotent=True` (an upsert by external id, a PATCH of fields) also lets the
+        resilience policy resend it after a failure in flight."""
+        answer: tuple[int, Any] = await self._call(
+            operation, _Call(method, path, None, dict(body), idempotent=idempotent)
+        )
+        return answer
+
+    async def _call(self, operation: str, call: _Call) -> Any:
         session = await self._session.current()
-        payload = await self._send(operation, session, path, params, renewable=True)
+        payload = await self._send(operation, session, call, renewable=True)
         if payload is _SESSION_REJECTED:
             session = await self._session.renew(session)
-            payload = await self._send(operation, session, path, params, renewable=False)
+            payload = await self._send(operation, session, call, renewable=False)
         return payload
 
     async def query(self, operation: str, soql: str) -> list[dict[str, Any]]:
@@ -64,35 +92,32 @@ class SalesforceRest:
             seen.add(next_url)
             page = await self.get(operation, next_url)
 
-    async def _send(
-        self,
-        operation: str,
-        session: Session,
-        path: str,
-        params: Mapping[str, str] | None,
-        *,
-        renewable: bool,
-    ) -> Any:
-        """The decoded answer, or _SESSION_REJECTED when `renewable` and the org refused the
-        session. Every call here is a GET: a read, safe to send again."""
+    async def _send(self, operation: str, session: Session, call: _Call, *, renewable: bool) -> Any:
+        """The decoded answer (a write's: with its status), or _SESSION_REJECTED when
+        `renewable` and the org refused the session."""
 
         def read(response: httpx.Response) -> Any:
             if renewable and _session_rejected(response):
                 return _SESSION_REJECTED
             if not response.is_success:
                 raise self._error(operation, response)
-            return self.http.json(operation, response)
+            if call.body is None:
+                return self.http.json(operation, response)
+            if response.status_code == 204 or not response.content:
+                return response.status_code, None
+            return response.status_code, self.http.json(operation, response)
 
         return await self.http.send(
             operation,
-            "GET",
-            session.instance_url + path,
-            params=params,
+            call.method,
+            session.instance_url + call.path,
+            params=call.params,
+            json_body=call.body,
             headers={
                 "Authorization": f"Bearer {session.access_token}",
                 "Accept": "application/json",
             },
-            idempotent=True,
+            idempotent=call.idempotent,
             read=read,
         )
 

@@ -1,7 +1,9 @@
 """The Case sObject as the simulator's org holds it: fields, picklists and the auto-number.
 
-Salesforce's standard Case, plus the custom external-id field omnigate upserts by
-(`Omnigate_Request_Key__c`: Text(255), External ID, Unique). The org is set up as
+Salesforce's standard Case, plus the custom fields omnigate's org setup adds: the
+external-id field it upserts by (`Omnigate_Request_Key__c`: Text(255), External ID,
+Unique) and the order and product a request is about (`Omnigate_Order_Id__c`: Text(255),
+`Omnigate_SKU__c`: Text(64)). The org is set up as
 docs/vendors/salesforce.md asks: Status and Type are restricted picklists (a value outside
 them is INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST), Origin, Reason and Priority are not.
 Status defaults to New and Priority to Medium, as in a new org; a Status whose value is
@@ -22,6 +24,8 @@ from sandbox.salesforce.fields import Field, FieldType, Value, lookup, render_ro
 
 SOBJECT = "Case"
 EXTERNAL_ID = "Omnigate_Request_Key__c"
+ORDER_ID = "Omnigate_Order_Id__c"
+SKU = "Omnigate_SKU__c"
 STATUSES = ("New", "Working", "Escalated", "Closed")
 CLOSED_STATUSES = frozenset({"Closed"})
 TYPES = ("Damaged Item", "Missing Item", "Question")
@@ -61,6 +65,8 @@ FIELDS: dict[str, Field] = {
         _value("Reason"),
         _value("Priority"),
         _value(EXTERNAL_ID),
+        _value(ORDER_ID),
+        _value(SKU),
         Field("IsClosed", FieldType.BOOLEAN, lambda row: row.is_closed),
         Field("CreatedDate", FieldType.DATETIME, lambda row: row.created_date),
         Field("LastModifiedDate", FieldType.DATETIME, lambda row: row.last_modified_date),
@@ -78,6 +84,8 @@ WRITABLE: dict[str, int] = {
     "Reason": 255,
     "Priority": 255,
     EXTERNAL_ID: 255,
+    ORDER_ID: 255,
+    SKU: 64,
 }
 RESTRICTED: dict[str, tuple[str, ...]] = {"Status": STATUSES, "Type": TYPES}
 DEFAULTS = {"Status": "New", "Priority": "Medium"}

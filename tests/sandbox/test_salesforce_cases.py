@@ -13,6 +13,16 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from connectors.http import UpstreamHttp
+from connectors.records import (
+    AfterSalesChannel,
+    AfterSalesDraft,
+    AfterSalesKind,
+    AfterSalesStatus,
+    ExternalRef,
+    System,
+)
+from connectors.salesforce import SalesforceCrm, SalesforceSettings
 from sandbox.dataset import build_dataset
 from sandbox.salesforce import create_app
 
@@ -177,3 +187,30 @@ async def test_an_agent_works_a_case_through_the_control_route(http, app, contac
     listed = (await http.get("/_sandbox/salesforce/cases")).json()
     assert [c["Id"] for c in listed] == [case_id]
     assert app.state.calls.get(f"POST /_sandbox/salesforce/cases/{case_id}") is None
+
+
+async def test_the_adapter_opens_one_case_per_key_and_reads_an_agents_status(http, app):
+    contact = build_dataset().crm_contacts[0]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+        upstream = UpstreamHttp(client, service="salesforce", base_url=PUBLIC_URL)
+        crm = SalesforceCrm(upstream, SalesforceSettings(login_url=PUBLIC_URL))
+        draft = AfterSalesDraft(
+            key="k-1",
+            customer_ref=ExternalRef(System.SALESFORCE, contact.id),
+            kind=AfterSalesKind.MISSING,
+            description="One of two mugs missing.",
+            channel=AfterSalesChannel.STORE,
+        )
+        first, created = await crm.open_request(draft)
+        again, created_again = await crm.open_request(draft)
+        assert (created, created_again) == (True, False)
+        assert again.ref == first.ref
+        assert len(app.state.salesforce_cases.rows) == 1
+        await http.post(f"/_sandbox/salesforce/cases/{first.ref.id}", json={"Status": "Escalated"})
+        (listed,) = await crm.requests_of([contact.id], 10)
+        assert listed.status is AfterSalesStatus.ESCALATED
+        assert listed.channel is AfterSalesChannel.STORE
+        closed = await crm.set_request_status(first.ref.id, AfterSalesStatus.CLOSED)
+        assert closed is not None
+        assert closed.closed_at == NOW.replace(microsecond=0)
