@@ -1,5 +1,5 @@
-"""The audit log: one document per staff read of a customer's data, and one per staff
-search for customers, in `audit_log`.
+"""The audit log: one document per staff read of a customer's data, one per staff search
+for customers, and one per staff action on an after-sales request, in `audit_log`.
 
 Written before the data is fetched, so a read that then fails upstream is still on record,
 and awaited: when MongoDB cannot take the entry the read fails rather than go unrecorded.
@@ -82,6 +82,17 @@ class OrderRead:
     path: str
 
 
+@dataclass(frozen=True, slots=True)
+class AfterSalesAction:
+    """A staff action on an after-sales request: `after_sales.open` for a customer, or
+    `after_sales.status` of a request (its CRM id and the status set)."""
+
+    action: str
+    customer_id: str | None
+    request_id: str | None = None
+    status: str | None = None
+
+
 class AuditLog:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._collection: AsyncCollection[Document] = database[COLLECTION]
@@ -111,6 +122,18 @@ class AuditLog:
                 },
             },
             "read",
+        )
+
+    async def after_sales(self, actor: Principal, done: AfterSalesAction) -> None:
+        await self._record(
+            {
+                "at": datetime.now(UTC),
+                "action": done.action,
+                "actor": _actor(actor),
+                "customer_id": done.customer_id,
+                "request": {"id": done.request_id, "status": done.status},
+            },
+            "change",
         )
 
     async def _record(self, entry: Document, what: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from commerce.access import CustomerReadGate
+from commerce.after_sales.service import AfterSales
 from commerce.audit import AuditLog
 from commerce.cart.changes import CartChangeFeed
 from commerce.cart.merge import CartMerge
@@ -100,3 +101,5 @@ class Services:
     checkout_reconciler: CheckoutReconciler
     # returns taken at a store: refund, restock, points back, exactly once (docs/returns.md)
     returns: ReturnService
+    # after-sales requests kept in the CRM, exactly once per key (docs/after-sales.md)
+    after_sales: AfterSales

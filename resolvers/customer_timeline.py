@@ -1,8 +1,8 @@
-"""`Customer.timeline`: a customer's orders on every channel, open cart, wishlist and
-loyalty movements in one list, newest first (commerce/customers/timeline.py). Who reaches
-the customer was decided by `customer(id:)` or `me`; what each principal sees of the
-entries is the domain's `TimelineView`; a source that fails is an error at this field's
-path and a `missingSources` entry, beside the other sources' entries."""
+"""`Customer.timeline`: a customer's orders on every channel, open cart, wishlist, loyalty
+movements and after-sales requests in one list, newest first (commerce/customers/
+timeline.py). Who reaches the customer was decided by `customer(id:)` or `me`; what each
+principal sees of the entries is the domain's `TimelineView`; a source that fails is an
+error at this field's path and a `missingSources` entry, beside the other sources' entries."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from connectors import records
 from engine.context import Info
 from engine.errors import BadUserInput
 from engine.notices import add_error
+from resolvers.after_sales import AfterSalesRequest
 from resolvers.common import Money, PageInfo, check_first
 from resolvers.order_types import Channel, OrderLine, PickupStatus
 from resolvers.stores import Store, store_from_record
@@ -36,6 +37,7 @@ class TimelineSource(Enum):
     CART = "CART"
     WISHLIST = "WISHLIST"
     LOYALTY = "LOYALTY"
+    AFTER_SALES = "AFTER_SALES"
 
 
 @strawberry.interface(description="One thing that happened in a customer's relationship.")
@@ -90,7 +92,21 @@ class TimelineLoyaltyMovement(TimelineItem):
     store_id: strawberry.ID | None
 
 
-TIMELINE_ITEM_TYPES = [TimelineOrder, TimelineCart, TimelineWishlistItem, TimelineLoyaltyMovement]
+@strawberry.type(
+    description="An after-sales request, with its status as the CRM has it now. A kiosk "
+    "sees it without its description."
+)
+class TimelineAfterSalesRequest(TimelineItem):
+    request: AfterSalesRequest
+
+
+TIMELINE_ITEM_TYPES = [
+    TimelineOrder,
+    TimelineCart,
+    TimelineWishlistItem,
+    TimelineLoyaltyMovement,
+    TimelineAfterSalesRequest,
+]
 
 
 @strawberry.type
@@ -165,6 +181,13 @@ def _node(entry: TimelineEntry, view: TimelineView) -> TimelineItem:
             store_id=None
             if kiosk or movement.location_id is None
             else strawberry.ID(movement.location_id),
+        )
+    if entry.kind is EntryKind.AFTER_SALES_REQUEST and entry.request is not None:
+        return TimelineAfterSalesRequest(
+            at=entry.at,
+            request=AfterSalesRequest.from_record(
+                entry.request, hide_description=view is TimelineView.KIOSK
+            ),
         )
     return TimelineWishlistItem(at=entry.at, sku=entry.key)
 

@@ -23,6 +23,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from engine.errors import shape_errors
 from engine.execution import FastExecutionObserver, TrivialFieldExecutor
 from engine.operation import OperationExtension, OperationObserver
+from resolvers.after_sales import AfterSalesMutations
 from resolvers.cart_mutations import CartMutations, CartQueries
 from resolvers.cart_subscriptions import CartSubscriptions
 from resolvers.checkout import CheckoutMutations
@@ -55,7 +56,12 @@ class Query(
 
 @strawberry.type
 class Mutation(
-    CartMutations, WishlistMutations, CheckoutMutations, ReturnMutations, CustomerMutations
+    CartMutations,
+    WishlistMutations,
+    CheckoutMutations,
+    ReturnMutations,
+    AfterSalesMutations,
+    CustomerMutations,
 ):
     pass
 

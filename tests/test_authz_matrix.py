@@ -115,6 +115,8 @@ WISHLIST_CHANGE = row(U, U, OWN, NONE, U, OWN, U, U, U)
 STAFF_ONLY = row(F, F, F, F, F, F, OWN, OWN, F)
 # staff at any store take returns; no one signed in is told so
 STAFF_AT_A_STORE = row(U, U, F, F, F, F, OWN, OWN, U)
+# a customer for herself, staff for any customer (audited); kiosks are no place for it
+AFTER_SALES_OPENER = row(U, U, OWN, F, F, F, OWN, OWN, U)
 SIGNED_IN_CUSTOMER = row(U, U, ALLOWED, ALLOWED, U, ALLOWED, U, U, U)
 CUSTOMER_TOKEN = row(U, U, ALLOWED, ALLOWED, F, F, F, F, U)
 EVERYONE = dict.fromkeys(PRINCIPALS, PUBLIC)
@@ -144,6 +146,7 @@ class World:
     referral_code: str
     alices_order: str
     alices_order_sku: str
+    alices_request: str  # an after-sales request (a Salesforce Case) of Alice's
     audit: Any
     exit_stack: AsyncExitStack
     _ws_url: str | None = field(default=None)
@@ -153,10 +156,16 @@ class World:
 
     async def audits(self) -> int:
         # a look-up of one of Alice's orders is audited by the order (its owner is known
-        # only once it is read)
+        # only once it is read), a status change of her request by the request
         return int(
             await self.audit.count_documents(
-                {"$or": [{"customer_id": self.alice}, {"order.id": self.alices_order}]}
+                {
+                    "$or": [
+                        {"customer_id": self.alice},
+                        {"order.id": self.alices_order},
+                        {"request.id": self.alices_request},
+                    ]
+                }
             )
         )
 
@@ -184,6 +193,13 @@ async def world(gateway, settings, tokens, dataset) -> AsyncIterator[World]:
         as_alice, "mutation ($s: ID!) { wishlistAdd(sku: $s) { wishlist { updatedAt } } }", s=wished
     )
     referral_code = (await run(as_alice, "{ referralCode }"))["referralCode"]
+    request = await run(
+        as_alice,
+        AFTER_SALES_OPEN,
+        input={"kind": "QUESTION", "description": "In blue?", "sku": sku},
+        key="authz-world",
+    )
+    alices_request = request["afterSalesRequestOpen"]["request"]["id"]
     guest = await run({}, CREATE_CART, lines=[{"sku": sku}])
     guest_token, guest_cart_id = guest["cartCreate"]["cartToken"], guest["cartCreate"]["cart"]["id"]
     handoff = await run(
@@ -244,6 +260,7 @@ async def world(gateway, settings, tokens, dataset) -> AsyncIterator[World]:
             referral_code=referral_code,
             alices_order=alices_receipt(dataset, alice),
             alices_order_sku=receipt_sku(dataset, alices_receipt(dataset, alice)),
+            alices_request=alices_request,
             audit=client[settings.mongodb_database]["audit_log"],
             exit_stack=stack,
         )
@@ -563,6 +580,46 @@ async def order_return(world: World, who: str) -> str:
     )
 
 
+AFTER_SALES_OPEN = """mutation ($input: AfterSalesRequestInput!, $key: String!) {
+  afterSalesRequestOpen(input: $input, idempotencyKey: $key) {
+    request { id orderId } userErrors { code }
+  }
+}"""
+
+
+async def after_sales_open(world: World, who: str) -> str:
+    """A request about Alice's receipt, for Alice: she opens it, staff open it for her
+    (audited); another customer naming her is FORBIDDEN before anything is read."""
+    body = await world.query(
+        who,
+        AFTER_SALES_OPEN,
+        input={
+            "kind": "DAMAGED",
+            "description": "Cracked.",
+            "orderId": world.alices_order,
+            "customerId": world.alice,
+        },
+        key=f"authz-{who}",
+    )
+    return payload_outcome(
+        body,
+        "afterSalesRequestOpen",
+        lambda p: p["request"] is not None and p["request"]["orderId"] == world.alices_order,
+    )
+
+
+async def after_sales_set_status(world: World, who: str) -> str:
+    document = """mutation ($id: ID!) {
+      afterSalesRequestSetStatus(id: $id, status: WORKING) { request { id } userErrors { code } }
+    }"""
+    body = await world.query(who, document, id=world.alices_request)
+    return payload_outcome(
+        body,
+        "afterSalesRequestSetStatus",
+        lambda p: p["request"] is not None and p["request"]["id"] == world.alices_request,
+    )
+
+
 async def merge_guest(world: World, who: str) -> str:
     """A token that opens no cart: a customer is told NOT_FOUND about the token (their own
     action), anyone else that merging needs a signed-in customer."""
@@ -747,6 +804,8 @@ MATRIX: dict[str, list[Row]] = {
     "Mutation.cartLinesReprice": [Row(reprice(), CART_OF_ALICE)],
     "Mutation.checkout": [Row(checkout, CART_OF_ALICE)],
     "Mutation.orderReturn": [Row(order_return, STAFF_AT_A_STORE)],
+    "Mutation.afterSalesRequestOpen": [Row(after_sales_open, AFTER_SALES_OPENER)],
+    "Mutation.afterSalesRequestSetStatus": [Row(after_sales_set_status, STAFF_AT_A_STORE)],
     "Mutation.cartMergeGuest": [Row(merge_guest, SIGNED_IN_CUSTOMER)],
     "Mutation.wishlistAdd": [Row(wishlist_add, WISHLIST_CHANGE)],
     "Mutation.wishlistRemove": [Row(wishlist_remove, WISHLIST_CHANGE)],
@@ -812,6 +871,9 @@ ID_INPUTS = {
     "Query.customer(id)": "a customer: the matrix's CUSTOMER_READ",
     "Query.order(id)": "an order: its owner and staff (CUSTOMER_READ)",
     "Mutation.orderReturn(orderId)": "an order: staff only (STAFF_AT_A_STORE), audited",
+    "Mutation.afterSalesRequestSetStatus(id)": "a request: staff only (STAFF_AT_A_STORE), audited",
+    "AfterSalesRequestInput.orderId": "an order of the request's customer, else ORDER_NOT_FOUND",
+    "AfterSalesRequestInput.customerId": "staff (audited); a customer only herself, else FORBIDDEN",
     "ReturnLineInput.sku": "a line of an order already authorized",
     "Query.cart(id)": "a cart: its owner, its token's holder, staff",
     "Mutation.cartCreate(customerId)": "staff only (audited); FORBIDDEN to anyone else",
@@ -912,6 +974,10 @@ SERVER_OWNED_EXCEPTIONS = {
         )
     },
     "CustomerSearchInput.posCustomerId": "a search term (staff only), never written",
+    "AfterSalesRequestInput.customerId": "staff name the customer (audited); a customer only "
+    "herself, FORBIDDEN otherwise",
+    "Mutation.afterSalesRequestSetStatus(status)": "staff only (audited): working a request "
+    "is theirs to do; the CRM's agents move it too",
 }
 
 

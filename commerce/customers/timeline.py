@@ -1,5 +1,6 @@
 """One customer's timeline: orders from every channel (POS receipts and online orders), the
-open cart, wishlist items and loyalty movements, newest first, in one paged list.
+open cart, wishlist items, loyalty movements and after-sales requests (from the CRM, with
+their status), newest first, in one paged list.
 
 Paging is the order history's (commerce/orders.py): each source is asked for at most
 `first + 1` entries at or before the cursor's time, the answers are merged by (time, kind,
@@ -10,8 +11,9 @@ failure may miss them; it says so by the failure, and reading again from the top
 
 Who sees what (docs/security.md "Customer timeline"), decided by `TimelineView`: staff and
 the customer themselves see every entry in full; a kiosk the customer handed off to, a
-screen in a shop, sees online orders without their lines and total, and loyalty movements
-without the order and store they came from.
+screen in a shop, sees online orders without their lines and total, loyalty movements
+without the order and store they came from, and after-sales requests without their
+description.
 """
 
 from __future__ import annotations
@@ -33,8 +35,14 @@ from commerce.principal import Principal, PrincipalKind
 from commerce.wishlist.model import WishlistItem
 from commerce.wishlist.store import WishlistStore
 from connectors.errors import UpstreamError
-from connectors.ports import EcommercePort, PosLoyaltyHistory, PosPort
-from connectors.records import LoyaltyMovement, OrderQuery, OrderRecord, System
+from connectors.ports import AfterSalesPort, EcommercePort, PosLoyaltyHistory, PosPort
+from connectors.records import (
+    AfterSalesRecord,
+    LoyaltyMovement,
+    OrderQuery,
+    OrderRecord,
+    System,
+)
 
 
 class EntryKind(StrEnum):
@@ -42,6 +50,7 @@ class EntryKind(StrEnum):
     CART = "CART"
     WISHLIST_ITEM = "WISHLIST_ITEM"
     LOYALTY = "LOYALTY"
+    AFTER_SALES_REQUEST = "AFTER_SALES_REQUEST"
 
 
 class TimelineSource(StrEnum):
@@ -50,6 +59,7 @@ class TimelineSource(StrEnum):
     CART = "CART"
     WISHLIST = "WISHLIST"
     LOYALTY = "LOYALTY"
+    AFTER_SALES = "AFTER_SALES"  # the CRM's after-sales requests (Salesforce Cases)
 
 
 class TimelineView(StrEnum):
@@ -71,6 +81,7 @@ class TimelineEntry:
     cart: StoredCart | None = None
     wishlist_item: WishlistItem | None = None
     movement: LoyaltyMovement | None = None
+    request: AfterSalesRecord | None = None
 
     @property
     def sort_key(self) -> tuple[datetime, str, str]:
@@ -114,8 +125,15 @@ Read = Callable[[], Awaitable[list[TimelineEntry]]]
 
 class CustomerTimeline:
     def __init__(
-        self, *, pos: PosPort, ecommerce: EcommercePort, carts: CartStore, wishlists: WishlistStore
+        self,
+        *,
+        pos: PosPort,
+        ecommerce: EcommercePort,
+        carts: CartStore,
+        wishlists: WishlistStore,
+        after_sales: AfterSalesPort | None = None,
     ) -> None:
+        self._after_sales = after_sales
         self._pos = pos
         self._ecommerce = ecommerce
         self._carts = carts
@@ -136,6 +154,8 @@ class CustomerTimeline:
             TimelineSource.WISHLIST: lambda: self._wishlist(profile.id),
             TimelineSource.LOYALTY: lambda: self._loyalty(profile, limit, before),
         }
+        if self._after_sales is not None:
+            reads[TimelineSource.AFTER_SALES] = lambda: self._requests(profile, limit, before)
         answers = await asyncio.gather(*(_guarded(source, read) for source, read in reads.items()))
         entries = [entry for found, _ in answers for entry in found]
         failures = [failure for _, failure in answers if failure is not None]
@@ -180,6 +200,18 @@ class CustomerTimeline:
         movements = await pos.loyalty_movements(profile.loyalty.account.id, limit, before)
         return [
             TimelineEntry(EntryKind.LOYALTY, m.created_at, m.ref.id, movement=m) for m in movements
+        ]
+
+    async def _requests(
+        self, profile: CustomerProfile, limit: int, before: datetime | None
+    ) -> list[TimelineEntry]:
+        contacts = profile.refs_in(System.SALESFORCE)
+        if self._after_sales is None or not contacts:
+            return []
+        found = await self._after_sales.requests_of(contacts, limit, before)
+        return [
+            TimelineEntry(EntryKind.AFTER_SALES_REQUEST, r.created_at, r.ref.id, request=r)
+            for r in found
         ]
 
 

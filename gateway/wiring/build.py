@@ -14,6 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from commerce.access import CustomerReadGate
+from commerce.after_sales.service import AfterSales
+from commerce.after_sales.store import ClaimStore
 from commerce.audit import AuditLog
 from commerce.cart.changes import CartChangeFeed
 from commerce.cart.merge import CartMerge
@@ -45,7 +47,7 @@ from commerce.sync_marks import SyncMarks
 from commerce.tasks import cancel_and_wait
 from commerce.wishlist.service import WishlistService
 from commerce.wishlist.store import WishlistStore
-from connectors.ports import CrmPort, StockReturns
+from connectors.ports import AfterSalesPort, CrmPort, StockReturns
 from connectors.square import SquarePayments
 from gateway.auth.authenticator import build_authenticator
 from gateway.auth.indexes import ensure_auth_indexes
@@ -164,6 +166,9 @@ async def build_services(
         upstreams = Upstreams(client, settings.upstreams, metrics, transport=direct)
         adapters = build_adapters(settings, upstreams)
         pos, ecommerce, crm = adapters.pos, adapters.ecommerce, adapters.crm
+        # after-sales requests live in the CRM where it keeps them (Salesforce Cases); with
+        # one that does not (HubSpot today) they answer UNSUPPORTED (docs/after-sales.md)
+        after_sales_crm = crm if isinstance(crm, AfterSalesPort) else None
         # the POS's loyalty API, or omnigate's ledger where it has none
         loyalty = choose_loyalty(settings.adapters.loyalty, pos, mongo, database)
         if isinstance(loyalty, MongoPointsLedger):
@@ -337,7 +342,11 @@ async def build_services(
             customer_search=CustomerFinder(crm=crm, pos=pos, audit=audit, budget=search_budget),
             orders=OrderHistory(pos=pos, ecommerce=ecommerce),
             timeline=CustomerTimeline(
-                pos=pos, ecommerce=ecommerce, carts=cart_store, wishlists=wishlist_store
+                pos=pos,
+                ecommerce=ecommerce,
+                carts=cart_store,
+                wishlists=wishlist_store,
+                after_sales=after_sales_crm,
             ),
             order_lookup=order_lookup,
             order_changes=order_changes,
@@ -363,6 +372,14 @@ async def build_services(
             checkout=checkout,
             checkout_reconciler=reconciler,
             returns=returns,
+            after_sales=AfterSales(
+                crm=after_sales_crm,
+                claims=ClaimStore(database),
+                customers=customers,
+                pos=pos,
+                ecommerce=ecommerce,
+                audit=audit,
+            ),
         )
     finally:
         if reconciler is not None and reconciler_task is not None:
