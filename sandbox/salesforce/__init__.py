@@ -1,4 +1,5 @@
-"""A faithful local simulator of the Salesforce REST API for Contacts (see `app.create_app`)."""
+"""A faithful local simulator of the Salesforce REST API for Contacts and Cases (see
+`app.create_app`)."""
 
 from sandbox.salesforce.app import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, create_app
 from sandbox.salesforce.envelope import LATEST_API_VERSION, ApiLimit, NoApiLimit
