@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cart_api import Device, known_everywhere, staff_at
+from cart_api import Device, kiosk_for, known_everywhere, staff_at
 from fault_proxy import Fault, FaultProxy, behind_proxies, proxies_in_front_of
 from test_orders import shopper, web_order
 from test_payments import services_of
@@ -111,6 +111,13 @@ async def test_a_customer_opens_a_request_staff_and_she_follow_its_status(
     mine = (await her.run(MY_TIMELINE))["me"]["timeline"]
     assert [(r["id"], r["status"], r["description"]) for r in requests_on(mine)] == [
         (request["id"], "WORKING", request["description"])
+    ]
+
+    # a kiosk she handed off to stands in a shop: her request without its description
+    kiosk = await kiosk_for(gateway, tokens, her, dataset.stores[0].id, "kiosk-after-sales")
+    shown = requests_on((await kiosk.run(MY_TIMELINE))["me"]["timeline"])
+    assert [(r["id"], r["status"], r["description"]) for r in shown] == [
+        (request["id"], "WORKING", None)
     ]
 
     closed = await staff.run(SET_STATUS, id=request["id"], status="CLOSED")
@@ -334,3 +341,29 @@ async def test_with_hubspot_as_the_crm_requests_are_unsupported_never_a_500(
         assert [e["code"] for e in status["afterSalesRequestSetStatus"]["userErrors"]] == [
             "UNSUPPORTED"
         ]
+
+
+async def test_an_answer_lost_after_salesforce_made_the_case_is_one_case_on_retry(
+    settings: Settings, make_gateway, salesforce_proxy: FaultProxy, tokens, dataset, sandbox, people
+):
+    contact = people[3]
+    asked = {"kind": "QUESTION", "description": "Spare parts?", "sku": dataset.products[2].sku}
+    before = len(cases_of(sandbox, contact))
+    async with make_gateway(behind_proxies(settings, {"salesforce": salesforce_proxy})) as gw:
+        her = shopper(gw, tokens, contact)
+        await her.run("{ me { id } }")
+        # the upsert reaches Salesforce, which makes the Case; half its answer comes back
+        salesforce_proxy.reset_counts()
+        salesforce_proxy.set(Fault.TRUNCATED, times=1)
+        try:
+            first = (await her.run(OPEN, input=asked, key="as-lost"))["afterSalesRequestOpen"]
+        finally:
+            salesforce_proxy.set(Fault.PASS)
+        assert salesforce_proxy.seen(Fault.TRUNCATED) == 1
+        retried = (await her.run(OPEN, input=asked, key="as-lost"))["afterSalesRequestOpen"]
+    made = cases_of(sandbox, contact)
+    assert len(made) == before + 1
+    assert retried["request"]["id"] == made[-1].id
+    assert retried["replayed"] is True
+    # the first answer: the Case (the policy resent the idempotent upsert), or UPSTREAM
+    assert first["request"] is None or first["request"]["id"] == made[-1].id
