@@ -45,6 +45,7 @@ from connectors.records import (
     AfterSalesChannel,
     AfterSalesDraft,
     AfterSalesStatus,
+    ExternalRef,
     OrderRecord,
     System,
 )
@@ -164,9 +165,7 @@ class AfterSales:
             record, created = await crm.open_request(
                 AfterSalesDraft(
                     key=external_key,
-                    customer_ref=next(
-                        ref for ref in profile.external_refs if ref.id == contacts[0]
-                    ),
+                    customer_ref=ExternalRef(System.SALESFORCE, contacts[0]),
                     kind=asked.kind,
                     description=asked.description.strip(),
                     channel=channel,

@@ -13,7 +13,7 @@ closed (Closed) sets IsClosed and ClosedDate, and reopening clears them.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,7 @@ CLOSED_STATUSES = frozenset({"Closed"})
 TYPES = ("Damaged Item", "Missing Item", "Question")
 # Salesforce's default display format for CaseNumber is {00000000}, starting at 1.
 FIRST_CASE_NUMBER = 1001
+ContactExists = Callable[[str], bool]
 
 
 @dataclass(slots=True)
@@ -99,7 +100,7 @@ def render(row: CaseRow, fields: list[Field], version: str) -> dict[str, Any]:
     return render_row(SOBJECT, row.id, row, fields, version)
 
 
-def checked(body: object, *, contact_exists: Any) -> dict[str, str | None]:
+def checked(body: object, *, contact_exists: ContactExists) -> dict[str, str | None]:
     """The body of a create or update as canonical field names, or Salesforce's error for
     the first thing wrong with it; `contact_exists(id)` says whether a ContactId is real."""
     if not isinstance(body, dict):
@@ -135,7 +136,7 @@ def checked(body: object, *, contact_exists: Any) -> dict[str, str | None]:
     return values
 
 
-def _check_value(name: str, value: str | None, contact_exists: Any) -> None:
+def _check_value(name: str, value: str | None, contact_exists: ContactExists) -> None:
     if value is None:
         if name in RESTRICTED:
             raise _bad_picklist(name, value)

@@ -16,6 +16,7 @@ checked field by field (sandbox.salesforce.cases) and refused whole with the fir
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from sandbox.salesforce import cases
 from sandbox.salesforce.cases import CaseRow, CaseTable
 from sandbox.salesforce.contacts import ContactTable
 from sandbox.salesforce.envelope import SalesforceApiError, not_found
+from sandbox.salesforce.fields import Field
 from sandbox.salesforce.sessions import SessionStore
 
 # "created" in the upsert answer, and 200 rather than 204 for an update, from this version on
@@ -117,7 +119,7 @@ async def _body(request: Request) -> dict[str, str | None]:
     return cases.checked(body, contact_exists=lambda i: contacts.get(i) is not None)
 
 
-def _fields(request: Request) -> list[Any]:
+def _fields(request: Request) -> list[Field]:
     raw = request.query_params.get("fields")
     if raw is None:
         return list(cases.FIELDS.values())
@@ -138,6 +140,6 @@ def _duplicate() -> SalesforceApiError:
     )
 
 
-def _now(request: Request) -> Any:
+def _now(request: Request) -> datetime:
     sessions: SessionStore = request.app.state.salesforce_gate.sessions
     return sessions.clock()
