@@ -219,6 +219,8 @@ class OrderRecord:
     # the payments that paid it, in the payments system (Square payment ids): a Square
     # order's tenders, a Shopify order's successful sale transactions through Square
     payment_ids: tuple[str, ...] = ()
+    # who rang a store sale up, as the POS names its staff member (Shopify POS)
+    staff_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

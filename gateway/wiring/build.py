@@ -60,6 +60,7 @@ from gateway.settings import TRANSPORT_NAMES, Environment, HttpSettings, Setting
 from gateway.telemetry import PropagatingTransport, Tracing, mongo_listeners
 from gateway.webhooks.deliveries import WebhookDeliveries
 from gateway.wiring.adapters import Upstreams, build_adapters
+from gateway.wiring.builtin_adapters import online_location_id
 from gateway.wiring.live import LiveKit, build_live
 from gateway.wiring.loyalty import choose_loyalty
 from gateway.wiring.offers import OffersKit, build_offers
@@ -247,7 +248,7 @@ async def build_services(
             audit,
             recent_catalog,
             holds,
-            online_location_id=settings.square.online_location_id,
+            online_location_id=online_location_id(settings, adapters.inventory),
             max_quantity=cart.max_quantity_per_line,
             default_currency=cart.default_currency,
             reprice_tolerance_percent=cart.reprice_tolerance_percent,

@@ -1,0 +1,123 @@
+"""Shopify inventory as omnigate's InventoryPort: the `available` units of each SKU at each
+location, from the inventory levels of the SKU's variant's inventory item.
+
+One Admin GraphQL call per SKUS_PER_STOCK_CALL SKUs (a product page of 20 is one call),
+sized to Shopify's single-query cost cap (retail_documents.py); an item stocked at more
+locations than one call reads has the rest read by its own calls. Location ids are Shopify
+Location gids, the ids ShopifyPos gives stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from connectors.errors import UpstreamUnavailable
+from connectors.http import UpstreamHttp
+from connectors.records import StockLevel
+from connectors.shopify import mapping, retail_documents
+from connectors.shopify.graphql import ShopifyGraphql
+from connectors.shopify.search import any_of
+from connectors.shopify.settings import ShopifySettings
+
+
+class ShopifyInventory:
+    def __init__(self, http: UpstreamHttp, settings: ShopifySettings) -> None:
+        self.service = http.service
+        self._graphql = ShopifyGraphql(http, settings)
+        self._settings = settings
+
+    @property
+    def online_location_id(self) -> str:
+        """The Location whose stock an online cart is counted against."""
+        return self._settings.online_location_id
+
+    async def stock(
+        self, skus: Sequence[str], location_ids: Sequence[str] | None = None
+    ) -> list[StockLevel]:
+        wanted = list(dict.fromkeys(sku for sku in skus if sku))
+        if not wanted or (location_ids is not None and not location_ids):
+            return []
+        size = retail_documents.SKUS_PER_STOCK_CALL
+        batches = [wanted[start : start + size] for start in range(0, len(wanted), size)]
+        if len(batches) == 1:
+            answers = [await self._batch(batches[0])]
+        else:
+            answers = await asyncio.gather(*(self._batch(batch) for batch in batches))
+        places = set(location_ids) if location_ids is not None else None
+        return [
+            level
+            for answer in answers
+            for level in answer
+            if places is None or level.location_id in places
+        ]
+
+    async def _batch(self, skus: list[str]) -> list[StockLevel]:
+        operation = "shopify.stock"
+        wanted = set(skus)
+        levels: list[StockLevel] = []
+        more: list[tuple[str, str, str]] = []  # (sku, item id, cursor) with levels left
+        variables: dict[str, Any] = {"first": len(skus), "query": any_of("sku", skus)}
+        data = await self._graphql.query(
+            operation, retail_documents.STOCK_BY_SKU, variables, idempotent=True
+        )
+        with self._shape(operation):
+            for edge in data["productVariants"]["edges"]:
+                node = edge["node"]
+                sku = node.get("sku")
+                item = node.get("inventoryItem")
+                if sku not in wanted or item is None:
+                    continue  # the search matches more loosely than SKU equality
+                wanted.discard(sku)
+                connection = item["inventoryLevels"]
+                levels += _levels(sku, connection)
+                if connection["pageInfo"]["hasNextPage"]:
+                    more.append((sku, item["id"], connection["pageInfo"]["endCursor"]))
+        for sku, item_id, cursor in more:
+            levels += await self._rest(sku, item_id, cursor)
+        return levels
+
+    async def _rest(self, sku: str, item_id: str, cursor: str) -> list[StockLevel]:
+        operation = "shopify.stock_levels"
+        levels: list[StockLevel] = []
+        after: str | None = cursor
+        while after is not None:
+            data = await self._graphql.query(
+                operation,
+                retail_documents.ITEM_LEVELS,
+                {"id": item_id, "after": after},
+                idempotent=True,
+            )
+            with self._shape(operation):
+                item = data["inventoryItem"]
+                if item is None:
+                    break
+                connection = item["inventoryLevels"]
+                levels += _levels(sku, connection)
+                page = connection["pageInfo"]
+                after = page["endCursor"] if page["hasNextPage"] else None
+        return levels
+
+    @contextmanager
+    def _shape(self, operation: str) -> Iterator[None]:
+        try:
+            yield
+        except mapping.SHAPE_ERRORS as exc:
+            raise UpstreamUnavailable(
+                self.service, operation, f"unexpected response shape: {exc!r}"
+            ) from exc
+
+
+def _levels(sku: str, connection: mapping.Node) -> list[StockLevel]:
+    """Sellable units per location; a negative `available` (oversold) sells nothing."""
+    found = []
+    for edge in connection["edges"]:
+        level = edge["node"]
+        available = next(
+            (q["quantity"] for q in level["quantities"] if q["name"] == retail_documents.AVAILABLE),
+            0,
+        )
+        found.append(StockLevel(sku, level["location"]["id"], max(0, int(available))))
+    return found
