@@ -44,6 +44,7 @@ from connectors.records import (
     RefundRequest,
     Restock,
     StockLevel,
+    System,
 )
 
 
@@ -114,6 +115,14 @@ class PosPort(CustomerDirectory, Protocol):
         The record is the one `orders` returns for it later, channel STORE.
         """
         ...
+
+
+def pos_system(pos: object) -> System:
+    """The system whose customer ids a POS adapter's `orders` take and whose refs its
+    customers carry: its `system` attribute (Shopify POS shares the online store's customer
+    list), or Square for an adapter that names none."""
+    system = getattr(pos, "system", None)
+    return system if isinstance(system, System) else System.SQUARE
 
 
 @runtime_checkable

@@ -22,6 +22,7 @@ from connectors.records import (
     OrderDraft,
     OrderQuery,
     OrderRecord,
+    System,
 )
 from connectors.shopify import documents, mapping, order_input, retail_documents
 from connectors.shopify.admin import ShopifyAdmin, unique
@@ -30,6 +31,9 @@ from connectors.shopify.search import any_of, numeric_id, timestamp
 
 
 class ShopifyPos(ShopifyAdmin):
+    # one customer list for the online store and the tills: receipts take Shopify's ids
+    system = System.SHOPIFY
+
     async def locations(self) -> list[LocationRecord]:
         """The shop's active locations; the one shipping online orders is the warehouse.
         Shopify's Location has no opening hours and no time zone: the shop's zone is used."""

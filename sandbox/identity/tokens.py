@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from sandbox.dataset import Dataset
 from sandbox.hubspot.contacts import hubspot_contacts
 from sandbox.identity.keys import Clock, KeyRing
+from sandbox.shopify.retail import location_gid
 
 DEFAULT_EXPIRES_IN = 3600
 MAX_EXPIRES_IN = 86400
@@ -59,7 +60,11 @@ class Issuer:
             # the customer's id in whichever CRM the gateway reads: Salesforce's or HubSpot's
             contact_ids=frozenset(c.id for c in dataset.crm_contacts)
             | frozenset(c.id for c in hubspot_contacts(dataset)),
-            store_ids=frozenset(s.id for s in dataset.stores),
+            # the store's id in whichever POS the gateway reads: Square's or Shopify's
+            store_ids=frozenset(s.id for s in dataset.stores)
+            | frozenset(
+                location_gid(i) for i, s in enumerate(dataset.locations) if not s.is_warehouse
+            ),
             clock=clock,
         )
 

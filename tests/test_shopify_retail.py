@@ -1,0 +1,174 @@
+"""Shopify as POS and inventory (`OMNIGATE_ADAPTERS__POS=shopify`,
+`OMNIGATE_ADAPTERS__INVENTORY=shopify`), through the gateway over loopback with the Shopify
+simulator and a real mongod: the shop's Locations are the stores, stock per store comes
+from Shopify's inventory levels in one call per product page, a customer's Shopify POS
+receipts sit beside their online orders, a cart is checked out at a store's till exactly
+once per key, and points are kept in omnigate's own ledger (Shopify has no loyalty API)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from cart_api import CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, known_everywhere, staff_at
+from cart_api import stocked_skus as skus_at
+from conftest import bearer
+
+from commerce.offers.points_ledger import MongoPointsLedger
+from gateway.metrics import Metrics
+from gateway.settings import Settings
+from gateway.wiring.adapters import AdapterError, Upstreams, build_adapters
+from gateway.wiring.builtin_adapters import StoreIdsMismatch
+from sandbox.dataset import Dataset
+from sandbox.shopify.retail import location_gid
+
+SHOPIFY_SET = {"pos": "shopify", "inventory": "shopify"}
+
+STORES = "{ stores { id name address { line1 city postalCode country } } }"
+TWENTY_WITH_STOCK = """
+{
+  products(first: 20) {
+    edges { node {
+      sku price { amount currency }
+      availability { online { quantity } stores(first: 20) { store { id name } quantity } }
+    } }
+  }
+}
+"""
+MY_ORDERS = """
+query { me { orders(first: 100) { edges { node { id channel store { id } } } } } }
+"""
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.with_changes(adapters={**settings.adapters.model_dump(), **SHOPIFY_SET})
+
+
+def shopify_location(dataset: Dataset, square_id: str) -> str:
+    index = next(i for i, loc in enumerate(dataset.locations) if loc.id == square_id)
+    return location_gid(index)
+
+
+def shopify_calls(sandbox: Any) -> int:
+    return sum(n for call, n in sandbox.calls("shopify").items() if call.startswith("graphql"))
+
+
+async def test_the_shops_locations_are_the_stores(gateway, dataset: Dataset):
+    stores = (await gateway.query(STORES))["data"]["stores"]
+    expected = {shopify_location(dataset, loc.id): loc for loc in dataset.stores}
+    assert {store["id"] for store in stores} == set(expected)
+    for store in stores:
+        location = expected[store["id"]]
+        assert store["name"] == location.name
+        assert store["address"]["city"] == location.locality
+        assert store["address"]["postalCode"] == location.postal_code
+
+
+async def test_a_product_page_has_price_and_stock_per_store_in_one_shopify_call_each(
+    gateway, sandbox, dataset: Dataset
+):
+    body = await gateway.query(TWENTY_WITH_STOCK)
+    assert "errors" not in body, body
+    edges = body["data"]["products"]["edges"]
+    assert len(edges) == 20
+    # products, stock, stores: three Admin GraphQL calls, and none to Square
+    assert shopify_calls(sandbox) == 3
+    assert sandbox.total_calls("square") == 0
+    warehouse = dataset.warehouse
+    for edge in edges:
+        node = edge["node"]
+        product = dataset.products_by_sku[node["sku"]]
+        assert node["price"]["amount"] == f"{product.price:.2f}"
+        online = dataset.inventory.get((product.square_variation_id, warehouse.id), 0)
+        assert node["availability"]["online"]["quantity"] == online
+        shown = {row["store"]["id"]: row["quantity"] for row in node["availability"]["stores"]}
+        for location in dataset.stores:
+            count = dataset.inventory.get((product.square_variation_id, location.id))
+            store_id = shopify_location(dataset, location.id)
+            if count:
+                assert shown[store_id] == count
+    sandbox.reset_calls()
+    assert (await gateway.query(TWENTY_WITH_STOCK)) == body
+    assert shopify_calls(sandbox) <= 2  # the stores are cached
+
+
+def person_with_both_channels(dataset: Dataset) -> str:
+    """A CRM contact whose Shopify customer has online orders and POS receipts."""
+    crm = {c.id: c.person_key for c in dataset.crm_contacts}
+    pos_buyers = {c.id: c.person_key for c in dataset.pos_customers}
+    in_store = {pos_buyers[o.customer_id] for o in dataset.pos_orders}
+    shop = {c.id: c.person_key for c in dataset.shop_customers}
+    online = {shop[o.customer_id] for o in dataset.online_orders}
+    return next(cid for cid in known_everywhere(dataset) if crm[cid] in in_store & online)
+
+
+async def test_me_lists_online_orders_and_shopify_pos_receipts(gateway, tokens, dataset):
+    contact = person_with_both_channels(dataset)
+    me = Device(gateway, bearer(tokens.customer(contact)))
+    orders = [edge["node"] for edge in (await me.run(MY_ORDERS))["me"]["orders"]["edges"]]
+    channels = {order["channel"] for order in orders}
+    assert channels == {"ONLINE", "STORE"}
+    person = next(c.person_key for c in dataset.crm_contacts if c.id == contact)
+    pos_ids = {c.id for c in dataset.pos_customers if c.person_key == person}
+    receipts = [o for o in dataset.pos_orders if o.customer_id in pos_ids]
+    store_orders = [o for o in orders if o["channel"] == "STORE"]
+    assert len(store_orders) == len(receipts)
+    assert {o["store"]["id"] for o in store_orders} == {
+        shopify_location(dataset, r.location_id) for r in receipts
+    }
+    # each channel is listed once: the online store's search leaves the store sales out
+    assert len({o["id"] for o in orders}) == len(orders)
+
+
+async def test_a_cart_checked_out_at_a_store_is_one_shopify_order(
+    gateway, tokens, dataset, sandbox
+):
+    contact = known_everywhere(dataset)[40]
+    buyer = Device(gateway, bearer(tokens.customer(contact)))
+    square_store = dataset.stores[2]
+    store = shopify_location(dataset, square_store.id)
+    sku = skus_at(dataset, square_store.id, 2, 1)[0]
+    cart = (await buyer.run(CART_CREATE, lines=[{"sku": sku}]))["cartCreate"]["cart"]
+    picked = (await buyer.run(SET_FULFILLMENT, cartId=cart["id"], type="PICKUP", storeId=store))[
+        "cartSetFulfillment"
+    ]
+    assert picked["userErrors"] == []
+    before = len(sandbox.apps["shopify"].app.state.shop.orders.rows)
+    till = staff_at(gateway, tokens, store)
+    answers = await asyncio.gather(
+        *(
+            till.run(CHECKOUT, cartId=cart["id"], channel="STORE", key="shopify-till")
+            for _ in range(3)
+        )
+    )
+    placed = [answer["checkout"] for answer in answers]
+    assert all(p["userErrors"] == [] for p in placed), placed
+    assert len({p["order"]["id"] for p in placed}) == 1
+    assert placed[0]["order"]["channel"] == "STORE"
+    assert placed[0]["order"]["store"] == {"id": store}
+    assert len(sandbox.apps["shopify"].app.state.shop.orders.rows) == before + 1
+    orders = [edge["node"] for edge in (await buyer.run(MY_ORDERS))["me"]["orders"]["edges"]]
+    assert placed[0]["order"]["id"] in {o["id"] for o in orders if o["channel"] == "STORE"}
+
+
+async def test_loyalty_auto_keeps_the_points_in_the_ledger(gateway):
+    services = gateway.http._transport.app.state.services
+    assert isinstance(services.loyalty, MongoPointsLedger)
+
+
+@pytest.mark.parametrize(
+    ("pos", "inventory"), [("shopify", "square"), ("square", "shopify")], ids=["pos", "inventory"]
+)
+async def test_a_pos_and_an_inventory_of_different_vendors_are_refused(settings, pos, inventory):
+    """Their location ids differ, so no store would ever show stock: refused at start-up."""
+    mixed = settings.with_changes(
+        adapters={**settings.adapters.model_dump(), "pos": pos, "inventory": inventory}
+    )
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(AdapterError) as refused:
+            build_adapters(mixed, Upstreams(client, mixed.upstreams, Metrics()))
+    assert isinstance(refused.value.__cause__, StoreIdsMismatch)
+    assert "OMNIGATE_ADAPTERS__INVENTORY" in str(refused.value)
