@@ -251,6 +251,17 @@ class PaymentsPort(Protocol):
 
 
 @runtime_checkable
+class PosPaidOrders(Protocol):
+    """A POS that says itself whether a store order was paid at its terminal (Shopify POS:
+    the order's financial status). Without it, the payments system is asked
+    (`PaymentsPort.order_paid`: Square's tenders)."""
+
+    async def order_paid(self, order_id: str) -> bool:
+        """Whether the store order is paid in full; False for an id the POS does not know."""
+        ...
+
+
+@runtime_checkable
 class StockReturns(Protocol):
     """An inventory adapter that can put returned units back on sale (Square: an
     ADJUSTMENT from NONE to IN_STOCK)."""

@@ -8,6 +8,10 @@ once per key, and points are kept in omnigate's own ledger (Shopify has no loyal
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 from typing import Any
 
 import httpx
@@ -17,12 +21,13 @@ from cart_api import stocked_skus as skus_at
 from conftest import bearer
 
 from commerce.offers.points_ledger import MongoPointsLedger
+from connectors.records import Channel, OrderQuery
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.wiring.adapters import AdapterError, Upstreams, build_adapters
 from gateway.wiring.builtin_adapters import StoreIdsMismatch
 from sandbox.dataset import Dataset
-from sandbox.shopify.retail import location_gid
+from sandbox.shopify.retail import INVENTORY_ITEM_BASE, LOCATION_BASE, location_gid
 
 SHOPIFY_SET = {"pos": "shopify", "inventory": "shopify"}
 
@@ -34,6 +39,15 @@ TWENTY_WITH_STOCK = """
       sku price { amount currency }
       availability { online { quantity } stores(first: 20) { store { id name } quantity } }
     } }
+  }
+}
+"""
+ORDER_LINES = "query ($id: ID) { order(id: $id) { lines { sku quantity } } }"
+RETURN = """
+mutation ($orderId: ID!, $lines: [ReturnLineInput!]!, $key: String!) {
+  orderReturn(orderId: $orderId, lines: $lines, idempotencyKey: $key) {
+    orderReturn { id }
+    userErrors { field message code }
   }
 }
 """
@@ -152,6 +166,12 @@ async def test_a_cart_checked_out_at_a_store_is_one_shopify_order(
     assert len(sandbox.apps["shopify"].app.state.shop.orders.rows) == before + 1
     orders = [edge["node"] for edge in (await buyer.run(MY_ORDERS))["me"]["orders"]["edges"]]
     assert placed[0]["order"]["id"] in {o["id"] for o in orders if o["channel"] == "STORE"}
+    # paid at the terminal, which Shopify POS records on the order: not yet, and Square,
+    # which takes no part in this sale, is not asked
+    sandbox.reset_calls()
+    services = gateway.http._transport.app.state.services
+    assert await services.checkout.settle_store_order(placed[0]["order"]["id"]) is False
+    assert sandbox.total_calls("square") == 0
 
 
 async def test_loyalty_auto_keeps_the_points_in_the_ledger(gateway):
@@ -172,3 +192,79 @@ async def test_a_pos_and_an_inventory_of_different_vendors_are_refused(settings,
             build_adapters(mixed, Upstreams(client, mixed.upstreams, Metrics()))
     assert isinstance(refused.value.__cause__, StoreIdsMismatch)
     assert "OMNIGATE_ADAPTERS__INVENTORY" in str(refused.value)
+
+
+async def test_an_inventory_levels_webhook_announces_the_skus_stock_at_its_store(
+    gateway, settings, dataset: Dataset, monkeypatch
+):
+    """Shopify's `inventory_levels/update` names the item and the location by legacy ids:
+    the gateway announces the SKU's stock change at that store, and at no store for the
+    warehouse (online stock)."""
+    services = gateway.http._transport.app.state.services
+    heard: list[tuple[str | None, list[str]]] = []
+
+    async def stock_changed(location_id: str | None, skus: Any) -> None:
+        heard.append((location_id, list(skus)))
+
+    monkeypatch.setattr(services.catalog_changes, "stock_changed", stock_changed)
+    product = dataset.products[3]
+    store_index = next(
+        i
+        for i, loc in enumerate(dataset.locations)
+        if not loc.is_warehouse and (product.square_variation_id, loc.id) in dataset.inventory
+    )
+    warehouse_index = dataset.locations.index(dataset.warehouse)
+    secret = settings.webhooks.shopify_secret.get_secret_value()
+    for index in (store_index, warehouse_index):
+        payload = {
+            "inventory_item_id": INVENTORY_ITEM_BASE + 3,
+            "location_id": LOCATION_BASE + index,
+            "available": 7,
+            "updated_at": "2026-11-02T10:00:00Z",
+        }
+        raw = json.dumps(payload).encode()
+        digest = hmac.new(secret.encode(), raw, hashlib.sha256).digest()
+        answer = await gateway.http.post(
+            "/webhooks/shopify",
+            content=raw,
+            headers={
+                "content-type": "application/json",
+                "x-shopify-topic": "inventory_levels/update",
+                "x-shopify-webhook-id": f"level-{index}",
+                "x-shopify-hmac-sha256": base64.b64encode(digest).decode(),
+            },
+        )
+        assert answer.status_code == 200, answer.text
+    assert heard == [(location_gid(store_index), [product.sku]), (None, [product.sku])]
+
+
+async def test_a_shopify_pos_receipt_cannot_be_refunded_through_omnigate(
+    gateway, tokens, dataset: Dataset
+):
+    """Shopify POS takes the terminal's payment itself: no payments system omnigate
+    refunds through holds it, so a return of a receipt is NOT_PAID, a stable code."""
+    contact = person_with_both_channels(dataset)
+    me = Device(gateway, bearer(tokens.customer(contact)))
+    orders = [edge["node"] for edge in (await me.run(MY_ORDERS))["me"]["orders"]["edges"]]
+    receipt = next(order for order in orders if order["channel"] == "STORE")
+    lines = (await me.run(ORDER_LINES, id=receipt["id"]))["order"]["lines"]
+    till = staff_at(gateway, tokens, receipt["store"]["id"])
+    taken = (
+        await till.run(
+            RETURN, orderId=receipt["id"], lines=[{"sku": lines[0]["sku"], "quantity": 1}], key="r"
+        )
+    )["orderReturn"]
+    assert [error["code"] for error in taken["userErrors"]] == ["NOT_PAID"]
+    assert taken["orderReturn"] is None
+
+
+async def test_a_shopify_pos_receipt_is_paid(gateway, dataset: Dataset):
+    """The terminal's payment is Shopify POS's, on the order itself (PosPaidOrders)."""
+    services = gateway.http._transport.app.state.services
+    contact = person_with_both_channels(dataset)
+    person = next(c.person_key for c in dataset.crm_contacts if c.id == contact)
+    shop = next(c for c in dataset.shop_customers if c.person_key == person)
+    store_orders = await services.pos.orders(OrderQuery((f"gid://shopify/Customer/{shop.id}",), 5))
+    assert store_orders
+    assert all(order.channel is Channel.STORE for order in store_orders)
+    assert await services.pos.order_paid(store_orders[0].ref.id) is True

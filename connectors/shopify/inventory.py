@@ -22,6 +22,8 @@ from connectors.shopify.graphql import ShopifyGraphql
 from connectors.shopify.search import any_of
 from connectors.shopify.settings import ShopifySettings
 
+ITEM_GID_PREFIX = "gid://shopify/InventoryItem/"
+
 
 class ShopifyInventory:
     def __init__(self, http: UpstreamHttp, settings: ShopifySettings) -> None:
@@ -53,6 +55,26 @@ class ShopifyInventory:
             for level in answer
             if places is None or level.location_id in places
         ]
+
+    async def skus_for_items(self, item_ids: Sequence[str]) -> dict[str, str]:
+        """SKU per InventoryItem gid (what inventory_levels/update names, as a legacy id the
+        webhook receiver makes a gid); an id the shop does not know is left out."""
+        operation = "shopify.item_skus"
+        wanted = list(dict.fromkeys(i for i in item_ids if i.startswith(ITEM_GID_PREFIX)))
+        size = retail_documents.ITEMS_PER_SKU_LOOKUP
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), size):
+            data = await self._graphql.query(
+                operation,
+                retail_documents.ITEM_SKUS,
+                {"ids": wanted[start : start + size]},
+                idempotent=True,
+            )
+            with self._shape(operation):
+                for node in data["nodes"]:
+                    if node and node.get("sku"):
+                        found[node["id"]] = node["sku"]
+        return found
 
     async def _batch(self, skus: list[str]) -> list[StockLevel]:
         operation = "shopify.stock"

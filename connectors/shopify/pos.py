@@ -20,6 +20,7 @@ from connectors.records import (
     Channel,
     LocationRecord,
     OrderDraft,
+    OrderPaymentState,
     OrderQuery,
     OrderRecord,
     System,
@@ -97,6 +98,12 @@ class ShopifyPos(ShopifyAdmin):
             node = data["order"]
             record = mapping.order(node) if node else None
         return record if record is not None and record.channel is Channel.STORE else None
+
+    async def order_paid(self, order_id: str) -> bool:
+        """Whether Shopify holds the store order paid (PosPaidOrders): Shopify POS records
+        the terminal's payment on the order itself."""
+        order = await self.order(order_id)
+        return order is not None and order.payment is OrderPaymentState.PAID
 
     async def place_order(self, draft: OrderDraft) -> OrderRecord:
         """A store order, once per key, sold at the draft's store (`location_id`, a Location

@@ -120,3 +120,12 @@ query ItemLevels($id: ID!, $after: String) {{
   }}
 }}
 {_LEVEL}"""
+
+# The SKU of each inventory item an inventory_levels/update webhook names: 1 per item;
+# `nodes` takes at most 250 ids.
+ITEMS_PER_SKU_LOOKUP = 250
+ITEM_SKUS = """
+query ItemSkus($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on InventoryItem { id sku } }
+}
+"""

@@ -64,6 +64,7 @@ from gateway.wiring.builtin_adapters import online_location_id
 from gateway.wiring.live import LiveKit, build_live
 from gateway.wiring.loyalty import choose_loyalty
 from gateway.wiring.offers import OffersKit, build_offers
+from gateway.wiring.payments import payments_for
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,10 @@ async def build_services(
         if isinstance(loyalty, MongoPointsLedger):
             await ensure_ledger_indexes(loyalty)
         # online card payments go through Square's Payments API (docs/payments.md)
-        payments = SquarePayments(upstreams("square", settings.square.base_url), settings.square)
+        # (a store order's payment at the terminal: the POS's word where it has one)
+        payments = payments_for(
+            SquarePayments(upstreams("square", settings.square.base_url), settings.square), pos
+        )
 
         profile_cache = ProfileCache(database)
         stores = StoreDirectory(pos, settings.cache.stores_ttl_seconds)
