@@ -16,7 +16,15 @@ from typing import Any
 
 import httpx
 import pytest
-from cart_api import CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, known_everywhere, staff_at
+from cart_api import (
+    CART_CREATE,
+    CHECKOUT,
+    SET_FULFILLMENT,
+    Device,
+    known_everywhere,
+    person_with_both_channels,
+    staff_at,
+)
 from cart_api import stocked_skus as skus_at
 from conftest import bearer
 
@@ -107,16 +115,6 @@ async def test_a_product_page_has_price_and_stock_per_store_in_one_shopify_call_
     sandbox.reset_calls()
     assert (await gateway.query(TWENTY_WITH_STOCK)) == body
     assert shopify_calls(sandbox) <= 2  # the stores are cached
-
-
-def person_with_both_channels(dataset: Dataset) -> str:
-    """A CRM contact whose Shopify customer has online orders and POS receipts."""
-    crm = {c.id: c.person_key for c in dataset.crm_contacts}
-    pos_buyers = {c.id: c.person_key for c in dataset.pos_customers}
-    in_store = {pos_buyers[o.customer_id] for o in dataset.pos_orders}
-    shop = {c.id: c.person_key for c in dataset.shop_customers}
-    online = {shop[o.customer_id] for o in dataset.online_orders}
-    return next(cid for cid in known_everywhere(dataset) if crm[cid] in in_store & online)
 
 
 async def test_me_lists_online_orders_and_shopify_pos_receipts(gateway, tokens, dataset):

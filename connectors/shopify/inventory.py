@@ -72,7 +72,8 @@ class ShopifyInventory:
             )
             with self._shape(operation):
                 for node in data["nodes"]:
-                    if node and node.get("sku"):
+                    # an id of another kind answers that object, or null when unknown
+                    if node and node["__typename"] == "InventoryItem" and node.get("sku"):
                         found[node["id"]] = node["sku"]
         return found
 

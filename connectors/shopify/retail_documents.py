@@ -126,6 +126,6 @@ query ItemLevels($id: ID!, $after: String) {{
 ITEMS_PER_SKU_LOOKUP = 250
 ITEM_SKUS = """
 query ItemSkus($ids: [ID!]!) {
-  nodes(ids: $ids) { ... on InventoryItem { id sku } }
+  nodes(ids: $ids) { __typename ... on InventoryItem { id sku } }
 }
 """
