@@ -15,7 +15,6 @@ schema for the pinned API version (`make install` fetches it: tools/shopify_admi
 
 from __future__ import annotations
 
-import gzip
 import importlib
 import json
 import pkgutil
@@ -48,47 +47,23 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     OperationDefinitionNode,
-    build_client_schema,
     execute,
     parse,
     validate,
 )
 from graphql.error import GraphQLSyntaxError
 from graphql.execution.values import get_variable_values
+from shopify_admin import SCHEMA_FILE, official_admin_schema
 
 import connectors.shopify
-from connectors.shopify import ShopifySettings
 from gateway.http_transport import UpstreamClient
 from sandbox.shopify.resolvers import admin_schema as simulator_schema
 from sandbox.shopify.retail import location_gid
 
-VERSION = ShopifySettings().api_version
-SCHEMA_FILE = REPO_ROOT / ".data" / "shopify" / f"admin_{VERSION}.json.gz"
-
 
 @pytest.fixture(scope="module")
 def admin_schema() -> GraphQLSchema:
-    if not SCHEMA_FILE.exists():
-        pytest.fail(f"{SCHEMA_FILE} is missing: `make install` fetches it")
-    with gzip.open(SCHEMA_FILE) as file:
-        introspection = json.load(file)
-    return build_client_schema(undeprecate_implementations(introspection["data"]))
-
-
-def undeprecate_implementations(introspection: dict[str, Any]) -> dict[str, Any]:
-    """Shopify deprecates some fields of a type that the interface it implements does not
-    (`DiscountAutomaticBxgy.id` against `Node.id`), which the GraphQL spec forbids and
-    graphql-core refuses when it validates the schema before any document. Deprecation
-    plays no part in validating a document or an answer, so such fields are taken as not
-    deprecated here."""
-    types = {t["name"]: t for t in introspection["__schema"]["types"]}
-    for type_ in types.values():
-        for interface in type_.get("interfaces") or ():
-            live = {f["name"] for f in types[interface["name"]]["fields"] if not f["isDeprecated"]}
-            for field in type_["fields"]:
-                if field["isDeprecated"] and field["name"] in live:
-                    field["isDeprecated"], field["deprecationReason"] = False, None
-    return introspection
+    return official_admin_schema()
 
 
 def adapter_documents() -> dict[str, DocumentNode]:
