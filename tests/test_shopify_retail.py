@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -29,7 +30,7 @@ from cart_api import stocked_skus as skus_at
 from conftest import bearer
 
 from commerce.offers.points_ledger import MongoPointsLedger
-from connectors.records import Channel, OrderQuery
+from connectors.records import Channel, ExternalRef, LoyaltyAccountRecord, OrderQuery, System
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.wiring.adapters import AdapterError, Upstreams, build_adapters
@@ -135,10 +136,18 @@ async def test_me_lists_online_orders_and_shopify_pos_receipts(gateway, tokens, 
     assert len({o["id"] for o in orders}) == len(orders)
 
 
-async def test_a_cart_checked_out_at_a_store_is_one_shopify_order(
-    gateway, tokens, dataset, sandbox
+async def test_a_cart_checked_out_at_a_store_is_one_shopify_order_earning_once_paid(
+    gateway, tokens, dataset, sandbox, settings
 ):
+    """Placed once under twin retries, sold at the store; the points are earned in the
+    ledger once Shopify POS has taken the payment at the till, not before."""
+    services = gateway.http._transport.app.state.services
     contact = known_everywhere(dataset)[40]
+    person = next(c.person_key for c in dataset.crm_contacts if c.id == contact)
+    shop_customer = next(c.id for c in dataset.shop_customers if c.person_key == person)
+    customer_ref = ExternalRef(System.SHOPIFY, f"gid://shopify/Customer/{shop_customer}")
+    account = ExternalRef(System.SHOPIFY, f"ledger-{shop_customer}")
+    await services.loyalty.open_accounts([LoyaltyAccountRecord(account, customer_ref, 100, 100)])
     buyer = Device(gateway, bearer(tokens.customer(contact)))
     square_store = dataset.stores[2]
     store = shopify_location(dataset, square_store.id)
@@ -148,7 +157,8 @@ async def test_a_cart_checked_out_at_a_store_is_one_shopify_order(
         "cartSetFulfillment"
     ]
     assert picked["userErrors"] == []
-    before = len(sandbox.apps["shopify"].app.state.shop.orders.rows)
+    shop = sandbox.apps["shopify"]
+    before = len(shop.app.state.shop.orders.rows)
     till = staff_at(gateway, tokens, store)
     answers = await asyncio.gather(
         *(
@@ -159,17 +169,30 @@ async def test_a_cart_checked_out_at_a_store_is_one_shopify_order(
     placed = [answer["checkout"] for answer in answers]
     assert all(p["userErrors"] == [] for p in placed), placed
     assert len({p["order"]["id"] for p in placed}) == 1
-    assert placed[0]["order"]["channel"] == "STORE"
-    assert placed[0]["order"]["store"] == {"id": store}
-    assert len(sandbox.apps["shopify"].app.state.shop.orders.rows) == before + 1
+    order = placed[0]["order"]
+    assert order["channel"] == "STORE"
+    assert order["store"] == {"id": store}
+    assert len(shop.app.state.shop.orders.rows) == before + 1
     orders = [edge["node"] for edge in (await buyer.run(MY_ORDERS))["me"]["orders"]["edges"]]
-    assert placed[0]["order"]["id"] in {o["id"] for o in orders if o["channel"] == "STORE"}
-    # paid at the terminal, which Shopify POS records on the order: not yet, and Square,
-    # which takes no part in this sale, is not asked
+    assert order["id"] in {o["id"] for o in orders if o["channel"] == "STORE"}
+
+    async def balance() -> int:
+        (found,) = await services.loyalty.loyalty_accounts([customer_ref.id])
+        return int(found.balance)
+
+    # not paid at the till yet: nothing earned, and Square, no part of this sale, not asked
     sandbox.reset_calls()
-    services = gateway.http._transport.app.state.services
-    assert await services.checkout.settle_store_order(placed[0]["order"]["id"]) is False
+    assert await services.checkout.settle_store_order(order["id"]) is False
     assert sandbox.total_calls("square") == 0
+    assert await balance() == 100
+    number = order["id"].rsplit("/", 1)[1]
+    async with httpx.AsyncClient(base_url=shop.url) as control:
+        paid = await control.post(f"/_sandbox/shopify/orders/{number}/pay")
+    assert paid.status_code == 200
+    for _ in range(2):  # a second settlement (a replayed webhook, the reconciler) adds nothing
+        assert await services.checkout.settle_store_order(order["id"]) is True
+    per_unit = settings.offers.points_per_currency_unit
+    assert await balance() == 100 + int(Decimal(order["total"]["amount"])) * per_unit
 
 
 async def test_loyalty_auto_keeps_the_points_in_the_ledger(gateway):

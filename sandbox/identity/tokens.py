@@ -12,7 +12,8 @@ POST /dev/token with a JSON body:
 
 answers `{"access_token", "token_type": "Bearer", "expires_in"}`, or 400 with an OAuth-style
 `{"error": "invalid_request", "error_description"}`. Customers must be CRM contacts of the
-dataset and stores must be stores (not the warehouse), as a real IdP only vouches for
+dataset and stores must be stores (not the warehouse; a Square location id, or with Shopify
+POS a Shopify Location gid), as a real IdP only vouches for
 accounts it knows; a developer is scoped to no store, so a `store_id` is refused. The claims
 are those docs/security.md "Principals" documents.
 """

@@ -13,6 +13,11 @@ for a price that is not a non-negative decimal string.
 marks a local-pickup order (its numeric id) as store staff would: its fulfillment shows
 READY_FOR_PICKUP, or PICKED_UP (the order is then fulfilled). 404 for an unknown order.
 
+    POST /_sandbox/shopify/orders/{id}/pay
+
+pays a pending store order at the till as Shopify POS does (a successful sale for what is
+due; the order PAID). 404 for an unknown order.
+
     POST /_sandbox/shopify/inventory/{sku}/{location}   {"available": 3}
 
 sets the `available` (and `on_hand`) units of the SKU at the location (its numeric id), as
@@ -79,6 +84,15 @@ async def mark_pickup(request: Request) -> Response:
     return JSONResponse({"id": graph["id"], "displayStatus": status})
 
 
+async def pay_at_terminal(request: Request) -> Response:
+    shop: ShopData = request.app.state.shop
+    order_id = request.path_params["id"]
+    graph = shop.pay_at_terminal(int(order_id)) if order_id.isdigit() else None
+    if graph is None:
+        return JSONResponse({"error": "no order has this id"}, status_code=404)
+    return JSONResponse({"id": graph["id"], "displayFinancialStatus": "PAID"})
+
+
 async def set_available(request: Request) -> Response:
     try:
         body: Any = json.loads(await request.body() or b"{}")
@@ -99,6 +113,7 @@ async def set_available(request: Request) -> Response:
 control_routes = [
     Route(CONTROL_PREFIX + "shopify/variants/{sku}/price", set_price, methods=["POST"]),
     Route(CONTROL_PREFIX + "shopify/orders/{id}/pickup", mark_pickup, methods=["POST"]),
+    Route(CONTROL_PREFIX + "shopify/orders/{id}/pay", pay_at_terminal, methods=["POST"]),
     Route(CONTROL_PREFIX + "shopify/inventory/{sku}/{location}", set_available, methods=["POST"]),
     *webhook_routes,
 ]

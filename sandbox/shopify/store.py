@@ -161,6 +161,35 @@ class ShopData:
         graph["updatedAt"] = iso(self.wall_clock())
         return graph
 
+    def pay_at_terminal(self, order_id: int) -> Graph | None:
+        """What Shopify POS does when a pending store order is paid at the till: a
+        successful SALE for what is due, and the order PAID. None for an unknown order."""
+        row = self._orders_by_id.get(order_id)
+        if row is None:
+            return None
+        graph = row.graph
+        if graph["displayFinancialStatus"] != "PAID":
+            moment = iso(self.wall_clock())
+            graph["transactions"] = [
+                *graph["transactions"],
+                {
+                    "__typename": "OrderTransaction",
+                    "id": f"gid://shopify/OrderTransaction/{self.next_transaction_id()}",
+                    "kind": "SALE",
+                    "status": "SUCCESS",
+                    "gateway": "shopify_payments",
+                    "authorizationCode": None,
+                    "amountSet": graph["totalPriceSet"],
+                    "createdAt": moment,
+                    "processedAt": moment,
+                    "test": False,
+                },
+            ]
+            graph["displayFinancialStatus"] = "PAID"
+            graph["updatedAt"] = moment
+            row.order = replace(row.order, financial_status="PAID")
+        return graph
+
     def order_by_custom_id(self, namespace: str | None, key: str, value: str) -> Graph | None:
         row = self._orders_by_custom_id.get((namespace or APP_NAMESPACE, key, value))
         return row.graph if row else None
