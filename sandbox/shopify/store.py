@@ -31,14 +31,18 @@ from sandbox.shopify.rows import (
 )
 
 WallClock = Callable[[], datetime]
-# The access scopes the sandbox grants its app: what omnigate's adapter needs
-# (connectors/shopify/check.py), and orders older than 60 days.
+# The access scopes the sandbox grants its app: what omnigate's adapters need
+# (connectors/shopify/check.py: Shopify as e-commerce, POS and inventory), and orders older
+# than 60 days.
 SANDBOX_ACCESS_SCOPES = (
     "read_products",
     "read_customers",
     "read_orders",
     "write_orders",
     "read_all_orders",
+    "read_locations",
+    "read_inventory",
+    "read_users",
 )
 # The namespace a metafield gets when none is given: Shopify uses the calling app's own.
 APP_NAMESPACE = "$app"
