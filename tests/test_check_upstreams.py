@@ -173,7 +173,13 @@ async def test_shopify_scopes_the_app_lacks_are_named(dataset, granted, missing)
 
 
 async def test_shopify_as_pos_and_inventory_needs_the_retail_scopes(dataset):
-    granted = ("read_products", "read_customers", "write_orders", "read_locations")
+    granted = (
+        "read_products",
+        "read_customers",
+        "write_orders",
+        "read_locations",
+        "read_inventory",
+    )
     app = shopify_app(dataset, public_url="http://shop.test", access_scopes=granted)
     settings = ShopifySettings(base_url="http://shop.test")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
@@ -182,7 +188,7 @@ async def test_shopify_as_pos_and_inventory_needs_the_retail_scopes(dataset):
         with pytest.raises(CheckFailed) as failed:
             await check_shopify(http, settings, retail=True)
     assert failed.value.problem.startswith(
-        "the app's token lacks the access scopes read_inventory, read_users (granted: "
+        "the app's token lacks the access scopes write_inventory, read_users (granted: "
     )
 
 
@@ -193,7 +199,7 @@ def test_the_shopify_set_is_checked_for_its_scopes(configured, capsys, monkeypat
     code, lines = check_upstreams(capsys)
 
     assert code == 0
-    assert "read_locations, read_inventory, read_users granted" in lines["shopify"]
+    assert "read_locations, write_inventory, read_users granted" in lines["shopify"]
 
 
 def test_hubspot_as_the_crm_is_checked_with_one_search(configured, capsys, monkeypatch):

@@ -55,7 +55,8 @@ ORDER_LINES = "query ($id: ID) { order(id: $id) { lines { sku quantity } } }"
 RETURN = """
 mutation ($orderId: ID!, $lines: [ReturnLineInput!]!, $key: String!) {
   orderReturn(orderId: $orderId, lines: $lines, idempotencyKey: $key) {
-    orderReturn { id }
+    replayed
+    orderReturn { id restocked }
     userErrors { field message code }
   }
 }
@@ -289,3 +290,45 @@ async def test_a_shopify_pos_receipt_is_paid(gateway, dataset: Dataset):
     assert store_orders
     assert all(order.channel is Channel.STORE for order in store_orders)
     assert await services.pos.order_paid(store_orders[0].ref.id) is True
+
+
+def available_at(sandbox: Any, sku: str, store: str) -> int:
+    """The Shopify simulator's `available` units of the SKU at the store."""
+    retail = sandbox.apps["shopify"].app.state.shop.retail
+    levels = retail.levels(retail.items_by_sku[sku]["id"])
+    return int(
+        next(lv for lv in levels if lv["location"]["id"] == store)["_quantities"]["available"]
+    )
+
+
+async def test_an_online_order_returned_at_a_store_goes_back_on_its_shelf_once(
+    gateway, tokens, dataset: Dataset, sandbox
+):
+    """A return's units are added to the store's Shopify level (inventoryAdjustQuantities
+    under the return's key): a retried return adds nothing more."""
+    buyer = Device(gateway, bearer(tokens.customer(known_everywhere(dataset)[42])))
+    square_store = dataset.stores[4]
+    store = shopify_location(dataset, square_store.id)
+    warehouse = dataset.warehouse.id
+    sku = next(
+        p.sku
+        for p in dataset.products
+        if dataset.inventory.get((p.square_variation_id, warehouse), 0) >= 20
+        and dataset.inventory.get((p.square_variation_id, square_store.id), 0) >= 1
+    )
+    cart = (await buyer.run(CART_CREATE, lines=[{"sku": sku, "quantity": 2}]))["cartCreate"]
+    placed = (
+        await buyer.run(CHECKOUT, cartId=cart["cart"]["id"], channel="WEB", key="shopify-web-ret")
+    )["checkout"]
+    assert placed["userErrors"] == []
+    before = available_at(sandbox, sku, store)
+    till = staff_at(gateway, tokens, store)
+    lines = [{"sku": sku, "quantity": 1}]
+    for attempt in range(2):
+        taken = (
+            await till.run(RETURN, orderId=placed["order"]["id"], lines=lines, key="shopify-ret")
+        )["orderReturn"]
+        assert taken["userErrors"] == []
+        assert taken["orderReturn"]["restocked"] is True
+        assert taken["replayed"] is (attempt == 1)
+    assert available_at(sandbox, sku, store) == before + 1

@@ -19,9 +19,9 @@ query OmnigateCheck {
 """
 # productVariants and products; customers; orders and orderByIdentifier; orderCreate
 NEEDED_SCOPES = ("read_products", "read_customers", "read_orders", "write_orders")
-# With Shopify as POS or inventory too: locations; inventory items and levels; the staff
-# member of a POS order (StaffMember needs read_users)
-RETAIL_SCOPES = ("read_locations", "read_inventory", "read_users")
+# With Shopify as POS or inventory too: locations; inventory items and levels, read and
+# returned units added; the staff member of a POS order (StaffMember needs read_users)
+RETAIL_SCOPES = ("read_locations", "write_inventory", "read_users")
 # without it Shopify answers orders of the last 60 days only
 ALL_ORDERS = "read_all_orders"
 

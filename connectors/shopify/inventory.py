@@ -1,6 +1,7 @@
 """Shopify inventory as omnigate's InventoryPort: the `available` units of each SKU at each
 location, from the inventory levels of the SKU's variant's inventory item.
 
+Returned units go back on sale with `inventoryAdjustQuantities` (StockReturns.restock).
 One Admin GraphQL call per SKUS_PER_STOCK_CALL SKUs (a product page of 20 is one call),
 sized to Shopify's single-query cost cap (retail_documents.py); an item stocked at more
 locations than one call reads has the rest read by its own calls. Location ids are Shopify
@@ -14,11 +15,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from connectors.errors import UpstreamUnavailable
+from connectors.errors import UpstreamRejected, UpstreamUnavailable
 from connectors.http import UpstreamHttp
-from connectors.records import StockLevel
+from connectors.records import Restock, StockLevel
 from connectors.shopify import mapping, retail_documents
+from connectors.shopify.admin import describe_user_errors
 from connectors.shopify.graphql import ShopifyGraphql
+from connectors.shopify.retail_documents import AVAILABLE
 from connectors.shopify.search import any_of
 from connectors.shopify.settings import ShopifySettings
 
@@ -55,6 +58,66 @@ class ShopifyInventory:
             for level in answer
             if places is None or level.location_id in places
         ]
+
+    async def restock(self, restock: Restock) -> None:
+        """Returned units back on sale (StockReturns): `inventoryAdjustQuantities` adding
+        them to `available` at the store, under the return's key (Shopify's @idempotent
+        answers a retry with the first adjustment and adds nothing more). A SKU the shop
+        has no item for, or whose item is not stocked at that store, is skipped: Shopify
+        tracks no units for it there, as Square's restock skips a SKU it does not know."""
+        units = {sku: n for sku, n in restock.quantities if sku and n > 0}
+        if not units:
+            return
+        items = await self._items_at(list(units), restock.location_id)
+        changes = [
+            {
+                "inventoryItemId": items[sku],
+                "locationId": restock.location_id,
+                "delta": n,
+                # omnigate adds to whatever the till counts now: no compare-and-swap
+                "changeFromQuantity": None,
+            }
+            for sku, n in units.items()
+            if sku in items
+        ]
+        if not changes:
+            return
+        operation = "shopify.restock"
+        variables = {
+            "input": {"name": AVAILABLE, "reason": "restock", "changes": changes},
+            "key": restock.idempotency_key,
+        }
+        data = await self._graphql.query(
+            operation, retail_documents.RESTOCK, variables, idempotent=True
+        )
+        with self._shape(operation):
+            payload = data["inventoryAdjustQuantities"]
+            errors = payload["userErrors"]
+            if errors or payload["inventoryAdjustmentGroup"] is None:
+                raise UpstreamRejected(self.service, operation, describe_user_errors(errors))
+
+    async def _items_at(self, skus: list[str], location_id: str) -> dict[str, str]:
+        """The inventory item of each SKU stocked at the location."""
+        operation = "shopify.items_at_location"
+        found: dict[str, str] = {}
+        size = retail_documents.SKUS_PER_ITEM_LOOKUP
+        for start in range(0, len(skus), size):
+            batch = skus[start : start + size]
+            variables = {
+                "first": len(batch),
+                "query": any_of("sku", batch),
+                "location": location_id,
+            }
+            data = await self._graphql.query(
+                operation, retail_documents.ITEMS_AT_LOCATION, variables, idempotent=True
+            )
+            with self._shape(operation):
+                for edge in data["productVariants"]["edges"]:
+                    node = edge["node"]
+                    item = node.get("inventoryItem")
+                    if node.get("sku") in batch and item and item.get("inventoryLevel"):
+                        found[node["sku"]] = item["id"]
+        return found
 
     async def skus_for_items(self, item_ids: Sequence[str]) -> dict[str, str]:
         """SKU per InventoryItem gid (what inventory_levels/update names, as a legacy id the

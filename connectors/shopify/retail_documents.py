@@ -129,3 +129,29 @@ query ItemSkus($ids: [ID!]!) {
   nodes(ids: $ids) { __typename ... on InventoryItem { id sku } }
 }
 """
+
+# --- returned units back on sale ------------------------------------------------------------
+
+# Each SKU's inventory item, and its level at the store the units come back to: 2 + 200 x
+# (variant 1 + item 1 + level 1) = 602.
+SKUS_PER_ITEM_LOOKUP = 200
+ITEMS_AT_LOCATION = """
+query ItemsAtLocation($first: Int!, $query: String!, $location: ID!) {
+  productVariants(first: $first, query: $query) {
+    edges { node { sku inventoryItem { id inventoryLevel(locationId: $location) { id } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+# Units added to `available`, exactly once per key: Shopify's @idempotent directive (required
+# for this mutation since 2026-04) answers a retry with the first adjustment. Mutation 10 +
+# group 1.
+RESTOCK = """
+mutation Restock($input: InventoryAdjustQuantitiesInput!, $key: String!) {
+  inventoryAdjustQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { field message code }
+  }
+}
+"""

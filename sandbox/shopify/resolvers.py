@@ -17,6 +17,7 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_
 
 from sandbox.shopify.connection import connection
 from sandbox.shopify.filters import Searchable
+from sandbox.shopify.inventory_adjust import inventory_adjust_quantities
 from sandbox.shopify.order_create import order_by_identifier, order_create, order_metafield
 from sandbox.shopify.refund_create import refund_create
 from sandbox.shopify.retail import quantities
@@ -37,6 +38,7 @@ def admin_schema() -> GraphQLSchema:
     _attach(schema, "Order", {"lineItems": _nested("_lines"), "metafield": order_metafield})
     _attach(schema, "Order", {"fulfillments": _fulfillments})
     _attach(schema, "Mutation", {"orderCreate": order_create, "refundCreate": refund_create})
+    _attach(schema, "Mutation", {"inventoryAdjustQuantities": inventory_adjust_quantities})
     _attach(schema, "Order", {"refunds": _refunds})
     _attach(schema, "InventoryItem", {"inventoryLevels": _levels, "inventoryLevel": _level})
     _attach(schema, "InventoryLevel", {"quantities": _quantities})

@@ -41,7 +41,7 @@ SANDBOX_ACCESS_SCOPES = (
     "write_orders",
     "read_all_orders",
     "read_locations",
-    "read_inventory",
+    "write_inventory",
     "read_users",
 )
 # The namespace a metafield gets when none is given: Shopify uses the calling app's own.
@@ -112,6 +112,9 @@ class ShopData:
         self._next_refund_id = 8_100_000_000
         # refundCreate's @idempotent keys -> (the request's fingerprint, its payload)
         self.refund_keys: dict[str, tuple[str, Graph]] = {}
+        # inventoryAdjustQuantities' @idempotent keys, likewise
+        self.inventory_keys: dict[str, tuple[str, Graph]] = {}
+        self._next_adjustment_id = 9_700_000_000
 
         self.products = searchables.products(product_rows)
         self.variants = searchables.variants(product_rows)
@@ -251,6 +254,10 @@ class ShopData:
             count = int(customer.graph.get("numberOfOrders") or 0)
             customer.graph["numberOfOrders"] = str(count + 1)
         return row.graph
+
+    def next_adjustment_id(self) -> int:
+        self._next_adjustment_id += 1
+        return self._next_adjustment_id
 
     def next_refund_id(self) -> int:
         self._next_refund_id += 1

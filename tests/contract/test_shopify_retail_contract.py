@@ -16,7 +16,7 @@ import respx
 from pydantic import SecretStr
 from shopify_admin import official_admin_schema, request_problems
 
-from connectors.errors import IdempotencyKeyReused, UpstreamUnavailable
+from connectors.errors import IdempotencyKeyReused, UpstreamRejected, UpstreamUnavailable
 from connectors.http import UpstreamHttp
 from connectors.records import (
     Channel,
@@ -26,6 +26,7 @@ from connectors.records import (
     OrderLineDraft,
     OrderPaymentState,
     OrderQuery,
+    Restock,
     StockLevel,
     System,
 )
@@ -426,3 +427,88 @@ def test_a_page_of_stock_fits_shopify_s_cost_cap() -> None:
     per_sku = 4 + 3 * retail_documents.LEVELS_PER_ITEM
     assert retail_documents.SKUS_PER_STOCK_CALL >= 20
     assert 2 + retail_documents.SKUS_PER_STOCK_CALL * per_sku <= 1000
+
+
+# --- returned units back on sale --------------------------------------------------------------
+
+
+async def test_returned_units_are_added_once_per_key_at_the_store(
+    mocked: respx.MockRouter, inventory: ShopifyInventory
+) -> None:
+    store = "gid://shopify/Location/1"
+    item = {"id": "gid://shopify/InventoryItem/5", "inventoryLevel": {"id": "lv"}}
+    not_ranged = {"id": "gid://shopify/InventoryItem/6", "inventoryLevel": None}
+    route = mocked.post(PATH).mock(
+        side_effect=[
+            answer(
+                {
+                    "productVariants": page(
+                        [
+                            {"sku": "A-1", "inventoryItem": item},
+                            {"sku": "B-2", "inventoryItem": not_ranged},
+                        ]
+                    )
+                }
+            ),
+            answer(
+                {
+                    "inventoryAdjustQuantities": {
+                        "inventoryAdjustmentGroup": {
+                            "id": "gid://shopify/InventoryAdjustmentGroup/1"
+                        },
+                        "userErrors": [],
+                    }
+                }
+            ),
+        ]
+    )
+    await inventory.restock(
+        Restock(
+            idempotency_key="og-ret-stock-1",
+            location_id=store,
+            quantities=(("A-1", 2), ("B-2", 1), ("C-3", 0)),
+        )
+    )
+
+    lookup, adjust = (sent(call) for call in route.calls)
+    assert lookup["variables"]["location"] == store
+    assert "@idempotent(key: $key)" in adjust["query"]
+    assert adjust["variables"] == {
+        "input": {
+            "name": "available",
+            "reason": "restock",
+            "changes": [
+                {
+                    "inventoryItemId": "gid://shopify/InventoryItem/5",
+                    "locationId": store,
+                    "delta": 2,
+                    "changeFromQuantity": None,
+                }
+            ],
+        },
+        "key": "og-ret-stock-1",
+    }
+
+
+async def test_a_refused_adjustment_is_an_upstream_rejection(
+    mocked: respx.MockRouter, inventory: ShopifyInventory
+) -> None:
+    item = {"id": "gid://shopify/InventoryItem/5", "inventoryLevel": {"id": "lv"}}
+    mocked.post(PATH).mock(
+        side_effect=[
+            answer({"productVariants": page([{"sku": "A-1", "inventoryItem": item}])}),
+            answer(
+                {
+                    "inventoryAdjustQuantities": {
+                        "inventoryAdjustmentGroup": None,
+                        "userErrors": [
+                            {"field": ["input"], "message": "nope", "code": "INVALID_REASON"}
+                        ],
+                    }
+                }
+            ),
+        ]
+    )
+    restock = Restock("k", "gid://shopify/Location/1", (("A-1", 1),))
+    with pytest.raises(UpstreamRejected):
+        await inventory.restock(restock)

@@ -202,3 +202,83 @@ async def test_a_stock_count_changes_the_level_and_sends_the_webhook(
         f"/_sandbox/shopify/inventory/NOPE/{LOCATION_BASE}", json={"available": 1}
     )
     assert missing.status_code == 404
+
+
+ADJUST = """
+mutation ($input: InventoryAdjustQuantitiesInput!, $key: String!) {
+  inventoryAdjustQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id changes { delta quantityAfterChange } }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+def adjustment(item: str, location: str, delta: int, **change: Any) -> dict[str, Any]:
+    return {
+        "name": "available",
+        "reason": "restock",
+        "changes": [
+            {
+                "inventoryItemId": item,
+                "locationId": location,
+                "delta": delta,
+                "changeFromQuantity": None,
+                **change,
+            }
+        ],
+    }
+
+
+async def test_an_adjustment_applies_once_per_key_and_refuses_another_input(
+    client: httpx.AsyncClient, dataset: Dataset, app: Any
+) -> None:
+    product = dataset.products[7]
+    index = next(
+        i
+        for i, loc in enumerate(dataset.locations)
+        if (product.square_variation_id, loc.id) in dataset.inventory
+    )
+    before = dataset.inventory[product.square_variation_id, dataset.locations[index].id]
+    item, location = f"gid://shopify/InventoryItem/{INVENTORY_ITEM_BASE + 7}", location_gid(index)
+    first = await gql(client, ADJUST, input=adjustment(item, location, 3), key="k-1")
+    again = await gql(client, ADJUST, input=adjustment(item, location, 3), key="k-1")
+    assert first["data"] == again["data"]
+    group = first["data"]["inventoryAdjustQuantities"]["inventoryAdjustmentGroup"]
+    assert group["changes"] == [{"delta": 3, "quantityAfterChange": before + 3}]
+    other = await gql(client, ADJUST, input=adjustment(item, location, 4), key="k-1")
+    (error,) = other["data"]["inventoryAdjustQuantities"]["userErrors"]
+    assert error["code"] == "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"
+    stale = await gql(
+        client, ADJUST, input=adjustment(item, location, 1, changeFromQuantity=0), key="k-2"
+    )
+    (error,) = stale["data"]["inventoryAdjustQuantities"]["userErrors"]
+    assert error["code"] == "CHANGE_FROM_QUANTITY_STALE"
+    levels = app.state.shop.retail.levels(item)
+    level = next(lv for lv in levels if lv["location"]["id"] == location)
+    assert level["_quantities"]["available"] == before + 3
+
+
+async def test_an_adjustment_needs_a_key_and_a_stocked_item(
+    client: httpx.AsyncClient, dataset: Dataset
+) -> None:
+    number, unranged = next(
+        (n, i)
+        for n, p in enumerate(dataset.products)
+        for i, loc in enumerate(dataset.locations)
+        if (p.square_variation_id, loc.id) not in dataset.inventory
+    )
+    item = f"gid://shopify/InventoryItem/{INVENTORY_ITEM_BASE + number}"
+    unkeyed = await gql(
+        client,
+        "mutation ($input: InventoryAdjustQuantitiesInput!) {"
+        " inventoryAdjustQuantities(input: $input) { userErrors { code } } }",
+        input=adjustment(item, location_gid(0), 1),
+    )
+    assert "idempotency key" in unkeyed["errors"][0]["message"]
+    refused = await gql(client, ADJUST, input=adjustment(item, location_gid(unranged), 1), key="k")
+    (error,) = refused["data"]["inventoryAdjustQuantities"]["userErrors"]
+    assert error["code"] == "ITEM_NOT_STOCKED_AT_LOCATION"
+    reason = {**adjustment(item, location_gid(0), 1), "reason": "gift"}
+    wrong = await gql(client, ADJUST, input=reason, key="k-3")
+    assert wrong["data"]["inventoryAdjustQuantities"]["userErrors"][0]["code"] == "INVALID_REASON"
