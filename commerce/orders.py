@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commerce.customers.profile import CustomerProfile
-from connectors.ports import EcommercePort, PosPort
+from connectors.ports import EcommercePort, PosPort, pos_system
 from connectors.records import Channel, OrderQuery, OrderRecord, System
 
 OrderKey = tuple[datetime, str, str]
@@ -70,7 +70,7 @@ class OrderHistory:
         created_before = bound[0] if bound else None
         reads = []
         sources = (
-            (self._pos, System.SQUARE, Channel.STORE),
+            (self._pos, pos_system(self._pos), Channel.STORE),
             (self._ecommerce, System.SHOPIFY, Channel.ONLINE),
         )
         for port, system, holds in sources:

@@ -47,6 +47,7 @@ from connectors.records import (
     RefundRequest,
     Restock,
     StockLevel,
+    System,
 )
 
 
@@ -117,6 +118,14 @@ class PosPort(CustomerDirectory, Protocol):
         The record is the one `orders` returns for it later, channel STORE.
         """
         ...
+
+
+def pos_system(pos: object) -> System:
+    """The system whose customer ids a POS adapter's `orders` take and whose refs its
+    customers carry: its `system` attribute (Shopify POS shares the online store's customer
+    list), or Square for an adapter that names none."""
+    system = getattr(pos, "system", None)
+    return system if isinstance(system, System) else System.SQUARE
 
 
 @runtime_checkable
@@ -241,6 +250,17 @@ class PaymentsPort(Protocol):
     async def refund(self, request: RefundRequest) -> RefundRecord:
         """Money back on a completed payment, exactly once per key; a refusal (more than
         is left, a payment not completed) raises UpstreamRejected."""
+        ...
+
+
+@runtime_checkable
+class PosPaidOrders(Protocol):
+    """A POS that says itself whether a store order was paid at its terminal (Shopify POS:
+    the order's financial status). Without it, the payments system is asked
+    (`PaymentsPort.order_paid`: Square's tenders)."""
+
+    async def order_paid(self, order_id: str) -> bool:
+        """Whether the store order is paid in full; False for an id the POS does not know."""
         ...
 
 

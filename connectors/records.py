@@ -222,6 +222,8 @@ class OrderRecord:
     # what the online store's own gateway took (Shopify Payments): its successful sale
     # transactions, by Shopify transaction id; refunded through Shopify, not Square
     shop_payment_ids: tuple[str, ...] = ()
+    # who rang a store sale up, as the POS names its staff member (Shopify POS)
+    staff_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,7 @@ def seed_loyalty(settings: Settings, *, scale: float, seed: int) -> str:
     they are); what was done, in one line, or "" when Square Loyalty alone is chosen."""
     if settings.adapters.loyalty == "pos":
         return ""
-    accounts = member_accounts(scale, seed)
+    accounts = member_accounts(scale, seed, settings.adapters.pos)
 
     async def open_all() -> None:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(

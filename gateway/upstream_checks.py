@@ -31,7 +31,11 @@ Check = Callable[[UpstreamHttp, Settings], Awaitable[str]]
 
 CHECKS: dict[str, Check] = {
     "square": lambda http, settings: check_square(http, settings.square),
-    "shopify": lambda http, settings: check_shopify(http, settings.shopify),
+    "shopify": lambda http, settings: check_shopify(
+        http,
+        settings.shopify,
+        retail="shopify" in (settings.adapters.pos, settings.adapters.inventory),
+    ),
     "salesforce": lambda http, settings: check_salesforce(http, settings.salesforce),
     "hubspot": lambda http, settings: check_hubspot(http, settings.hubspot),
 }

@@ -83,9 +83,11 @@ def send_webhooks_to(
 ) -> None:
     """Have the simulators send their stock and product webhooks to a gateway: Square's
     `inventory.count.updated` to `square_url` signed with `square_key`, Shopify's
-    `products/update` to `shopify_url` (signed with the sandbox app's client secret)."""
+    `products/update` and `inventory_levels/update` to `shopify_url` (signed with the
+    sandbox app's client secret)."""
     for app in apps:
         if app.vendor == "square":
             subscribe_directly(app.app.state, square_url, square_key, (INVENTORY_COUNT_UPDATED,))
         elif app.vendor == "shopify":
             app.app.state.shopify_webhooks.append(("products/update", shopify_url))
+            app.app.state.shopify_webhooks.append(("inventory_levels/update", shopify_url))

@@ -183,3 +183,13 @@ def known_everywhere(dataset: Dataset) -> list[str]:
         and contact.person_key in pos
         and contact.person_key in shop
     ]
+
+
+def person_with_both_channels(dataset: Dataset) -> str:
+    """A CRM contact whose Shopify customer has online orders and POS receipts."""
+    crm = {c.id: c.person_key for c in dataset.crm_contacts}
+    pos_buyers = {c.id: c.person_key for c in dataset.pos_customers}
+    in_store = {pos_buyers[o.customer_id] for o in dataset.pos_orders}
+    shop = {c.id: c.person_key for c in dataset.shop_customers}
+    online = {shop[o.customer_id] for o in dataset.online_orders}
+    return next(cid for cid in known_everywhere(dataset) if crm[cid] in in_store & online)

@@ -172,6 +172,36 @@ async def test_shopify_scopes_the_app_lacks_are_named(dataset, granted, missing)
     assert failed.value.fields == ("access_token",)
 
 
+async def test_shopify_as_pos_and_inventory_needs_the_retail_scopes(dataset):
+    granted = (
+        "read_products",
+        "read_customers",
+        "write_orders",
+        "read_locations",
+        "read_inventory",
+    )
+    app = shopify_app(dataset, public_url="http://shop.test", access_scopes=granted)
+    settings = ShopifySettings(base_url="http://shop.test")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        http = UpstreamHttp(client, service="shopify", base_url=settings.base_url)
+        assert "granted" in await check_shopify(http, settings)  # the e-commerce port alone
+        with pytest.raises(CheckFailed) as failed:
+            await check_shopify(http, settings, retail=True)
+    assert failed.value.problem.startswith(
+        "the app's token lacks the access scopes write_inventory, read_users (granted: "
+    )
+
+
+def test_the_shopify_set_is_checked_for_its_scopes(configured, capsys, monkeypatch):
+    monkeypatch.setenv("OMNIGATE_ADAPTERS__POS", "shopify")
+    monkeypatch.setenv("OMNIGATE_ADAPTERS__INVENTORY", "shopify")
+
+    code, lines = check_upstreams(capsys)
+
+    assert code == 0
+    assert "read_locations, write_inventory, read_users granted" in lines["shopify"]
+
+
 def test_hubspot_as_the_crm_is_checked_with_one_search(configured, capsys, monkeypatch):
     monkeypatch.setenv("OMNIGATE_ADAPTERS__CRM", "hubspot")
     monkeypatch.setenv("OMNIGATE_HUBSPOT__BASE_URL", configured.url("hubspot"))

@@ -266,7 +266,7 @@ def test_an_unknown_adapter_chosen_in_the_file_names_its_line(monkeypatch, capsy
 
     assert code == 1
     assert problems(err) == [
-        "OMNIGATE_ADAPTERS__POS: unknown adapter 'foo'; known: square",
+        "OMNIGATE_ADAPTERS__POS: unknown adapter 'foo'; known: shopify, square",
         "omnigate.yaml:3: adapters.crm: unknown adapter 'pipedrive'; known: hubspot, salesforce",
     ]
 

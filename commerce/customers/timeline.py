@@ -35,7 +35,13 @@ from commerce.principal import Principal, PrincipalKind
 from commerce.wishlist.model import WishlistItem
 from commerce.wishlist.store import WishlistStore
 from connectors.errors import UpstreamError
-from connectors.ports import AfterSalesPort, EcommercePort, PosLoyaltyHistory, PosPort
+from connectors.ports import (
+    AfterSalesPort,
+    EcommercePort,
+    PosLoyaltyHistory,
+    PosPort,
+    pos_system,
+)
 from connectors.records import (
     AfterSalesRecord,
     LoyaltyMovement,
@@ -145,7 +151,7 @@ class CustomerTimeline:
         limit = first + 1
         reads: dict[TimelineSource, Read] = {
             TimelineSource.STORE_ORDERS: lambda: self._orders(
-                self._pos, profile.refs_in(System.SQUARE), limit, before
+                self._pos, profile.refs_in(pos_system(self._pos)), limit, before
             ),
             TimelineSource.ONLINE_ORDERS: lambda: self._orders(
                 self._ecommerce, profile.refs_in(System.SHOPIFY), limit, before

@@ -51,8 +51,15 @@ from commerce.returns.model import (
 from commerce.returns.pricing import kept_units, ordered_units, refund_due
 from commerce.returns.store import OrderReturns, ReturnStore, VersionMoved, return_id
 from connectors.errors import UpstreamError, UpstreamRejected
-from connectors.ports import EcommercePort, LoyaltyPort, PaymentsPort, PosPort, StockReturns
-from connectors.records import Money, OrderRecord, RefundRequest, Restock, System
+from connectors.ports import (
+    EcommercePort,
+    LoyaltyPort,
+    PaymentsPort,
+    PosPort,
+    StockReturns,
+    pos_system,
+)
+from connectors.records import Money, OrderRecord, RefundRequest, Restock
 
 log = logging.getLogger(__name__)
 SHOPIFY_TRANSACTION_PREFIX = "gid://shopify/OrderTransaction/"
@@ -373,7 +380,7 @@ class ReturnService:
         account_id = checkout.loyalty_account_id
         whole = record.refund.to_integral_value(rounding=ROUND_FLOOR)
         due = int(whole) * self._points_per_unit
-        balance = await self._balance(checkout.draft.customer_id(System.SQUARE), account_id)
+        balance = await self._balance(checkout.draft.customer_id(pos_system(self._pos)), account_id)
         take = await self._returns.plan_points(
             record.id, record.order_id, due, balance, checkout.points_earned
         )

@@ -19,11 +19,18 @@ query OmnigateCheck {
 """
 # productVariants and products; customers; orders and orderByIdentifier; orderCreate
 NEEDED_SCOPES = ("read_products", "read_customers", "read_orders", "write_orders")
+# With Shopify as POS or inventory too: locations; inventory items and levels, read and
+# returned units added; the staff member of a POS order (StaffMember needs read_users)
+RETAIL_SCOPES = ("read_locations", "write_inventory", "read_users")
 # without it Shopify answers orders of the last 60 days only
 ALL_ORDERS = "read_all_orders"
 
 
-async def check_shopify(http: UpstreamHttp, settings: ShopifySettings) -> str:
+async def check_shopify(
+    http: UpstreamHttp, settings: ShopifySettings, *, retail: bool = False
+) -> str:
+    """`retail`: Shopify serves the POS or the inventory port as well."""
+    needed = NEEDED_SCOPES + (RETAIL_SCOPES if retail else ())
     try:
         data = await ShopifyGraphql(http, settings).query(
             "shopify.check", CHECK, {}, idempotent=True
@@ -33,11 +40,11 @@ async def check_shopify(http: UpstreamHttp, settings: ShopifySettings) -> str:
             error,
             url_field="base_url",
             credentials=("access_token",),
-            permissions=", ".join(NEEDED_SCOPES),
+            permissions=", ".join(needed),
             not_found=("api_version",),  # the version is in the path
         ) from error
     granted = _granted(data)
-    missing = [scope for scope in NEEDED_SCOPES if not _has(granted, scope)]
+    missing = [scope for scope in needed if not _has(granted, scope)]
     if missing:
         raise CheckFailed(
             f"the app's token lacks the access scopes {', '.join(missing)} "
@@ -47,7 +54,7 @@ async def check_shopify(http: UpstreamHttp, settings: ShopifySettings) -> str:
     shop = data.get("shop") or {}
     seen = (
         f"shop {shop.get('myshopifyDomain')} ({shop.get('currencyCode')}), "
-        f"scopes {', '.join(NEEDED_SCOPES)} granted"
+        f"scopes {', '.join(needed)} granted"
     )
     if ALL_ORDERS not in granted:
         seen += f"; without {ALL_ORDERS}, order history reaches back 60 days only"

@@ -122,7 +122,8 @@ TRANSACTIONS_PER_ORDER = 10
 # CUSTOMER_ORDERS reads with every line (a return prices the lines kept, so none may be
 # missing; orderCreate takes at most 250) and the payments: order 1 + totalPriceSet 2 +
 # customer 1 + customAttributes 1 + fulfillments 1 + transactions 1 + lineItems
-# (2 + 250 x 3) = 759, 761 through `orders(first: 1)`.
+# (2 + 250 x 3) = 759, and where a store sale was rung up and by whom: retailLocation 1 +
+# staffMember 1 = 761, 763 through `orders(first: 1)`.
 LINES_PER_LOOKED_UP_ORDER = 250
 _ORDER_FIELDS = f"""
 fragment OrderFields on Order {{
@@ -136,6 +137,9 @@ fragment OrderFields on Order {{
   fulfillments(first: {FULFILLMENTS_PER_ORDER}) {{ displayStatus }}
   totalPriceSet {{ shopMoney {{ amount currencyCode }} }}
   customer {{ id }}
+  sourceName
+  retailLocation {{ id }}
+  staffMember {{ name }}
   lineItems(first: {LINES_PER_LOOKED_UP_ORDER}) {{
     edges {{
       node {{
@@ -217,6 +221,7 @@ fragment PlacedOrderFields on Order {
   fulfillments(first: 5) { displayStatus }
   totalPriceSet { shopMoney { amount currencyCode } }
   customer { id }
+  sourceName
   lineItems(first: $lines) {
     edges {
       node {

@@ -71,31 +71,42 @@ def customer(node: Node) -> CustomerIdentity:
 
 
 def order(node: Node) -> OrderRecord:
+    """An order of the shop: an online one, or a store sale (Shopify POS's own, `pos`, or
+    one omnigate placed for a store) with the store it was sold at."""
     lines = tuple(_line(edge["node"]) for edge in node["lineItems"]["edges"])
     buyer = node.get("customer")
-    pickup_store = next(
-        (
-            attribute.get("value")
-            for attribute in node.get("customAttributes") or ()
-            if attribute.get("key") == PICKUP_LOCATION_ATTRIBUTE
-        ),
-        None,
+    pickup_store = _attribute(node, PICKUP_LOCATION_ATTRIBUTE)
+    in_store = node.get("sourceName") in STORE_SOURCE_NAMES
+    store = (node.get("retailLocation") or {}).get("id") or _attribute(
+        node, STORE_LOCATION_ATTRIBUTE
     )
     return OrderRecord(
         ref=ref(node["id"]),
-        channel=Channel.ONLINE,
+        channel=Channel.STORE if in_store else Channel.ONLINE,
         created_at=datetime.fromisoformat(node["createdAt"]),
         total=_money(node["totalPriceSet"]),
         lines=lines,
         customer_ref=ref(buyer["id"]) if buyer else None,
         status=node.get("displayFinancialStatus"),
         number=node.get("name"),
-        location_id=pickup_store,
+        location_id=pickup_store or (store if in_store else None),
         pickup=_pickup_state(node) if pickup_store else None,
         payment=_known(OrderPaymentState, node.get("displayFinancialStatus")),
         fulfillment=_fulfillment(node.get("displayFulfillmentStatus")),
         payment_ids=_square_payments(node.get("transactions") or ()),
         shop_payment_ids=_shop_payments(node.get("transactions") or ()),
+        staff_name=(node.get("staffMember") or {}).get("name"),
+    )
+
+
+def _attribute(node: Node, key: str) -> str | None:
+    return next(
+        (
+            attribute.get("value")
+            for attribute in node.get("customAttributes") or ()
+            if attribute.get("key") == key
+        ),
+        None,
     )
 
 
@@ -161,6 +172,14 @@ def _fulfillment(value: Any) -> FulfillmentState:
 
 # the order attribute omnigate's orderCreate names the pickup store with (order_input.py)
 PICKUP_LOCATION_ATTRIBUTE = "pickup_location_id"
+# ... and the store a store sale was rung up at (Shopify sets `retailLocation` only on its
+# own POS app's orders)
+STORE_LOCATION_ATTRIBUTE = "store_location_id"
+# The `sourceName` of a store sale: Shopify POS's own (`pos`), and omnigate's (Shopify keeps
+# `pos` for its POS app, so an app's in-store sale names itself)
+POS_SOURCE_NAME = "pos"
+STORE_SOURCE_NAME = "omnigate_store"
+STORE_SOURCE_NAMES = frozenset((POS_SOURCE_NAME, STORE_SOURCE_NAME))
 # a local-pickup order's Fulfillment.displayStatus (FulfillmentDisplayStatus)
 PICKUP_DISPLAY_STATES = {
     "READY_FOR_PICKUP": PickupState.READY_FOR_PICKUP,

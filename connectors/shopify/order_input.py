@@ -21,10 +21,18 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.records import Money, OrderDraft, OrderLineDraft, System
-from connectors.shopify.mapping import PICKUP_LOCATION_ATTRIBUTE
+from connectors.shopify.mapping import (
+    PICKUP_LOCATION_ATTRIBUTE,
+    POS_SOURCE_NAME,
+    STORE_LOCATION_ATTRIBUTE,
+    STORE_SOURCE_NAME,
+)
 from connectors.shopify.settings import ShopifySettings
 
 FINGERPRINT_KEY = "checkout_fingerprint"
+# Store sales (ShopifyPos's receipts) and the online store's orders, as order searches
+IN_STORE = f"(source_name:{POS_SOURCE_NAME} OR source_name:{STORE_SOURCE_NAME})"
+NOT_IN_STORE = f"-source_name:{POS_SOURCE_NAME} -source_name:{STORE_SOURCE_NAME}"
 TAG = "omnigate"
 PICKUP_TAG = "pickup"
 # orderCreate takes one discount code per order, and a code needs a name: the gateway's
@@ -64,6 +72,16 @@ def order_input(draft: OrderDraft, variant_by_sku: dict[str, str]) -> dict[str, 
         ]
     if draft.pickup and draft.location_id:
         order["customAttributes"] = [{"key": PICKUP_LOCATION_ATTRIBUTE, "value": draft.location_id}]
+    return order
+
+
+def store_order_input(draft: OrderDraft, variant_by_sku: dict[str, str]) -> dict[str, Any]:
+    """The OrderCreateOrderInput of a store order: sold at the draft's store, paid at the
+    terminal (PENDING until then, unless the draft says what paid it)."""
+    order = order_input(draft, variant_by_sku)
+    order["sourceName"] = STORE_SOURCE_NAME
+    if draft.location_id and not draft.pickup:
+        order["customAttributes"] = [{"key": STORE_LOCATION_ATTRIBUTE, "value": draft.location_id}]
     return order
 
 

@@ -24,6 +24,10 @@ class ShopifySettings(BaseModel):
     # without it Shopify does not enforce the uniqueness placement relies on.
     checkout_key_namespace: str = "omnigate"
     checkout_key_key: str = "checkout_key"
+    # With Shopify as POS and inventory (docs/vendors/shopify.md): the Location that ships
+    # online orders, whose stock an online cart is counted against, as Square's
+    # `online_location_id` is with Square. The default is the sandbox's warehouse.
+    online_location_id: str = "gid://shopify/Location/9100000013"
 
     @property
     def graphql_path(self) -> str:

@@ -5,9 +5,11 @@ Square `inventory.count.updated`: `data.object.inventory_counts[]`, each with th
 (developer.squareup.com/reference/square/inventory-api/webhooks/inventory.count.updated).
 Shopify `products/update` (and `products/create`): the REST Product resource, its
 `variants[].sku` (shopify.dev/docs/api/webhooks, topic PRODUCTS_UPDATE). Shopify
-`inventory_levels/update` names an `inventory_item_id` and a Shopify `location_id`; the
-Shopify adapter reads no inventory today, so it changes nothing omnigate shows and is
-acknowledged only.
+`inventory_levels/update` (the REST InventoryLevel resource) names an `inventory_item_id`
+and a `location_id`, legacy numeric ids: the stock of that item's SKU changed at the
+Location `gid://shopify/Location/<location_id>`, the id Shopify inventory counts by. The
+item is made a SKU by the inventory adapter (`InventoryItemSkus`); another inventory
+adapter does not count by Shopify's locations, so the change is acknowledged only.
 """
 
 from __future__ import annotations
@@ -48,6 +50,29 @@ def square_stock_changes(event: dict[str, Any]) -> list[AnnouncedChange]:
         AnnouncedChange(ChangeKind.STOCK, location, tuple(dict.fromkeys(ids)))
         for location, ids in by_location.items()
     ]
+
+
+INVENTORY_LEVELS_UPDATE = "inventory_levels/update"
+
+
+def shopify_stock_changes(topic: str, payload: dict[str, Any]) -> list[AnnouncedChange]:
+    if topic != INVENTORY_LEVELS_UPDATE:
+        return []
+    item, location = payload.get("inventory_item_id"), payload.get("location_id")
+    if not _legacy_id(item) or not _legacy_id(location):
+        return []
+    return [
+        AnnouncedChange(
+            ChangeKind.STOCK,
+            f"gid://shopify/Location/{location}",
+            (f"gid://shopify/InventoryItem/{item}",),
+        )
+    ]
+
+
+def _legacy_id(value: Any) -> bool:
+    """A Shopify REST id: a positive whole number (never a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def shopify_product_changes(topic: str, payload: dict[str, Any]) -> list[AnnouncedChange]:

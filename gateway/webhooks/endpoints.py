@@ -34,6 +34,7 @@ from gateway.webhooks import hubspot, shopify, square
 from gateway.webhooks.catalog import (
     AnnouncedChange,
     shopify_product_changes,
+    shopify_stock_changes,
     square_stock_changes,
 )
 from gateway.webhooks.delivery import DeliveryNotApplied, apply_delivery
@@ -104,7 +105,7 @@ async def shopify_webhook(request: Request) -> Response:
         return (
             delivery_id,
             shopify.shopify_customer_gids(topic, payload),
-            shopify_product_changes(topic, payload),
+            shopify_product_changes(topic, payload) + shopify_stock_changes(topic, payload),
         )
 
     return await _receive(request, "shopify", System.SHOPIFY, handle)

@@ -50,9 +50,15 @@ OMNIGATE = DISTRIBUTION
 # omnigate's own adapters per port: name -> entry point value, exactly as pyproject.toml
 # registers them.
 BUILTIN: Mapping[str, Mapping[str, str]] = {
-    "pos": {"square": "gateway.wiring.builtin_adapters:square_pos"},
+    "pos": {
+        "square": "gateway.wiring.builtin_adapters:square_pos",
+        "shopify": "gateway.wiring.builtin_adapters:shopify_pos",
+    },
     "ecommerce": {"shopify": "gateway.wiring.builtin_adapters:shopify_ecommerce"},
-    "inventory": {"square": "gateway.wiring.builtin_adapters:square_inventory"},
+    "inventory": {
+        "square": "gateway.wiring.builtin_adapters:square_inventory",
+        "shopify": "gateway.wiring.builtin_adapters:shopify_inventory",
+    },
     "crm": {
         "salesforce": "gateway.wiring.builtin_adapters:salesforce_crm",
         "hubspot": "gateway.wiring.builtin_adapters:hubspot_crm",

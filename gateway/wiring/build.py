@@ -64,9 +64,11 @@ from gateway.settings import TRANSPORT_NAMES, Environment, HttpSettings, Setting
 from gateway.telemetry import PropagatingTransport, Tracing, mongo_listeners
 from gateway.webhooks.deliveries import WebhookDeliveries
 from gateway.wiring.adapters import Upstreams, build_adapters
+from gateway.wiring.builtin_adapters import online_location_id
 from gateway.wiring.live import LiveKit, build_live
 from gateway.wiring.loyalty import choose_loyalty
 from gateway.wiring.offers import OffersKit, build_offers
+from gateway.wiring.payments import payments_for
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +176,10 @@ async def build_services(
         if isinstance(loyalty, MongoPointsLedger):
             await ensure_ledger_indexes(loyalty)
         # online card payments go through Square's Payments API (docs/payments.md)
-        payments = SquarePayments(upstreams("square", settings.square.base_url), settings.square)
+        # (a store order's payment at the terminal: the POS's word where it has one)
+        payments = payments_for(
+            SquarePayments(upstreams("square", settings.square.base_url), settings.square), pos
+        )
 
         profile_cache = ProfileCache(database)
         stores = StoreDirectory(pos, settings.cache.stores_ttl_seconds)
@@ -255,7 +260,7 @@ async def build_services(
             audit,
             recent_catalog,
             holds,
-            online_location_id=settings.square.online_location_id,
+            online_location_id=online_location_id(settings, adapters.inventory),
             max_quantity=cart.max_quantity_per_line,
             default_currency=cart.default_currency,
             reprice_tolerance_percent=cart.reprice_tolerance_percent,

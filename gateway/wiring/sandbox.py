@@ -23,15 +23,32 @@ __all__ = [
 ]
 
 
-def member_accounts(scale: float, seed: int) -> list[LoyaltyAccountRecord]:
+def member_accounts(scale: float, seed: int, pos: str = "square") -> list[LoyaltyAccountRecord]:
     """The sandbox's loyalty members (Square Loyalty's accounts of the POS customers), as an
-    import into omnigate's own ledger brings them: the same ids, balances and customers."""
+    import into omnigate's own ledger brings them: the same ids, balances and customers.
+    With `pos` "shopify" each account belongs to its member's Shopify customer (Shopify POS
+    shares the online store's customers); a member the shop does not know is left out."""
+    dataset = build_dataset(scale, seed)
+    if pos != "shopify":
+        owners = {
+            a.customer_id: ExternalRef(System.SQUARE, a.customer_id)
+            for a in dataset.loyalty_accounts
+        }
+    else:
+        person_of = {c.id: c.person_key for c in dataset.pos_customers}
+        shop_of = {c.person_key: c.id for c in dataset.shop_customers}
+        owners = {
+            a.customer_id: ExternalRef(System.SHOPIFY, f"gid://shopify/Customer/{shop}")
+            for a in dataset.loyalty_accounts
+            if (shop := shop_of.get(person_of[a.customer_id])) is not None
+        }
     return [
         LoyaltyAccountRecord(
-            ref=ExternalRef(System.SQUARE, account.id),
-            customer_ref=ExternalRef(System.SQUARE, account.customer_id),
+            ref=ExternalRef(owners[account.customer_id].system, account.id),
+            customer_ref=owners[account.customer_id],
             balance=account.balance,
             lifetime_points=account.lifetime_points,
         )
-        for account in build_dataset(scale, seed).loyalty_accounts
+        for account in dataset.loyalty_accounts
+        if account.customer_id in owners
     ]

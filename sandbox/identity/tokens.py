@@ -12,7 +12,8 @@ POST /dev/token with a JSON body:
 
 answers `{"access_token", "token_type": "Bearer", "expires_in"}`, or 400 with an OAuth-style
 `{"error": "invalid_request", "error_description"}`. Customers must be CRM contacts of the
-dataset and stores must be stores (not the warehouse), as a real IdP only vouches for
+dataset and stores must be stores (not the warehouse; a Square location id, or with Shopify
+POS a Shopify Location gid), as a real IdP only vouches for
 accounts it knows; a developer is scoped to no store, so a `store_id` is refused. The claims
 are those docs/security.md "Principals" documents.
 """
@@ -30,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from sandbox.dataset import Dataset
 from sandbox.hubspot.contacts import hubspot_contacts
 from sandbox.identity.keys import Clock, KeyRing
+from sandbox.shopify.retail import location_gid
 
 DEFAULT_EXPIRES_IN = 3600
 MAX_EXPIRES_IN = 86400
@@ -59,7 +61,11 @@ class Issuer:
             # the customer's id in whichever CRM the gateway reads: Salesforce's or HubSpot's
             contact_ids=frozenset(c.id for c in dataset.crm_contacts)
             | frozenset(c.id for c in hubspot_contacts(dataset)),
-            store_ids=frozenset(s.id for s in dataset.stores),
+            # the store's id in whichever POS the gateway reads: Square's or Shopify's
+            store_ids=frozenset(s.id for s in dataset.stores)
+            | frozenset(
+                location_gid(i) for i, s in enumerate(dataset.locations) if not s.is_warehouse
+            ),
             clock=clock,
         )
 

@@ -14,6 +14,17 @@ marks a local-pickup order (its numeric id) as store staff would: its fulfillmen
 READY_FOR_PICKUP, or PICKED_UP (the order is then fulfilled), and `orders/updated` goes to
 the webhook subscriptions. 404 for an unknown order.
 
+    POST /_sandbox/shopify/orders/{id}/pay
+
+pays a pending store order at the till as Shopify POS does (a successful sale for what is
+due; the order PAID). 404 for an unknown order.
+
+    POST /_sandbox/shopify/inventory/{sku}/{location}   {"available": 3}
+
+sets the `available` (and `on_hand`) units of the SKU at the location (its numeric id), as
+a stock count at the till does, and sends `inventory_levels/update` with the REST
+InventoryLevel resource. 404 for an unknown SKU or a location that does not stock it.
+
 Under /_sandbox/: no vendor path, never counted as an API call.
 """
 
@@ -30,7 +41,7 @@ from starlette.routing import Route
 from sandbox.calls import CONTROL_PREFIX
 from sandbox.shopify.store import ShopData
 from sandbox.shopify.webhooks import control_routes as webhook_routes
-from sandbox.shopify.webhooks import notify, order_resource, product_resource
+from sandbox.shopify.webhooks import level_resource, notify, order_resource, product_resource
 
 
 async def set_price(request: Request) -> Response:
@@ -75,8 +86,36 @@ async def mark_pickup(request: Request) -> Response:
     return JSONResponse({"id": graph["id"], "displayStatus": status, "deliveries": deliveries})
 
 
+async def pay_at_terminal(request: Request) -> Response:
+    shop: ShopData = request.app.state.shop
+    order_id = request.path_params["id"]
+    graph = shop.pay_at_terminal(int(order_id)) if order_id.isdigit() else None
+    if graph is None:
+        return JSONResponse({"error": "no order has this id"}, status_code=404)
+    return JSONResponse({"id": graph["id"], "displayFinancialStatus": "PAID"})
+
+
+async def set_available(request: Request) -> Response:
+    try:
+        body: Any = json.loads(await request.body() or b"{}")
+        available = body.get("available") if isinstance(body, dict) else None
+    except ValueError:
+        available = None
+    if not isinstance(available, int) or isinstance(available, bool):
+        return JSONResponse({"error": 'give {"available": <whole number>}'}, status_code=400)
+    shop: ShopData = request.app.state.shop
+    location = f"gid://shopify/Location/{request.path_params['location']}"
+    level = shop.retail.set_available(request.path_params["sku"], location, available)
+    if level is None:
+        return JSONResponse({"error": "the location stocks no such SKU"}, status_code=404)
+    deliveries = await notify(request, "inventory_levels/update", level_resource(level))
+    return JSONResponse({"id": level["id"], "available": available, "deliveries": deliveries})
+
+
 control_routes = [
     Route(CONTROL_PREFIX + "shopify/variants/{sku}/price", set_price, methods=["POST"]),
     Route(CONTROL_PREFIX + "shopify/orders/{id}/pickup", mark_pickup, methods=["POST"]),
+    Route(CONTROL_PREFIX + "shopify/orders/{id}/pay", pay_at_terminal, methods=["POST"]),
+    Route(CONTROL_PREFIX + "shopify/inventory/{sku}/{location}", set_available, methods=["POST"]),
     *webhook_routes,
 ]

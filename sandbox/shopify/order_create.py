@@ -32,6 +32,10 @@ from sandbox.shopify.rows import Graph, iso, money_bag
 from sandbox.shopify.store import APP_NAMESPACE, ShopData
 
 Info = GraphQLResolveInfo[ShopData]
+# Shopify's `sourceName` of an order an app creates without naming one: the app's API client
+# id; and the app itself (the sandbox's custom app)
+API_SOURCE_NAME = "70000002"
+API_APP: Graph = {"__typename": "OrderApp", "id": "gid://shopify/App/70000002", "name": "omnigate"}
 
 
 class _Refused(Exception):
@@ -89,6 +93,9 @@ def _place(data: ShopData, order: dict[str, Any]) -> Graph:
         for index, given in enumerate(order.get("transactions") or [])
     ]
     extra: Graph = {
+        # an order an app creates comes from that app unless it names its own source
+        "sourceName": order.get("sourceName") or API_SOURCE_NAME,
+        "app": API_APP,
         "transactions": transactions,
         "discountCode": code,
         "note": order.get("note"),

@@ -19,8 +19,9 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from graphql import GraphQLError, GraphQLResolveInfo, get_argument_values
+from graphql import GraphQLError, GraphQLResolveInfo
 
+from sandbox.shopify.idempotency import idempotency_key
 from sandbox.shopify.rows import Graph, iso, money_bag
 from sandbox.shopify.store import ShopData
 
@@ -30,7 +31,7 @@ PAID_KINDS = ("SALE", "CAPTURE")
 
 def refund_create(_root: None, info: Info, input: dict[str, Any]) -> Graph:
     data = info.context
-    key = _idempotency_key(info)
+    key = idempotency_key(info)
     fingerprint = hashlib.sha256(json.dumps(input, sort_keys=True).encode()).hexdigest()
     if key is not None and key in data.refund_keys:
         first, payload = data.refund_keys[key]
@@ -111,12 +112,3 @@ def _amount(transaction: Graph) -> Decimal:
 
 def _refused(field: list[str], message: str) -> Graph:
     return {"order": None, "refund": None, "userErrors": [{"field": field, "message": message}]}
-
-
-def _idempotency_key(info: Info) -> str | None:
-    directive = info.schema.get_directive("idempotent")
-    for node in info.field_nodes:
-        for used in node.directives or ():
-            if directive is not None and used.name.value == "idempotent":
-                return str(get_argument_values(directive, used, info.variable_values)["key"])
-    return None

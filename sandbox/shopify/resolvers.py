@@ -17,8 +17,10 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_
 
 from sandbox.shopify.connection import connection
 from sandbox.shopify.filters import Searchable
+from sandbox.shopify.inventory_adjust import inventory_adjust_quantities
 from sandbox.shopify.order_create import order_by_identifier, order_create, order_metafield
 from sandbox.shopify.refund_create import refund_create
+from sandbox.shopify.retail import quantities
 from sandbox.shopify.rows import Graph
 from sandbox.shopify.store import ShopData
 
@@ -36,7 +38,10 @@ def admin_schema() -> GraphQLSchema:
     _attach(schema, "Order", {"lineItems": _nested("_lines"), "metafield": order_metafield})
     _attach(schema, "Order", {"fulfillments": _fulfillments})
     _attach(schema, "Mutation", {"orderCreate": order_create, "refundCreate": refund_create})
+    _attach(schema, "Mutation", {"inventoryAdjustQuantities": inventory_adjust_quantities})
     _attach(schema, "Order", {"refunds": _refunds})
+    _attach(schema, "InventoryItem", {"inventoryLevels": _levels, "inventoryLevel": _level})
+    _attach(schema, "InventoryLevel", {"quantities": _quantities})
     return schema
 
 
@@ -57,6 +62,40 @@ def _refunds(parent: Graph, info: Info, first: int | None = None) -> list[Graph]
 def _fulfillments(parent: Graph, info: Info, first: int | None = None) -> list[Graph]:
     found: list[Graph] = parent.get("_fulfillments") or []
     return found if first is None else found[:first]
+
+
+def _levels(parent: Graph, info: Info, **args: Any) -> dict[str, Any]:
+    """An inventory item's levels, one per location that stocks it, in location order."""
+    levels = _data(info).retail.levels(parent["id"])
+    if args.get("reverse"):
+        levels = levels[::-1]
+    return connection(levels, args, row_id=_level_location, node=lambda level: level)
+
+
+def _level(
+    parent: Graph, info: Info, locationId: str, includeInactive: bool = False
+) -> Graph | None:
+    levels = _data(info).retail.levels(parent["id"])
+    return next((lv for lv in levels if lv["location"]["id"] == locationId), None)
+
+
+def _level_location(level: Graph) -> int:
+    return _numeric_id(level["location"])
+
+
+def _quantities(parent: Graph, info: Info, names: list[str]) -> list[Graph]:
+    return quantities(parent, names)
+
+
+def _locations(_root: None, info: Info, **args: Any) -> dict[str, Any]:
+    """Every active location by name (LocationSortKeys NAME) or id; the sandbox has no
+    inactive or legacy ones, so those flags change nothing."""
+    found = list(_data(info).retail.locations)
+    if args.get("sortKey", "NAME") == "NAME":
+        found.sort(key=lambda graph: (graph["name"], _numeric_id(graph)))
+    if args.get("reverse"):
+        found = found[::-1]
+    return connection(found, args, row_id=_numeric_id, node=lambda graph: graph)
 
 
 def _data(info: Info) -> ShopData:
@@ -128,4 +167,10 @@ _ROOT: dict[str, Callable[..., Any]] = {
     "customers": _listing(lambda d: d.customers, lambda r: r.graph),
     "orders": _listing(lambda d: d.orders, lambda r: r.graph),
     "orderByIdentifier": order_by_identifier,
+    "location": lambda _root, info, id=None: _by_id("Location")(_root, info, id) if id else None,
+    "locations": _locations,
+    "inventoryItem": _by_id("InventoryItem"),
+    "staffMember": lambda _root, info, id=None: (
+        _by_id("StaffMember")(_root, info, id) if id else None
+    ),
 }

@@ -35,6 +35,14 @@ def money_bag(amount: Decimal) -> Graph:
     return {"shopMoney": value, "presentmentMoney": value}
 
 
+# the sales channel app every web order names (Order.app)
+ONLINE_STORE_APP: Graph = {
+    "__typename": "OrderApp",
+    "id": gid("App", 580111),
+    "name": "Online Store",
+}
+
+
 @dataclass(slots=True)
 class ProductRow:
     id: int
@@ -88,6 +96,17 @@ class OrderRow:
         self._graph: Graph | None = None
 
     @property
+    def source_name(self) -> str:
+        """The channel the order came from: `web`, `pos`, or what orderCreate named."""
+        return str((self._extra or {}).get("sourceName") or "web")
+
+    @property
+    def location_number(self) -> int | None:
+        """The numeric id of the POS receipt's retail location, if it is one."""
+        location = (self._extra or {}).get("retailLocation")
+        return int(str(location["id"]).rsplit("/", 1)[1]) if location else None
+
+    @property
     def graph(self) -> Graph:
         if self._graph is None:
             order = self.order
@@ -115,6 +134,11 @@ class OrderRow:
                 "transactions": _seeded_sale(order),
                 "_fulfillments": [],
                 "customer": self.customer.graph if self.customer else None,
+                # an online store order; a POS receipt's `extra` says otherwise
+                "sourceName": "web",
+                "retailLocation": None,
+                "staffMember": None,
+                "app": ONLINE_STORE_APP,
                 "_lines": lines,
                 "_metafields": {},
             }

@@ -118,6 +118,8 @@ def orders(rows: list[OrderRow]) -> Searchable[OrderRow]:
             "financial_status": Field("keyword", lambda r: r.order.financial_status),
             "fulfillment_status": Field("keyword", lambda r: r.order.fulfillment_status),
             "sku": Field("text", lambda r: " ".join(li.sku for li in r.order.line_items)),
+            "source_name": Field("keyword", lambda r: r.source_name),
+            "location_id": Field("number", lambda r: r.location_number),
         },
         free_text=(lambda r: r.order.name,),
         sort_keys={

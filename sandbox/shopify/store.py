@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from sandbox.dataset import CURRENCY, Dataset, LineItem, Product, ShopCustomer
 from sandbox.shopify import searchables
+from sandbox.shopify.retail import Retail
 from sandbox.shopify.rows import (
     CustomerRow,
     Graph,
@@ -30,14 +31,18 @@ from sandbox.shopify.rows import (
 )
 
 WallClock = Callable[[], datetime]
-# The access scopes the sandbox grants its app: what omnigate's adapter needs
-# (connectors/shopify/check.py), and orders older than 60 days.
+# The access scopes the sandbox grants its app: what omnigate's adapters need
+# (connectors/shopify/check.py: Shopify as e-commerce, POS and inventory), and orders older
+# than 60 days.
 SANDBOX_ACCESS_SCOPES = (
     "read_products",
     "read_customers",
     "read_orders",
     "write_orders",
     "read_all_orders",
+    "read_locations",
+    "write_inventory",
+    "read_users",
 )
 # The namespace a metafield gets when none is given: Shopify uses the calling app's own.
 APP_NAMESPACE = "$app"
@@ -76,32 +81,40 @@ class ShopData:
             "currencyCode": CURRENCY,
             "myshopifyDomain": domain,
             "url": public_url.rstrip("/"),
+            "ianaTimezone": "America/New_York",
         }
-        self.by_gid: dict[str, Graph] = {}
+        self.retail = Retail(dataset)
+        self.by_gid: dict[str, Graph] = self.retail.by_gid()
         product_rows = [self._product(p) for p in dataset.products]
         variant_of = {row.variant_id: row for row in product_rows}
         customer_rows = [self._customer(c) for c in dataset.shop_customers]
         customers = {row.id: row for row in customer_rows}
-        order_counts: dict[int, int] = {}
-        for order in dataset.online_orders:
-            order_counts[order.customer_id] = order_counts.get(order.customer_id, 0) + 1
-        for row in customer_rows:
-            row.graph["numberOfOrders"] = str(order_counts.get(row.id, 0))
         order_rows = [
             OrderRow(o, customers.get(o.customer_id), variant_of) for o in dataset.online_orders
         ]
+        order_rows += self._pos_orders(dataset, customers, variant_of)
+        order_counts: dict[int, int] = {}
+        for order_row in order_rows:
+            buyer = order_row.order.customer_id
+            if buyer is not None:
+                order_counts[buyer] = order_counts.get(buyer, 0) + 1
+        for row in customer_rows:
+            row.graph["numberOfOrders"] = str(order_counts.get(row.id, 0))
         self._orders_by_id = {row.id: row for row in order_rows}
         self._customers_by_id = customers
         self._variant_rows = variant_of
         self._rows_by_sku = {row.product.sku: row for row in product_rows}
         # (namespace, key, value) of every `id` metafield on an order: custom IDs are unique.
         self._orders_by_custom_id: dict[tuple[str, str, str], OrderRow] = {}
-        self._next_order_number = 1001 + len(dataset.online_orders)
+        self._next_order_number = 1001 + len(order_rows)
         self._next_metafield_id = 1
         self._next_transaction_id = 7_100_000_000
         self._next_refund_id = 8_100_000_000
         # refundCreate's @idempotent keys -> (the request's fingerprint, its payload)
         self.refund_keys: dict[str, tuple[str, Graph]] = {}
+        # inventoryAdjustQuantities' @idempotent keys, likewise
+        self.inventory_keys: dict[str, tuple[str, Graph]] = {}
+        self._next_adjustment_id = 9_700_000_000
 
         self.products = searchables.products(product_rows)
         self.variants = searchables.variants(product_rows)
@@ -153,6 +166,35 @@ class ShopData:
             graph["displayFulfillmentStatus"] = "FULFILLED"
             row.order = replace(row.order, fulfillment_status="FULFILLED")
         graph["updatedAt"] = iso(self.wall_clock())
+        return graph
+
+    def pay_at_terminal(self, order_id: int) -> Graph | None:
+        """What Shopify POS does when a pending store order is paid at the till: a
+        successful SALE for what is due, and the order PAID. None for an unknown order."""
+        row = self._orders_by_id.get(order_id)
+        if row is None:
+            return None
+        graph = row.graph
+        if graph["displayFinancialStatus"] != "PAID":
+            moment = iso(self.wall_clock())
+            graph["transactions"] = [
+                *graph["transactions"],
+                {
+                    "__typename": "OrderTransaction",
+                    "id": f"gid://shopify/OrderTransaction/{self.next_transaction_id()}",
+                    "kind": "SALE",
+                    "status": "SUCCESS",
+                    "gateway": "shopify_payments",
+                    "authorizationCode": None,
+                    "amountSet": graph["totalPriceSet"],
+                    "createdAt": moment,
+                    "processedAt": moment,
+                    "test": False,
+                },
+            ]
+            graph["displayFinancialStatus"] = "PAID"
+            graph["updatedAt"] = moment
+            row.order = replace(row.order, financial_status="PAID")
         return graph
 
     def order_by_custom_id(self, namespace: str | None, key: str, value: str) -> Graph | None:
@@ -213,6 +255,10 @@ class ShopData:
             customer.graph["numberOfOrders"] = str(count + 1)
         return row.graph
 
+    def next_adjustment_id(self) -> int:
+        self._next_adjustment_id += 1
+        return self._next_adjustment_id
+
     def next_refund_id(self) -> int:
         self._next_refund_id += 1
         return self._next_refund_id
@@ -223,6 +269,25 @@ class ShopData:
 
     def custom_id_taken(self, namespace: str, key: str, value: str) -> bool:
         return (namespace, key, value) in self._orders_by_custom_id
+
+    def _pos_orders(
+        self,
+        dataset: Dataset,
+        customers: dict[int, CustomerRow],
+        variants: dict[int, ProductRow],
+    ) -> list[OrderRow]:
+        """The dataset's in-store receipts as Shopify POS orders, numbered after the online
+        ones (one order sequence per shop), each with the Shopify customer of its person."""
+        person_of = {c.id: c.person_key for c in dataset.pos_customers}
+        shop_id_of = {c.person_key: c.id for c in dataset.shop_customers}
+        rows = []
+        first = 1001 + len(dataset.online_orders)
+        for offset, receipt in enumerate(dataset.pos_orders):
+            buyer = shop_id_of.get(person_of.get(receipt.customer_id, -1))
+            order = self.retail.pos_order(receipt, first + offset, buyer)
+            customer = customers.get(buyer) if buyer is not None else None
+            rows.append(OrderRow(order, customer, variants, self.retail.pos_extra(receipt)))
+        return rows
 
     def _product(self, product: Product) -> ProductRow:
         pid = product.shopify_product_id
@@ -271,6 +336,7 @@ class ShopData:
             "createdAt": iso(product.created_at),
             "updatedAt": iso(product.updated_at),
             "product": graph,
+            "inventoryItem": self.retail.items_by_sku[product.sku],
         }
         graph["_variants"] = [variant]
         for node in (graph, variant, *media):

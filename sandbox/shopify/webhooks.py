@@ -91,6 +91,17 @@ def _fulfillment_status(display: str) -> str | None:
     return {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial"}.get(display)
 
 
+def level_resource(level: dict[str, Any]) -> dict[str, Any]:
+    """The REST InventoryLevel resource an inventory_levels/update webhook carries."""
+    return {
+        "inventory_item_id": _legacy_id(level["item"]["id"]),
+        "location_id": _legacy_id(level["location"]["id"]),
+        "available": level["_quantities"]["available"],
+        "updated_at": level["updatedAt"],
+        "admin_graphql_api_id": level["id"],
+    }
+
+
 async def notify(request: Request, topic: str, resource: dict[str, Any]) -> list[int]:
     """One delivery per subscription to `topic`, in turn: the receivers' statuses."""
     subscriptions: list[tuple[str, str]] = request.app.state.shopify_webhooks

@@ -15,7 +15,6 @@ schema for the pinned API version (`make install` fetches it: tools/shopify_admi
 
 from __future__ import annotations
 
-import gzip
 import importlib
 import json
 import pkgutil
@@ -25,54 +24,46 @@ from typing import Any
 
 import httpx
 import pytest
-from cart_api import CARD_OK, CART_CREATE, CHECKOUT, Device, online_skus
+from cart_api import (
+    CARD_OK,
+    CART_CREATE,
+    CHECKOUT,
+    Device,
+    known_everywhere,
+    online_skus,
+    person_with_both_channels,
+    staff_at,
+    stocked_skus,
+)
 from conftest import REPO_ROOT, bearer
 from graphql import (
     DocumentNode,
     ExecutionResult,
     GraphQLAbstractType,
+    GraphQLEnumType,
     GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
     GraphQLSchema,
     OperationDefinitionNode,
-    build_client_schema,
     execute,
     parse,
     validate,
 )
 from graphql.error import GraphQLSyntaxError
 from graphql.execution.values import get_variable_values
+from shopify_admin import SCHEMA_FILE, official_admin_schema
 
 import connectors.shopify
-from connectors.shopify import ShopifySettings
 from gateway.http_transport import UpstreamClient
-
-VERSION = ShopifySettings().api_version
-SCHEMA_FILE = REPO_ROOT / ".data" / "shopify" / f"admin_{VERSION}.json.gz"
+from sandbox.shopify.resolvers import admin_schema as simulator_schema
+from sandbox.shopify.retail import location_gid
 
 
 @pytest.fixture(scope="module")
 def admin_schema() -> GraphQLSchema:
-    if not SCHEMA_FILE.exists():
-        pytest.fail(f"{SCHEMA_FILE} is missing: `make install` fetches it")
-    with gzip.open(SCHEMA_FILE) as file:
-        introspection = json.load(file)
-    return build_client_schema(undeprecate_implementations(introspection["data"]))
-
-
-def undeprecate_implementations(introspection: dict[str, Any]) -> dict[str, Any]:
-    """Shopify deprecates some fields of a type that the interface it implements does not
-    (`DiscountAutomaticBxgy.id` against `Node.id`), which the GraphQL spec forbids and
-    graphql-core refuses when it validates the schema before any document. Deprecation
-    plays no part in validating a document or an answer, so such fields are taken as not
-    deprecated here."""
-    types = {t["name"]: t for t in introspection["__schema"]["types"]}
-    for type_ in types.values():
-        for interface in type_.get("interfaces") or ():
-            live = {f["name"] for f in types[interface["name"]]["fields"] if not f["isDeprecated"]}
-            for field in type_["fields"]:
-                if field["isDeprecated"] and field["name"] in live:
-                    field["isDeprecated"], field["deprecationReason"] = False, None
-    return introspection
+    return official_admin_schema()
 
 
 def adapter_documents() -> dict[str, DocumentNode]:
@@ -226,6 +217,72 @@ async def test_the_adapters_requests_and_the_simulators_answers_fit_the_schema(
     assert problems == {}
 
 
+async def test_the_shopify_pos_and_inventory_requests_and_answers_fit_the_schema(
+    admin_schema: GraphQLSchema, make_gateway, settings, tokens, dataset
+) -> None:
+    """The same, with Shopify as POS and inventory: stores, stock per store, store sales
+    beside online orders, a store checkout, a receipt looked up, a webhook's items."""
+    shopify_set = settings.with_changes(
+        adapters={**settings.adapters.model_dump(), "pos": "shopify", "inventory": "shopify"}
+    )
+    traffic = ShopifyTraffic(settings.shopify.graphql_path)
+    client = UpstreamClient(transport=traffic, timeout=httpx.Timeout(10.0))
+    contact = known_everywhere(dataset)[41]
+    shopper = bearer(tokens.customer(contact))
+    store = location_gid(dataset.locations.index(dataset.stores[3]))
+    async with client, make_gateway(shopify_set, http_client=client) as gateway:
+        anyone = Device(gateway, {})
+        me = Device(gateway, shopper)
+        await anyone.run("{ stores { id name } }")
+        await anyone.run(
+            "{ products(first: 20) { edges { node { sku availability {"
+            " online { quantity } stores(first: 20) { quantity } } } } } }"
+        )
+        both = Device(gateway, bearer(tokens.customer(person_with_both_channels(dataset))))
+        mine = await both.run("{ me { orders(first: 30) { edges { node { id channel } } } } }")
+        receipt = next(
+            edge["node"]["id"]
+            for edge in mine["me"]["orders"]["edges"]
+            if edge["node"]["channel"] == "STORE"
+        )
+        sku = stocked_skus(dataset, dataset.stores[3].id, 2, 1)[0]
+        created = (await me.run(CART_CREATE, lines=[{"sku": sku, "quantity": 1}]))["cartCreate"]
+        till = staff_at(gateway, tokens, store)
+        placed = await till.run(
+            CHECKOUT, cartId=created["cart"]["id"], channel="STORE", key="admin-schema-store"
+        )
+        assert placed["checkout"]["userErrors"] == []
+        order = placed["checkout"]["order"]["id"]
+        lookup = "query ($id: ID) { order(id: $id) { number channel } }"
+        assert (await me.run(lookup, id=order))["order"]["channel"] == "STORE"
+        assert (await both.run(lookup, id=receipt))["order"]["channel"] == "STORE"
+        services = gateway.http._transport.app.state.services
+        item = "gid://shopify/InventoryItem/49000000000"
+        assert await services.inventory.skus_for_items([item]) == {item: dataset.products[0].sku}
+
+    operations = {
+        parse(sent["query"]).definitions[0].name.value  # type: ignore[attr-defined]
+        for sent, _ in traffic.exchanges
+    }
+    assert {
+        "Locations",
+        "StockBySku",
+        "StoreOrders",
+        "CustomerOrders",
+        "FindCustomers",
+        "PlacedOrder",
+        "PlaceOrder",
+        "OrderById",
+        "ItemSkus",
+    } <= operations
+    problems = {
+        f"{i} {sent['query'].split('(', 1)[0].strip()}": found
+        for i, (sent, answer) in enumerate(traffic.exchanges)
+        if (found := answer_problems(admin_schema, sent, answer))
+    }
+    assert problems == {}
+
+
 def test_a_wrong_answer_is_caught(admin_schema: GraphQLSchema) -> None:
     """The check above can fail: an answer missing a non-null field, and one with an enum
     value Shopify does not have, are refused."""
@@ -241,3 +298,49 @@ def test_the_schema_file_is_fetched_not_committed() -> None:
     ignored = (REPO_ROOT / ".gitignore").read_text().splitlines()
     assert ".data/" in ignored
     assert Path(SCHEMA_FILE).is_relative_to(REPO_ROOT / ".data")
+
+
+def type_signature(type_: Any) -> str:
+    """`[String!]!` for a graphql-core type, as SDL spells it."""
+    return str(type_)
+
+
+def test_every_field_of_the_simulator_is_shopify_s_with_the_same_type(
+    admin_schema: GraphQLSchema,
+) -> None:
+    """Each object's and input's fields, their arguments and each enum's values in the
+    simulator's SDL (sandbox/shopify/schema.graphql) exist in the official schema, typed
+    the same: the simulator answers nothing a real shop would not."""
+    problems: list[str] = []
+    for name, ours in simulator_schema().type_map.items():
+        if name.startswith("__"):
+            continue
+        theirs = admin_schema.type_map.get(name)
+        if theirs is None:
+            problems.append(f"{name}: no such type")
+            continue
+        if isinstance(ours, GraphQLEnumType):
+            assert isinstance(theirs, GraphQLEnumType), name
+            problems += [
+                f"{name}.{v}: no such value" for v in ours.values if v not in theirs.values
+            ]
+            continue
+        if not isinstance(ours, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType):
+            continue
+        official = theirs.fields  # type: ignore[union-attr]
+        for field_name, field in ours.fields.items():
+            other = official.get(field_name)
+            if other is None:
+                problems.append(f"{name}.{field_name}: no such field")
+                continue
+            if type_signature(field.type) != type_signature(other.type):
+                problems.append(f"{name}.{field_name}: {field.type} here, {other.type} there")
+            for arg_name, arg in getattr(field, "args", {}).items():
+                their_arg = other.args.get(arg_name)  # type: ignore[union-attr]
+                if their_arg is None:
+                    problems.append(f"{name}.{field_name}({arg_name}): no such argument")
+                elif type_signature(arg.type) != type_signature(their_arg.type):
+                    problems.append(
+                        f"{name}.{field_name}({arg_name}): {arg.type} here, {their_arg.type} there"
+                    )
+    assert problems == []
