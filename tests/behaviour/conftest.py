@@ -41,6 +41,6 @@ async def retailer(
         cart={**settings.cart.model_dump(), "reconcile_interval_seconds": 0}
     )
     await open_ledger_accounts(settings, dataset)
-    crm = crm_named(vendor_set.adapters["crm"], dataset)
+    crm = crm_named(vendor_set.simulators["crm"], dataset)  # whose ids the people have
     async with running_gateway(settings) as client:
         yield Retailer(vendor_set, client, settings, crm, dataset, sandbox, Tokens(sandbox))
