@@ -22,7 +22,7 @@ from cart_api import (
 from offers_api import code_promo, put_promotions
 
 from behaviour.retailer import Retailer
-from commerce.offers import OfferKind
+from commerce.offers import Limits, OfferKind
 
 MY_ORDERS = "{ me { orders(first: 50) { edges { node { id channel store { id } } } } } }"
 APPLY_POINTS = """
@@ -124,19 +124,27 @@ async def test_points_are_spent_and_earned_once(retailer: Retailer):
     assert after == balance - 150 + earned
 
 
-async def test_a_promotion_code_is_taken_off_the_order(retailer: Retailer):
-    code = f"BEHAVE{retailer.vendor_set.name.upper()}"
-    await put_promotions(retailer.settings, code_promo(code, OfferKind.FIXED_AMOUNT, 5))
+async def test_a_promotion_code_is_taken_off_the_order_and_redeemed_once(retailer: Retailer):
+    code = f"ONCE{retailer.vendor_set.name.upper()}"
+    once = code_promo(code, OfferKind.FIXED_AMOUNT, 5, limits=Limits(per_customer=1))
+    await put_promotions(retailer.settings, once)
     shopper = retailer.shopper(retailer.buyer(4))
     sku = online_skus(retailer.dataset, 20, 1)[0]
-    cart = (await shopper.run(CART_CREATE, lines=[{"sku": sku, "quantity": 3}]))["cartCreate"]
-    applied = (await shopper.run(APPLY_CODE, cartId=cart["cart"]["id"], code=code))[
-        "cartApplyPromoCode"
-    ]
+
+    async def cart_with_the_code() -> tuple[str, dict[str, Any]]:
+        cart = (await shopper.run(CART_CREATE, lines=[{"sku": sku, "quantity": 3}]))["cartCreate"]
+        applied = await shopper.run(APPLY_CODE, cartId=cart["cart"]["id"], code=code)
+        return cart["cart"]["id"], applied["cartApplyPromoCode"]
+
+    cart_id, applied = await cart_with_the_code()
     assert applied["userErrors"] == []
     cost = applied["cart"]["cost"]
     assert cost["discount"] == {"amount": "5.00"}
-    subtotal = Decimal(cost["subtotal"]["amount"])
-    assert Decimal(cost["total"]["amount"]) == subtotal - 5
-    order = await checked_out_once(shopper, cart["cart"]["id"], "WEB", retailer.key("code"))
+    assert Decimal(cost["total"]["amount"]) == Decimal(cost["subtotal"]["amount"]) - 5
+    order = await checked_out_once(shopper, cart_id, "WEB", retailer.key("code"))
     assert order["total"] == cost["total"]
+    # the retried checkout redeemed it once: once is the customer's limit
+    _, again = await cart_with_the_code()
+    assert [(e["code"], e["reason"]) for e in again["userErrors"]] == [
+        ("PROMO_NOT_APPLICABLE", "ALREADY_USED")
+    ]
