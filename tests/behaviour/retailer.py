@@ -50,7 +50,7 @@ async def open_ledger_accounts(settings: Settings, dataset: Dataset) -> None:
         await client.close()
 
 
-@dataclass
+@dataclass(repr=False)  # an async fixture's value is repr'ed: the dataset's repr takes seconds
 class Retailer:
     vendor_set: VendorSet
     client: GatewayClient
@@ -59,6 +59,9 @@ class Retailer:
     dataset: Dataset
     sandbox: Sandbox
     tokens: Tokens
+
+    def __repr__(self) -> str:
+        return f"Retailer({self.vendor_set.name})"
 
     def key(self, name: str) -> str:
         """An idempotency key of this set's run: the simulators outlive a set's gateway."""
