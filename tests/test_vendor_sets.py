@@ -3,8 +3,18 @@ named exception the suite does not know, or a port left without an adapter, is r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from behaviour.sets import ALTERNATIVES, REFERENCE, SETS, VendorSet, chosen_sets, vendor_set
+from behaviour.sets import (
+    ALTERNATIVES,
+    EXCEPTIONS,
+    REFERENCE,
+    SETS,
+    VendorSet,
+    chosen_sets,
+    vendor_set,
+)
 
 
 def test_a_set_may_only_name_an_exception_the_suite_asserts():
@@ -32,3 +42,10 @@ def test_sets_are_chosen_by_name_or_by_module_attribute():
         vendor_set("acme")
     with pytest.raises(TypeError, match="not a VendorSet"):
         vendor_set("behaviour.sets:SETS")
+
+
+def test_every_named_exception_is_asserted_by_a_behavioural_test():
+    """A name in EXCEPTIONS is a promise that some test asserts its alternative."""
+    suite = Path(__file__).parent / "behaviour"
+    sources = "".join(path.read_text() for path in suite.glob("test_*.py"))
+    assert [name for name in EXCEPTIONS if f'excepts("{name}")' not in sources] == []
