@@ -79,7 +79,8 @@ run: install
 	$(BIN)/omnigate dev
 
 # The default suite; the slower groups (pyproject.toml's markers) have their own targets,
-# each its own CI step (.ci/run).
+# each its own CI step (.ci/run). It runs the behavioural suite (tests/behaviour/) against
+# every vendor set of tests/behaviour/sets.py (docs/adapters.md "Certifying an adapter").
 test: install $(AUDIT)/node_modules/.package-lock.json
 	$(BIN)/pytest -n 2 --dist loadfile -m "not fuzz and not failover and not browser and not processes"
 

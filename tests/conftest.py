@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from behaviour import timing as behaviour_timing
 from points_api import KEEPERS, Keeper, LedgerKeeper, SquareKeeper
+from profile_support import edited_contact
 from pymongo import AsyncMongoClient
 
 from engine.execution import VERIFIED, FastExecutionMismatch, verify_every_execution
@@ -94,7 +96,25 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         WORKER_COUNTS.append(counts)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--vendor-set",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a vendor set the behavioural suite (tests/behaviour/) certifies: a name of "
+        "tests/behaviour/sets.py's SETS or module:ATTRIBUTE naming a VendorSet; repeatable; "
+        "default every set of SETS",
+    )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    behaviour_timing.record(report)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in behaviour_timing.summary_lines():
+        terminalreporter.write_line(line)
     counts = WORKER_COUNTS or [VERIFIED]
     completed = sum(c.get("completed", 0) for c in counts)
     fell_back = sum(c.get("fell_back", 0) for c in counts)
@@ -198,6 +218,7 @@ class Crm:
     read_kinds: Mapping[str, str]
     # the reads of one profile assembly for a contact with an email and a phone
     one_assembly: Mapping[str, int]
+    first_name_field: str  # what the simulator's control endpoint calls a first name
 
     def id_of(self, contact: CrmContact) -> str:
         return self.ids[contact.id]
@@ -211,6 +232,15 @@ class Crm:
                     counted[kind] += count
         return counted
 
+    def renamed(
+        self, sandbox: Sandbox, contact: CrmContact, first_name: str
+    ) -> AbstractContextManager[dict[str, Any]]:
+        """The contact renamed in the simulator as a user would, put back after; the
+        simulator's answer (HubSpot's holds the webhook HubSpot would send)."""
+        url = f"{sandbox.url(self.vendor)}/_sandbox/{self.vendor}/contacts/{self.id_of(contact)}"
+        field = self.first_name_field
+        return edited_contact(url, {field: first_name}, {field: contact.first_name})
+
     def settings(self, settings: Settings) -> Settings:
         adapters = settings.adapters.model_copy(update={"crm": self.adapter})
         return settings.with_changes(adapters=adapters.model_dump())
@@ -221,7 +251,13 @@ CRMS = ("salesforce", "hubspot")
 
 @pytest.fixture(scope="session", params=CRMS)
 def crm(request: pytest.FixtureRequest, dataset: Dataset) -> Crm:
-    if request.param == "salesforce":
+    return crm_named(request.param, dataset)
+
+
+def crm_named(adapter: str, dataset: Dataset) -> Crm:
+    """The CRM `adapter` (one of CRMS) over the sandbox: also the behavioural suite's
+    (tests/behaviour/) way to know a person by the set's CRM id."""
+    if adapter == "salesforce":
         return Crm(
             "salesforce",
             "SALESFORCE",
@@ -230,7 +266,10 @@ def crm(request: pytest.FixtureRequest, dataset: Dataset) -> Crm:
             "0035g00000ZZZZZZZZ",
             {"composite/sobjects/Contact": "by_id", "/query": "lookup"},
             {"by_id": 1, "lookup": 1},  # the contact, then one SOQL query by email or phone
+            "FirstName",
         )
+    if adapter != "hubspot":
+        raise ValueError(f"no CRM simulator for the adapter {adapter!r}: one of {CRMS}")
     return Crm(
         "hubspot",
         "HUBSPOT",
@@ -239,6 +278,7 @@ def crm(request: pytest.FixtureRequest, dataset: Dataset) -> Crm:
         "99999999999",
         {"batch/read by id": "by_id", "batch/read by email": "lookup", "/search": "lookup"},
         {"by_id": 1, "lookup": 2},  # the contact, then a batch read by email, a phone search
+        "firstname",
     )
 
 

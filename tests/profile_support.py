@@ -1,6 +1,6 @@
 """Helpers the customer profile tests share: the cache collection as MongoDB holds it, a
-transport that holds CRM calls until released, waiting for a background effect, and a
-mongod of a test's own to stop and start."""
+CRM contact edited in its simulator, a transport that holds CRM calls until released,
+waiting for a background effect, and a mongod of a test's own to stop and start."""
 
 from __future__ import annotations
 
@@ -77,6 +77,21 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {within} s: {check}")
         await asyncio.sleep(interval)
+
+
+@contextmanager
+def edited_contact(
+    control_url: str, changes: dict[str, Any], restore: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """A CRM contact edited in its simulator as a user would (`control_url`: the
+    simulator's control endpoint of that contact); its answer (HubSpot's holds the webhook
+    request HubSpot would send). `restore` is put back after."""
+    response = httpx.post(control_url, json=changes, timeout=10)
+    assert response.status_code == 200, response.text
+    try:
+        yield response.json()
+    finally:
+        httpx.post(control_url, json=restore, timeout=10)
 
 
 class HeldUpstream(httpx.AsyncBaseTransport):

@@ -4,14 +4,14 @@ MongoDB), resuming from a high-water mark kept in MongoDB."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from conftest import bearer
-from profile_support import ME, database_of, profiles_of, wait_for
+from profile_support import ME, database_of, edited_contact, profiles_of, wait_for
 
 from commerce.customers.cache import ProfileCache
 from commerce.customers.crm_poll import LEASE, MARK, ContactChangePoller, advance
@@ -22,17 +22,11 @@ from connectors.records import CustomerIdentity, ExternalRef, System
 from connectors.salesforce import SalesforceCrm, SalesforceSettings
 
 
-@contextmanager
-def edited(sandbox, contact, **fields) -> Iterator[dict]:
+def edited(sandbox, contact, **fields) -> Any:
     """Edit a Contact in the simulator as a user would; put the old values back after."""
     url = f"{sandbox.url('salesforce')}/_sandbox/salesforce/contacts/{contact.id}"
-    response = httpx.post(url, json=fields, timeout=10)
-    assert response.status_code == 200, response.text
-    try:
-        yield response.json()
-    finally:
-        old = {"FirstName": contact.first_name, "LastName": contact.last_name}
-        httpx.post(url, json={k: v for k, v in old.items() if k in fields}, timeout=10)
+    old = {"FirstName": contact.first_name, "LastName": contact.last_name}
+    return edited_contact(url, fields, {k: v for k, v in old.items() if k in fields})
 
 
 @pytest.fixture

@@ -17,14 +17,13 @@ import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from conftest import bearer
 from live_server import serving
-from profile_support import ME, database_of, profiles_of, wait_for
+from profile_support import ME, database_of, edited_contact, profiles_of, wait_for
 
 from gateway.app import create_app
 from gateway.settings import Environment, Settings
@@ -60,18 +59,12 @@ async def profiles(settings: Settings) -> AsyncIterator[Any]:
         yield profiles_of(database)
 
 
-@contextmanager
-def edited(sandbox: Any, contact: HubSpotContact, **properties: str) -> Iterator[dict[str, Any]]:
+def edited(sandbox: Any, contact: HubSpotContact, **properties: str) -> Any:
     """Edit a contact in the simulator as a user would; its answer holds the webhook request
     HubSpot would send. The old values are put back after."""
+    old = {name: getattr(contact, name) for name in properties}
     url = f"{sandbox.url('hubspot')}{CONTROL}/contacts/{contact.id}"
-    response = httpx.post(url, json=properties, timeout=10)
-    assert response.status_code == 200, response.text
-    try:
-        yield response.json()
-    finally:
-        old = {name: getattr(contact, name) for name in properties}
-        httpx.post(url, json=old, timeout=10)
+    return edited_contact(url, properties, old)
 
 
 def signed_at(webhook: dict[str, Any], timestamp_ms: int) -> dict[str, str]:

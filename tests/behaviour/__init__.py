@@ -1,0 +1,1 @@
+"""The behavioural suite: what every vendor set must do through the graph (sets.py)."""
