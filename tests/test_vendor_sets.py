@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from behaviour.sets import (
-    ALTERNATIVES,
     EXCEPTIONS,
     REFERENCE,
     SETS,
+    SHOPIFY_HUBSPOT,
     VendorSet,
     chosen_sets,
     vendor_set,
@@ -37,7 +37,10 @@ def test_a_set_chooses_an_adapter_for_every_port():
 
 def test_sets_are_chosen_by_name_or_by_module_attribute():
     assert chosen_sets([]) == list(SETS.values())
-    assert chosen_sets(["alternatives", "behaviour.sets:REFERENCE"]) == [ALTERNATIVES, REFERENCE]
+    assert chosen_sets(["shopify-hubspot", "behaviour.sets:REFERENCE"]) == [
+        SHOPIFY_HUBSPOT,
+        REFERENCE,
+    ]
     with pytest.raises(ValueError, match="one of"):
         vendor_set("acme")
     with pytest.raises(TypeError, match="not a VendorSet"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sandbox
 from connectors.records import ExternalRef, LoyaltyAccountRecord, System
-from sandbox.dataset import build_dataset
+from sandbox.dataset import Dataset, build_dataset
 from sandbox.server import UNTHROTTLED, sandbox_apps, send_webhooks_to
 from sandbox.shopify import STANDARD
 
@@ -17,6 +17,7 @@ __all__ = [
     "SANDBOX_OFFERS",
     "STANDARD",
     "UNTHROTTLED",
+    "dataset_members",
     "member_accounts",
     "sandbox_apps",
     "send_webhooks_to",
@@ -24,11 +25,15 @@ __all__ = [
 
 
 def member_accounts(scale: float, seed: int, pos: str = "square") -> list[LoyaltyAccountRecord]:
-    """The sandbox's loyalty members (Square Loyalty's accounts of the POS customers), as an
+    """The loyalty members of the sandbox built at `scale` and `seed`: `dataset_members`."""
+    return dataset_members(build_dataset(scale, seed), pos)
+
+
+def dataset_members(dataset: Dataset, pos: str = "square") -> list[LoyaltyAccountRecord]:
+    """The dataset's loyalty members (Square Loyalty's accounts of the POS customers), as an
     import into omnigate's own ledger brings them: the same ids, balances and customers.
     With `pos` "shopify" each account belongs to its member's Shopify customer (Shopify POS
     shares the online store's customers); a member the shop does not know is left out."""
-    dataset = build_dataset(scale, seed)
     if pos != "shopify":
         owners = {
             a.customer_id: ExternalRef(System.SQUARE, a.customer_id)

@@ -13,11 +13,12 @@ from typing import Any
 
 from cart_api import Device, known_everywhere, staff_at
 from conftest import Crm, GatewayClient, Sandbox, Tokens, bearer, running_gateway
-from points_api import LedgerKeeper
 from pymongo import AsyncMongoClient
 
 from behaviour.sets import VendorSet
+from commerce.offers.points_ledger import MongoPointsLedger
 from gateway.settings import Settings
+from gateway.wiring.sandbox import dataset_members
 from sandbox.dataset import CrmContact, Dataset
 
 # The suite's people come from here on in known_everywhere's list (the other modules take
@@ -39,13 +40,15 @@ def set_settings(vendor_set: VendorSet, base: Settings) -> Settings:
 
 
 async def open_ledger_accounts(settings: Settings, dataset: Dataset) -> None:
-    """The dataset's loyalty members in omnigate's ledger, as an import would open them;
-    unused (and harmless) where the POS keeps the points."""
+    """The dataset's loyalty members in omnigate's ledger, as an import would open them
+    (under the set's POS customers); unused (and harmless) where the POS keeps the points."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongodb_uri.get_secret_value()
     )
     try:
-        await LedgerKeeper(client, dataset).seed(settings)
+        ledger = MongoPointsLedger(client, client[settings.mongodb_database])
+        await ledger.ensure_indexes()
+        await ledger.open_accounts(dataset_members(dataset, settings.adapters.pos))
     finally:
         await client.close()
 

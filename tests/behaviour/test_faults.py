@@ -48,6 +48,12 @@ async def test_stock_failing_leaves_the_products_with_each_availabilitys_error(
         assert "errors" not in await gateway.query(PAGE)  # the stores are known now
         failing.set(Fault.HTTP_500)
         body = await gateway.query(PAGE)
+    if retailer.vendor_set.excepts("stock-from-the-catalog-system"):
+        assert body["data"] is None  # `products` is non-null: its failure nulls the answer
+        [error] = body["errors"]
+        assert error["path"] == ["products"]
+        assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+        return
     nodes = [edge["node"] for edge in body["data"]["products"]["edges"]]
     assert [(bool(node["name"]), node["availability"]) for node in nodes] == [(True, None)] * 3
     assert [error["path"] for error in body["errors"]] == [
