@@ -56,7 +56,7 @@ RETURN = """
 mutation ($orderId: ID!, $lines: [ReturnLineInput!]!, $key: String!) {
   orderReturn(orderId: $orderId, lines: $lines, idempotencyKey: $key) {
     replayed
-    orderReturn { id restocked }
+    orderReturn { id restocked refundId }
     userErrors { field message code }
   }
 }
@@ -195,6 +195,26 @@ async def test_a_cart_checked_out_at_a_store_is_one_shopify_order_earning_once_p
     per_unit = settings.offers.points_per_currency_unit
     assert await balance() == 100 + int(Decimal(order["total"]["amount"])) * per_unit
 
+    # returned at another store: the till's Shopify Payments sale is refunded by Shopify,
+    # the unit goes on that store's shelf, the points come back out
+    elsewhere = shopify_location(dataset, dataset.stores[3].id)
+    shelf = available_at(sandbox, sku, elsewhere)
+    lines = [{"sku": sku, "quantity": 1}]
+    taken = (
+        await staff_at(gateway, tokens, elsewhere).run(
+            RETURN, orderId=order["id"], lines=lines, key="shopify-till-return"
+        )
+    )["orderReturn"]
+    assert taken["userErrors"] == []
+    assert taken["orderReturn"]["refundId"].startswith("gid://shopify/Refund/")
+    sold = shop.app.state.shop.node(order["id"])["transactions"]
+    assert [(t["kind"], t["gateway"]) for t in sold] == [
+        ("SALE", "shopify_payments"),
+        ("REFUND", "shopify_payments"),
+    ]
+    assert available_at(sandbox, sku, elsewhere) == shelf + 1
+    assert await balance() == 100
+
 
 async def test_loyalty_auto_keeps_the_points_in_the_ledger(gateway):
     services = gateway.http._transport.app.state.services
@@ -260,11 +280,12 @@ async def test_an_inventory_levels_webhook_announces_the_skus_stock_at_its_store
     assert heard == [(location_gid(store_index), [product.sku]), (None, [product.sku])]
 
 
-async def test_a_shopify_pos_receipt_cannot_be_refunded_through_omnigate(
+async def test_a_seeded_shopify_pos_receipt_paid_in_cash_is_not_refunded(
     gateway, tokens, dataset: Dataset
 ):
-    """Shopify POS takes the terminal's payment itself: no payments system omnigate
-    refunds through holds it, so a return of a receipt is NOT_PAID, a stable code."""
+    """The dataset's receipts carry no card sale (as Square's: paid in cash), so there is
+    nothing to refund through: NOT_PAID, a stable code. A receipt paid by card at the till
+    is refunded through Shopify (the store checkout test above)."""
     contact = person_with_both_channels(dataset)
     me = Device(gateway, bearer(tokens.customer(contact)))
     orders = [edge["node"] for edge in (await me.run(MY_ORDERS))["me"]["orders"]["edges"]]
