@@ -23,6 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from commerce.cart.guard import AddGuard
 from commerce.cart.model import (
     CartLimits,
     CartMiss,
@@ -167,9 +168,12 @@ class CartStore:
         lines: Sequence[NewLine],
         expected_version: int | None,
         session: AsyncClientSession | None = None,
+        *,
+        guard: AddGuard | None = None,
     ) -> StoredCart | None:
         """Adds each line's quantity to the cart's line for its SKU, or appends a new line,
-        in one atomic update. None when a precondition failed (see `explain_miss`)."""
+        in one atomic update. None when a precondition failed (see `explain_miss`), or
+        `guard`'s did (the caller then reads the cart and says why)."""
         merged: dict[str, NewLine] = {}
         for line in lines:
             prior = merged.get(line.sku)
@@ -203,6 +207,8 @@ class CartStore:
         # At most max_lines lines afterwards, counting every incoming SKU as new (a cart
         # right at the limit may then refuse an add that would only raise a quantity).
         room.append({f"lines.{self._limits.max_lines - len(merged)}": {"$exists": False}})
+        if guard is not None:
+            room.extend(guard.conditions())
         return await self._update(
             cart_id,
             expected_version,
