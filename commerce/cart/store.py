@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from bson.raw_bson import RawBSONDocument
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -76,6 +77,13 @@ class CartStore:
         self, database: AsyncDatabase[Document], limits: CartLimits, guest_ttl: timedelta
     ) -> None:
         self.collection: AsyncCollection[Document] = database[COLLECTION]
+        # A write answers with the whole cart, and most answers use its version and a few
+        # fields: decoding a 50-line cart into dicts (each line's datetime with its time
+        # zone) took ~0.15 ms of an add's ~1.8 ms of CPU. Left as BSON, only the fields
+        # used are decoded; a line's fields when the lines are made (model.StoredLines).
+        self._answers: AsyncCollection[RawBSONDocument] = self.collection.with_options(
+            codec_options=self.collection.codec_options.with_options(document_class=RawBSONDocument)
+        )
         self._limits = limits
         self._guest_ttl = guest_ttl
         self._writers = KeyedLocks()
@@ -429,7 +437,7 @@ class CartStore:
             query["version"] = expected_version
         stamp: Document = {"version": {"$add": ["$version", 1]}, "updated_at": now}
         async with self._writers.hold(cart_id):
-            doc = await self.collection.find_one_and_update(
+            doc = await self._answers.find_one_and_update(
                 query,
                 [*pipeline, {"$set": stamp}, *self._refresh_guest_expiry(now)],
                 return_document=ReturnDocument.AFTER,
