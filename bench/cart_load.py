@@ -87,7 +87,7 @@ async def load(
     skus = well_stocked_skus()
     contacts = [c.id for c in dataset.crm_contacts[: 1 if hot else customers]]
     limits = httpx.Limits(max_connections=customers * devices)
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=120, limits=limits) as client:
         tokens = [await _token(client, issuer, contact) for contact in contacts]
         headers = [{"authorization": f"Bearer {token}"} for token in tokens]
         carts = []
