@@ -247,9 +247,7 @@ class CheckoutService:
             payment_token=payment_token,
             payment_key=None if payment_token is None else payment_key(record_id),
         )
-        if not started:
-            return None
-        return await self._checkouts.get(record_id)
+        return started  # None: a concurrent request took the key first
 
     async def _draft(
         self,
