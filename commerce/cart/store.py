@@ -500,14 +500,21 @@ class CartStore:
 
     async def finish_checkout(
         self, cart_id: str, checkout_key: str, session: AsyncClientSession
-    ) -> None:
+    ) -> StoredCart | None:
+        """CHECKING_OUT for this key -> CHECKED_OUT: the cart as closed (the checkout's
+        answer shows it: a closed cart changes no more), None if it was not so frozen."""
         # a guest cart keeps its expiry: the TTL index removes it in time
-        await self._transition(
+        doc = await self._answers.find_one_and_update(
             _checking_out(cart_id, checkout_key),
-            {"status": CartStatus.CHECKED_OUT.value},
-            session,
-            unset=("active_customer_id",),
+            {
+                "$set": {"status": CartStatus.CHECKED_OUT.value, "updated_at": datetime.now(UTC)},
+                "$inc": {"version": 1},
+                "$unset": {"active_customer_id": ""},
+            },
+            return_document=ReturnDocument.AFTER,
+            session=session,
         )
+        return StoredCart.from_document(doc) if doc else None
 
     async def release_checkout(
         self, cart_id: str, checkout_key: str, session: AsyncClientSession | None = None
