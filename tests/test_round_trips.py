@@ -278,3 +278,44 @@ async def test_product_pages_read_other_carts_holds_once_per_pod_and_interval(
 
         assert await page(1) == Counter({"find": 1})
         assert await page(2) == Counter()
+
+
+GUEST_CREATE = "mutation { cartCreate { cartToken cart { id } } }"
+ADOPT = "mutation { cartMergeGuest { cart { id version } userErrors { code } } }"
+
+
+async def test_a_guest_cart_adopted_at_login_is_out_of_the_guest_token_s_reach(
+    settings, tokens, dataset, exporter
+):
+    """The write's filter holds the reach, not just this pod's memory of it: once a
+    customer adopts the guest cart, the token that reached it a moment ago reaches
+    nothing, and the unread write leaves the cart as it was."""
+    first, second = online_skus(dataset, count=2)
+    async with traced_gateway(settings, exporter) as client:
+        created = await runner(client, exporter, {})(GUEST_CREATE, 1)
+        token = created["cartCreate"]["cartToken"]
+        cart_id = created["cartCreate"]["cart"]["id"]
+        guest = runner(client, exporter, {"x-cart-token": token})
+        await guest(ADD, 2, cartId=cart_id, sku=first)  # read first: new to the pod
+        await guest(ADD, 3, cartId=cart_id, sku=first)
+        assert round_trips(exporter.get_finished_spans())[0] == Counter({"findAndModify": 1})
+
+        customer = bearer(tokens.customer(dataset.crm_contacts[10].id))
+        login = runner(client, exporter, {**customer, "x-cart-token": token})
+        adopted = (await login(ADOPT, 4))["cartMergeGuest"]
+        assert adopted["userErrors"] == []
+        assert adopted["cart"]["id"] == cart_id
+
+        refused = await guest(ADD, 5, cartId=cart_id, sku=second)
+        assert refused["cartLinesAdd"] == {"cart": None, "userErrors": [{"code": "NOT_FOUND"}]}
+        assert round_trips(exporter.get_finished_spans())[0] == Counter(
+            {"findAndModify": 1, "find": 1}
+        )
+        mine = await runner(client, exporter, customer)(
+            "query { cart { id version lines { sku quantity } } }", 6
+        )
+        assert mine["cart"] == {
+            "id": cart_id,
+            "version": adopted["cart"]["version"],
+            "lines": [{"sku": first, "quantity": 2}],
+        }
