@@ -137,7 +137,9 @@ bench: install
 	$(call need_debian_package,wrk,wrk)
 	$(BIN)/python -m bench.products_load
 	$(BIN)/python -m bench.products_load --recorded
+	$(BIN)/python -m bench.cart_load --customers 4
 	$(BIN)/python -m bench.cart_load
+	$(BIN)/python -m bench.cart_load --checkout --customers 4
 
 # Half an hour of mixed traffic against one gateway worker, sampling its memory, connections
 # and p99 (bench/README.md): writes bench/soak.json and the chart bench/soak.png. Not part of

@@ -21,7 +21,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from commerce.audit import AuditLog, CustomerRead
 from commerce.cart.degraded import products_or_recent, stock_or_recent
 from commerce.cart.errors import CartErrorCode, CartOutcome, CartUserError
+from commerce.cart.guard import AddGuard
 from commerce.cart.pricing import CartPrice, price_cart
+from commerce.cart.reached import ReachedCarts
 from commerce.cart.repricing import price_rises
 from commerce.cart.store import (
     CartMiss,
@@ -114,6 +116,7 @@ class CartService:
         self._online_location_id = online_location_id
         self._max_quantity = max_quantity
         self._reprice_tolerance = reprice_tolerance_percent
+        self._reached = ReachedCarts()
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -209,6 +212,8 @@ class CartService:
                 cart = existing
             else:
                 cart, token = await self.store.create_for_guest()
+        if for_customer is None:
+            self._remember_reach(principal, cart)
         outcome = await self._add(cart, lines, None, reads) if lines else CartOutcome(cart, [])
         outcome.cart_token = token
         return outcome
@@ -221,10 +226,74 @@ class CartService:
         expected_version: int | None,
         reads: CatalogReads,
     ) -> CartOutcome:
+        """A cart this principal reached lately on this pod is written at once, its checks
+        in the write's filter (`_add_unread`); if that matches nothing, or the cart is new
+        to this pod, the cart is read first and the refusal, if any, named."""
+        if self._reached.knows(principal, cart_id):
+            written = await self._add_unread(principal, cart_id, lines, expected_version, reads)
+            if written is not None:
+                return CartOutcome(written, [])
+            self._reached.forget(principal, cart_id)
         cart = await self._open_cart(principal, cart_id)
         if isinstance(cart, CartOutcome):
             return cart
+        self._remember_reach(principal, cart)
         return await self._add(cart, lines, expected_version, reads)
+
+    def _remember_reach(self, principal: Principal, cart: StoredCart) -> None:
+        """Its next add may write first: an open delivery cart of the principal's own
+        (staff read a customer's cart on the record, so theirs always read first; a guest
+        cart just made is reached with the token the answer hands out, not yet held)."""
+        if (
+            principal.kind is not PrincipalKind.STAFF
+            and (principal.customer_id is not None or principal.cart_token is not None)
+            and may_reach(principal, cart)
+            and cart.status is CartStatus.OPEN
+            and cart.fulfillment is FulfillmentType.DELIVERY
+        ):
+            self._reached.remember(principal, cart.id)
+
+    async def _add_unread(
+        self,
+        principal: Principal,
+        cart_id: str,
+        lines: Sequence[LineRequest],
+        expected_version: int | None,
+        reads: CatalogReads,
+    ) -> StoredCart | None:
+        """The add written without reading the cart: the same price and stock reads as
+        `prepare_lines`, and every check that needs the cart made by MongoDB in the write's
+        filter (commerce/cart/guard.py). None when anything would be refused or the filter
+        matched nothing: the caller reads the cart and says why."""
+        if not lines or any(not 1 <= line.quantity <= self._max_quantity for line in lines):
+            return None
+        found = await products_or_recent(reads, self._recent, [line.sku for line in lines])
+        new_lines = [
+            NewLine(line.sku, line.quantity, product.price, found.recent)
+            for line, product in zip(lines, found.records, strict=True)
+            if product is not None
+        ]
+        currencies = {line.unit_price.currency for line in new_lines}
+        if len(new_lines) < len(lines) or len(currencies) != 1:
+            return None
+        adding: dict[str, int] = {}
+        for line in new_lines:
+            adding[line.sku] = adding.get(line.sku, 0) + line.quantity
+        levels = await self._levels(reads, [line.sku for line in new_lines], live=False)
+        shelf = {
+            line.sku: _shelf_count(sku_levels, self._online_location_id)
+            for line, sku_levels in zip(new_lines, levels, strict=True)
+        }
+        at_most = {sku: shelf[sku] - quantity for sku, quantity in adding.items()}
+        if any(most < 0 for most in at_most.values()):
+            return None
+        guard = AddGuard(
+            principal.customer_id,
+            hash_token(principal.cart_token) if principal.cart_token is not None else None,
+            currencies.pop(),
+            at_most,
+        )
+        return await self.store.add_lines(cart_id, new_lines, expected_version, guard=guard)
 
     async def _add(
         self,

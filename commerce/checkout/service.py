@@ -247,9 +247,7 @@ class CheckoutService:
             payment_token=payment_token,
             payment_key=None if payment_token is None else payment_key(record_id),
         )
-        if not started:
-            return None
-        return await self._checkouts.get(record_id)
+        return started  # None: a concurrent request took the key first
 
     async def _draft(
         self,
@@ -497,7 +495,7 @@ class CheckoutService:
             await self._in_transaction(lambda session: self._refused(record, message, session))
             return CheckoutOutcome(None, await self._carts.store.get(cart.id), [rejected(message)])
         await self.after_upstream_order(record)
-        released = await self._in_transaction(
+        released, closed = await self._in_transaction(
             lambda session: self._completed(record, order, session, nothing_due=nothing_due)
         )
         await self._carts.holds.announce(released)
@@ -513,7 +511,7 @@ class CheckoutService:
             paid=nothing_due,
         )
         await self.settle(record.id, recorded)
-        return CheckoutOutcome(order, await self._carts.store.get(cart.id))
+        return CheckoutOutcome(order, closed or await self._carts.store.get(cart.id))
 
     async def settle(self, record_id: str, known: CheckoutRecord | None = None) -> None:
         """What is left once the order is recorded, each step once however often this runs
@@ -670,15 +668,15 @@ class CheckoutService:
         session: AsyncClientSession,
         *,
         nothing_due: bool = False,
-    ) -> set[HoldKey]:
+    ) -> tuple[set[HoldKey], StoredCart | None]:
         """The attempt COMPLETED, the cart closed, its holds released: the (store, SKU)s
-        whose holds that released."""
+        whose holds that released, and the cart as closed (the answer shows it)."""
         await self._checkouts.complete(record.id, order, session, nothing_due=nothing_due)
-        await self._carts.store.finish_checkout(record.cart_id, record.id, session)
+        closed = await self._carts.store.finish_checkout(record.cart_id, record.id, session)
         await self._redemptions.commit(record.id, session)
         if not record.draft.pickup:
-            return set()  # a delivery cart holds nothing: choosing delivery released it
-        return await self._carts.holds.store.release(session, record.cart_id)
+            return set(), closed  # a delivery cart holds nothing: choosing delivery released it
+        return await self._carts.holds.store.release(session, record.cart_id), closed
 
     async def _released(self, record: CheckoutRecord, session: AsyncClientSession) -> None:
         await self._carts.store.release_checkout(record.cart_id, record.id, session)

@@ -155,34 +155,34 @@ class CheckoutStore:
         loyalty_points: int = 0,
         payment_token: str | None = None,
         payment_key: str | None = None,
-    ) -> bool:
-        """Records a new attempt; False if the key was taken first (by a concurrent retry)."""
+    ) -> CheckoutRecord | None:
+        """Records a new attempt, and returns it as stored (no read back: the document is
+        the one inserted); None if the key was taken first (by a concurrent retry)."""
         now = datetime.now(UTC)
+        document: Document = {
+            "_id": record_id,
+            "cart_id": cart_id,
+            "channel": channel,
+            "cart_version": cart_version,
+            "state": CheckoutState.PENDING.value,
+            "draft": draft_to_document(draft),
+            "promotion_ids": list(promotion_ids),
+            "customer_id": customer_id,
+            "loyalty_account_id": loyalty_account_id,
+            "loyalty_points": loyalty_points,
+            "payment_token": payment_token,
+            "payment_key": payment_key,
+            "paid": False,
+            "settled": False,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": now + self._retention,
+        }
         try:
-            await self._collection.insert_one(
-                {
-                    "_id": record_id,
-                    "cart_id": cart_id,
-                    "channel": channel,
-                    "cart_version": cart_version,
-                    "state": CheckoutState.PENDING.value,
-                    "draft": draft_to_document(draft),
-                    "promotion_ids": list(promotion_ids),
-                    "customer_id": customer_id,
-                    "loyalty_account_id": loyalty_account_id,
-                    "loyalty_points": loyalty_points,
-                    "payment_token": payment_token,
-                    "payment_key": payment_key,
-                    "paid": False,
-                    "settled": False,
-                    "created_at": now,
-                    "updated_at": now,
-                    "expires_at": now + self._retention,
-                }
-            )
+            await self._collection.insert_one(document)
         except DuplicateKeyError:
-            return False
-        return True
+            return None
+        return CheckoutRecord.from_document(document)
 
     async def abandon(self, record_id: str) -> None:
         """Drops a PENDING attempt that never reached the upstream (its cart moved on)."""
