@@ -9,10 +9,8 @@ omnigate's own writes (a return refunded at a store).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,7 +19,8 @@ from cart_api import CART_CREATE, CHECKOUT, SET_FULFILLMENT, Device, staff_at, s
 from conftest import GatewayClient
 from live_api import Served, live_settings, served, subscribed
 from payments_api import CARD_OK, pay_at_terminal
-from test_webhooks import SQUARE_KEY, b64_hmac
+from test_payments import deliver, payment_event
+from test_webhooks import SQUARE_KEY
 
 from gateway.local_mongod import free_port
 from gateway.webhooks.shopify import shopify_order_gids
@@ -89,23 +88,9 @@ async def store_order(http: httpx.AsyncClient, tokens: Any, dataset: Dataset, co
 
 async def deliver_payment(gateway: Served, settings: Any, payment: dict[str, Any]) -> int:
     """Square's signed payment.updated for `payment`, delivered to `gateway`."""
-    raw = json.dumps(
-        {
-            "merchant_id": "MLSANDBOX",
-            "type": "payment.updated",
-            "event_id": str(uuid.uuid4()),
-            "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "data": {"type": "payment", "id": payment["id"], "object": {"payment": payment}},
-        }
-    ).encode()
     url = settings.webhooks.square_notification_url
-    headers = {
-        "content-type": "application/json",
-        "x-square-hmacsha256-signature": b64_hmac(SQUARE_KEY, url.encode() + raw),
-    }
-    async with httpx.AsyncClient(base_url=gateway.url) as client:
-        answer = await client.post("/webhooks/square", content=raw, headers=headers)
-    return answer.status_code
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        return await deliver(GatewayClient(http), payment_event(payment), url)
 
 
 async def test_a_store_order_paid_at_the_terminal_reaches_its_owner_on_another_pod(

@@ -429,10 +429,11 @@ def payment_event(payment: dict[str, Any]) -> bytes:
     ).encode()
 
 
-async def deliver(gateway: GatewayClient, raw: bytes) -> int:
+async def deliver(gateway: GatewayClient, raw: bytes, url: str = SQUARE_URL) -> int:
+    """Square's event `raw` signed for the notification `url`, delivered to `gateway`."""
     headers = {
         "content-type": "application/json",
-        "x-square-hmacsha256-signature": b64_hmac(SQUARE_KEY, SQUARE_URL.encode() + raw),
+        "x-square-hmacsha256-signature": b64_hmac(SQUARE_KEY, url.encode() + raw),
     }
     answer = await gateway.http.post("/webhooks/square", content=raw, headers=headers)
     return answer.status_code

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -209,6 +210,22 @@ async def test_a_store_order_is_refunded_to_the_terminals_payment(
     assert seen["paymentStatus"] == "PARTIALLY_REFUNDED"
 
 
+@contextmanager
+def crashing_after_the_refund(gateway: Any) -> Iterator[None]:
+    """The pod dies once a return's refund is made, before the return records it."""
+    store_of_returns = services_of(gateway).returns._returns
+    recorded = store_of_returns.refunded
+
+    async def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the pod died after the refund")
+
+    store_of_returns.refunded = crash
+    try:
+        yield
+    finally:
+        store_of_returns.refunded = recorded
+
+
 @pytest.fixture
 def reconciled(settings: Settings) -> Settings:
     """The same database and sandbox, with a reconciler that takes on anything unfinished
@@ -229,21 +246,14 @@ async def test_a_crash_after_the_refund_is_finished_without_a_second_refund(
     sku = order["lines"][0]["sku"]
     store = dataset.stores[2].id
     before = stock(sandbox, dataset, sku, store)
-    store_of_returns = services_of(gateway).returns._returns
-    recorded = store_of_returns.refunded
-
-    async def crash(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("the pod died after the refund")
-
-    store_of_returns.refunded = crash
     till = staff_at(gateway, tokens, store)
     lines = [{"sku": sku, "quantity": 1}]
     key = f"ret-crash-{recovery}"
-    failed = await till.raw(RETURN, orderId=order["id"], lines=lines, key=key)
+    with crashing_after_the_refund(gateway):
+        failed = await till.raw(RETURN, orderId=order["id"], lines=lines, key=key)
     assert [e["extensions"]["code"] for e in failed["errors"]] == ["INTERNAL_SERVER_ERROR"]
     assert len(refunds_of(sandbox, payment)) == 1, "the money went back before the crash"
     assert stock(sandbox, dataset, sku, store) == before
-    store_of_returns.refunded = recorded
     if recovery == "reconciler":
         async with restarted(reconciled):
             pass
@@ -365,19 +375,12 @@ async def test_an_order_shopify_took_the_money_for_is_refunded_through_shopify(
     store = dataset.stores[3].id
     before = stock(sandbox, dataset, line.sku, store)
     square_refunds = len(square_world(sandbox).refunds)
-    store_of_returns = services_of(gateway).returns._returns
-    recorded = store_of_returns.refunded
-
-    async def crash(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("the pod died after the refund")
-
-    store_of_returns.refunded = crash
     till = staff_at(gateway, tokens, store)
     lines = [{"sku": line.sku, "quantity": 1}]
-    failed = await till.raw(RETURN, orderId=order_id, lines=lines, key="ret-shop-paid")
+    with crashing_after_the_refund(gateway):
+        failed = await till.raw(RETURN, orderId=order_id, lines=lines, key="ret-shop-paid")
     assert [e["extensions"]["code"] for e in failed["errors"]] == ["INTERNAL_SERVER_ERROR"]
     assert shop_kinds(sandbox, order_id) == ["SALE", "REFUND"], "the money went back first"
-    store_of_returns.refunded = recorded
 
     taken = (await till.run(RETURN, orderId=order_id, lines=lines, key="ret-shop-paid"))[
         "orderReturn"

@@ -320,13 +320,7 @@ class ReturnService:
             )
         )
         try:
-            refund_id = await self._ecommerce.record_refund(
-                record.order_id,
-                record.payment_id,
-                Money(record.refund, record.currency),
-                _derived("og-ret-shop-", record.id, 64),
-                note="omnigate return",
-            )
+            refund_id = await self._shop_refund(record)
         except UpstreamRejected as exc:
             log.warning("refund of return %s refused by the shop: %s", record.id, exc)
             await self._returns.refund_refused(record.id)
@@ -343,16 +337,22 @@ class ReturnService:
         if record.refund <= 0:
             return None
         try:
-            return await self._ecommerce.record_refund(
-                record.order_id,
-                record.payment_id,
-                Money(record.refund, record.currency),
-                _derived("og-ret-shop-", record.id, 64),
-                note="omnigate return",
-            )
+            return await self._shop_refund(record)
         except UpstreamRejected as exc:
             log.warning("refund of return %s not recorded on the shop: %s", record.id, exc)
             return None
+
+    async def _shop_refund(self, record: ReturnRecord) -> str | None:
+        """refundCreate for the return on the order's sale that `record.payment_id` names:
+        a record of Square's refund, or Shopify's own refund of a Shopify Payments sale.
+        One key per return either way, so Shopify never refunds or records it twice."""
+        return await self._ecommerce.record_refund(
+            record.order_id,
+            record.payment_id,
+            Money(record.refund, record.currency),
+            _derived("og-ret-shop-", record.id, 64),
+            note="omnigate return",
+        )
 
     async def _restock(self, record: ReturnRecord) -> None:
         units: dict[str, int] = {}
