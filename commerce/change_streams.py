@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from commerce.tasks import cancel_and_wait
@@ -25,6 +28,34 @@ ResumeToken = Mapping[str, Any]
 # resumed from, so the stream starts from now (subscribers re-read what they follow)
 UNRESUMABLE = frozenset({260, 280, 286})
 OpenStream = Callable[[ResumeToken | None], Awaitable[AsyncChangeStream[Document]]]
+INSERTS = [{"$match": {"operationType": "insert"}}]
+
+
+def inserts_into(collection: AsyncCollection[Document], await_seconds: float) -> OpenStream:
+    """Opens the change stream of what is inserted into `collection`, from a resume token.
+    One read waits at most `await_seconds` on the server: keep it below the client's
+    operation timeout, or an idle stream would time out."""
+    await_ms = max(1, int(await_seconds * 1000))
+    return lambda token: collection.watch(INSERTS, resume_after=token, max_await_time_ms=await_ms)
+
+
+class ChangeLog:
+    """An append-only collection of what changed (never the new values, so two writers
+    racing cannot leave a stale value behind: readers read after they hear), which every
+    pod follows through its change stream. A TTL index removes each entry after
+    `retention`; the stream, not the collection, is what followers read."""
+
+    def __init__(self, database: AsyncDatabase[Document], name: str, retention: timedelta) -> None:
+        self.collection: AsyncCollection[Document] = database[name]
+        self._retention = retention
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index(
+            "at", expireAfterSeconds=int(self._retention.total_seconds())
+        )
+
+    async def append(self, entry: Document) -> None:
+        await self.collection.insert_one({**entry, "at": datetime.now(UTC)})
 
 
 class FeedUnavailable(Exception):

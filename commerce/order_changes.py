@@ -20,19 +20,18 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from commerce.change_streams import FollowedStream
+from commerce.change_streams import ChangeLog, FollowedStream, inserts_into
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
 COLLECTION = "order_changes"
-WATCHED = [{"$match": {"operationType": "insert"}}]
 
 
 class OrderChangeSink(Protocol):
@@ -54,24 +53,18 @@ async def announce_order_change(sink: OrderChangeSink | None, order_id: str) -> 
         log.warning("order %s: its followers not told of a change: %s", order_id, exc)
 
 
-class OrderChanges:
+class OrderChanges(ChangeLog):
     """Records changes: what the webhooks and omnigate's own order writes call."""
 
     def __init__(
         self, database: AsyncDatabase[Document], retention: timedelta = timedelta(hours=1)
     ) -> None:
-        self.collection: AsyncCollection[Document] = database[COLLECTION]
-        self._retention = retention
-
-    async def ensure_indexes(self) -> None:
-        await self.collection.create_index(
-            "at", expireAfterSeconds=int(self._retention.total_seconds())
-        )
+        super().__init__(database, COLLECTION, retention)
 
     async def order_changed(self, order_ids: Collection[str]) -> None:
         unique = list(dict.fromkeys(order_ids))
         if unique:
-            await self.collection.insert_one({"orders": unique, "at": datetime.now(UTC)})
+            await self.append({"orders": unique})
 
 
 class OrderWatch:
@@ -100,10 +93,9 @@ class OrderChangeFeed:
         open_timeout_seconds: float = 5.0,
         await_seconds: float = 1.0,
     ) -> None:
-        await_ms = max(1, int(await_seconds * 1000))
         self._by_order: defaultdict[str, set[OrderWatch]] = defaultdict(set)
         self._stream = FollowedStream(
-            lambda token: changes.watch(WATCHED, resume_after=token, max_await_time_ms=await_ms),
+            inserts_into(changes, await_seconds),
             name="order change stream",
             on_change=self._on_change,
             on_interrupted=lambda: None,

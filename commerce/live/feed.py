@@ -20,13 +20,12 @@ from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from commerce.change_streams import FollowedStream
+from commerce.change_streams import FollowedStream, inserts_into
 from commerce.live.changes import ChangeKind
 from commerce.live.watch import LiveWatch
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
-WATCHED = [{"$match": {"operationType": "insert"}}]
 # (kind, location) of a change; a product change has no location
 Channel = tuple[ChangeKind, str | None]
 Listener = Callable[[ChangeKind, Sequence[str]], None]
@@ -51,7 +50,6 @@ class CatalogChangeFeed:
         observer: LiveObserver | None = None,
     ) -> None:
         self._observer = observer
-        await_ms = max(1, int(await_seconds * 1000))
         # (channel, sku) -> watches of that SKU; channel -> watches of every SKU there
         self._by_sku: defaultdict[tuple[Channel, str], set[LiveWatch]] = defaultdict(set)
         self._whole: defaultdict[Channel, set[LiveWatch]] = defaultdict(set)
@@ -60,7 +58,7 @@ class CatalogChangeFeed:
         # subscribers dropped for falling behind, since start
         self.dropped = 0
         self._stream = FollowedStream(
-            lambda token: changes.watch(WATCHED, resume_after=token, max_await_time_ms=await_ms),
+            inserts_into(changes, await_seconds),
             name="catalog change stream",
             on_change=self._on_change,
             on_interrupted=lambda: None,
