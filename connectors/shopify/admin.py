@@ -8,15 +8,15 @@ orders through the same `orderCreate` with the same idempotency, so both sit on 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from connectors.errors import IdempotencyKeyReused, OrderRejected, UpstreamUnavailable
 from connectors.http import UpstreamHttp
-from connectors.records import CustomerIdentity, OrderDraft, OrderRecord
+from connectors.records import CustomerIdentity, OrderDraft, OrderQuery, OrderRecord
 from connectors.shopify import documents, mapping, order_input
 from connectors.shopify.graphql import ShopifyGraphql
-from connectors.shopify.search import any_of
+from connectors.shopify.search import any_of, numeric_id, timestamp
 from connectors.shopify.settings import ShopifySettings
 
 OrderMapper = Callable[[mapping.Node], OrderRecord]
@@ -183,14 +183,43 @@ class ShopifyAdmin:
                 variables["after"] = page["endCursor"]
         return {sku: found[sku] for sku in wanted if sku in found}
 
-    @contextmanager
-    def _shape(self, operation: str) -> Iterator[None]:
-        try:
-            yield
-        except mapping.SHAPE_ERRORS as exc:
-            raise UpstreamUnavailable(
-                self.service, operation, f"unexpected response shape: {exc!r}"
-            ) from exc
+    async def _customer_orders(
+        self, query: OrderQuery, *, operation: str, document: str, channel: str, per_page: int
+    ) -> list[OrderRecord]:
+        """The customers' orders the search clause `channel` keeps (in store or not),
+        newest first, read page by page up to `query.limit`."""
+        customer_ids = unique(numeric_id(c) for c in query.customer_ids if c)
+        if not customer_ids or query.limit <= 0:
+            return []
+        search = f"({any_of('customer_id', customer_ids)}) {channel}"
+        if query.created_before is not None:
+            search += f" created_at:<={timestamp(query.created_before)}"
+        records: list[OrderRecord] = []
+        variables: dict[str, Any] = {"after": None, "query": search}
+        while len(records) < query.limit:
+            variables["first"] = min(per_page, query.limit - len(records))
+            data = await self._graphql.query(operation, document, variables, idempotent=True)
+            with self._shape(operation):
+                records += [mapping.order(edge["node"]) for edge in data["orders"]["edges"]]
+                page = data["orders"]["pageInfo"]
+            if not page["hasNextPage"]:
+                break
+            variables["after"] = page["endCursor"]
+        return records[: query.limit]
+
+    def _shape(self, operation: str) -> AbstractContextManager[None]:
+        return shaped(self.service, operation)
+
+
+@contextmanager
+def shaped(service: str, operation: str) -> Iterator[None]:
+    """An answer not shaped as the document asked is the upstream's failure, not ours."""
+    try:
+        yield
+    except mapping.SHAPE_ERRORS as exc:
+        raise UpstreamUnavailable(
+            service, operation, f"unexpected response shape: {exc!r}"
+        ) from exc
 
 
 def unique(values: Iterable[str]) -> list[str]:

@@ -24,8 +24,8 @@ from connectors.records import (
     ProductRecord,
 )
 from connectors.shopify import documents, mapping, order_input
-from connectors.shopify.admin import ShopifyAdmin, describe_user_errors, unique
-from connectors.shopify.search import any_of, free_text, numeric_id, quoted, timestamp
+from connectors.shopify.admin import ShopifyAdmin, describe_user_errors
+from connectors.shopify.search import free_text, quoted
 
 ORDER_GID_PREFIX = "gid://shopify/Order/"
 
@@ -74,28 +74,14 @@ class ShopifyEcommerce(ShopifyAdmin):
                 return ProductPage(items=items, end_cursor=cursor, has_next_page=has_next)
 
     async def orders(self, query: OrderQuery) -> list[OrderRecord]:
-        operation = "shopify.orders"
-        customer_ids = unique(numeric_id(c) for c in query.customer_ids if c)
-        if not customer_ids or query.limit <= 0:
-            return []
         # the shop's in-store sales are the POS's (ShopifyPos), not the online store's
-        search = f"({any_of('customer_id', customer_ids)}) {order_input.NOT_IN_STORE}"
-        if query.created_before is not None:
-            search += f" created_at:<={timestamp(query.created_before)}"
-        records: list[OrderRecord] = []
-        variables: dict[str, Any] = {"after": None, "query": search}
-        while len(records) < query.limit:
-            variables["first"] = min(documents.ORDERS_PER_PAGE, query.limit - len(records))
-            data = await self._graphql.query(
-                operation, documents.CUSTOMER_ORDERS, variables, idempotent=True
-            )
-            with self._shape(operation):
-                records += [mapping.order(edge["node"]) for edge in data["orders"]["edges"]]
-                page = data["orders"]["pageInfo"]
-            if not page["hasNextPage"]:
-                break
-            variables["after"] = page["endCursor"]
-        return records[: query.limit]
+        return await self._customer_orders(
+            query,
+            operation="shopify.orders",
+            document=documents.CUSTOMER_ORDERS,
+            channel=order_input.NOT_IN_STORE,
+            per_page=documents.ORDERS_PER_PAGE,
+        )
 
     async def order(self, order_id: str) -> OrderRecord | None:
         """One order by its gid; None when the shop has no such order (or the id is no

@@ -11,15 +11,15 @@ Location gids, the ids ShopifyPos gives stores.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
-from connectors.errors import UpstreamRejected, UpstreamUnavailable
+from connectors.errors import UpstreamRejected
 from connectors.http import UpstreamHttp
 from connectors.records import Restock, StockLevel
 from connectors.shopify import mapping, retail_documents
-from connectors.shopify.admin import describe_user_errors
+from connectors.shopify.admin import describe_user_errors, shaped
 from connectors.shopify.graphql import ShopifyGraphql
 from connectors.shopify.retail_documents import AVAILABLE
 from connectors.shopify.search import any_of
@@ -186,14 +186,8 @@ class ShopifyInventory:
                 after = page["endCursor"] if page["hasNextPage"] else None
         return levels
 
-    @contextmanager
-    def _shape(self, operation: str) -> Iterator[None]:
-        try:
-            yield
-        except mapping.SHAPE_ERRORS as exc:
-            raise UpstreamUnavailable(
-                self.service, operation, f"unexpected response shape: {exc!r}"
-            ) from exc
+    def _shape(self, operation: str) -> AbstractContextManager[None]:
+        return shaped(self.service, operation)
 
 
 def _levels(sku: str, connection: mapping.Node) -> list[StockLevel]:

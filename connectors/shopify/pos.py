@@ -26,9 +26,8 @@ from connectors.records import (
     System,
 )
 from connectors.shopify import documents, mapping, order_input, retail_documents
-from connectors.shopify.admin import ShopifyAdmin, unique
+from connectors.shopify.admin import ShopifyAdmin
 from connectors.shopify.ecommerce import ORDER_GID_PREFIX
-from connectors.shopify.search import any_of, numeric_id, timestamp
 
 
 class ShopifyPos(ShopifyAdmin):
@@ -62,29 +61,13 @@ class ShopifyPos(ShopifyAdmin):
 
     async def orders(self, query: OrderQuery) -> list[OrderRecord]:
         """The customers' store sales, newest first."""
-        operation = "shopify.store_orders"
-        customer_ids = unique(numeric_id(c) for c in query.customer_ids if c)
-        if not customer_ids or query.limit <= 0:
-            return []
-        search = f"({any_of('customer_id', customer_ids)}) {order_input.IN_STORE}"
-        if query.created_before is not None:
-            search += f" created_at:<={timestamp(query.created_before)}"
-        records: list[OrderRecord] = []
-        variables: dict[str, Any] = {"after": None, "query": search}
-        while len(records) < query.limit:
-            variables["first"] = min(
-                retail_documents.STORE_ORDERS_PER_PAGE, query.limit - len(records)
-            )
-            data = await self._graphql.query(
-                operation, retail_documents.STORE_ORDERS, variables, idempotent=True
-            )
-            with self._shape(operation):
-                records += [mapping.order(edge["node"]) for edge in data["orders"]["edges"]]
-                page = data["orders"]["pageInfo"]
-            if not page["hasNextPage"]:
-                break
-            variables["after"] = page["endCursor"]
-        return records[: query.limit]
+        return await self._customer_orders(
+            query,
+            operation="shopify.store_orders",
+            document=retail_documents.STORE_ORDERS,
+            channel=order_input.IN_STORE,
+            per_page=retail_documents.STORE_ORDERS_PER_PAGE,
+        )
 
     async def order(self, order_id: str) -> OrderRecord | None:
         """A store sale by its gid; None for an id the shop does not know or an online order."""
