@@ -228,33 +228,56 @@ async def test_invalid_requests_are_refused_with_squares_codes(judged, change, c
         assert error["field"] == field
 
 
-async def test_a_terminal_payment_for_an_order_becomes_its_tender(judged, app, dataset):
-    client, _ = judged
-    location = dataset.stores[0].id
-    product = dataset.products[0]
+async def till_order(
+    client: httpx.AsyncClient, dataset: Dataset, key: str, product: int, quantity: int = 1
+) -> dict[str, Any]:
+    """CreateOrder at the first store for `quantity` of the dataset's `product`-th product:
+    a sale waiting for the terminal."""
     created = await client.post(
         "/v2/orders",
         headers=AUTH,
         json={
-            "idempotency_key": "order-1",
+            "idempotency_key": key,
             "order": {
-                "location_id": location,
-                "line_items": [{"quantity": "1", "catalog_object_id": product.square_variation_id}],
+                "location_id": dataset.stores[0].id,
+                "line_items": [
+                    {
+                        "quantity": str(quantity),
+                        "catalog_object_id": dataset.products[product].square_variation_id,
+                    }
+                ],
             },
         },
     )
-    order = created.json()["order"]
-    due = order["net_amount_due_money"]["amount"]
-    paid = await client.post(
+    order: dict[str, Any] = created.json()["order"]
+    return order
+
+
+async def pay_at_till(
+    client: httpx.AsyncClient,
+    order: dict[str, Any],
+    key: str,
+    amount: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """CreatePayment attached to the order, as the terminal takes it: what is due, or
+    `amount`."""
+    return await client.post(
         "/v2/payments",
         headers=AUTH,
         json={
             "source_id": "cnon:card-nonce-ok",
-            "idempotency_key": "till-1",
-            "amount_money": {"amount": due, "currency": "USD"},
+            "idempotency_key": key,
+            "amount_money": amount or order["net_amount_due_money"],
             "order_id": order["id"],
         },
     )
+
+
+async def test_a_terminal_payment_for_an_order_becomes_its_tender(judged, app, dataset):
+    client, _ = judged
+    location = dataset.stores[0].id
+    order = await till_order(client, dataset, "order-1", product=0)
+    paid = await pay_at_till(client, order, "till-1")
     payment = paid.json()["payment"]
     assert (payment["status"], payment["order_id"]) == ("COMPLETED", order["id"])
     assert app.state.square.is_paid(order["id"])
@@ -267,36 +290,14 @@ async def test_a_terminal_payment_for_an_order_becomes_its_tender(judged, app, d
     assert after["state"] == "COMPLETED", "paid in full with nothing to fulfil"
     listed = await client.get("/v2/payments", headers=AUTH, params={"location_id": location})
     assert [p["id"] for p in listed.json()["payments"]] == [payment["id"]]
-    too_much = await client.post(
-        "/v2/payments",
-        headers=AUTH,
-        json={
-            "source_id": "cnon:card-nonce-ok",
-            "idempotency_key": "till-2",
-            "amount_money": {"amount": 1, "currency": "USD"},
-            "order_id": order["id"],
-        },
-    )
+    too_much = await pay_at_till(client, order, "till-2", {"amount": 1, "currency": "USD"})
     assert too_much.status_code == 400
 
 
 async def test_points_accrue_only_on_a_paid_order(judged, dataset):
     client, _ = judged
     account = dataset.loyalty_accounts[0]
-    created = await client.post(
-        "/v2/orders",
-        headers=AUTH,
-        json={
-            "idempotency_key": "order-2",
-            "order": {
-                "location_id": dataset.stores[0].id,
-                "line_items": [
-                    {"quantity": "1", "catalog_object_id": dataset.products[1].square_variation_id}
-                ],
-            },
-        },
-    )
-    order = created.json()["order"]
+    order = await till_order(client, dataset, "order-2", product=1)
     accumulate = {
         "accumulate_points": {"order_id": order["id"]},
         "location_id": dataset.stores[0].id,
@@ -305,16 +306,7 @@ async def test_points_accrue_only_on_a_paid_order(judged, dataset):
     path = f"/v2/loyalty/accounts/{account.id}/accumulate"
     unpaid = await client.post(path, headers=AUTH, json=accumulate)
     assert unpaid.status_code == 400
-    await client.post(
-        "/v2/payments",
-        headers=AUTH,
-        json={
-            "source_id": "cnon:card-nonce-ok",
-            "idempotency_key": "till-3",
-            "amount_money": order["net_amount_due_money"],
-            "order_id": order["id"],
-        },
-    )
+    await pay_at_till(client, order, "till-3")
     paid = await client.post(path, headers=AUTH, json={**accumulate, "idempotency_key": "earn-2"})
     assert paid.status_code == 200
     assert paid.json()["events"][0]["accumulate_points"]["points"] > 0
@@ -335,31 +327,9 @@ def test_the_judge_refuses_what_square_would_not_know(contract):
 
 async def test_whether_a_store_order_is_paid_is_read_from_its_tenders(payments, judged, dataset):
     client, judge = judged
-    created = await client.post(
-        "/v2/orders",
-        headers=AUTH,
-        json={
-            "idempotency_key": "order-3",
-            "order": {
-                "location_id": dataset.stores[0].id,
-                "line_items": [
-                    {"quantity": "1", "catalog_object_id": dataset.products[2].square_variation_id}
-                ],
-            },
-        },
-    )
-    order = created.json()["order"]
+    order = await till_order(client, dataset, "order-3", product=2)
     assert await payments.order_paid(order["id"]) is False
-    await client.post(
-        "/v2/payments",
-        headers=AUTH,
-        json={
-            "source_id": "cnon:card-nonce-ok",
-            "idempotency_key": "till-4",
-            "amount_money": order["net_amount_due_money"],
-            "order_id": order["id"],
-        },
-    )
+    await pay_at_till(client, order, "till-4")
     assert await payments.order_paid(order["id"]) is True
     assert await payments.order_paid("NO-SUCH-ORDER") is False
     assert ("POST", "/v2/orders/batch-retrieve", 200) in judge.seen

@@ -20,7 +20,9 @@ from test_square_payments_contract import (
     URL,
     Judge,
     judged_client,
+    pay_at_till,
     request_for,
+    till_order,
     upstream,
 )
 
@@ -131,30 +133,8 @@ async def test_only_a_completed_payment_is_refunded(payments, judged):
 
 async def test_a_refund_of_an_orders_payment_is_listed_on_the_order(judged, dataset):
     client, _ = judged
-    created = await client.post(
-        "/v2/orders",
-        headers=AUTH,
-        json={
-            "idempotency_key": "order-r",
-            "order": {
-                "location_id": dataset.stores[0].id,
-                "line_items": [
-                    {"quantity": "2", "catalog_object_id": dataset.products[0].square_variation_id}
-                ],
-            },
-        },
-    )
-    order = created.json()["order"]
-    paid = await client.post(
-        "/v2/payments",
-        headers=AUTH,
-        json={
-            "source_id": "cnon:card-nonce-ok",
-            "idempotency_key": "till-r",
-            "amount_money": order["net_amount_due_money"],
-            "order_id": order["id"],
-        },
-    )
+    order = await till_order(client, dataset, "order-r", product=0, quantity=2)
+    paid = await pay_at_till(client, order, "till-r")
     payment = paid.json()["payment"]
     refunded = await client.post(
         "/v2/refunds",
