@@ -3,7 +3,7 @@ document (commerce/cart/store.py writes it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,9 +13,6 @@ from typing import Any, overload
 from connectors.records import Money
 
 Document = dict[str, Any]
-# a document as read: a dict, or a cart write's answer left in its BSON
-# (commerce/cart/store.py) until a field is used
-ReadDocument = Mapping[str, Any]
 
 
 class CartStatus(StrEnum):
@@ -73,7 +70,7 @@ class StoredCart:
         return self.loyalty_points if self.loyalty_channel == channel else 0
 
     @classmethod
-    def from_document(cls, doc: ReadDocument) -> StoredCart:
+    def from_document(cls, doc: Document) -> StoredCart:
         fulfillment = doc.get("fulfillment") or {}
         return cls(
             id=doc["_id"],
@@ -101,8 +98,8 @@ class StoredLines(Sequence[StoredLine]):
 
     __slots__ = ("_documents", "_lines")
 
-    def __init__(self, documents: Iterable[ReadDocument]) -> None:
-        self._documents: Iterable[ReadDocument] | None = documents
+    def __init__(self, documents: Iterable[Document]) -> None:
+        self._documents: Iterable[Document] | None = documents
         self._lines: tuple[StoredLine, ...] | None = None
 
     @property
@@ -141,7 +138,7 @@ class StoredLines(Sequence[StoredLine]):
         return f"StoredLines({self._made!r})"
 
 
-def _line(document: ReadDocument) -> StoredLine:
+def _line(document: Document) -> StoredLine:
     price = document["added_unit_price"]
     return StoredLine(
         id=document["id"],

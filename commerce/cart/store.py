@@ -17,7 +17,6 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from bson.raw_bson import RawBSONDocument
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -77,13 +76,6 @@ class CartStore:
         self, database: AsyncDatabase[Document], limits: CartLimits, guest_ttl: timedelta
     ) -> None:
         self.collection: AsyncCollection[Document] = database[COLLECTION]
-        # A write answers with the whole cart, and most answers use its version and a few
-        # fields: decoding a 50-line cart into dicts (each line's datetime with its time
-        # zone) took ~0.15 ms of an add's ~1.8 ms of CPU. Left as BSON, only the fields
-        # used are decoded; a line's fields when the lines are made (model.StoredLines).
-        self._answers: AsyncCollection[RawBSONDocument] = self.collection.with_options(
-            codec_options=self.collection.codec_options.with_options(document_class=RawBSONDocument)
-        )
         self._limits = limits
         self._guest_ttl = guest_ttl
         self._writers = KeyedLocks()
@@ -437,7 +429,11 @@ class CartStore:
             query["version"] = expected_version
         stamp: Document = {"version": {"$add": ["$version", 1]}, "updated_at": now}
         async with self._writers.hold(cart_id):
-            doc = await self._answers.find_one_and_update(
+            # Decoded into dicts, not left as RawBSONDocument: PyMongo 4.20 crashes with
+            # AttributeError on a write-concern error that carries labels when the answer
+            # is raw (helpers_shared._check_command_response updates it in place), so a
+            # primary stepping down turned a retryable write into a 500.
+            doc = await self.collection.find_one_and_update(
                 query,
                 [*pipeline, {"$set": stamp}, *self._refresh_guest_expiry(now)],
                 return_document=ReturnDocument.AFTER,
@@ -504,7 +500,7 @@ class CartStore:
         """CHECKING_OUT for this key -> CHECKED_OUT: the cart as closed (the checkout's
         answer shows it: a closed cart changes no more), None if it was not so frozen."""
         # a guest cart keeps its expiry: the TTL index removes it in time
-        doc = await self._answers.find_one_and_update(
+        doc = await self.collection.find_one_and_update(
             _checking_out(cart_id, checkout_key),
             {
                 "$set": {"status": CartStatus.CHECKED_OUT.value, "updated_at": datetime.now(UTC)},
