@@ -78,9 +78,12 @@ def spawn_mongod(
     log: Path,
     output: IO[bytes],
     replica_set: str = REPLICA_SET,
+    test_commands: bool = False,
 ) -> subprocess.Popen[bytes]:
     """One mongod of `replica_set` on 127.0.0.1:`port`, logging to `log` (appended) and
-    printing what comes before its log to `output`. Not initiated: see LocalMongod."""
+    printing what comes before its log to `output`. Not initiated: see LocalMongod.
+    `test_commands`: enables `configureFailPoint`, with which tests make the server answer
+    as it does in a failure (a write-concern error during a step-down); never for `make run`."""
     return subprocess.Popen(
         [
             str(mongod_binary()),
@@ -106,6 +109,7 @@ def spawn_mongod(
             # descriptors a process gets here, and a faster run lost its mongod.
             "--setParameter",
             "wiredTigerFileHandleCloseIdleTime=60",
+            *(["--setParameter", "enableTestCommands=1"] if test_commands else []),
         ],
         stdout=output,
         stderr=subprocess.STDOUT,
@@ -120,9 +124,12 @@ def spawn_mongod(
 class LocalMongod:
     """`with LocalMongod(data_dir) as mongod: mongod.uri` — started, initiated, then stopped."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, *, test_commands: bool = False
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.test_commands = test_commands
         self._process: subprocess.Popen[bytes] | None = None
         self._log = data_dir / "mongod.log"
         self._log_start = 0
@@ -146,7 +153,9 @@ class LocalMongod:
             raise
 
     def _spawn(self, output: IO[bytes]) -> subprocess.Popen[bytes]:
-        return spawn_mongod(self.data_dir, self.port, self._log, output)
+        return spawn_mongod(
+            self.data_dir, self.port, self._log, output, test_commands=self.test_commands
+        )
 
     def _initiate(self, deadline: float) -> None:
         client: MongoClient[dict[str, object]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from pymongo import AsyncMongoClient, ReadPreference
 from pymongo.asynchronous.database import AsyncDatabase
@@ -31,7 +32,8 @@ def connect_mongo(
     answered write survives the loss of the primary; and retryable writes and reads, which
     the driver resends once to the new primary under the same transaction number, so the
     server applies a write at most once however often it is resent. These keywords win
-    over the same options in the URI."""
+    over the same options in the URI; the app name is the URI's `appName` if it has one
+    (a pod named in the server's logs and `$currentOp`), else "omnigate"."""
     timeout_ms = int(timeout_seconds * 1000)
     return AsyncMongoClient(
         uri,
@@ -43,8 +45,14 @@ def connect_mongo(
         retryWrites=True,
         retryReads=True,
         tz_aware=True,
-        appname="omnigate",
+        appname=_app_name(uri),
     )
+
+
+def _app_name(uri: str) -> str:
+    options = parse_qs(urlsplit(uri).query)
+    named = [value for key, value in options.items() if key.lower() == "appname"]
+    return named[0][-1] if named else "omnigate"
 
 
 async def ensure_indexes(database: AsyncDatabase[Document]) -> None:

@@ -148,7 +148,9 @@ class Sandbox:
 
 @pytest.fixture(scope="session")
 def mongod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMongod]:
-    with LocalMongod(tmp_path_factory.mktemp("mongod"), SESSION_MONGOD_PORT) as server:
+    with LocalMongod(
+        tmp_path_factory.mktemp("mongod"), SESSION_MONGOD_PORT, test_commands=True
+    ) as server:
         yield server
 
 

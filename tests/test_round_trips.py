@@ -5,6 +5,7 @@ needed is in docs/cart.md "Round trips"."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from cart_api import (
     CARD_OK,
+    CART,
     CART_CREATE,
     CHECKOUT,
     SET_FULFILLMENT,
@@ -26,6 +28,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from gateway.app import create_app
@@ -319,3 +322,53 @@ async def test_a_guest_cart_adopted_at_login_is_out_of_the_guest_token_s_reach(
             "version": adopted["cart"]["version"],
             "lines": [{"sku": first, "quantity": 2}],
         }
+
+
+async def test_a_write_concern_error_during_a_step_down_costs_one_resend_and_no_error(
+    settings, tokens, dataset, exporter, mongod
+):
+    """A primary stepping down answers a write it applied with a write-concern error
+    labelled RetryableWriteError. The driver resends it under the same transaction number,
+    the server answers from its record without applying it again, and the shopper sees one
+    add. The server is made to answer so by its failCommand fail point, for this gateway's
+    client only (its app name)."""
+    app_name = f"omnigate-wce-{uuid.uuid4().hex[:8]}"
+    uri = f"{settings.mongodb_uri.get_secret_value()}&appName={app_name}"
+    named = settings.model_copy(update={"mongodb_uri": SecretStr(uri)})
+    first, second = online_skus(dataset, count=2)
+    headers = bearer(tokens.customer(dataset.crm_contacts[9].id))
+    admin: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongod.uri)
+    async with traced_gateway(named, exporter) as client:
+        run = runner(client, exporter, headers)
+        created = await run(CART_CREATE, 1, lines=[{"sku": first, "quantity": 1}])
+        cart_id, version = (created["cartCreate"]["cart"][key] for key in ("id", "version"))
+        await admin.admin.command(
+            {
+                "configureFailPoint": "failCommand",
+                "mode": {"times": 1},
+                "data": {
+                    "failCommands": ["findAndModify"],
+                    "appName": app_name,
+                    "writeConcernError": {
+                        "code": 189,  # PrimarySteppedDown
+                        "codeName": "PrimarySteppedDown",
+                        "errmsg": "primary stepped down while waiting for replication",
+                    },
+                    "errorLabels": ["RetryableWriteError"],
+                },
+            }
+        )
+        try:
+            added = await run(ADD, 2, cartId=cart_id, sku=second)
+        finally:
+            await admin.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+            await admin.close()
+        sent = round_trips(exporter.get_finished_spans())[0]
+        cart = await run(CART, 3, id=cart_id)
+
+    assert added["cartLinesAdd"] == {"cart": {"version": version + 1}, "userErrors": []}
+    assert sent == Counter({"findAndModify": 2})  # the write, and its one resend
+    assert [(line["sku"], line["quantity"]) for line in cart["cart"]["lines"]] == [
+        (first, 1),
+        (second, 1),
+    ]
