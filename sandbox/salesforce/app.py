@@ -1,5 +1,5 @@
 """The Salesforce simulator app: OAuth client credentials, SOQL query, sObject Collections,
-and Case create, read, update and upsert (sobjects.py)."""
+Case create, read, update and upsert (sobjects.py) and Case describe (describe.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.calls import counted_app
 from sandbox.dataset import Dataset, salesforce_id
-from sandbox.salesforce import sobjects
+from sandbox.salesforce import describe, sobjects
 from sandbox.salesforce.cases import CaseTable
 from sandbox.salesforce.composite import retrieve
 from sandbox.salesforce.contacts import ContactTable
@@ -48,6 +48,12 @@ def create_app(
         Route(data + "/query/{locator}", rest_endpoint(query_more), methods=["GET"]),
         Route(data + "/composite/sobjects/{sobject}", rest_endpoint(retrieve), methods=["GET"]),
         Route(data + "/sobjects/{sobject}", rest_endpoint(sobjects.create), methods=["POST"]),
+        # before {id}: "describe" is a resource, not a record id
+        Route(
+            data + "/sobjects/{sobject}/describe",
+            rest_endpoint(describe.describe),
+            methods=["GET"],
+        ),
         Route(data + "/sobjects/{sobject}/{id}", rest_endpoint(sobjects.read), methods=["GET"]),
         Route(data + "/sobjects/{sobject}/{id}", rest_endpoint(sobjects.update), methods=["PATCH"]),
         Route(

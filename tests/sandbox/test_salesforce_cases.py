@@ -214,3 +214,23 @@ async def test_the_adapter_opens_one_case_per_key_and_reads_an_agents_status(htt
         closed = await crm.set_request_status(first.ref.id, AfterSalesStatus.CLOSED)
         assert closed is not None
         assert closed.closed_at == NOW.replace(microsecond=0)
+
+
+async def test_case_describe_answers_what_the_api_may_set_and_the_picklists(http):
+    described = await http.get(f"{CASES}/describe")
+    assert described.status_code == 200
+    fields = {field["name"]: field for field in described.json()["fields"]}
+    key = fields["Omnigate_Request_Key__c"]
+    assert (key["externalId"], key["unique"], key["custom"], key["length"]) == (
+        True,
+        True,
+        True,
+        255,
+    )
+    assert (fields["CaseNumber"]["createable"], fields["CaseNumber"]["autoNumber"]) == (False, True)
+    assert fields["Status"]["restrictedPicklist"] is True
+    assert [v["value"] for v in fields["Status"]["picklistValues"] if v["defaultValue"]] == ["New"]
+    # a record is not read by the name "describe", and another object is not described
+    assert (await http.get(f"{DATA}/sobjects/Lead/describe")).json()[0]["errorCode"] == "NOT_FOUND"
+    del http.headers["authorization"]
+    assert (await http.get(f"{CASES}/describe")).status_code == 401
