@@ -58,7 +58,7 @@ def test_all_three_are_ok_after_one_harmless_read_each(configured, capsys):
         "shopify": f"ok      {shopify}: shop omnigate-sandbox.myshopify.com (USD), scopes "
         "read_products, read_customers, read_orders, write_orders granted",
         "salesforce": f"ok      {salesforce}: token granted, Contact readable with the 9 "
-        "fields omnigate reads",
+        "fields omnigate reads, Case set up for after-sales requests",
     }
     # reads only, one each (Salesforce's token is how its read is authorised)
     assert configured.calls("square") == {"GET /v2/locations": 1}
@@ -68,6 +68,7 @@ def test_all_three_are_ok_after_one_harmless_read_each(configured, capsys):
     }
     assert sorted(configured.calls("salesforce")) == [
         "GET /services/data/v67.0/query",
+        "GET /services/data/v67.0/sobjects/Case/describe",
         "POST /services/oauth2/token",
     ]
 

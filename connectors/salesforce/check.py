@@ -1,18 +1,21 @@
 """Salesforce's check: the client credentials grant, then the Contact fields the adapter
 reads, one record at most (SOQL `LIMIT 1`): the token, the run-as user's API access and
-its read access to Contact and each field, all at once."""
+its read access to Contact and each field, all at once. Then Case's describe: whether the
+org can keep after-sales requests (connectors/salesforce/case_setup.py). Reads only."""
 
 from __future__ import annotations
 
 from connectors.check import CheckFailed, call_failed
 from connectors.errors import UpstreamError
 from connectors.http import UpstreamHttp
+from connectors.salesforce.case_setup import case_setup_problems
 from connectors.salesforce.contacts import FIELDS, SELECT, SOBJECT
 from connectors.salesforce.rest import SalesforceRest
 from connectors.salesforce.session import TOKEN_OPERATION
 from connectors.salesforce.settings import SalesforceSettings
 
 CREDENTIALS = ("client_id", "client_secret")
+CASE_PERMISSIONS = "Read, Create and Edit on Case and its fields"
 PERMISSIONS = (
     f"the run-as user's API Enabled permission and read access to {SOBJECT} and its fields "
     + ", ".join(FIELDS)
@@ -52,4 +55,28 @@ async def check_salesforce(http: UpstreamHttp, settings: SalesforceSettings) -> 
             credentials=CREDENTIALS,
             permissions=PERMISSIONS,
         ) from error
-    return f"token granted, {SOBJECT} readable with the {len(FIELDS)} fields omnigate reads"
+    await _check_cases(rest)
+    return (
+        f"token granted, {SOBJECT} readable with the {len(FIELDS)} fields omnigate reads, "
+        "Case set up for after-sales requests"
+    )
+
+
+async def _check_cases(rest: SalesforceRest) -> None:
+    try:
+        describe = await rest.get("salesforce.check", rest.resource("sobjects/Case/describe"))
+    except UpstreamError as error:
+        if error.status == 404:
+            # the object hidden from the run-as user reads as absent
+            raise CheckFailed(
+                f"the run-as user cannot see Case ({error.detail}); it needs " + CASE_PERMISSIONS
+            ) from error
+        raise call_failed(
+            error, url_field="login_url", credentials=CREDENTIALS, permissions=CASE_PERMISSIONS
+        ) from error
+    problems = case_setup_problems(describe if isinstance(describe, dict) else {})
+    if problems:
+        raise CheckFailed(
+            "Case is not set up for after-sales requests (docs/vendors/salesforce.md): "
+            + "; ".join(problems)
+        )
