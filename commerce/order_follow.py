@@ -8,17 +8,20 @@ sent: a webhook delivered twice, or a change that touched nothing shown, sends n
 
 The watch is registered before the first read, so a change between the read and the first
 message is not lost. A re-read the system does not answer is tried again after
-`retry_seconds` (the change it follows has already come and will not come again).
+`retry_seconds` (the change it follows has already come and will not come again). With
+`poll_seconds`, a follower that heard of no change for that long reads its order anyway:
+a vendor whose webhooks are not subscribed, or a delivery lost for good, still reaches it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable
 
 from commerce.audit import OrderRead
-from commerce.order_changes import OrderChangeFeed
+from commerce.order_changes import OrderChangeFeed, OrderWatch
 from commerce.order_lookup import OrderLookup, OwnerRefs
 from commerce.principal import Principal
 from connectors.errors import UpstreamError
@@ -29,11 +32,17 @@ log = logging.getLogger(__name__)
 
 class OrderFollower:
     def __init__(
-        self, lookup: OrderLookup, feed: OrderChangeFeed, *, retry_seconds: float = 5.0
+        self,
+        lookup: OrderLookup,
+        feed: OrderChangeFeed,
+        *,
+        retry_seconds: float = 5.0,
+        poll_seconds: float | None = None,
     ) -> None:
         self._lookup = lookup
         self._feed = feed
         self._retry_seconds = retry_seconds
+        self._poll_seconds = poll_seconds
 
     async def follow(
         self,
@@ -55,7 +64,7 @@ class OrderFollower:
             )
             yield last
             while True:
-                await watch.wait()
+                await self._next_look(watch)
                 try:
                     now = await self._lookup.read_again(order_id)
                 except UpstreamError as exc:
@@ -68,3 +77,11 @@ class OrderFollower:
                 if now != last:
                     last = now
                     yield now
+
+    async def _next_look(self, watch: OrderWatch) -> None:
+        """Once a change is heard of, or the poll interval passes without one."""
+        if self._poll_seconds is None:
+            await watch.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(watch.wait(), self._poll_seconds)

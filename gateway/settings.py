@@ -217,6 +217,10 @@ class LiveSettings(BaseModel):
     # how long change documents stay in `catalog_changes` (the stream, not the collection,
     # is what subscribers read)
     change_retention_seconds: int = Field(default=3600, ge=60)
+    # An `orderChanged` follower that heard of no change this long reads its order anyway
+    # (one upstream read per follower each time), so an order whose vendor sends no
+    # webhooks, or whose delivery was lost, still reaches it; 0 turns it off.
+    order_poll_interval_seconds: float = Field(default=60, ge=0)
 
 
 class CartSettings(BaseModel):

@@ -129,6 +129,31 @@ async def test_a_store_order_paid_at_the_terminal_reaches_its_owner_on_another_p
             assert order_of(await phone.next())["paymentStatus"] == "PARTIALLY_REFUNDED"
 
 
+async def test_an_order_whose_webhook_never_comes_reaches_its_owner_by_the_poll(
+    mongod, sandbox, dataset, tokens, customers, restore_stock
+):
+    """The terminal takes the money and no webhook is delivered (a vendor whose webhooks are
+    not subscribed): the follower reads its order once the poll interval passes and sends
+    it paid. The reconciler, which would settle the payment and tell followers itself,
+    runs at start-up only."""
+    port = free_port()
+    settings = live_settings(mongod, sandbox, port, SQUARE_KEY, order_poll_interval_seconds=0.5)
+    cart = settings.cart.model_copy(update={"reconcile_interval_seconds": 0})
+    settings = settings.model_copy(update={"cart": cart})
+    async with (
+        served(settings, port) as pod,
+        httpx.AsyncClient(base_url=pod.url, timeout=30) as http,
+    ):
+        order_id = await store_order(http, tokens, dataset, customers[2])
+        owner = bearer(tokens, customers[2])
+        async with subscribed(pod.ws_url, ORDER_CHANGED, {"id": order_id}, owner) as phone:
+            assert order_of(await phone.next())["paymentStatus"] == "PENDING"
+
+            await pay_at_terminal(sandbox, order_id)  # and nothing delivered
+
+            assert order_of(await phone.next())["paymentStatus"] == "PAID"
+
+
 PICKUP_CHECKOUT = """
 mutation ($cartId: ID!, $key: String!, $card: String) {
   checkout(cartId: $cartId, channel: WEB, idempotencyKey: $key, paymentToken: $card) {

@@ -355,7 +355,11 @@ async def build_services(
             ),
             order_lookup=order_lookup,
             order_changes=order_changes,
-            order_follower=OrderFollower(order_lookup, order_feed),
+            order_follower=OrderFollower(
+                order_lookup,
+                order_feed,
+                poll_seconds=settings.live.order_poll_interval_seconds or None,
+            ),
             offers=kit.engine,
             recent_catalog=recent_catalog,
             holds=holds,
