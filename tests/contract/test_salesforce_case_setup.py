@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from test_salesforce_contract import DATA, LOGIN, _errors, _token
+from test_salesforce_contract import DATA, LOGIN, _errors, _settings, _token
 
 from connectors.check import CheckFailed
 from connectors.http import UpstreamHttp
@@ -23,7 +23,6 @@ from connectors.records import (
     ExternalRef,
     System,
 )
-from connectors.salesforce import SalesforceSettings
 from connectors.salesforce.case_setup import UPSERTED
 from connectors.salesforce.cases import case_body
 from connectors.salesforce.check import check_salesforce
@@ -44,12 +43,9 @@ def router() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 async def check(router: respx.MockRouter) -> AsyncIterator[Check]:
-    settings = SalesforceSettings(
-        login_url=LOGIN, client_id="cid", client_secret="s3cret", api_version="v67.0"
-    )
     async with httpx.AsyncClient() as client:
         http = UpstreamHttp(client, service="salesforce", base_url=LOGIN)
-        yield lambda: check_salesforce(http, settings)
+        yield lambda: check_salesforce(http, _settings())
 
 
 def answer_describe(router: respx.MockRouter, describe: dict[str, Any]) -> respx.Route:

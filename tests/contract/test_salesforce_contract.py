@@ -74,13 +74,17 @@ def router() -> Iterator[respx.MockRouter]:
         yield mocked
 
 
-@pytest.fixture
-async def crm(router: respx.MockRouter) -> AsyncIterator[SalesforceCrm]:
-    settings = SalesforceSettings(
+def _settings() -> SalesforceSettings:
+    return SalesforceSettings(
         login_url=LOGIN, client_id="cid", client_secret="s3cret&=", api_version="v67.0"
     )
+
+
+@pytest.fixture
+async def crm(router: respx.MockRouter) -> AsyncIterator[SalesforceCrm]:
     async with httpx.AsyncClient() as client:
-        yield SalesforceCrm(UpstreamHttp(client, service="salesforce", base_url=LOGIN), settings)
+        http = UpstreamHttp(client, service="salesforce", base_url=LOGIN)
+        yield SalesforceCrm(http, _settings())
 
 
 def _soql(request: httpx.Request) -> str:
