@@ -317,6 +317,10 @@ async def test_bad_requests_get_stable_codes(gateway, tokens, dataset, sandbox, 
         key="b3",
     )
     assert [e["extensions"]["code"] for e in zero["errors"]] == ["BAD_USER_INPUT"]
+    for bad_id in ("", "x" * 129):
+        assert codes(await open_request(shopper, bad_id, [{"sku": sku, "quantity": 1}], "b5")) == [
+            "ORDER_NOT_FOUND"
+        ]
     received = (await staff_at(gateway, tokens, dataset.stores[1].id).run(RECEIVE, id="nope"))[
         "returnRequestReceive"
     ]

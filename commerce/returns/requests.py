@@ -86,7 +86,7 @@ class ReturnRequests:
         record_id = request_id(customer_id, key)
         fingerprint = _fingerprint(asked)
         try:
-            if len(asked.order_id) > MAX_ID_LENGTH:
+            if not asked.order_id.strip() or len(asked.order_id) > MAX_ID_LENGTH:
                 raise order_not_found()
             for _ in range(RESERVE_ATTEMPTS):
                 found = await self._requests.get(record_id)
