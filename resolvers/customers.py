@@ -32,7 +32,7 @@ from resolvers.order_types import (
     OrderPaymentStatus,
     PickupStatus,
 )
-from resolvers.return_requests import ReturnRequest, requests_of
+from resolvers.return_requests import ReturnRequest, requests_of, requests_of_order
 from resolvers.stores import Store, store_from_record
 
 
@@ -119,6 +119,13 @@ class Order:
             return None
         location = await info.context.services.stores.get(self.location_id)
         return store_from_record(location) if location else None
+
+    @strawberry.field(
+        description="Returns its customer started from the app, newest first, each with its "
+        "state: what staff receive at the counter (docs/returns.md)."
+    )
+    async def return_requests(self, info: Info) -> list[ReturnRequest]:
+        return await requests_of_order(info, self.id)
 
     @classmethod
     def from_record(cls, order: OrderRecord) -> Order:

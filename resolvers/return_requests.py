@@ -137,6 +137,13 @@ def request_payload(info: Info, outcome: model.RequestOutcome) -> ReturnRequestP
     )
 
 
+async def requests_of_order(info: Info, order_id: str) -> list[ReturnRequest]:
+    """An order's requests, newest first; the caller reached the order already."""
+    found = await info.context.loaders.return_requests_by_order.load(order_id)
+    now = info.context.services.return_requests.now()
+    return [ReturnRequest.from_record(record, now) for record in found]
+
+
 async def requests_of(info: Info, customer_id: str) -> list[ReturnRequest]:
     """A customer's requests, newest first; the caller reached the customer already."""
     services = info.context.services

@@ -70,6 +70,9 @@ mutation ($id: ID!, $damaged: [ID!]) {
 MY_REQUESTS = """
 { me { returnRequests { id state orderId closedAt orderReturn { id state refundId } } } }
 """
+ORDER_REQUESTS = """
+query ($id: ID!) { order(id: $id) { returnRequests { id state lines { sku quantity } } } }
+"""
 CUSTOMER_REQUESTS = """
 query ($id: ID!) { customer(id: $id) { returnRequests { id state } } }
 """
@@ -161,6 +164,10 @@ async def test_a_request_from_the_app_is_received_at_a_store_once(
 
     # the held units are not there for staff to take back twice
     till = staff_at(gateway, tokens, store)
+    at_the_counter = (await till.run(ORDER_REQUESTS, id=order["id"]))["order"]
+    assert at_the_counter["returnRequests"] == [
+        {"id": request["id"], "state": "OPEN", "lines": [{"sku": sku, "quantity": 2}]}
+    ]
     lines = [{"sku": sku, "quantity": 1}]
     over = (await till.run(RETURN, orderId=order["id"], lines=lines, key="req-over-1"))[
         "orderReturn"

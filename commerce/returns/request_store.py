@@ -12,6 +12,7 @@ transaction too; receiving it is the return's own transaction (store.py `reserve
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +50,7 @@ class RequestStore:
 
     async def ensure_indexes(self) -> None:
         await self._requests.create_index([("customer_id", 1), ("created_at", -1)])
+        await self._requests.create_index([("order_id", 1), ("created_at", -1)])
         # the expiry pass's question: what is open past its expiry
         await self._requests.create_index([("state", 1), ("expires_at", 1)])
 
@@ -60,6 +62,16 @@ class RequestStore:
     async def of_customer(self, customer_id: str) -> list[ReturnRequestRecord]:
         found = self._requests.find({"customer_id": customer_id}).sort("created_at", -1)
         return [_record(doc) async for doc in found.limit(LISTED)]
+
+    async def of_orders(self, order_ids: Sequence[str]) -> dict[str, list[ReturnRequestRecord]]:
+        """Each order's requests, newest first (at most LISTED of each)."""
+        found: dict[str, list[ReturnRequestRecord]] = {order_id: [] for order_id in order_ids}
+        cursor = self._requests.find({"order_id": {"$in": list(order_ids)}})
+        async for doc in cursor.sort("created_at", -1):
+            listed = found[doc["order_id"]]
+            if len(listed) < LISTED:
+                listed.append(_record(doc))
+        return found
 
     async def open(
         self, record: ReturnRequestRecord, fingerprint: str, before: OrderReturns

@@ -168,6 +168,11 @@ class ReturnRequests:
         own profile, or staff reading it, audited)."""
         return await self._requests.of_customer(customer_id)
 
+    async def of_orders(self, order_ids: Sequence[str]) -> dict[str, list[ReturnRequestRecord]]:
+        """Each order's requests, newest first; who may see the order was decided by the
+        caller (its owner, or staff, audited)."""
+        return await self._requests.of_orders(order_ids)
+
     def now(self) -> datetime:
         return self._now()
 
