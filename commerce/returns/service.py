@@ -16,6 +16,9 @@
 A return stopped by a crash and never retried is finished by the reconciler each gateway
 runs (commerce/checkout/reconciler.py, `finish_unfinished`).
 
+A customer's return request (requests.py) is received by `receive`: the same steps, keyed by
+the request, its held units turned into returned ones in step 1's transaction.
+
 The same idempotency key resumes from the last step recorded and answers the same return;
 the same key for another request is refused (IDEMPOTENCY_KEY_REUSED).
 """
