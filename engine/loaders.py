@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from commerce.customers.profile import ProfileRead
 from commerce.holds.model import NO_HOLDS, SkuHolds
+from commerce.returns.request_model import ReturnRequestRecord
 from connectors.records import ProductRecord, StockLevel
 
 if TYPE_CHECKING:
@@ -99,6 +100,18 @@ class CustomerByIdLoader(DataLoader[str, ProfileRead | None]):
         super().__init__(load_fn=batch_load)
 
 
+class ReturnRequestsByOrderLoader(DataLoader[str, list[ReturnRequestRecord]]):
+    """Customers' return requests of an order (commerce/returns/requests.py): one MongoDB
+    read for a page of orders."""
+
+    def __init__(self, services: Services) -> None:
+        async def batch_load(order_ids: Sequence[str]) -> list[list[ReturnRequestRecord]]:
+            found = await services.return_requests.of_orders(order_ids)
+            return [found[order_id] for order_id in order_ids]
+
+        super().__init__(load_fn=batch_load)
+
+
 class Loaders:
     """Made on first use: most requests need one or two of them."""
 
@@ -120,6 +133,10 @@ class Loaders:
     @cached_property
     def customer_by_id(self) -> CustomerByIdLoader:
         return CustomerByIdLoader(self._services)
+
+    @cached_property
+    def return_requests_by_order(self) -> ReturnRequestsByOrderLoader:
+        return ReturnRequestsByOrderLoader(self._services)
 
     def prime_products(self, records: Sequence[ProductRecord]) -> None:
         """Products a catalog search answered: later loads in this request make no call,

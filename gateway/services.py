@@ -32,6 +32,7 @@ from commerce.order_follow import OrderFollower
 from commerce.order_lookup import OrderLookup
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
+from commerce.returns.requests import ReturnRequests
 from commerce.returns.service import ReturnService
 from commerce.stores import StoreDirectory
 from commerce.wishlist.service import WishlistService
@@ -101,5 +102,7 @@ class Services:
     checkout_reconciler: CheckoutReconciler
     # returns taken at a store: refund, restock, points back, exactly once (docs/returns.md)
     returns: ReturnService
+    # returns customers start from the app, received by staff (docs/returns.md)
+    return_requests: ReturnRequests
     # after-sales requests kept in the CRM, exactly once per key (docs/after-sales.md)
     after_sales: AfterSales

@@ -255,6 +255,14 @@ class CartSettings(BaseModel):
     shown_holds_seconds: float = Field(default=1.0, ge=0, le=60)
 
 
+class ReturnsSettings(BaseModel):
+    """Returns, and the ones customers start from the app (docs/returns.md)."""
+
+    # an open return request not received at a store this long after it was opened
+    # expires: the units it held can be returned (or requested) again
+    request_expiry_days: int = Field(default=30, ge=1, le=365)
+
+
 class OffersSettings(BaseModel):
     """The offers engine: signed price quotes, loyalty, referrals, events out
     (docs/offers.md). The secrets' defaults are the sandbox's; production refuses them."""
@@ -661,6 +669,7 @@ class Settings(BaseSettings):
     rate_limits: RateLimitSettings = RateLimitSettings()
     auth: AuthSettings = AuthSettings()
     cart: CartSettings = CartSettings()
+    returns: ReturnsSettings = ReturnsSettings()
     live: LiveSettings = LiveSettings()
     offers: OffersSettings = OffersSettings()
     telemetry: TelemetrySettings = TelemetrySettings()

@@ -32,6 +32,7 @@ from resolvers.order_types import (
     OrderPaymentStatus,
     PickupStatus,
 )
+from resolvers.return_requests import ReturnRequest, requests_of, requests_of_order
 from resolvers.stores import Store, store_from_record
 
 
@@ -118,6 +119,13 @@ class Order:
             return None
         location = await info.context.services.stores.get(self.location_id)
         return store_from_record(location) if location else None
+
+    @strawberry.field(
+        description="Returns its customer started from the app, newest first, each with its "
+        "state: what staff receive at the counter (docs/returns.md)."
+    )
+    async def return_requests(self, info: Info) -> list[ReturnRequest]:
+        return await requests_of_order(info, self.id)
 
     @classmethod
     def from_record(cls, order: OrderRecord) -> Order:
@@ -252,6 +260,13 @@ class Customer:
         self, info: Info, first: int = 20, after: str | None = None
     ) -> TimelineConnection:
         return await timeline_connection(info, self.profile, first, after)
+
+    @strawberry.field(
+        description="Returns the customer started from the app, newest first (at most "
+        "100), each with its state; a received one with its return (docs/returns.md)."
+    )
+    async def return_requests(self, info: Info) -> list[ReturnRequest]:
+        return await requests_of(info, self.profile.id)
 
 
 def report_freshness(path: list[str | int], read: ProfileRead) -> None:

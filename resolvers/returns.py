@@ -44,6 +44,8 @@ class ReturnErrorCode(Enum):
     NOT_PAID = "NOT_PAID"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     REFUND_REFUSED = "REFUND_REFUSED"
+    REQUEST_NOT_FOUND = "REQUEST_NOT_FOUND"
+    REQUEST_NOT_OPEN = "REQUEST_NOT_OPEN"
 
 
 @strawberry.type
@@ -107,6 +109,21 @@ class OrderReturnPayload:
     user_errors: list[ReturnUserError]
 
 
+def return_payload(outcome: model.ReturnOutcome) -> OrderReturnPayload:
+    return OrderReturnPayload(
+        order_return=None if outcome.record is None else OrderReturn.from_record(outcome.record),
+        replayed=outcome.replayed,
+        user_errors=[
+            ReturnUserError(
+                field=list(e.field) if e.field else None,
+                message=e.message,
+                code=ReturnErrorCode(e.code.value),
+            )
+            for e in outcome.errors
+        ],
+    )
+
+
 @strawberry.type
 class ReturnMutations:
     @strawberry.mutation(
@@ -131,17 +148,4 @@ class ReturnMutations:
             [model.ReturnLine(str(li.sku), li.quantity, li.damaged) for li in lines],
             idempotency_key,
         )
-        return OrderReturnPayload(
-            order_return=None
-            if outcome.record is None
-            else OrderReturn.from_record(outcome.record),
-            replayed=outcome.replayed,
-            user_errors=[
-                ReturnUserError(
-                    field=list(e.field) if e.field else None,
-                    message=e.message,
-                    code=ReturnErrorCode(e.code.value),
-                )
-                for e in outcome.errors
-            ],
-        )
+        return return_payload(outcome)

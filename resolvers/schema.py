@@ -35,6 +35,7 @@ from resolvers.live import LiveSubscriptions
 from resolvers.offers import OfferQueries
 from resolvers.orders import OrderQueries, OrderSubscriptions
 from resolvers.products import ProductQueries
+from resolvers.return_requests import ReturnRequestMutations
 from resolvers.returns import ReturnMutations
 from resolvers.stores import StoreQueries
 from resolvers.wishlist import WishlistMutations, WishlistQueries
@@ -60,6 +61,7 @@ class Mutation(
     WishlistMutations,
     CheckoutMutations,
     ReturnMutations,
+    ReturnRequestMutations,
     AfterSalesMutations,
     CustomerMutations,
 ):

@@ -117,6 +117,11 @@ STAFF_ONLY = row(F, F, F, F, F, F, OWN, OWN, F)
 STAFF_AT_A_STORE = row(U, U, F, F, F, F, OWN, OWN, U)
 # a customer for herself, staff for any customer (audited); kiosks are no place for it
 AFTER_SALES_OPENER = row(U, U, OWN, F, F, F, OWN, OWN, U)
+# a customer in her own app, about her own orders or requests only (another's answers as
+# none); staff receive what customers open, they open none
+CUSTOMER_APP_ONLY = row(U, U, OWN, NONE, F, F, F, F, U)
+CUSTOMER_APP_ONLY_NONE = row(U, U, NONE, NONE, F, F, F, F, U)
+STAFF_RECEIVES_UNKNOWN = row(U, U, F, F, F, F, NONE, NONE, U)
 SIGNED_IN_CUSTOMER = row(U, U, ALLOWED, ALLOWED, U, ALLOWED, U, U, U)
 CUSTOMER_TOKEN = row(U, U, ALLOWED, ALLOWED, F, F, F, F, U)
 EVERYONE = dict.fromkeys(PRINCIPALS, PUBLIC)
@@ -580,6 +585,49 @@ async def order_return(world: World, who: str) -> str:
     )
 
 
+async def return_request_open(world: World, who: str) -> str:
+    """A return of Alice's receipt, paid at the till with no card payment: Alice reaches her
+    order and is told NOT_PAID (nothing held); Bob is told ORDER_NOT_FOUND, as for an order
+    that does not exist."""
+    document = """mutation ($id: ID!, $sku: ID!, $key: String!) {
+      returnRequestOpen(
+        orderId: $id, lines: [{sku: $sku, quantity: 1}], reason: OTHER,
+        method: BRING_TO_STORE, idempotencyKey: $key
+      ) { returnRequest { id } userErrors { code } }
+    }"""
+    body = await world.query(
+        who, document, id=world.alices_order, sku=world.alices_order_sku, key=f"authz-{who}"
+    )
+    return payload_outcome(
+        body, "returnRequestOpen", lambda p: [e["code"] for e in p["userErrors"]] == ["NOT_PAID"]
+    )
+
+
+async def return_request_cancel(world: World, who: str) -> str:
+    """No request of Alice's is open (her receipt cannot be returned from the app): a
+    customer is answered REQUEST_NOT_FOUND, her own action; no one else may cancel."""
+    document = """mutation ($id: ID!) {
+      returnRequestCancel(id: $id) { returnRequest { id } userErrors { code } }
+    }"""
+    body = await world.query(who, document, id="f" * 64)
+    return payload_outcome(body, "returnRequestCancel", lambda p: p["returnRequest"] is not None)
+
+
+async def return_request_receive(world: World, who: str) -> str:
+    """Staff at any store receive requests (tests/test_return_requests.py receives real
+    ones, audited); an unknown one is answered REQUEST_NOT_FOUND to them, with nothing of
+    anyone's, and refused to anyone else before anything is read."""
+    document = """mutation ($id: ID!) {
+      returnRequestReceive(id: $id) { orderReturn { id } userErrors { code } }
+    }"""
+    body = await world.query(who, document, id="f" * 64)
+    answered = payload_outcome(body, "returnRequestReceive", lambda p: False)
+    if answered == NONE:
+        codes = [e["code"] for e in body["data"]["returnRequestReceive"]["userErrors"]]
+        assert codes == ["REQUEST_NOT_FOUND"], body
+    return answered
+
+
 AFTER_SALES_OPEN = """mutation ($input: AfterSalesRequestInput!, $key: String!) {
   afterSalesRequestOpen(input: $input, idempotencyKey: $key) {
     request { id orderId } userErrors { code }
@@ -805,6 +853,9 @@ MATRIX: dict[str, list[Row]] = {
     "Mutation.checkout": [Row(checkout, CART_OF_ALICE)],
     "Mutation.orderReturn": [Row(order_return, STAFF_AT_A_STORE)],
     "Mutation.afterSalesRequestOpen": [Row(after_sales_open, AFTER_SALES_OPENER)],
+    "Mutation.returnRequestOpen": [Row(return_request_open, CUSTOMER_APP_ONLY)],
+    "Mutation.returnRequestCancel": [Row(return_request_cancel, CUSTOMER_APP_ONLY_NONE)],
+    "Mutation.returnRequestReceive": [Row(return_request_receive, STAFF_RECEIVES_UNKNOWN)],
     "Mutation.afterSalesRequestSetStatus": [Row(after_sales_set_status, STAFF_AT_A_STORE)],
     "Mutation.cartMergeGuest": [Row(merge_guest, SIGNED_IN_CUSTOMER)],
     "Mutation.wishlistAdd": [Row(wishlist_add, WISHLIST_CHANGE)],
@@ -875,6 +926,13 @@ ID_INPUTS = {
     "AfterSalesRequestInput.orderId": "an order of the request's customer, else ORDER_NOT_FOUND",
     "AfterSalesRequestInput.customerId": "staff (audited); a customer only herself, else FORBIDDEN",
     "ReturnLineInput.sku": "a line of an order already authorized",
+    "Mutation.returnRequestOpen(orderId)": "an order of the signed-in customer, else "
+    "ORDER_NOT_FOUND (CUSTOMER_APP_ONLY)",
+    "ReturnRequestLineInput.sku": "a line of an order already authorized",
+    "Mutation.returnRequestCancel(id)": "a request of the signed-in customer, else "
+    "REQUEST_NOT_FOUND",
+    "Mutation.returnRequestReceive(id)": "a request: staff only (STAFF_AT_A_STORE), audited",
+    "Mutation.returnRequestReceive(damaged)": "lines of a request already authorized",
     "Query.cart(id)": "a cart: its owner, its token's holder, staff",
     "Mutation.cartCreate(customerId)": "staff only (audited); FORBIDDEN to anyone else",
     "Mutation.cartLinesAdd(cartId)": "a cart",

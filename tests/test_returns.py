@@ -65,22 +65,25 @@ def points(sandbox: Any, account: str) -> int:
     return balance
 
 
-@pytest.fixture(scope="module")
-def loyal(dataset: Dataset) -> list[tuple[str, str]]:
-    """(CRM contact, loyalty account) of people known everywhere, past those test_payments
-    takes."""
+def loyalty_members(dataset: Dataset) -> list[tuple[str, str]]:
+    """(CRM contact, loyalty account) of people known everywhere."""
     crm_count = Counter(c.person_key for c in dataset.crm_contacts)
     pos_by_person = {c.person_key: c.id for c in dataset.pos_customers}
     shop = {c.person_key for c in dataset.shop_customers}
     accounts = {a.customer_id: a.id for a in dataset.loyalty_accounts}
-    found = [
+    return [
         (contact.id, accounts[pos_by_person[contact.person_key]])
         for contact in reversed(dataset.crm_contacts)
         if crm_count[contact.person_key] == 1
         and contact.person_key in shop
         and pos_by_person.get(contact.person_key) in accounts
     ]
-    return found[5:]
+
+
+@pytest.fixture(scope="module")
+def loyal(dataset: Dataset) -> list[tuple[str, str]]:
+    """Loyalty members past those test_payments takes; test_return_requests takes 15 on."""
+    return loyalty_members(dataset)[5:]
 
 
 def member(gateway, tokens, members, index: int) -> tuple[Device, str]:

@@ -20,6 +20,10 @@ class ReturnErrorCode(StrEnum):
     NOT_PAID = "NOT_PAID"  # nothing was paid on the order through a system that refunds
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     REFUND_REFUSED = "REFUND_REFUSED"  # the payments system refused the refund
+    # a customer's return request (request_model.py): none of hers with this id, or one
+    # no longer open (received, cancelled, expired)
+    REQUEST_NOT_FOUND = "REQUEST_NOT_FOUND"
+    REQUEST_NOT_OPEN = "REQUEST_NOT_OPEN"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,9 @@
 A return stopped by a crash and never retried is finished by the reconciler each gateway
 runs (commerce/checkout/reconciler.py, `finish_unfinished`).
 
+A customer's return request (requests.py) is received by `receive`: the same steps, keyed by
+the request, its held units turned into returned ones in step 1's transaction.
+
 The same idempotency key resumes from the last step recorded and answers the same return;
 the same key for another request is refused (IDEMPOTENCY_KEY_REUSED).
 """
@@ -24,8 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -39,6 +42,7 @@ from commerce.offers.conditions import PricedLine
 from commerce.order_changes import OrderChangeSink, announce_order_change
 from commerce.order_lookup import SHOPIFY_ORDER_PREFIX
 from commerce.principal import Principal, PrincipalKind
+from commerce.returns.lines import check_lines, payment_of, read_order
 from commerce.returns.model import (
     ReturnError,
     ReturnErrorCode,
@@ -49,7 +53,14 @@ from commerce.returns.model import (
     ReturnState,
 )
 from commerce.returns.pricing import kept_units, ordered_units, refund_due
-from commerce.returns.store import OrderReturns, ReturnStore, VersionMoved, return_id
+from commerce.returns.request_model import ReturnRequestRecord
+from commerce.returns.store import (
+    OrderReturns,
+    RequestNotOpen,
+    ReturnStore,
+    VersionMoved,
+    return_id,
+)
 from connectors.errors import UpstreamError, UpstreamRejected
 from connectors.ports import (
     EcommercePort,
@@ -85,8 +96,11 @@ class ReturnService:
         audit: AuditLog,
         stock_changes: StockChangeSink | None = None,
         order_changes: OrderChangeSink | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """`order_changes`: told of an order a return refunded, for its followers."""
+        """`order_changes`: told of an order a return refunded, for its followers. `clock`:
+        the time return requests' holds expire by (request_model.py)."""
+        self._clock = clock
         self._audit = audit
         self._returns = returns
         self._checkouts = checkouts
@@ -123,6 +137,43 @@ class ReturnService:
             return ReturnOutcome(record, replayed=replayed, errors=(refused.error,))
         return ReturnOutcome(record, replayed=replayed)
 
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def receive(
+        self, principal: Principal, request: ReturnRequestRecord, damaged: Collection[str]
+    ) -> ReturnOutcome:
+        """A customer's open return request received at the staff member's store: the
+        units it holds become this return's (converted in the reservation's transaction,
+        never counted twice), then refunded, restocked and the points taken back as any
+        return. Once per request: the return's key is the request's id, so receiving it
+        again, or two tills at once, answer the one return."""
+        store_id = _receiving_store(principal)
+        await self._audit.order_read(
+            principal,
+            OrderRead(
+                request.order_id, None, "returnRequestReceive", "mutation", "returnRequestReceive"
+            ),
+        )
+        lines = [ReturnLine(li.sku, li.quantity, li.sku in damaged) for li in request.lines]
+        record_id = return_id(f"request\0{request.id}")
+        fingerprint = _fingerprint(f"request\0{request.id}", [])
+        try:
+            record, replayed = await self._reserve(
+                record_id, fingerprint, request.order_id, lines, store_id, principal, request.id
+            )
+        except ReturnRefused as refused:
+            return ReturnOutcome(None, replayed=False, errors=(refused.error,))
+        try:
+            record = await self._finish(record)
+        except ReturnRefused as refused:
+            return ReturnOutcome(record, replayed=replayed, errors=(refused.error,))
+        return ReturnOutcome(record, replayed=replayed)
+
+    async def get(self, record_id: str) -> ReturnRecord | None:
+        found = await self._returns.get(record_id)
+        return None if found is None else found[0]
+
     async def finish_unfinished(self, older_than: datetime, limit: int) -> int:
         """The reconciler's pass: returns a crash stopped and nobody retried, finished as
         the retry would. A failure of one leaves it to the next pass."""
@@ -142,6 +193,7 @@ class ReturnService:
         lines: Sequence[ReturnLine],
         store_id: str,
         principal: Principal,
+        receiving: str | None = None,
     ) -> tuple[ReturnRecord, bool]:
         for _ in range(RESERVE_ATTEMPTS):
             found = await self._returns.get(record_id)
@@ -156,13 +208,26 @@ class ReturnService:
                         )
                     )
                 return record, True
-            order = await self._order(order_id)
+            order = await read_order(self._pos, self._ecommerce, order_id)
             before = await self._returns.order(order_id)
-            record = await self._price(record_id, order, before, lines, store_id)
+            record = await self._price(record_id, order, before, lines, store_id, receiving)
             try:
-                await self._returns.reserve(record, fingerprint, before, principal.subject)
+                await self._returns.reserve(
+                    record, fingerprint, before, principal.subject, receiving, self.now()
+                )
             except (VersionMoved, DuplicateKeyError):
                 continue  # another return of the order (or this one's twin) came first
+            except RequestNotOpen:
+                # received by a twin (its return answers), else cancelled or expired
+                if (found := await self._returns.get(record_id)) is not None:
+                    return found[0], True
+                raise ReturnRefused(
+                    ReturnError(
+                        ReturnErrorCode.REQUEST_NOT_OPEN,
+                        "This return request is no longer open.",
+                        ("id",),
+                    )
+                ) from None
             return record, False
         raise ReturnRefused(
             ReturnError(
@@ -171,17 +236,6 @@ class ReturnService:
             )
         )
 
-    async def _order(self, order_id: str) -> OrderRecord:
-        if order_id.startswith(SHOPIFY_ORDER_PREFIX):
-            order = await self._ecommerce.order(order_id)
-        else:
-            order = await self._pos.order(order_id)
-        if order is None:
-            raise ReturnRefused(
-                ReturnError(ReturnErrorCode.ORDER_NOT_FOUND, "No order has this id.", ("orderId",))
-            )
-        return order
-
     async def _price(
         self,
         record_id: str,
@@ -189,37 +243,15 @@ class ReturnService:
         before: OrderReturns,
         lines: Sequence[ReturnLine],
         store_id: str,
+        receiving: str | None,
     ) -> ReturnRecord:
-        ordered = ordered_units(order)
+        # the units open requests hold are not left to return, but those of the request
+        # this return receives are its own
+        check_lines(order, before.left(ordered_units(order), self.now(), but=receiving), lines)
+        payment_id = payment_of(order)
         returning: dict[str, int] = {}
-        for index, line in enumerate(lines):
+        for line in lines:
             returning[line.sku] = returning.get(line.sku, 0) + line.quantity
-            if line.sku not in ordered:
-                raise ReturnRefused(
-                    ReturnError(
-                        ReturnErrorCode.LINE_NOT_IN_ORDER,
-                        f"{line.sku} is not on this order.",
-                        ("lines", str(index), "sku"),
-                    )
-                )
-            left = ordered[line.sku] - before.returned.get(line.sku, 0)
-            if returning[line.sku] > left:
-                raise ReturnRefused(
-                    ReturnError(
-                        ReturnErrorCode.QUANTITY_EXCEEDED,
-                        f"Only {left} of {line.sku} are left to return on this order.",
-                        ("lines", str(index), "quantity"),
-                    )
-                )
-        payment_id = next(iter(order.payment_ids or order.shop_payment_ids), None)
-        if payment_id is None:
-            raise ReturnRefused(
-                ReturnError(
-                    ReturnErrorCode.NOT_PAID,
-                    "Nothing was paid on this order through a system omnigate refunds to.",
-                    ("orderId",),
-                )
-            )
         kept = kept_units(order, before.returned, returning)
         refund = refund_due(order, before.refunded, kept, await self._kept_discount(order, kept))
         return ReturnRecord(

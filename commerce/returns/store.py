@@ -1,6 +1,7 @@
 """The record of returns in MongoDB: one document per return (`returns`, keyed by the
 idempotency key's hash) and one per order (`order_returns`: the units returned per SKU,
-the money refunded, the points taken back, and a version).
+the money refunded, the points taken back, the units customers' open return requests hold
+(`requests`: per request, its units and expiry; request_store.py), and a version).
 
 A return is reserved in one transaction that inserts its document and moves the order's
 counters on from the version it was priced against: two returns of the same line at once
@@ -21,13 +22,21 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from commerce.returns.model import ReturnLine, ReturnRecord, ReturnState
+from commerce.returns.request_model import RequestState
 from commerce.transactions import in_transaction
 
 Document = dict[str, Any]
 
 
+REQUESTS = "return_requests"
+
+
 class VersionMoved(Exception):
     """The order's counters changed since the return was priced: price it again."""
+
+
+class RequestNotOpen(Exception):
+    """The request a return would receive was received, cancelled or expired first."""
 
 
 def return_id(key: str) -> str:
@@ -35,14 +44,23 @@ def return_id(key: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """The units one open return request holds, until it expires."""
+
+    units: dict[str, int]
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OrderReturns:
-    """What earlier returns took back of one order."""
+    """What earlier returns took back of one order, and what open requests hold."""
 
     order_id: str
     version: int = 0
     returned: dict[str, int] = field(default_factory=dict)
     refunded: Decimal = Decimal(0)
     points_back: int = 0
+    holds: dict[str, Hold] = field(default_factory=dict)  # by request id
 
     @classmethod
     def from_document(cls, doc: Document | None, order_id: str) -> OrderReturns:
@@ -54,7 +72,31 @@ class OrderReturns:
             returned={k: int(v) for k, v in doc.get("returned", {}).items()},
             refunded=Decimal(doc.get("refunded", "0")),
             points_back=int(doc.get("points_back", 0)),
+            holds={
+                request_id: Hold({k: int(v) for k, v in hold["units"].items()}, hold["expires_at"])
+                for request_id, hold in doc.get("requests", {}).items()
+            },
         )
+
+    def held(self, now: datetime, but: str | None = None) -> dict[str, int]:
+        """Units per SKU that open requests hold at `now`, but request `but`'s. A hold past
+        its expiry holds nothing, whether or not the reconciler has removed it yet."""
+        units: dict[str, int] = {}
+        for request_id, hold in self.holds.items():
+            if request_id != but and now < hold.expires_at:
+                for sku, count in hold.units.items():
+                    units[sku] = units.get(sku, 0) + count
+        return units
+
+    def left(
+        self, ordered: dict[str, int], now: datetime, but: str | None = None
+    ) -> dict[str, int]:
+        """What is left to return (or to request) of each SKU ordered."""
+        held = self.held(now, but)
+        return {
+            sku: units - self.returned.get(sku, 0) - held.get(sku, 0)
+            for sku, units in ordered.items()
+        }
 
 
 class ReturnStore:
@@ -63,6 +105,7 @@ class ReturnStore:
     ) -> None:
         self._returns = database["returns"]
         self._orders = database["order_returns"]
+        self._requests = database[REQUESTS]
         self._client = client
 
     async def ensure_indexes(self) -> None:
@@ -79,10 +122,19 @@ class ReturnStore:
         return OrderReturns.from_document(await self._orders.find_one({"_id": order_id}), order_id)
 
     async def reserve(
-        self, record: ReturnRecord, fingerprint: str, before: OrderReturns, staff_id: str | None
+        self,
+        record: ReturnRecord,
+        fingerprint: str,
+        before: OrderReturns,
+        staff_id: str | None,
+        receiving: str | None = None,
+        now: datetime | None = None,
     ) -> None:
         """Raises VersionMoved when another return of the order committed first, and
-        DuplicateKeyError when a twin with the same key did."""
+        DuplicateKeyError when a twin with the same key did. `receiving`: the open return
+        request whose units this return takes over, marked RECEIVED and its hold turned
+        into returned units in the same transaction (RequestNotOpen when it no longer is
+        open at `now`)."""
         returned = dict(before.returned)
         for line in record.lines:
             returned[line.sku] = returned.get(line.sku, 0) + line.quantity
@@ -110,7 +162,13 @@ class ReturnStore:
             "version": before.version + 1,
         }
 
+        change: Document = {"$set": counters}
+        if receiving is not None:
+            change["$unset"] = {f"requests.{receiving}": ""}
+
         async def work(session: AsyncClientSession) -> None:
+            if receiving is not None:
+                await self._receive(receiving, record, now or datetime.now(UTC), session)
             await self._returns.insert_one(doc, session=session)
             if before.version == 0:
                 # the first return of the order: a twin creating it too fails on the _id
@@ -119,14 +177,30 @@ class ReturnStore:
                 )
                 return
             moved = await self._orders.update_one(
-                {"_id": record.order_id, "version": before.version},
-                {"$set": counters},
-                session=session,
+                {"_id": record.order_id, "version": before.version}, change, session=session
             )
             if moved.matched_count == 0:
                 raise VersionMoved(record.order_id)
 
         await in_transaction(self._client, work)
+
+    async def _receive(
+        self, request_id: str, record: ReturnRecord, now: datetime, session: AsyncClientSession
+    ) -> None:
+        received = await self._requests.update_one(
+            {"_id": request_id, "state": RequestState.OPEN.value, "expires_at": {"$gt": now}},
+            {
+                "$set": {
+                    "state": RequestState.RECEIVED.value,
+                    "return_id": record.id,
+                    "store_id": record.store_id,
+                    "closed_at": now,
+                }
+            },
+            session=session,
+        )
+        if received.matched_count == 0:
+            raise RequestNotOpen(request_id)
 
     async def refunded(self, record_id: str, refund_id: str) -> None:
         await self._returns.update_one(

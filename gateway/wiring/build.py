@@ -40,6 +40,8 @@ from commerce.order_follow import OrderFollower
 from commerce.order_lookup import OrderLookup
 from commerce.orders import OrderHistory
 from commerce.recent_catalog import RecentCatalog
+from commerce.returns.request_store import RequestStore
+from commerce.returns.requests import ReturnRequests
 from commerce.returns.service import ReturnService
 from commerce.returns.store import ReturnStore
 from commerce.stores import StoreDirectory
@@ -118,7 +120,11 @@ async def ensure_ledger_indexes(ledger: MongoPointsLedger) -> None:
 
 
 async def ensure_cart_indexes(
-    carts: CartStore, checkouts: CheckoutStore, holds: HoldStore, returns: ReturnStore
+    carts: CartStore,
+    checkouts: CheckoutStore,
+    holds: HoldStore,
+    returns: ReturnStore,
+    requests: RequestStore,
 ) -> None:
     """Like ensure_indexes: an unreachable MongoDB at start-up is logged, not fatal."""
     try:
@@ -126,6 +132,7 @@ async def ensure_cart_indexes(
         await checkouts.ensure_indexes()
         await holds.ensure_indexes()
         await returns.ensure_indexes()
+        await requests.ensure_indexes()
     except PyMongoError as exc:
         log.warning("could not ensure cart indexes: %s", exc)
 
@@ -201,7 +208,10 @@ async def build_services(
         checkout_store = CheckoutStore(database, timedelta(days=cart.checkout_retention_days))
         hold_store = HoldStore(database, timedelta(seconds=cart.pickup_hold_seconds))
         return_store = ReturnStore(database, mongo)
-        await ensure_cart_indexes(cart_store, checkout_store, hold_store, return_store)
+        request_store = RequestStore(database, mongo)
+        await ensure_cart_indexes(
+            cart_store, checkout_store, hold_store, return_store, request_store
+        )
         recent_catalog = RecentCatalog(
             ttl_seconds=settings.cache.recent_catalog_ttl_seconds,
             max_skus=settings.cache.recent_catalog_max_skus,
@@ -315,12 +325,22 @@ async def build_services(
             stock_changes=live.changes,
             order_changes=order_changes,
         )
+        return_requests = ReturnRequests(
+            requests=request_store,
+            returns=return_store,
+            service=returns,
+            customers=customers,
+            pos=pos,
+            ecommerce=ecommerce,
+            expiry=timedelta(days=settings.returns.request_expiry_days),
+        )
         reconciler = CheckoutReconciler(
             checkout,
             checkout_store,
             grace=timedelta(seconds=cart.reconcile_grace_seconds),
             interval_seconds=cart.reconcile_interval_seconds,
-            also=(returns,),
+            # returns a crash stopped; return requests past their expiry
+            also=(returns, return_requests),
         )
         reconciler_task = asyncio.create_task(reconciler.run(), name="checkout-reconciler")
         order_lookup = OrderLookup(pos=pos, ecommerce=ecommerce, audit=audit)
@@ -381,6 +401,7 @@ async def build_services(
             checkout=checkout,
             checkout_reconciler=reconciler,
             returns=returns,
+            return_requests=return_requests,
             after_sales=AfterSales(
                 crm=after_sales_crm,
                 claims=ClaimStore(database),
