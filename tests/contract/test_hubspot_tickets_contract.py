@@ -14,9 +14,11 @@ import pytest
 import respx
 from hubspot_models import search_request, validated
 
+from connectors.check import CheckFailed
 from connectors.errors import UpstreamRejected
 from connectors.http import UpstreamHttp
 from connectors.hubspot import HubSpotCrm, HubSpotSettings
+from connectors.hubspot.check import check_hubspot
 from connectors.records import (
     AfterSalesChannel,
     AfterSalesDraft,
@@ -272,3 +274,31 @@ async def test_a_status_is_a_patch_of_the_stage(api, crm, status, priority, prop
     assert body == {"properties": {"hs_pipeline": "0", **properties}}
     assert moved is not None
     assert moved.status is status
+
+
+async def test_the_check_names_the_ticket_properties_a_portal_lacks(api):
+    api.post(f"{API}/crm/v3/objects/contacts/search").mock(
+        return_value=httpx.Response(200, json={"total": 0, "results": []})
+    )
+    search = api.post(f"{TICKETS}/search").mock(
+        return_value=hubspot_error(
+            400,
+            "VALIDATION_ERROR",
+            "There was a problem with the request: property 'omnigate_request_key' does not exist",
+        )
+    )
+    async with httpx.AsyncClient() as client:
+        upstream = UpstreamHttp(client, service="hubspot", base_url=API)
+        with pytest.raises(CheckFailed) as failed:
+            await check_hubspot(upstream, HubSpotSettings(base_url=API, access_token=TOKEN))
+    body = sent(search)
+    search_request(body, "tickets")
+    assert [g["filters"][0]["propertyName"] for g in body["filterGroups"]] == [
+        "omnigate_request_key",
+        "omnigate_request_kind",
+        "omnigate_channel",
+        "omnigate_order_id",
+        "omnigate_sku",
+    ]
+    assert "omnigate_request_key" in str(failed.value)
+    assert "lacks ticket properties" in str(failed.value)
