@@ -15,7 +15,7 @@ from hubspot_models import error as validated_error
 from hubspot_models import search_request, validated
 from starlette.applications import Starlette
 
-from connectors.errors import UpstreamRejected
+from connectors.errors import UpstreamRejected, UpstreamThrottled
 from connectors.http import UpstreamHttp
 from connectors.hubspot import HubSpotCrm, HubSpotSettings
 from connectors.hubspot.tickets import create_body, search_body, upsert_body
@@ -315,3 +315,19 @@ async def test_a_create_hubspot_refuses_is_rejected_and_makes_no_ticket(crm, app
     with pytest.raises(UpstreamRejected):
         await crm.open_request(draft("1"))  # no such contact: the association is refused
     assert store(app).rows == []
+
+
+async def test_a_throttled_open_makes_no_ticket_and_its_retry_makes_one(crm, http, app):
+    contact = contact_ids(app)[0]
+    scripted = await http.post(
+        "/_sandbox/hubspot/rate-limits",
+        json={"policyName": "TEN_SECONDLY_ROLLING", "requests": 1, "retryAfter": "1"},
+    )
+    assert scripted.status_code == 200
+    with pytest.raises(UpstreamThrottled) as throttled:
+        await crm.open_request(draft(contact))
+    assert throttled.value.retry_after == 1.0
+    assert store(app).rows == []
+    record, created = await crm.open_request(draft(contact))
+    assert created is True
+    assert [t.id for t in store(app).rows] == [record.ref.id]
