@@ -277,10 +277,12 @@ class StockReturns(Protocol):
 @runtime_checkable
 class AfterSalesPort(Protocol):
     """After-sales requests (damaged, missing, a question) kept in the CRM, their system of
-    record (Salesforce: Cases). A CRM adapter without them leaves the requests unsupported
-    (docs/after-sales.md)."""
+    record (Salesforce: Cases, HubSpot: tickets). A CRM adapter without them leaves the
+    requests unsupported (docs/after-sales.md)."""
 
     service: str
+    # the system of the customer refs it takes and answers (its contacts')
+    system: System
 
     async def open_request(self, draft: AfterSalesDraft) -> tuple[AfterSalesRecord, bool]:
         """The request, and whether this call created it: exactly one per `draft.key`

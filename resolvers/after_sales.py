@@ -67,9 +67,11 @@ class AfterSalesUserError:
 
 @strawberry.type(description="A request about an order or a product, kept in the CRM.")
 class AfterSalesRequest:
-    id: strawberry.ID = strawberry.field(description="The CRM's id (a Salesforce Case id).")
+    id: strawberry.ID = strawberry.field(
+        description="The CRM's id (a Salesforce Case id, a HubSpot ticket id)."
+    )
     number: str | None = strawberry.field(
-        description="What the CRM's agents call it (the Case number)."
+        description="What the CRM's agents call it (the Case number, the HubSpot ticket id)."
     )
     kind: AfterSalesKind | None = strawberry.field(
         description="Null for a request opened in the CRM with a type this API does not know."

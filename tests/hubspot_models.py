@@ -9,17 +9,25 @@ search request is typed list[str], while the API takes `{propertyName, direction
 (HubSpot/hubspot-api-python issue #236); `search_request` checks those apart. And the
 `Error` model lacks the `"status": "error"` every HubSpot error carries; `error` checks it
 apart.
+
+`objects` picks the SDK package whose models are meant: "contacts" (the default), "tickets",
+or "associations" (CRM v4 associations).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from datetime import datetime
+from types import ModuleType
 from typing import Any
 
-import hubspot.crm.contacts.models as models
-from hubspot.crm.contacts import ApiClient, Configuration
+PACKAGES = {
+    "contacts": "hubspot.crm.contacts",
+    "tickets": "hubspot.crm.tickets",
+    "associations": "hubspot.crm.associations.v4",
+}
 
 _PRIMITIVES: dict[str, type | tuple[type, ...]] = {
     "str": str,
@@ -34,21 +42,25 @@ class _Response:
         self.data = json.dumps(payload)
 
 
-def validated(payload: Any, model: str) -> Any:
-    """`payload` as the SDK's `model` (e.g. "SimplePublicObject"); AssertionError when it
-    is not one."""
-    configuration = Configuration()
+def validated(payload: Any, model: str, objects: str = "contacts") -> Any:
+    """`payload` as the SDK's `model` (e.g. "SimplePublicObject") of the `objects` API;
+    AssertionError when it is not one."""
+    package = importlib.import_module(PACKAGES[objects])
+    configuration = package.Configuration()
     configuration.client_side_validation = True
     try:
-        parsed = ApiClient(configuration=configuration).deserialize(_Response(payload), model)
+        parsed = package.ApiClient(configuration=configuration).deserialize(
+            _Response(payload), model
+        )
     except ValueError as error:
         raise AssertionError(f"not a {model}: {error}") from error
-    problems = list(_problems(payload, model, "$"))
+    models = importlib.import_module(PACKAGES[objects] + ".models")
+    problems = list(_problems(models, payload, model, "$"))
     assert not problems, f"not a {model}: " + "; ".join(problems)
     return parsed
 
 
-def _problems(value: Any, kind: str, path: str) -> Any:
+def _problems(models: ModuleType, value: Any, kind: str, path: str) -> Any:
     if value is None:
         return
     if match := re.fullmatch(r"list\[(.*)\]", kind):
@@ -56,14 +68,14 @@ def _problems(value: Any, kind: str, path: str) -> Any:
             yield f"{path} is not a list"
             return
         for i, item in enumerate(value):
-            yield from _problems(item, match[1], f"{path}[{i}]")
+            yield from _problems(models, item, match[1], f"{path}[{i}]")
         return
     if match := re.fullmatch(r"dict\[str, (.*)\]", kind):
         if not isinstance(value, dict):
             yield f"{path} is not an object"
             return
         for key, item in value.items():
-            yield from _problems(item, match[1], f"{path}.{key}")
+            yield from _problems(models, item, match[1], f"{path}.{key}")
         return
     if kind in _PRIMITIVES:
         if not isinstance(value, _PRIMITIVES[kind]) or (kind != "bool" and value is True):
@@ -86,18 +98,20 @@ def _problems(value: Any, kind: str, path: str) -> Any:
         if key not in attributes:
             yield f"{path}.{key} is not a field of {kind}"
             continue
-        yield from _problems(item, klass.openapi_types[attributes[key]], f"{path}.{key}")
+        yield from _problems(models, item, klass.openapi_types[attributes[key]], f"{path}.{key}")
 
 
-def search_request(body: dict[str, Any]) -> Any:
+def search_request(body: dict[str, Any], objects: str = "contacts") -> Any:
     """A search body as the SDK's PublicObjectSearchRequest, its sorts checked apart."""
     for sort in body.get("sorts", []):
         assert set(sort) == {"propertyName", "direction"}, sort
         assert sort["direction"] in ("ASCENDING", "DESCENDING"), sort
-    return validated({k: v for k, v in body.items() if k != "sorts"}, "PublicObjectSearchRequest")
+    return validated(
+        {k: v for k, v in body.items() if k != "sorts"}, "PublicObjectSearchRequest", objects
+    )
 
 
-def error(payload: dict[str, Any]) -> Any:
+def error(payload: dict[str, Any], objects: str = "contacts") -> Any:
     """An error answer as the SDK's Error, its `status` checked apart."""
     assert payload.get("status") == "error", payload
-    return validated({k: v for k, v in payload.items() if k != "status"}, "Error")
+    return validated({k: v for k, v in payload.items() if k != "status"}, "Error", objects)

@@ -78,6 +78,12 @@ ACME_CRM = '''
 '''
 ACME_ENTRY_POINTS = {group("crm"): {"acme": "acme_crm:make_crm"}}
 PROFILE = "query ($id: ID!) { customer(id: $id) { id givenName familyName email } }"
+AFTER_SALES_OPEN = """mutation {
+  afterSalesRequestOpen(
+    input: {kind: QUESTION, description: "?", sku: "SHO-000002", customerId: "acme-0001"}
+    idempotencyKey: "acme-1"
+  ) { request { id } userErrors { code } }
+}"""
 
 Install = Callable[..., Path]
 
@@ -243,6 +249,11 @@ async def test_a_separately_installed_crm_adapter_is_chosen_by_its_name(
             }
         }
         assert sandbox.total_calls("salesforce") == 0
+        # a CRM adapter without AfterSalesPort: after-sales requests are UNSUPPORTED
+        opened = await gateway.query(AFTER_SALES_OPEN, headers=staff)
+        assert [e["code"] for e in opened["data"]["afterSalesRequestOpen"]["userErrors"]] == [
+            "UNSUPPORTED"
+        ]
         ready = (await gateway.http.get("/readyz")).json()["checks"]
         assert ready["upstreams"] == {
             "square": "configured",

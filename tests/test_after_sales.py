@@ -327,22 +327,6 @@ async def test_salesforce_down_is_a_clear_error_no_case_and_a_partial_timeline(
         assert len(cases_of(sandbox, contact)) == before + 1
 
 
-async def test_with_hubspot_as_the_crm_requests_are_unsupported_never_a_500(
-    settings: Settings, make_gateway, tokens, dataset, people
-):
-    adapters = settings.adapters.model_copy(update={"crm": "hubspot"})
-    hubspot = settings.with_changes(adapters=adapters.model_dump())
-    async with make_gateway(hubspot) as gw:
-        staff = staff_at(gw, tokens, dataset.stores[0].id)
-        asked = {"kind": "QUESTION", "description": "?", "sku": dataset.products[0].sku}
-        body = await staff.run(OPEN, input={**asked, "customerId": "12345"}, key="hs")
-        assert [e["code"] for e in body["afterSalesRequestOpen"]["userErrors"]] == ["UNSUPPORTED"]
-        status = await staff.run(SET_STATUS, id="500000000000000AAA", status="CLOSED")
-        assert [e["code"] for e in status["afterSalesRequestSetStatus"]["userErrors"]] == [
-            "UNSUPPORTED"
-        ]
-
-
 async def test_an_answer_lost_after_salesforce_made_the_case_is_one_case_on_retry(
     settings: Settings, make_gateway, salesforce_proxy: FaultProxy, tokens, dataset, sandbox, people
 ):

@@ -203,7 +203,9 @@ def test_the_shopify_set_is_checked_for_its_scopes(configured, capsys, monkeypat
     assert "read_locations, write_inventory, read_users granted" in lines["shopify"]
 
 
-def test_hubspot_as_the_crm_is_checked_with_one_search(configured, capsys, monkeypatch):
+def test_hubspot_as_the_crm_is_checked_with_a_contact_and_a_ticket_search(
+    configured, capsys, monkeypatch
+):
     monkeypatch.setenv("OMNIGATE_ADAPTERS__CRM", "hubspot")
     monkeypatch.setenv("OMNIGATE_HUBSPOT__BASE_URL", configured.url("hubspot"))
 
@@ -213,9 +215,12 @@ def test_hubspot_as_the_crm_is_checked_with_one_search(configured, capsys, monke
     assert set(lines) == {"square", "shopify", "hubspot"}  # Salesforce is not called
     assert lines["hubspot"] == (
         f"ok      {configured.url('hubspot')}: token accepted, contacts searchable with the 8 "
-        "properties omnigate reads"
+        "properties omnigate reads, tickets with its 5 custom properties"
     )
-    assert configured.calls("hubspot") == {"POST /crm/v3/objects/contacts/search": 1}
+    assert configured.calls("hubspot") == {
+        "POST /crm/v3/objects/contacts/search": 1,
+        "POST /crm/v3/objects/tickets/search": 1,
+    }
 
     monkeypatch.setenv("OMNIGATE_HUBSPOT__ACCESS_TOKEN", "pat-na1-not-the-real-one")
     code, lines = check_upstreams(capsys)

@@ -47,7 +47,6 @@ from connectors.records import (
     AfterSalesStatus,
     ExternalRef,
     OrderRecord,
-    System,
 )
 
 MAX_DESCRIPTION = 2000
@@ -131,7 +130,7 @@ class AfterSales:
         channel: AfterSalesChannel,
     ) -> RequestOutcome:
         profile = await self._profile(customer_id)
-        contacts = profile.refs_in(System.SALESFORCE)
+        contacts = profile.refs_in(crm.system)
         if not contacts:
             raise refused(
                 RequestErrorCode.NOT_IN_CRM,
@@ -165,7 +164,7 @@ class AfterSales:
             record, created = await crm.open_request(
                 AfterSalesDraft(
                     key=external_key,
-                    customer_ref=ExternalRef(System.SALESFORCE, contacts[0]),
+                    customer_ref=ExternalRef(crm.system, contacts[0]),
                     kind=asked.kind,
                     description=asked.description.strip(),
                     channel=channel,

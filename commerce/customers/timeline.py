@@ -211,10 +211,13 @@ class CustomerTimeline:
     async def _requests(
         self, profile: CustomerProfile, limit: int, before: datetime | None
     ) -> list[TimelineEntry]:
-        contacts = profile.refs_in(System.SALESFORCE)
-        if self._after_sales is None or not contacts:
+        after_sales = self._after_sales
+        if after_sales is None:
             return []
-        found = await self._after_sales.requests_of(contacts, limit, before)
+        contacts = profile.refs_in(after_sales.system)
+        if not contacts:
+            return []
+        found = await after_sales.requests_of(contacts, limit, before)
         return [
             TimelineEntry(EntryKind.AFTER_SALES_REQUEST, r.created_at, r.ref.id, request=r)
             for r in found

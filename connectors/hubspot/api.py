@@ -44,21 +44,37 @@ class HubSpotApi:
     ) -> Any:
         """POST a read (search, batch read) and answer the decoded body. A batch read's 207
         (some ids unknown) is a success like 200; every other failure raises."""
+        # POST, but a read: sending it again changes nothing in the account.
+        return await self.call(operation, "POST", path, body, params, idempotent=True)
+
+    async def call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        *,
+        idempotent: bool,
+    ) -> Any:
+        """One call; the decoded body of a success (None for an empty one, as a 204's).
+        `idempotent`: whether sending it again is harmless (UpstreamHttp.send)."""
 
         def read(response: httpx.Response) -> Any:
             if not response.is_success:
                 raise self._error(operation, response)
+            if not response.content:
+                return None
             return self.http.json(operation, response)
 
-        # POST, but a read: sending it again changes nothing in the account.
         return await self.http.send(
             operation,
-            "POST",
+            method,
             path,
             json_body=body,
             params=params,
             headers=self._headers,
-            idempotent=True,
+            idempotent=idempotent,
             read=read,
         )
 

@@ -10,7 +10,8 @@ class HubSpotSettings(BaseModel):
 
     `base_url` stands for https://api.hubapi.com (every HubSpot account, whatever its data
     center, is served there). The token is a private app's (Settings > Integrations >
-    Private Apps), with the `crm.objects.contacts.read` scope.
+    Private Apps), with the `crm.objects.contacts.read` and `tickets` scopes (tickets: the
+    after-sales requests, docs/vendors/hubspot.md).
     """
 
     base_url: str = "http://127.0.0.1:8105"

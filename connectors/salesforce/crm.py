@@ -15,6 +15,7 @@ from connectors.records import (
     AfterSalesRecord,
     AfterSalesStatus,
     CustomerIdentity,
+    System,
 )
 from connectors.salesforce import cases
 from connectors.salesforce.contacts import FIELDS, SELECT, SOBJECT, identity, lookup_queries
@@ -36,6 +37,8 @@ SET_CASE_STATUS = "salesforce.update_case_status"
 
 
 class SalesforceCrm:
+    system = System.SALESFORCE
+
     def __init__(self, http: UpstreamHttp, settings: SalesforceSettings) -> None:
         self.service = http.service
         self._rest = SalesforceRest(http, settings)

@@ -175,8 +175,8 @@ async def build_services(
         upstreams = Upstreams(client, settings.upstreams, metrics, transport=direct)
         adapters = build_adapters(settings, upstreams)
         pos, ecommerce, crm = adapters.pos, adapters.ecommerce, adapters.crm
-        # after-sales requests live in the CRM where it keeps them (Salesforce Cases); with
-        # one that does not (HubSpot today) they answer UNSUPPORTED (docs/after-sales.md)
+        # after-sales requests live in the CRM (Salesforce Cases, HubSpot tickets); with a
+        # CRM adapter that keeps none they answer UNSUPPORTED (docs/after-sales.md)
         after_sales_crm = crm if isinstance(crm, AfterSalesPort) else None
         # the POS's loyalty API, or omnigate's ledger where it has none
         loyalty = choose_loyalty(settings.adapters.loyalty, pos, mongo, database)

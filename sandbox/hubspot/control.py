@@ -9,6 +9,11 @@ target URL if one is set, and answered either way (`webhook`: method, url, heade
 and `status` when sent), so a test can replay it to a gateway it runs in process.
 
     PUT /_sandbox/hubspot/webhooks   {"targetUrl": "http://.../webhooks/hubspot" | null}
+    POST /_sandbox/hubspot/tickets/{id}   {"hs_pipeline_stage": "3", "hs_ticket_priority": "HIGH"}
+
+moves a ticket as an agent would in HubSpot (any writable property; checked as the API
+checks a PATCH) and answers it.
+
     POST /_sandbox/hubspot/rate-limits   {"policyName": "TEN_SECONDLY_ROLLING",
                                           "requests": 2, "retryAfter": "1"}
 
@@ -29,7 +34,9 @@ from starlette.routing import Route
 
 from sandbox.calls import CONTROL_PREFIX
 from sandbox.hubspot.contacts import DEFAULT_PROPERTIES, EDITABLE, ContactStore, render
-from sandbox.hubspot.envelope import Gate, ScriptedLimit
+from sandbox.hubspot.envelope import Gate, HubSpotApiError, ScriptedLimit
+from sandbox.hubspot.tickets import TicketStore, apply, check, now
+from sandbox.hubspot.tickets import render as render_ticket
 from sandbox.hubspot.webhooks import AppWebhooks, property_changes, signed
 
 POLICIES = ("TEN_SECONDLY_ROLLING", "SECONDLY", "DAILY")
@@ -72,6 +79,20 @@ async def edit_contact(request: Request) -> Response:
     )
 
 
+async def move_ticket(request: Request) -> Response:
+    changes = await _json(request)
+    store: TicketStore = request.app.state.hubspot_tickets
+    ticket = store.get(request.path_params["id"])
+    if ticket is None:
+        return JSONResponse({"error": "no such ticket"}, status_code=404)
+    try:
+        checked = check(changes, ticket)
+    except HubSpotApiError as error:
+        return JSONResponse(error.body(), status_code=error.status)
+    apply(ticket, checked, now())
+    return JSONResponse(render_ticket(ticket, None, associations=True))
+
+
 async def set_webhook_target(request: Request) -> Response:
     body = await _json(request)
     target = body.get("targetUrl") if isinstance(body, dict) else None
@@ -100,6 +121,7 @@ async def script_rate_limits(request: Request) -> Response:
 
 control_routes = [
     Route(CONTROL_PREFIX + "hubspot/contacts/{id}", edit_contact, methods=["POST"]),
+    Route(CONTROL_PREFIX + "hubspot/tickets/{id}", move_ticket, methods=["POST"]),
     Route(CONTROL_PREFIX + "hubspot/webhooks", set_webhook_target, methods=["PUT"]),
     Route(CONTROL_PREFIX + "hubspot/rate-limits", script_rate_limits, methods=["POST"]),
 ]

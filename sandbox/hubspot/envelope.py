@@ -34,14 +34,19 @@ class HubSpotApiError(Exception):
         self.status = status
         self.category = category
         self.message = message
+        # the ErrorDetail list HubSpot adds to a validation error (which property, why)
+        self.errors: list[dict[str, Any]] = []
 
     def body(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "status": "error",
             "message": self.message,
             "correlationId": str(uuid.uuid4()),
             "category": self.category,
         }
+        if self.errors:
+            body["errors"] = self.errors
+        return body
 
 
 def validation_error(message: str) -> HubSpotApiError:
@@ -97,9 +102,12 @@ class Gate:
 Handler = Callable[[Request, Any], Awaitable[tuple[int, Any]]]
 
 
-def api_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def api_endpoint(
+    handler: Handler, *, takes_body: bool = True
+) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a JSON-bodied handler in the token check, the rate limit and the envelope; the
-    handler gets the decoded body and answers (status, payload)."""
+    handler gets the decoded body (`{}` where the call `takes_body=False`: GET, the v4
+    association PUT) and answers (status, payload)."""
 
     async def endpoint(request: Request) -> Response:
         gate: Gate = request.app.state.hubspot_gate
@@ -114,18 +122,23 @@ def api_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                     retry_after = str(max(1, math.ceil(wait)))
                     return _rate_limited(ScriptedLimit("TEN_SECONDLY_ROLLING", retry_after))
                 headers = gate.ten_secondly.headers()
-            try:
-                body = json.loads(await request.body() or b"null")
-            except ValueError:
-                raise validation_error("Invalid input JSON on line 1") from None
-            if not isinstance(body, dict):
-                raise validation_error("Invalid input JSON: expected an object")
+            body = await _body(request) if takes_body else {}
             status, payload = await handler(request, body)
         except HubSpotApiError as error:
             return JSONResponse(error.body(), status_code=error.status)
         return JSONResponse(payload, status_code=status, headers=headers)
 
     return endpoint
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError:
+        raise validation_error("Invalid input JSON on line 1") from None
+    if not isinstance(body, dict):
+        raise validation_error("Invalid input JSON: expected an object")
+    return body
 
 
 def _authenticate(request: Request, gate: Gate) -> None:

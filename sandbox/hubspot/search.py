@@ -39,13 +39,8 @@ OPERATORS = frozenset(
 
 
 async def search(request: Request, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    groups = _groups(body.get("filterGroups") or [])
-    limit = _int(body.get("limit", DEFAULT_LIMIT), "limit")
-    offset = _int(body.get("after") or "0", "after")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise validation_error(f"limit must be between 1 and {MAX_LIMIT}")
-    if offset + limit > MAX_RESULTS:
-        raise validation_error(f"Search results are limited to {MAX_RESULTS} records")
+    groups = parse_groups(body.get("filterGroups") or [])
+    limit, offset = page_bounds(body)
     properties = body.get("properties") or list(DEFAULT_PROPERTIES)
     if not isinstance(properties, list) or not all(isinstance(p, str) for p in properties):
         raise validation_error("properties must be a list of property names")
@@ -64,7 +59,19 @@ async def search(request: Request, body: dict[str, Any]) -> tuple[int, dict[str,
 Filter = tuple[str, str, list[str]]
 
 
-def _groups(raw: Any) -> list[list[Filter]]:
+def page_bounds(body: dict[str, Any]) -> tuple[int, int]:
+    """A search's `limit` and the offset its `after` names, within HubSpot's caps."""
+    limit = as_int(body.get("limit", DEFAULT_LIMIT), "limit")
+    offset = as_int(body.get("after") or "0", "after")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise validation_error(f"limit must be between 1 and {MAX_LIMIT}")
+    if offset + limit > MAX_RESULTS:
+        raise validation_error(f"Search results are limited to {MAX_RESULTS} records")
+    return limit, offset
+
+
+def parse_groups(raw: Any, searchable: frozenset[str] = SEARCHABLE) -> list[list[Filter]]:
+    """A search's filterGroups, checked against HubSpot's caps; names from `searchable`."""
     if not isinstance(raw, list) or len(raw) > MAX_GROUPS:
         raise validation_error(f"filterGroups: at most {MAX_GROUPS} groups")
     groups: list[list[Filter]] = []
@@ -72,17 +79,17 @@ def _groups(raw: Any) -> list[list[Filter]]:
         filters = group.get("filters") if isinstance(group, dict) else None
         if not isinstance(filters, list) or len(filters) > MAX_FILTERS_PER_GROUP:
             raise validation_error(f"a filter group holds at most {MAX_FILTERS_PER_GROUP} filters")
-        groups.append([_filter(f) for f in filters])
+        groups.append([_filter(f, searchable) for f in filters])
     if sum(len(g) for g in groups) > MAX_FILTERS:
         raise validation_error(f"a search holds at most {MAX_FILTERS} filters")
     return groups
 
 
-def _filter(raw: Any) -> Filter:
+def _filter(raw: Any, searchable: frozenset[str]) -> Filter:
     if not isinstance(raw, dict):
         raise validation_error("a filter is an object")
     name, operator = raw.get("propertyName"), raw.get("operator")
-    if name not in SEARCHABLE:
+    if name not in searchable:
         raise validation_error(
             f"There was a problem with the request: property {name!r} does not exist"
         )
@@ -114,10 +121,10 @@ def _matches(rule: Filter, contact: HubSpotContact) -> bool:
     if held is None:
         return operator in ("NEQ", "NOT_IN")
     if name in DATETIME_PROPERTIES:
-        mine: Any = _instant(held)
-        theirs: list[Any] = [_instant(v) for v in values]
+        mine: Any = instant(held)
+        theirs: list[Any] = [instant(v) for v in values]
     elif name == "hs_object_id":
-        mine, theirs = int(held), [_int(v, name) for v in values]
+        mine, theirs = int(held), [as_int(v, name) for v in values]
     else:
         mine, theirs = held.lower(), [v.lower() for v in values]
     first = theirs[0]
@@ -161,11 +168,11 @@ def _sort_key(contact: HubSpotContact, name: str) -> tuple[bool, Any]:
     if value is None:
         return (False, "")
     if name in DATETIME_PROPERTIES:
-        return (True, _instant(value))
+        return (True, instant(value))
     return (True, int(value) if name == "hs_object_id" else value.lower())
 
 
-def _instant(value: str) -> datetime:
+def instant(value: str) -> datetime:
     if value.isdigit():
         return datetime.fromtimestamp(int(value) / 1000, UTC)
     try:
@@ -175,7 +182,7 @@ def _instant(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _int(value: Any, name: str) -> int:
+def as_int(value: Any, name: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.isdigit():
