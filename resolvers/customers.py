@@ -23,6 +23,7 @@ from connectors.records import OrderRecord
 from engine.context import Info
 from engine.errors import BadUserInput
 from engine.notices import add_error, add_warning
+from engine.operation_memo import OperationMemo
 from resolvers.common import ExternalRef, Money, PageInfo, System, check_first
 from resolvers.customer_timeline import TimelineConnection, timeline_connection
 from resolvers.order_types import (
@@ -298,14 +299,24 @@ def report_freshness(path: list[str | int], read: ProfileRead) -> None:
         )
 
 
+# The fields a staff read selects, per query: worked out once, not on every read, as the
+# audit entry waits for them (engine/operation_memo.py).
+_AUDITED_FIELDS: OperationMemo[tuple[str, ...]] = OperationMemo()
+
+
 def _read(info: Info, customer_id: str) -> CustomerRead:
     operation = info.operation
+    path = info.path.as_list()
+    # every item of a list (`_entities`) selects what its field node selects
+    where = tuple(key for key in path if isinstance(key, str))
     return CustomerRead(
         customer_id=customer_id,
         operation_name=operation.name.value if operation.name else None,
         operation_type=operation.operation.value,
-        path=".".join(str(key) for key in info.path.as_list()),
-        fields=sorted(customer_fields(info.selected_fields)),
+        path=".".join(str(key) for key in path),
+        fields=_AUDITED_FIELDS.get(
+            operation, where, lambda: tuple(sorted(customer_fields(info.selected_fields)))
+        ),
     )
 
 

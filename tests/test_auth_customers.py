@@ -137,6 +137,42 @@ async def test_a_staff_entity_read_is_audited_with_its_customer_fields(
     assert (row["operation"]["path"], row["fields"]) == ("_entities", ["id", "phone"])
 
 
+async def test_each_staff_read_names_its_own_query_s_fields_however_often_it_is_sent(
+    gateway, tokens, audit_log, alice, bob, store
+):
+    """The fields are worked out once per query (engine/operation_memo.py): queries sent
+    in turn, one with a fragment, and an entity read of two customers each keep theirs."""
+    headers = bearer(tokens.staff(store))
+    names = "query Names($id: ID!) { customer(id: $id) { ... on Customer { givenName } } }"
+    both = (
+        "query Both($a: ID!, $b: ID!) { a: customer(id: $a) { id } b: customer(id: $b) { phone } }"
+    )
+    for _ in range(2):
+        await gateway.query(CUSTOMER, {"id": alice.id}, headers=headers)
+        await gateway.query(names, {"id": alice.id}, headers=headers)
+        await gateway.query(both, {"a": alice.id, "b": bob.id}, headers=headers)
+    representations = [{"__typename": "Customer", "id": c.id} for c in (alice, bob)]
+    await gateway.query(ENTITIES, {"r": representations}, headers=headers)
+    seen = sorted(
+        (
+            (row["operation"]["name"], row["operation"]["path"], row["customer_id"], row["fields"])
+            for row in await audit_log.find({}).to_list()
+        ),
+        key=str,
+    )
+    sent_twice = [
+        ("Profile", "customer", alice.id, ["email", "id", "loyalty"]),
+        ("Names", "customer", alice.id, ["givenName"]),
+        ("Both", "a", alice.id, ["id"]),
+        ("Both", "b", bob.id, ["phone"]),
+    ]
+    entities = [
+        (None, "_entities", alice.id, ["id", "phone"]),
+        (None, "_entities", bob.id, ["id", "phone"]),
+    ]
+    assert seen == sorted(sent_twice * 2 + entities, key=str)
+
+
 async def test_a_customer_reading_their_own_profile_is_not_audited(
     gateway, tokens, audit_log, alice
 ):

@@ -93,6 +93,12 @@ class CustomerProfiles:
     async def many(self, customer_ids: Sequence[str]) -> list[ProfileRead | Exception | None]:
         """Profiles in the order asked; None for ids the CRM does not know, the exception
         for those that failed (a DataLoader fails only their keys)."""
+        if len(customer_ids) == 1:
+            # the usual batch (`me`, `customer(id:)`): read here, not in a task of its own
+            try:
+                return [await self.one(customer_ids[0])]
+            except Exception as error:
+                return [error]
         results = await asyncio.gather(
             *(self.one(cid) for cid in customer_ids), return_exceptions=True
         )
