@@ -11,7 +11,7 @@ the order of the sorts, then by id.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
@@ -108,30 +108,39 @@ def _filter(raw: Any, searchable: frozenset[str]) -> Filter:
 
 
 def _all(filters: list[Filter], contact: HubSpotContact) -> bool:
-    return all(_matches(f, contact) for f in filters)
+    return all(matches(f, contact, DATETIME_PROPERTIES) for f in filters)
 
 
-def _matches(rule: Filter, contact: HubSpotContact) -> bool:
+class Valued(Protocol):
+    """A record whose properties a search filters and sorts on (a contact, a ticket)."""
+
+    def value(self, name: str) -> str | None: ...
+
+
+def matches(rule: Filter, record: Valued, datetimes: frozenset[str]) -> bool:
+    """Whether `record` passes one filter: HubSpot compares datetimes as instants, the
+    object id as a number and any other property as case-insensitive text."""
     name, operator, values = rule
-    held = contact.value(name)
+    held = record.value(name)
     if operator == "HAS_PROPERTY":
         return held is not None
     if operator == "NOT_HAS_PROPERTY":
         return held is None
     if held is None:
         return operator in ("NEQ", "NOT_IN")
-    if name in DATETIME_PROPERTIES:
-        mine: Any = instant(held)
-        theirs: list[Any] = [instant(v) for v in values]
+    mine: Any
+    theirs: list[Any]
+    if name in datetimes:
+        mine, theirs = instant(held), [instant(v) for v in values]
     elif name == "hs_object_id":
         mine, theirs = int(held), [as_int(v, name) for v in values]
     else:
         mine, theirs = held.lower(), [v.lower() for v in values]
-    first = theirs[0]
     if operator == "IN":
         return mine in theirs
     if operator == "NOT_IN":
         return mine not in theirs
+    first = theirs[0]
     if operator == "EQ":
         return bool(mine == first)
     if operator == "NEQ":
@@ -159,15 +168,16 @@ def _sorted(contacts: list[HubSpotContact], sorts: Any) -> list[HubSpotContact]:
             raise validation_error("a sort is a property name or {propertyName, direction}")
         if name not in SEARCHABLE:
             raise validation_error(f"cannot sort by {name!r}")
-        ordered.sort(key=lambda c: _sort_key(c, str(name)), reverse=descending)
+        ordered.sort(key=lambda c: sort_key(c, str(name), DATETIME_PROPERTIES), reverse=descending)
     return ordered
 
 
-def _sort_key(contact: HubSpotContact, name: str) -> tuple[bool, Any]:
-    value = contact.value(name)
+def sort_key(record: Valued, name: str, datetimes: frozenset[str]) -> tuple[bool, Any]:
+    """Records without the property first, then by its value compared as `matches` does."""
+    value = record.value(name)
     if value is None:
         return (False, "")
-    if name in DATETIME_PROPERTIES:
+    if name in datetimes:
         return (True, instant(value))
     return (True, int(value) if name == "hs_object_id" else value.lower())
 

@@ -28,7 +28,7 @@ from starlette.requests import Request
 
 from sandbox.hubspot.contacts import ContactStore, format_datetime
 from sandbox.hubspot.envelope import HubSpotApiError, validation_error
-from sandbox.hubspot.search import as_int, instant, page_bounds, parse_groups
+from sandbox.hubspot.search import matches, page_bounds, parse_groups, sort_key
 
 UNIQUE = frozenset({"omnigate_request_key"})
 CUSTOM = frozenset(
@@ -391,41 +391,7 @@ def _matches(rule: tuple[str, str, list[str]], ticket: Ticket) -> bool:
         if operator == "IN":
             return any(v in ticket.contacts for v in values)
         raise validation_error(f"{operator} is not supported on associations.contact")
-    held = ticket.value(name)
-    if operator == "HAS_PROPERTY":
-        return held is not None
-    if operator == "NOT_HAS_PROPERTY":
-        return held is None
-    if held is None:
-        return operator in ("NEQ", "NOT_IN")
-    mine: Any
-    theirs: list[Any]
-    if name in DATETIMES:
-        mine, theirs = instant(held), [instant(v) for v in values]
-    elif name == "hs_object_id":
-        mine, theirs = int(held), [as_int(v, name) for v in values]
-    else:
-        mine, theirs = held.lower(), [v.lower() for v in values]
-    return _compare(operator, mine, theirs)
-
-
-def _compare(operator: str, mine: Any, theirs: list[Any]) -> bool:
-    if operator == "IN":
-        return mine in theirs
-    if operator == "NOT_IN":
-        return mine not in theirs
-    first = theirs[0]
-    if operator == "EQ":
-        return bool(mine == first)
-    if operator == "NEQ":
-        return bool(mine != first)
-    if operator == "LT":
-        return bool(mine < first)
-    if operator == "LTE":
-        return bool(mine <= first)
-    if operator == "GT":
-        return bool(mine > first)
-    return bool(mine >= first)  # GTE
+    return matches(rule, ticket, DATETIMES)
 
 
 def _sorted(tickets: list[Ticket], sorts: Any) -> list[Ticket]:
@@ -440,14 +406,5 @@ def _sorted(tickets: list[Ticket], sorts: Any) -> list[Ticket]:
         name = str(sort["propertyName"])
         descending = sort.get("direction") == "DESCENDING"
         # ties (the same millisecond) in the same direction by id, as ids grow with time
-        ordered.sort(key=lambda t: (_sort_key(t, name), int(t.id)), reverse=descending)
+        ordered.sort(key=lambda t: (sort_key(t, name, DATETIMES), int(t.id)), reverse=descending)
     return ordered
-
-
-def _sort_key(ticket: Ticket, name: str) -> tuple[bool, Any]:
-    value = ticket.value(name)
-    if value is None:
-        return (False, "")
-    if name in DATETIMES:
-        return (True, instant(value))
-    return (True, int(value) if name == "hs_object_id" else value.lower())
