@@ -14,9 +14,9 @@ from engine.context import Info
 from resolvers.returns import (
     OrderReturn,
     OrderReturnPayload,
-    ReturnErrorCode,
     ReturnUserError,
     return_payload,
+    user_errors,
 )
 
 
@@ -126,14 +126,7 @@ def request_payload(info: Info, outcome: model.RequestOutcome) -> ReturnRequestP
         if outcome.record is None
         else ReturnRequest.from_record(outcome.record, now),
         replayed=outcome.replayed,
-        user_errors=[
-            ReturnUserError(
-                field=list(e.field) if e.field else None,
-                message=e.message,
-                code=ReturnErrorCode(e.code.value),
-            )
-            for e in outcome.errors
-        ],
+        user_errors=user_errors(outcome.errors),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 from typing import Annotated
 
@@ -113,15 +114,20 @@ def return_payload(outcome: model.ReturnOutcome) -> OrderReturnPayload:
     return OrderReturnPayload(
         order_return=None if outcome.record is None else OrderReturn.from_record(outcome.record),
         replayed=outcome.replayed,
-        user_errors=[
-            ReturnUserError(
-                field=list(e.field) if e.field else None,
-                message=e.message,
-                code=ReturnErrorCode(e.code.value),
-            )
-            for e in outcome.errors
-        ],
+        user_errors=user_errors(outcome.errors),
     )
+
+
+def user_errors(errors: Iterable[model.ReturnError]) -> list[ReturnUserError]:
+    """A return's or a return request's refusals as the payload lists them."""
+    return [
+        ReturnUserError(
+            field=list(e.field) if e.field else None,
+            message=e.message,
+            code=ReturnErrorCode(e.code.value),
+        )
+        for e in errors
+    ]
 
 
 @strawberry.type
