@@ -125,17 +125,9 @@ class ReturnService:
         )
         record_id = return_id(key)
         fingerprint = _fingerprint(order_id, lines)
-        try:
-            record, replayed = await self._reserve(
-                record_id, fingerprint, order_id, lines, store_id, principal
-            )
-        except ReturnRefused as refused:
-            return ReturnOutcome(None, replayed=False, errors=(refused.error,))
-        try:
-            record = await self._finish(record)
-        except ReturnRefused as refused:
-            return ReturnOutcome(record, replayed=replayed, errors=(refused.error,))
-        return ReturnOutcome(record, replayed=replayed)
+        return await self._reserve_and_finish(
+            record_id, fingerprint, order_id, lines, store_id, principal
+        )
 
     def now(self) -> datetime:
         return self._clock()
@@ -158,17 +150,9 @@ class ReturnService:
         lines = [ReturnLine(li.sku, li.quantity, li.sku in damaged) for li in request.lines]
         record_id = return_id(f"request\0{request.id}")
         fingerprint = _fingerprint(f"request\0{request.id}", [])
-        try:
-            record, replayed = await self._reserve(
-                record_id, fingerprint, request.order_id, lines, store_id, principal, request.id
-            )
-        except ReturnRefused as refused:
-            return ReturnOutcome(None, replayed=False, errors=(refused.error,))
-        try:
-            record = await self._finish(record)
-        except ReturnRefused as refused:
-            return ReturnOutcome(record, replayed=replayed, errors=(refused.error,))
-        return ReturnOutcome(record, replayed=replayed)
+        return await self._reserve_and_finish(
+            record_id, fingerprint, request.order_id, lines, store_id, principal, request.id
+        )
 
     async def get(self, record_id: str) -> ReturnRecord | None:
         found = await self._returns.get(record_id)
@@ -184,6 +168,31 @@ class ReturnService:
             except (ReturnRefused, UpstreamError, PyMongoError) as exc:
                 log.warning("return %s not finished yet: %s", record.id, exc)
         return len(found)
+
+    async def _reserve_and_finish(
+        self,
+        record_id: str,
+        fingerprint: str,
+        order_id: str,
+        lines: Sequence[ReturnLine],
+        store_id: str,
+        principal: Principal,
+        receiving: str | None = None,
+    ) -> ReturnOutcome:
+        """The return reserved (or the one its key already made), then taken through the
+        steps left: a refusal before the reservation leaves nothing, one after it the
+        return as far as it got."""
+        try:
+            record, replayed = await self._reserve(
+                record_id, fingerprint, order_id, lines, store_id, principal, receiving
+            )
+        except ReturnRefused as refused:
+            return ReturnOutcome(None, replayed=False, errors=(refused.error,))
+        try:
+            record = await self._finish(record)
+        except ReturnRefused as refused:
+            return ReturnOutcome(record, replayed=replayed, errors=(refused.error,))
+        return ReturnOutcome(record, replayed=replayed)
 
     async def _reserve(
         self,
