@@ -435,6 +435,37 @@ async def test_two_opens_of_the_last_unit_at_once_one_wins(
     assert [hold["units"] for hold in held["requests"].values()] == [{lines[0]["sku"]: 1}]
 
 
+async def test_a_twin_of_the_key_that_held_the_units_meanwhile_is_answered_as_its_replay(
+    gateway, tokens, dataset, sandbox, shoppers
+):
+    """The second send of a key finds no request yet, then reads the order's counters
+    after its twin held the units: it answers the twin's request, not QUANTITY_EXCEEDED
+    (the units are held by its own request). The twin is run inside that read."""
+    shopper, _ = member(gateway, tokens, shoppers, 7)
+    phone = Device(gateway, dict(shopper.headers))
+    order = await web_order(shopper, dataset, "requests-web-twin", (1,))
+    lines = [{"sku": order["lines"][0]["sku"], "quantity": 1}]
+    counters_of = services_of(gateway).return_requests._returns
+    read_counters = counters_of.order
+    twins: list[dict[str, Any]] = []
+
+    async def read_after_the_twin(order_id: str) -> Any:
+        counters_of.order = read_counters  # the twin reads as usual
+        twins.append(await open_request(phone, order["id"], lines, "twin-meanwhile"))
+        return await read_counters(order_id)
+
+    counters_of.order = read_after_the_twin
+    try:
+        late = await open_request(shopper, order["id"], lines, "twin-meanwhile")
+    finally:
+        counters_of.order = read_counters
+
+    [first] = twins
+    assert (codes(first), first["replayed"]) == ([], False)
+    assert (codes(late), late["replayed"]) == ([], True)
+    assert late["returnRequest"]["id"] == first["returnRequest"]["id"]
+
+
 @contextmanager
 def crashing_while_holding(gateway: Any) -> Iterator[None]:
     """The pod dies inside the open's transaction: the request inserted, its hold not yet."""

@@ -213,6 +213,44 @@ async def test_a_store_order_is_refunded_to_the_terminals_payment(
     assert seen["paymentStatus"] == "PARTIALLY_REFUNDED"
 
 
+async def test_a_twin_of_the_key_that_reserved_the_units_meanwhile_answers_its_return(
+    gateway, tokens, dataset, sandbox
+):
+    """A till sends the same key twice; the second send finds no return yet, then reads the
+    order's counters after the first reserved the unit: it answers that return, replayed,
+    not QUANTITY_EXCEEDED. The first send is run inside that read."""
+    shopper = Device(
+        gateway, {"authorization": f"Bearer {tokens.customer(dataset.crm_contacts[-8].id)}"}
+    )
+    order = await web_order(shopper, dataset, "returns-web-twin", (1,))
+    payment = payment_of(sandbox, order)
+    lines = [{"sku": order["lines"][0]["sku"], "quantity": 1}]
+    till = staff_at(gateway, tokens, dataset.stores[1].id, "staff-twin")
+    counters_of = services_of(gateway).returns._returns
+    read_counters = counters_of.order
+    firsts: list[dict[str, Any]] = []
+
+    async def read_after_the_twin(order_id: str) -> Any:
+        counters_of.order = read_counters  # the twin reads as usual
+        sent = await till.run(RETURN, orderId=order["id"], lines=lines, key="ret-twin")
+        firsts.append(sent["orderReturn"])
+        return await read_counters(order_id)
+
+    counters_of.order = read_after_the_twin
+    try:
+        late = (await till.run(RETURN, orderId=order["id"], lines=lines, key="ret-twin"))[
+            "orderReturn"
+        ]
+    finally:
+        counters_of.order = read_counters
+
+    [first] = firsts
+    assert (first["userErrors"], first["replayed"]) == ([], False)
+    assert (late["userErrors"], late["replayed"]) == ([], True)
+    assert late["orderReturn"]["id"] == first["orderReturn"]["id"]
+    assert len(refunds_of(sandbox, payment)) == 1
+
+
 @contextmanager
 def crashing_after_the_refund(gateway: Any) -> Iterator[None]:
     """The pod dies once a return's refund is made, before the return records it."""

@@ -219,7 +219,12 @@ class ReturnService:
                 return record, True
             order = await read_order(self._pos, self._ecommerce, order_id)
             before = await self._returns.order(order_id)
-            record = await self._price(record_id, order, before, lines, store_id, receiving)
+            try:
+                record = await self._price(record_id, order, before, lines, store_id, receiving)
+            except ReturnRefused:
+                if await self._returns.get(record_id) is not None:
+                    continue  # a twin of this key reserved the units meanwhile: its answer
+                raise
             try:
                 await self._returns.reserve(
                     record, fingerprint, before, principal.subject, receiving, self.now()
