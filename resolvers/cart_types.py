@@ -203,7 +203,7 @@ async def prefetch_lines(info: Info, lines: Sequence[CartLine]) -> None:
     if any(selects(info, name) for name in _STOCK_FIELDS):
         try:
             levels = await loaders.stock_by_sku.load_page(skus)
-            holds = await loaders.held_by_sku.load_many(skus)
+            holds = await loaders.held_by_sku.load_page(skus)
         except Exception:  # each field reports it at its own path
             pass
         else:

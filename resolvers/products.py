@@ -147,7 +147,7 @@ async def _prefetch_availability(context: Context, products: Sequence[Product]) 
     try:
         skus = [p.sku for p in products]
         levels = await context.loaders.stock_by_sku.load_page(skus)
-        holds = await context.loaders.held_by_sku.load_many(skus)
+        holds = await context.loaders.held_by_sku.load_page(skus)
         locations = await context.services.stores.all()
     except Exception as error:  # every availability answers null with it, at its own path
         for product in products:

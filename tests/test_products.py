@@ -11,7 +11,7 @@ from fault_proxy import Fault, FaultProxy
 from commerce.recent_catalog import RecentCatalog
 from connectors.errors import UpstreamUnavailable
 from connectors.records import StockLevel
-from engine.loaders import StockBySkuLoader
+from engine.loaders import ProductBySkuLoader, StockBySkuLoader
 from sandbox.dataset import Dataset
 
 PRODUCT = """
@@ -208,6 +208,32 @@ async def test_a_page_of_stock_is_cached_like_single_loads():
     # what the inventory answered is kept for a cart add to fall back on; a failure is not
     assert recent.stock(["A", "B", "C"]) == [[StockLevel(s, "L1", 2)] for s in "ABC"]
     assert recent.stock(["D"]) is None
+
+
+async def test_answers_put_by_a_page_serve_later_loads_and_settle_waiting_ones():
+    """`put_answers` (a catalog search's products) keeps values without futures, yet a
+    later load is answered from them without a call, an answer already there is kept, and
+    a load queued in the same turn is settled by them as `prime_many` would."""
+    calls: list[list[str]] = []
+
+    async def products_by_sku(skus):
+        calls.append(list(skus))
+        return {sku: f"fetched {sku}" for sku in skus}
+
+    recent = SimpleNamespace(remember_products=lambda records: None)
+    services = SimpleNamespace(
+        ecommerce=SimpleNamespace(products_by_sku=products_by_sku), recent_catalog=recent
+    )
+    loader = ProductBySkuLoader(services)
+    assert await loader.load("A") == "fetched A"
+    loader.put_answers({"A": "page A", "B": "page B"})
+    assert await loader.load_many(["A", "B"]) == ["fetched A", "page B"]
+    assert await loader.load_page(["B", "C"]) == ["page B", "fetched C"]
+    assert calls == [["A"], ["C"]]
+    waiting = loader.load("D")  # queued for the next turn of the loop
+    loader.put_answers({"D": "page D"})
+    assert await waiting == "page D"
+    assert calls == [["A"], ["C"]]
 
 
 async def test_every_upstream_transport_gives_the_same_page(settings, sandbox, make_gateway):
