@@ -37,6 +37,7 @@ from bench.stack import Sandbox, running_sandbox
 from gateway.app import create_app
 from gateway.asgi import tune_garbage_collector
 from gateway.http_transport import UpstreamClient
+from gateway.http_wire import whole_response
 from gateway.local_mongod import LocalMongod
 from gateway.settings import TRANSPORT_NAMES, Environment, HttpSettings, Settings
 from gateway.wiring.build import upstream_transport
@@ -60,13 +61,8 @@ class RecordThenReplay(httpx.AsyncBaseTransport):
         if answer is not None:
             self.replayed += 1
             status, headers, body = answer
-            return httpx.Response(
-                status,
-                headers=headers,
-                stream=httpx.ByteStream(body),
-                request=request,
-                extensions={"http_version": b"HTTP/1.1"},
-            )
+            # as the gateway's transports hand an answer back: read whole (gateway/http_wire.py)
+            return whole_response(request, status, b"", headers, body, len(body), encoded=False)
         response = await self.inner.handle_async_request(request)
         await response.aread()
         self._answers[key] = (response.status_code, response.headers.raw, response.content)

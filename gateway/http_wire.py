@@ -1,8 +1,10 @@
 """What the upstream transports put on the wire and what they take back from it.
 
-Leans on one private attribute of httpx 0.29: a decoded answer read here, to count it
-against the cap, is stored as `Response._content`, where `Response.read()` keeps it. httpx
-is pinned to its minor (pyproject.toml); the decoded-cap tests in tests/test_upstream_wire.py
+Leans on one private attribute of httpx 0.29: an answer read here is stored as
+`Response._content`, where `Response.read()` keeps it: a decoded one after it was counted
+against the cap, a plain one as it came (read() would pass it through httpx's chunk
+iterators and identity decoder, about 25 µs for a product page's 45 KB, twice a page).
+httpx is pinned to its minor (pyproject.toml); the tests in tests/test_upstream_wire.py
 read `.content` afterwards and fail if httpx keeps it elsewhere.
 
 A request's head is checked as it is written: a method that is not a token, a header name
@@ -156,7 +158,9 @@ def whole_response(
         status, headers=headers, stream=stream, request=request, extensions=extensions
     )
     if not encoded:
-        response.read()
+        # as `response.read()` leaves it, without iterating a body that is already whole
+        response._content = body
+        response.is_stream_consumed = response.is_closed = True
         return response
     size = 0
     parts = []
