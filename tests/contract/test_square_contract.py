@@ -242,13 +242,20 @@ async def test_stock_skips_counts_that_say_nothing_sellable(square, inventory):
                 {**count("V1", "L4", "4"), "quantity": 6},  # a number, not Square's string
                 {key: v for key, v in count("V1", "L5", "4").items() if key != "quantity"},
                 {"catalog_object_id": "V1", "state": "IN_STOCK", "location_id": "L6"},
+                count("V1", "L7", "-3"),  # oversold
+                count("V1", "L8", "2.5"),  # a part unit does not sell
+                count("V1", "L9", "\u00b2"),  # a digit to str.isdigit, not a number to int()
+                count("V1", "L10", "12"),
+                count("V1", "L11", "12"),  # the same string again: the same whole units
             ]
         }
     )
 
     levels = await inventory.stock(["A"])
 
-    assert {(s.location_id, s.quantity) for s in levels} == {("L4", 6), ("L5", 0), ("L6", 0)}
+    assert {(s.location_id, s.quantity) for s in levels} == {
+        ("L4", 6), ("L5", 0), ("L6", 0), ("L7", 0), ("L8", 2), ("L9", 0), ("L10", 12), ("L11", 12)
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
