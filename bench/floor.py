@@ -19,7 +19,11 @@ request):
   decoding (`floor+decode`: both answers decoded with orjson);
 - `least page`: `floor+decode` plus what `typename` adds over `plain`: the least the page
   can cost with this stack before a product is mapped or a field completed
-  (bench/README.md).
+  (bench/README.md);
+- `mongodb, N-line cart`: this process's CPU per call for a cart add's one MongoDB command
+  (a findAndModify answering the cart, its N lines decoded as the gateway decodes them)
+  and for a read of one document by id, through a client made as the gateway makes it
+  (gateway/mongo.py): the driver's share of a cart add and of a cached profile read.
 """
 
 from __future__ import annotations
@@ -31,14 +35,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvloop
+from pymongo import ReturnDocument
 
 from bench.lone_request import HOPS, _script, p50_ms
 from bench.products_load import QUERY
 from bench.stack import cpu_seconds, running_stack
-from gateway.local_mongod import free_port, stop_process
+from gateway.local_mongod import LocalMongod, free_port, stop_process
+from gateway.mongo import connect_mongo
 
 TYPENAME = "query Floor { __typename }"
 
@@ -130,12 +139,67 @@ def measure(seconds: int, tmp: Path) -> dict[str, dict[str, float]]:
     return figures
 
 
+def _cart_document(lines: int) -> dict[str, Any]:
+    """A customer's open cart shaped as commerce/cart/store.py writes it."""
+    now = datetime.now(UTC)
+    line = {"sku": "", "quantity": 1, "added_unit_price": {"amount": "19.99", "currency": "EUR"},
+            "added_at": now, "needs_repricing": False}  # fmt: skip
+    return {
+        "_id": "cart_floor", "version": 1, "status": "OPEN", "customer_id": "c1",
+        "lines": [{**line, "id": f"line{i}", "sku": f"SKU-{i:04d}"} for i in range(lines)],
+        "promo_codes": [], "fulfillment": {"type": "DELIVERY"},
+        "created_at": now, "updated_at": now, "active_customer_id": "c1",
+    }  # fmt: skip
+
+
+async def _driver_cpu_ms(uri: str, calls: int, lines: int) -> dict[str, float]:
+    """This process's CPU per call (the driver's share; mongod's is its own process) for
+    a cart add's one command, a findAndModify answering the cart of `lines` lines, and a
+    read of one document by id, through a client made as the gateway makes it."""
+    client = connect_mongo(uri, 5.0)
+    carts = client["floor"]["carts"]
+    await carts.replace_one({"_id": "cart_floor"}, _cart_document(lines), upsert=True)
+
+    async def write() -> object:
+        return await carts.find_one_and_update(
+            {"_id": "cart_floor", "status": "OPEN"},
+            {
+                "$inc": {"version": 1, "lines.0.quantity": 1},
+                "$set": {"updated_at": datetime.now(UTC)},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def read() -> object:
+        return await carts.find_one({"_id": "cart_floor"}, {"version": 1})
+
+    figures = {}
+    try:
+        for name, call in (("cart write", write), ("read by id", read)):
+            for _ in range(100):
+                await call()
+            started = time.process_time()
+            for _ in range(calls):
+                await call()
+            figures[name] = (time.process_time() - started) * 1000 / calls
+    finally:
+        await client.close()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=2000, help="MongoDB calls timed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         figures = measure(args.seconds, Path(tmp))
+        with LocalMongod(Path(tmp) / "mongodb") as mongod:
+            for lines in (1, 50):
+                driver = uvloop.run(_driver_cpu_ms(mongod.uri, args.calls, lines))
+                figures[f"mongodb, {lines}-line cart"] = {
+                    f"{name} cpu_ms": value for name, value in driver.items()
+                }
     for name, values in figures.items():
         shown = "  ".join(f"{key} {value:.3f}" for key, value in values.items())
         print(f"{name:<14} {shown}")
