@@ -33,11 +33,12 @@ def rank_stock(
     (oversold) shows as 0."""
     online = 0
     ranked: list[RankedStore[StoreT]] = []
-    for order, (_, location_id, quantity) in enumerate(levels):
+    for order, level in enumerate(levels):
         try:
-            store = stores[location_id]
+            store = stores[level.location_id]
         except KeyError:
             continue
+        quantity = level.quantity
         if quantity < 0:
             quantity = 0
         if store is None:

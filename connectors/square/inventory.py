@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
-from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -46,11 +45,6 @@ class _CountsPage(msgspec.Struct):
 # Decoding the ~260 counts of a product page to these costs about half of decoding them to
 # dicts, and the loop below reads attributes instead of calling dict.get (bench/README.md).
 _COUNTS_PAGE = msgspec.json.Decoder(_CountsPage)
-
-
-# StockLevel(sku, location_id, quantity) without the named tuple's Python-level __new__:
-# half the cost, for the ~260 levels of a product page
-_new_level = partial(tuple.__new__, StockLevel)
 
 
 class SquareInventory:
@@ -99,7 +93,7 @@ class SquareInventory:
                 if quantity is None:
                     quantity = _whole_units(count.quantity)
                 for sku in variation_skus:
-                    levels.append(_new_level((sku, location_id, quantity)))
+                    levels.append(StockLevel(sku, location_id, quantity))
         return levels
 
     async def skus_for_items(self, item_ids: Sequence[str]) -> dict[str, str]:
