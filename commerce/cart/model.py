@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, overload
@@ -83,8 +83,8 @@ class StoredCart:
             fulfillment=FulfillmentType(fulfillment.get("type", FulfillmentType.DELIVERY)),
             pickup_store_id=fulfillment.get("store_id"),
             checkout_key=doc.get("checkout_key"),
-            created_at=doc["created_at"],
-            updated_at=doc["updated_at"],
+            created_at=utc(doc["created_at"]),
+            updated_at=utc(doc["updated_at"]),
             loyalty_points=doc.get("loyalty_points", 0),
             loyalty_channel=doc.get("loyalty_channel"),
         )
@@ -138,6 +138,12 @@ class StoredLines(Sequence[StoredLine]):
         return f"StoredLines({self._made!r})"
 
 
+def utc(moment: datetime) -> datetime:
+    """A MongoDB date as UTC: the cart store decodes them naive (commerce/cart/store.py),
+    the client's other readers (the change stream) aware; MongoDB stores UTC either way."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _line(document: Document) -> StoredLine:
     price = document["added_unit_price"]
     return StoredLine(
@@ -145,7 +151,7 @@ def _line(document: Document) -> StoredLine:
         sku=document["sku"],
         quantity=document["quantity"],
         added_unit_price=Money(Decimal(price["amount"]), price["currency"]),
-        added_at=document["added_at"],
+        added_at=utc(document["added_at"]),
         needs_repricing=document.get("needs_repricing", False),
     )
 

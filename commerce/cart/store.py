@@ -76,6 +76,12 @@ class CartStore:
         self, database: AsyncDatabase[Document], limits: CartLimits, guest_ttl: timedelta
     ) -> None:
         self.collection: AsyncCollection[Document] = database[COLLECTION]
+        # What becomes a StoredCart at once is decoded with naive datetimes, made UTC where
+        # read (commerce/cart/model.py): time-zone-aware decoding doubles the cost of a
+        # 50-line cart (~220 against ~90 us), mostly for line dates an answer rarely shows.
+        self._carts: AsyncCollection[Document] = self.collection.with_options(
+            codec_options=self.collection.codec_options.with_options(tz_aware=False, tzinfo=None)
+        )
         self._limits = limits
         self._guest_ttl = guest_ttl
         self._writers = KeyedLocks()
@@ -95,7 +101,7 @@ class CartStore:
     async def get(
         self, cart_id: str, session: AsyncClientSession | None = None
     ) -> StoredCart | None:
-        doc = await self.collection.find_one({"_id": cart_id}, session=session)
+        doc = await self._carts.find_one({"_id": cart_id}, session=session)
         return StoredCart.from_document(doc) if doc else None
 
     async def guest_token_matches(self, cart_id: str, token: str) -> bool:
@@ -105,11 +111,11 @@ class CartStore:
         return found > 0
 
     async def active_for_customer(self, customer_id: str) -> StoredCart | None:
-        doc = await self.collection.find_one({"active_customer_id": customer_id})
+        doc = await self._carts.find_one({"active_customer_id": customer_id})
         return StoredCart.from_document(doc) if doc else None
 
     async def open_for_guest_token(self, token: str) -> StoredCart | None:
-        doc = await self.collection.find_one(
+        doc = await self._carts.find_one(
             {"guest_token_sha256": hash_token(token), "status": CartStatus.OPEN}
         )
         return StoredCart.from_document(doc) if doc else None
@@ -433,7 +439,7 @@ class CartStore:
             # AttributeError on a write-concern error that carries labels when the answer
             # is raw (helpers_shared._check_command_response updates it in place), so a
             # primary stepping down turned a retryable write into a 500.
-            doc = await self.collection.find_one_and_update(
+            doc = await self._carts.find_one_and_update(
                 query,
                 [*pipeline, {"$set": stamp}, *self._refresh_guest_expiry(now)],
                 return_document=ReturnDocument.AFTER,
@@ -500,7 +506,7 @@ class CartStore:
         """CHECKING_OUT for this key -> CHECKED_OUT: the cart as closed (the checkout's
         answer shows it: a closed cart changes no more), None if it was not so frozen."""
         # a guest cart keeps its expiry: the TTL index removes it in time
-        doc = await self.collection.find_one_and_update(
+        doc = await self._carts.find_one_and_update(
             _checking_out(cart_id, checkout_key),
             {
                 "$set": {"status": CartStatus.CHECKED_OUT.value, "updated_at": datetime.now(UTC)},
