@@ -70,7 +70,9 @@ class StoredCart:
         return self.loyalty_points if self.loyalty_channel == channel else 0
 
     @classmethod
-    def from_document(cls, doc: Document) -> StoredCart:
+    def from_document(cls, doc: Document, *, lines_read: bool = True) -> StoredCart:
+        """`lines_read=False` for a document read without its lines (a write whose answer
+        shows none, commerce/cart/store.py): its lines then refuse to be used."""
         fulfillment = doc.get("fulfillment") or {}
         return cls(
             id=doc["_id"],
@@ -78,7 +80,7 @@ class StoredCart:
             status=CartStatus(doc["status"]),
             customer_id=doc.get("customer_id"),
             guest_token_sha256=doc.get("guest_token_sha256"),
-            lines=StoredLines(doc.get("lines", ())),
+            lines=StoredLines(doc.get("lines", ())) if lines_read else UNREAD_LINES,
             promo_codes=tuple(doc.get("promo_codes", [])),
             fulfillment=FulfillmentType(fulfillment.get("type", FulfillmentType.DELIVERY)),
             pickup_store_id=fulfillment.get("store_id"),
@@ -136,6 +138,35 @@ class StoredLines(Sequence[StoredLine]):
 
     def __repr__(self) -> str:
         return f"StoredLines({self._made!r})"
+
+
+class UnreadLines(Sequence[StoredLine]):
+    """The lines of a cart read without them: any use is a bug (the answer was meant not to
+    show them), raised rather than answered as an empty cart."""
+
+    __slots__ = ()
+
+    def _refuse(self) -> RuntimeError:
+        return RuntimeError("this cart was read without its lines")
+
+    @overload
+    def __getitem__(self, index: int) -> StoredLine: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[StoredLine, ...]: ...
+    def __getitem__(self, index: int | slice) -> StoredLine | tuple[StoredLine, ...]:
+        raise self._refuse()
+
+    def __len__(self) -> int:
+        raise self._refuse()
+
+    def __iter__(self) -> Iterator[StoredLine]:
+        raise self._refuse()
+
+    def __repr__(self) -> str:
+        return "UnreadLines()"
+
+
+UNREAD_LINES = UnreadLines()
 
 
 def utc(moment: datetime) -> datetime:
