@@ -17,6 +17,7 @@ from commerce.cart.policy import CartMergePolicy as MergePolicySetting
 from commerce.cart.service import LineRequest
 from commerce.offers import channel as offer_channel
 from engine.context import Info
+from resolvers.cart_selection import answers_lines
 from resolvers.cart_types import (
     Cart,
     CartUserError,
@@ -133,6 +134,7 @@ class CartMutations:
             _requests(lines),
             expected_version,
             info.context.loaders,
+            answer_lines=answers_lines(info),
         )
         return CartPayload.from_outcome(outcome)
 

@@ -88,6 +88,29 @@ async def test_adding_a_sku_already_in_the_cart_adds_up(shopper, dataset):
     assert added["cart"]["version"] == cart["cart"]["version"] + 1
 
 
+DATES = """
+mutation ($cartId: ID!, $lines: [CartLineInput!]!) {
+  cartLinesAdd(cartId: $cartId, lines: $lines) { cart { createdAt updatedAt lines { addedAt } } }
+}
+"""
+
+
+async def test_dates_in_a_written_and_a_read_cart_are_utc(shopper, dataset):
+    # the store decodes MongoDB dates naive and makes them UTC where read
+    device = shopper()
+    sku = online_skus(dataset)[0]
+    cart_id = (await device.run(CART_CREATE))["cartCreate"]["cart"]["id"]
+    started = datetime.now(UTC)
+    for _ in range(2):  # the first add reads the cart, the second is written unread
+        cart = (await device.run(DATES, cartId=cart_id, lines=[{"sku": sku, "quantity": 1}]))[
+            "cartLinesAdd"
+        ]["cart"]
+        moments = [cart["createdAt"], cart["updatedAt"], cart["lines"][0]["addedAt"]]
+        parsed = [datetime.fromisoformat(moment) for moment in moments]
+        assert all(moment.utcoffset() == timedelta(0) for moment in parsed), moments
+        assert parsed[1] >= started - timedelta(seconds=5)
+
+
 async def test_two_devices_adding_at_once_both_land(shopper, dataset, sandbox):
     """2 devices x 100 concurrent adds without expectedVersion end with the exact sum."""
     web, app = shopper(), shopper()

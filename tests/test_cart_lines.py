@@ -53,3 +53,18 @@ def test_carts_read_twice_are_equal_and_differ_by_their_lines():
     empty = StoredCart.from_document({**document(), "lines": []})
     assert not empty.lines
     assert list(empty.lines) == []
+
+
+def test_dates_decoded_naive_are_utc_and_aware_ones_kept():
+    # the cart store decodes MongoDB dates naive (commerce/cart/store.py); the change
+    # stream's documents come aware
+    naive = NOW.replace(tzinfo=None)
+    doc = document("A")
+    doc.update(created_at=naive, updated_at=naive)
+    doc["lines"][0]["added_at"] = naive  # type: ignore[index]
+    cart = StoredCart.from_document(doc)
+    assert (cart.created_at, cart.updated_at, cart.lines[0].added_at) == (NOW, NOW, NOW)
+    assert cart.updated_at.utcoffset() is not None
+    assert cart.lines[0].added_at.tzinfo is UTC
+    aware = StoredCart.from_document(document("A"))
+    assert aware.lines[0].added_at is NOW

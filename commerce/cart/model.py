@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, overload
@@ -70,7 +70,9 @@ class StoredCart:
         return self.loyalty_points if self.loyalty_channel == channel else 0
 
     @classmethod
-    def from_document(cls, doc: Document) -> StoredCart:
+    def from_document(cls, doc: Document, *, lines_read: bool = True) -> StoredCart:
+        """`lines_read=False` for a document read without its lines (a write whose answer
+        shows none, commerce/cart/store.py): its lines then refuse to be used."""
         fulfillment = doc.get("fulfillment") or {}
         return cls(
             id=doc["_id"],
@@ -78,13 +80,13 @@ class StoredCart:
             status=CartStatus(doc["status"]),
             customer_id=doc.get("customer_id"),
             guest_token_sha256=doc.get("guest_token_sha256"),
-            lines=StoredLines(doc.get("lines", ())),
+            lines=StoredLines(doc.get("lines", ())) if lines_read else UNREAD_LINES,
             promo_codes=tuple(doc.get("promo_codes", [])),
             fulfillment=FulfillmentType(fulfillment.get("type", FulfillmentType.DELIVERY)),
             pickup_store_id=fulfillment.get("store_id"),
             checkout_key=doc.get("checkout_key"),
-            created_at=doc["created_at"],
-            updated_at=doc["updated_at"],
+            created_at=utc(doc["created_at"]),
+            updated_at=utc(doc["updated_at"]),
             loyalty_points=doc.get("loyalty_points", 0),
             loyalty_channel=doc.get("loyalty_channel"),
         )
@@ -138,6 +140,41 @@ class StoredLines(Sequence[StoredLine]):
         return f"StoredLines({self._made!r})"
 
 
+class UnreadLines(Sequence[StoredLine]):
+    """The lines of a cart read without them: any use is a bug (the answer was meant not to
+    show them), raised rather than answered as an empty cart."""
+
+    __slots__ = ()
+
+    def _refuse(self) -> RuntimeError:
+        return RuntimeError("this cart was read without its lines")
+
+    @overload
+    def __getitem__(self, index: int) -> StoredLine: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[StoredLine, ...]: ...
+    def __getitem__(self, index: int | slice) -> StoredLine | tuple[StoredLine, ...]:
+        raise self._refuse()
+
+    def __len__(self) -> int:
+        raise self._refuse()
+
+    def __iter__(self) -> Iterator[StoredLine]:
+        raise self._refuse()
+
+    def __repr__(self) -> str:
+        return "UnreadLines()"
+
+
+UNREAD_LINES = UnreadLines()
+
+
+def utc(moment: datetime) -> datetime:
+    """A MongoDB date as UTC: the cart store decodes them naive (commerce/cart/store.py),
+    the client's other readers (the change stream) aware; MongoDB stores UTC either way."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _line(document: Document) -> StoredLine:
     price = document["added_unit_price"]
     return StoredLine(
@@ -145,7 +182,7 @@ def _line(document: Document) -> StoredLine:
         sku=document["sku"],
         quantity=document["quantity"],
         added_unit_price=Money(Decimal(price["amount"]), price["currency"]),
-        added_at=document["added_at"],
+        added_at=utc(document["added_at"]),
         needs_repricing=document.get("needs_repricing", False),
     )
 

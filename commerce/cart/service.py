@@ -225,12 +225,18 @@ class CartService:
         lines: Sequence[LineRequest],
         expected_version: int | None,
         reads: CatalogReads,
+        *,
+        answer_lines: bool = True,
     ) -> CartOutcome:
         """A cart this principal reached lately on this pod is written at once, its checks
         in the write's filter (`_add_unread`); if that matches nothing, or the cart is new
-        to this pod, the cart is read first and the refusal, if any, named."""
+        to this pod, the cart is read first and the refusal, if any, named. Without
+        `answer_lines` a cart written at once comes back without its lines (the answer
+        shows none of what they make)."""
         if self._reached.knows(principal, cart_id):
-            written = await self._add_unread(principal, cart_id, lines, expected_version, reads)
+            written = await self._add_unread(
+                principal, cart_id, lines, expected_version, reads, answer_lines
+            )
             if written is not None:
                 return CartOutcome(written, [])
             self._reached.forget(principal, cart_id)
@@ -260,6 +266,7 @@ class CartService:
         lines: Sequence[LineRequest],
         expected_version: int | None,
         reads: CatalogReads,
+        answer_lines: bool,
     ) -> StoredCart | None:
         """The add written without reading the cart: the same price and stock reads as
         `prepare_lines`, and every check that needs the cart made by MongoDB in the write's
@@ -293,7 +300,9 @@ class CartService:
             currencies.pop(),
             at_most,
         )
-        return await self.store.add_lines(cart_id, new_lines, expected_version, guard=guard)
+        return await self.store.add_lines(
+            cart_id, new_lines, expected_version, guard=guard, answer_lines=answer_lines
+        )
 
     async def _add(
         self,
