@@ -269,7 +269,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         services = request.app.state.services
         if isinstance(request, WebSocket):
             return SocketContext(services, request, response)  # on_ws_connect authenticates
-        credentials = Credentials.from_headers(request.headers)
+        credentials = Credentials.from_raw_headers(request.scope["headers"])
         return Context(services, request, response, await services.auth.principal(credentials))
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
