@@ -37,15 +37,16 @@ def execution_deadline(
     """The request deadline for an execution whose operation started at `started`
     (time.monotonic()); none for a subscription or outside a gateway request."""
     context = execution_context.context
-    if (
-        not isinstance(context, Context)
-        or execution_context.operation_type is OperationType.SUBSCRIPTION
-    ):
+    if not isinstance(context, Context):
+        return nullcontext()
+    # a property that finds the operation in the document again on every read: read once
+    operation_type = execution_context.operation_type
+    if operation_type is OperationType.SUBSCRIPTION:
         return nullcontext()
     started = started if started is not None else time.monotonic()
     settings = context.services.settings
     left = settings.request_deadline_seconds - (time.monotonic() - started)
-    if execution_context.operation_type is OperationType.MUTATION:
+    if operation_type is OperationType.MUTATION:
         return _mutation_deadline(left, settings.mongodb_timeout_seconds)
     return request_deadline(left)
 

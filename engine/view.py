@@ -151,9 +151,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
-        # a GET with only `extensions` is an APQ request by hash, not a page load
-        return "extensions" not in request.query_params and super().should_render_graphql_ide(
-            request
+        # a GET with only `extensions` is an APQ request by hash, not a page load (asked
+        # second: the query parameters are parsed only for a GET that could be one)
+        return super().should_render_graphql_ide(request) and (
+            "extensions" not in request.query_params
         )
 
     async def execute_operation(
@@ -268,7 +269,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         services = request.app.state.services
         if isinstance(request, WebSocket):
             return SocketContext(services, request, response)  # on_ws_connect authenticates
-        credentials = Credentials.from_headers(request.headers)
+        credentials = Credentials.from_raw_headers(request.scope["headers"])
         return Context(services, request, response, await services.auth.principal(credentials))
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -315,9 +316,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: Response,
     ) -> Response:
-        response = super().create_response(response_data, sub_response)
+        # Strawberry's, but the body encoded once, as bytes (its `encode_json` answers str
+        # for the websocket), and the negotiated type given when the response is made
         media_type = sub_response.media_type or APPLICATION_JSON
-        response.headers["content-type"] = CONTENT_TYPES[media_type]
+        response = Response(orjson.dumps(response_data), media_type=CONTENT_TYPES[media_type])
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
         if (
             media_type == GRAPHQL_RESPONSE_JSON
             and not sub_response.status_code

@@ -21,6 +21,9 @@ class Metrics:
         # validates and locks on every use, and every upstream call reports here. Bounded:
         # operations are names in the adapters' code, not client input.
         self._upstream_children: dict[tuple[str, str], tuple[Counter, Histogram, Counter]] = {}
+        # (method, route, status) -> its latency child, for the same reason: every request
+        # reports here. As bounded as the histogram's own children, one per label set.
+        self._http_children: dict[tuple[str, str, int], Histogram] = {}
         self.upstream_requests = Counter(
             "omnigate_upstream_requests_total",
             "Calls made to upstream systems.",
@@ -150,6 +153,13 @@ class Metrics:
         latency.observe(seconds)
         if status is None or status >= 400:
             failures.inc()
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        child = self._http_children.get((method, route, status))
+        if child is None:
+            child = self.http_latency.labels(method, route, str(status))
+            self._http_children[method, route, status] = child
+        child.observe(seconds)
 
     # commerce.live.feed.LiveObserver
 

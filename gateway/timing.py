@@ -36,6 +36,6 @@ class RequestTiming:
         finally:
             path = scope["path"]
             route = path if path in _ROUTES else "other"
-            self.metrics.http_latency.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - started
+            self.metrics.observe_request(
+                scope["method"], route, status, time.perf_counter() - started
             )

@@ -8,7 +8,7 @@ tests/test_hostile_bodies.py fails if Strawberry stops calling it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 
 import strawberry
@@ -112,23 +112,22 @@ class GatewaySchema(Schema):
         return keys
 
 
-ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]
-
-
 def build_schema(
-    admission: Sequence[ExtensionFactory] = (),
+    admission: Sequence[type[SchemaExtension]] = (),
     *,
     fast_execution: bool = True,
     verify_fast_execution: bool = False,
     execution_observer: FastExecutionObserver | None = None,
     operation_observer: OperationObserver | None = None,
 ) -> Schema:
-    """The schema with the engine's extensions. `admission`: what runs first on every
-    operation, before errors are shaped (the runtime's parser and validation with its
-    operation limits, gateway/wiring/schema.py); it changes what is accepted, never the
-    printed SDL. `fast_execution`: the engine's executor (engine/execution.py), or
-    graphql-core's own; with it, `verify_fast_execution` checks each of its answers against
-    graphql-core's and `execution_observer` hears of each fallback to graphql-core's path.
+    """The schema with the engine's extensions. `admission`: extension classes made with
+    no arguments, whose hooks run on every operation and whose errors are shaped (the
+    runtime's parser and validation with its operation limits, gateway/wiring/schema.py);
+    joined with the engine's into one class (`OperationExtension.joined`); it changes what
+    is accepted, never the printed SDL. `fast_execution`: the engine's executor
+    (engine/execution.py), or graphql-core's own; with it, `verify_fast_execution` checks
+    each of its answers against graphql-core's and `execution_observer` hears of each
+    fallback to graphql-core's path.
     `operation_observer` hears of every operation's end (the runtime's metrics)."""
     return GatewaySchema(
         query=Query,
@@ -137,10 +136,9 @@ def build_schema(
         # reached only through the TimelineItem interface, so named here
         types=TIMELINE_ITEM_TYPES,
         extensions=[
-            *admission,
             # the request deadline, notices (errors that keep their field's data, such as
-            # STALE_DATA, and extensions.warnings) and error shaping
-            OperationExtension.observed_by(operation_observer),
+            # STALE_DATA, and extensions.warnings) and error shaping, with `admission`
+            OperationExtension.observed_by(operation_observer).joined(*admission),
         ],
         execution_context_class=(
             TrivialFieldExecutor.configured(

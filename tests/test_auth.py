@@ -21,6 +21,7 @@ import pytest
 from conftest import bearer
 from cryptography.hazmat.primitives import serialization
 from production_secrets import PRODUCTION_SECRETS
+from starlette.datastructures import Headers
 
 from gateway.auth import ANONYMOUS, Authenticator, Credentials, Principal, PrincipalKind
 from gateway.local_mongod import free_port
@@ -109,6 +110,22 @@ async def test_a_kiosk_token_is_a_device_of_its_store(auth, tokens, dataset):
 
 async def test_no_credentials_is_anonymous(auth):
     assert await auth.principal(Credentials.from_headers({})) is ANONYMOUS
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [],
+        [(b"accept", b"application/json")],
+        [(b"authorization", b"Bearer abc"), (b"x-cart-token", b" opaque ")],
+        [(b"x-handoff-token", b"h-1"), (b"x-handoff-token", b"h-2")],  # the first counts
+        [(b"authorization", b"   "), (b"x-cart-token", b"")],  # present but blank
+        [(b"x-cart-token", "caf\u00e9".encode("latin-1"))],
+    ],
+)
+def test_credentials_from_a_scope_s_headers_are_those_from_its_mapping(raw):
+    # the view reads the scope's raw headers in one pass; Starlette's Headers is the reference
+    assert Credentials.from_raw_headers(raw) == Credentials.from_headers(Headers(raw=raw))
 
 
 async def test_a_cart_token_is_carried_with_or_without_an_identity(auth, tokens, dataset):

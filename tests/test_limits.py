@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
 import pytest
 from conftest import REPO_ROOT
 from graphql import get_introspection_query, parse
+from strawberry.extensions import SchemaExtension
 
-from gateway.limits import OperationLimits, operation_cost
+from engine.operation import OperationExtension
+from gateway.limits import LimitedDocument, OperationLimits, operation_cost
 from gateway.limits.cost import _plans
 from gateway.limits.document_key import DocumentKey
 from gateway.settings import LimitsSettings
@@ -223,3 +226,29 @@ def test_the_cost_of_a_document_is_planned_once_per_text():
     costs = {operation_cost(schema, parse(text), None, {}, 10) for _ in range(3)}
     assert len(costs) == 1
     assert _plans.cache_info().misses == before + 1
+
+
+def test_the_limits_and_the_engine_s_hooks_run_from_one_extension_per_request():
+    # One extension object per request rather than two (bench/README.md, "the fixed cost
+    # of a request"): the limits' parse and validation hooks and the engine's operation
+    # and execution hooks are all on the schema's one extension class.
+    schema = build_schema()
+    (extension,) = schema.extensions
+    assert isinstance(extension, type)
+    assert issubclass(extension, LimitedDocument)
+    assert issubclass(extension, OperationExtension)
+    made = extension()
+    assert made.on_parse.__func__ is LimitedDocument.on_parse
+    assert made.on_validate.__func__ is LimitedDocument.on_validate
+    assert made.on_operation.__func__ is OperationExtension.on_operation
+    assert made.on_execute.__func__ is OperationExtension.on_execute
+
+
+def test_joining_two_extensions_with_the_same_hook_is_refused():
+    class AnotherValidation(SchemaExtension):
+        def on_validate(self) -> Iterator[None]:
+            yield
+
+    limited = LimitedDocument.for_limits(OperationLimits.defaults())
+    with pytest.raises(TypeError, match="on_validate"):
+        OperationExtension.joined(limited, AnotherValidation)

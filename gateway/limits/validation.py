@@ -26,10 +26,11 @@ Rules = tuple[type[ASTValidationRule], ...]
 _STRAWBERRY_RULES: Rules = (MaybeNullValidationRule, OneOfInputValidationRule)
 
 
+Validate = Callable[[GraphQLSchema, DocumentKey, Rules, bool, bool], list[GraphQLError]]
+
+
 @cache
-def cached_validate(
-    maxsize: int,
-) -> Callable[[GraphQLSchema, DocumentKey, Rules, bool, bool], list[GraphQLError]]:
+def cached_validate(maxsize: int) -> Validate:
     return lru_cache(maxsize=maxsize)(_validate)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from graphql import GraphQLError
+from prometheus_client import Counter
 from strawberry.types import ExecutionContext
 
 from gateway.metrics import Metrics
@@ -54,6 +55,9 @@ class OperationCounter:
     def __init__(self, metrics: Metrics, names: OperationNames | None = None) -> None:
         self._metrics = metrics
         self._names = names or OperationNames()
+        # (type, name) -> its counter child: `labels()` validates and locks on every use.
+        # Bounded as the names are.
+        self._operation_children: dict[tuple[str, str], Counter] = {}
 
     def operation_ended(
         self,
@@ -67,7 +71,11 @@ class OperationCounter:
             name = self._names.label(execution.operation_name)
         except RuntimeError:  # the document did not parse: no operation to name
             kind, name = UNKNOWN_TYPE, ANONYMOUS
-        self._metrics.graphql_operations.labels(kind, name).inc()
+        child = self._operation_children.get((kind, name))
+        if child is None:
+            child = self._metrics.graphql_operations.labels(kind, name)
+            self._operation_children[kind, name] = child
+        child.inc()
         if failed:
             self._metrics.graphql_errors.labels("INTERNAL_SERVER_ERROR").inc()
         for error in errors or ():

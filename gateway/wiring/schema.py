@@ -27,7 +27,7 @@ def build_schema(
             # Clients repeat the same few operations: parse and validate each once (limits
             # included). The caches live at module level, so a fresh extension per request
             # still hits them.
-            lambda: LimitedDocument(policy, maxsize=512),
+            LimitedDocument.for_limits(policy, maxsize=512),
         ],
         fast_execution=fast_execution,
         verify_fast_execution=verify_fast_execution,
