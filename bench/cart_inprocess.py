@@ -16,20 +16,16 @@ uvicorn, sockets to the vendors, and mongod itself (another process).
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import orjson
 import uvloop
 
-from bench.products_inprocess import RecordThenReplay, asgi_post, sandbox_settings
-from bench.stack import running_sandbox
+from bench.products_inprocess import RecordThenReplay, asgi_post, inprocess_stack
 from gateway.app import create_app
 from gateway.asgi import tune_garbage_collector
 from gateway.http_transport import UpstreamClient
-from gateway.local_mongod import LocalMongod
 from gateway.settings import HttpSettings, Settings
 from gateway.wiring.build import upstream_transport
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, build_dataset
@@ -100,12 +96,7 @@ def main() -> None:
         for p in dataset.products
         if dataset.inventory.get((p.square_variation_id, WAREHOUSE_LOCATION_ID), 0) >= 300
     ][: args.lines]
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        LocalMongod(Path(tmp) / "mongodb") as mongod,
-        running_sandbox(scale=1.0) as sandbox,
-    ):
-        settings = sandbox_settings(mongod, sandbox)
+    with inprocess_stack() as (settings, sandbox):
         token = _customer_token(sandbox.urls["identity"], dataset.crm_contacts[0].id)
         figures = uvloop.run(measure(settings, token, skus, args.requests, args.rounds))
     rounds = " ".join(f"{figure:.3f}" for figure in figures)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,13 +38,11 @@ from bench.products_inprocess import (
     RecordThenReplay,
     asgi_post,
     cpu_ms_per_request,
-    sandbox_settings,
+    inprocess_stack,
 )
-from bench.stack import running_sandbox
 from gateway.app import create_app
 from gateway.asgi import tune_garbage_collector
 from gateway.http_transport import UpstreamClient
-from gateway.local_mongod import LocalMongod
 from gateway.settings import HttpSettings, Settings
 from gateway.wiring.build import upstream_transport
 from sandbox.dataset import WAREHOUSE_LOCATION_ID, Product, build_dataset
@@ -204,12 +201,7 @@ def main() -> None:
     skus = [p.sku for p in stocked[: max(CART_SIZES)]]
     if args.rounds * ADDS_PER_ROUND + 30 > online(stocked[0]):
         raise SystemExit("too many rounds: the first SKU would run out of stock")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        LocalMongod(Path(tmp) / "mongodb") as mongod,
-        running_sandbox(scale=1.0) as sandbox,
-    ):
-        settings = sandbox_settings(mongod, sandbox)
+    with inprocess_stack() as (settings, _sandbox):
         # a page of 250 products with five stores each costs ~19k (docs/security.md)
         limits = settings.limits.model_copy(update={"max_cost": 25_000})
         settings = settings.model_copy(

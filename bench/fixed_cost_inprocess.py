@@ -16,8 +16,6 @@ milliseconds per request of each round and the smallest.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 import httpx
 import orjson
@@ -27,14 +25,12 @@ from bench.products_inprocess import (
     RecordThenReplay,
     asgi_post,
     cpu_ms_per_request,
-    sandbox_settings,
+    inprocess_stack,
 )
 from bench.products_load import LEAN_QUERY, QUERY
-from bench.stack import running_sandbox
 from gateway.app import create_app
 from gateway.asgi import tune_garbage_collector
 from gateway.http_transport import UpstreamClient
-from gateway.local_mongod import LocalMongod
 from gateway.settings import HttpSettings, Settings
 from gateway.wiring.build import upstream_transport
 
@@ -64,12 +60,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="per round")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        LocalMongod(Path(tmp) / "mongodb") as mongod,
-        running_sandbox(scale=1.0) as sandbox,
-    ):
-        settings = sandbox_settings(mongod, sandbox)
+    with inprocess_stack() as (settings, _sandbox):
         figures = uvloop.run(measure(settings, QUERIES[args.query], args.requests, args.rounds))
     rounds = " ".join(f"{figure:.3f}" for figure in figures)
     print(f"{'query':<30} {args.query}")

@@ -23,7 +23,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,18 @@ async def measure(
     return figures
 
 
+@contextmanager
+def inprocess_stack() -> Iterator[tuple[Settings, Sandbox]]:
+    """A mongod and the simulators started for a run in this process, the gateway's
+    settings for them, and the simulators (their URLs: the IdP for tokens)."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalMongod(Path(tmp) / "mongodb") as mongod,
+        running_sandbox(scale=1.0) as sandbox,
+    ):
+        yield sandbox_settings(mongod, sandbox), sandbox
+
+
 def sandbox_settings(mongod: LocalMongod, sandbox: Sandbox) -> Settings:
     """The gateway's settings for an in-process run against `mongod` and the simulators."""
     return Settings(
@@ -170,12 +183,7 @@ def main() -> None:
     parser.add_argument("--live", action="store_true", help="real upstream calls, no replay")
     parser.add_argument("--transport", choices=TRANSPORT_NAMES, default=HttpSettings().transport)
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        LocalMongod(Path(tmp) / "mongodb") as mongod,
-        running_sandbox(scale=1.0) as sandbox,
-    ):
-        settings = sandbox_settings(mongod, sandbox)
+    with inprocess_stack() as (settings, _sandbox):
         figures = uvloop.run(
             measure(settings, args.requests, args.rounds, args.live, args.transport)
         )

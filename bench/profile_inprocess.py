@@ -20,20 +20,16 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import orjson
 import uvloop
 
-from bench.products_inprocess import asgi_post, sandbox_settings
+from bench.products_inprocess import asgi_post, inprocess_stack
 from bench.profile_load import OWN_PROFILE, PROFILE
-from bench.stack import running_sandbox
 from gateway.app import create_app
 from gateway.asgi import tune_garbage_collector
-from gateway.local_mongod import LocalMongod
 from gateway.settings import Settings
 from sandbox.dataset import build_dataset
 
@@ -102,12 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     dataset = build_dataset()
     ids = [contact.id for contact in dataset.crm_contacts[: args.customers]]
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        LocalMongod(Path(tmp) / "mongodb") as mongod,
-        running_sandbox(scale=1.0) as sandbox,
-    ):
-        settings = sandbox_settings(mongod, sandbox)
+    with inprocess_stack() as (settings, sandbox):
         reads = _reads(sandbox.urls["identity"], args.as_, ids, dataset.stores[0].id)
         field = "customer" if args.as_ == "staff" else "me"
         figures = uvloop.run(
