@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, overload
 
+from commerce.mongo_dates import utc
 from connectors.records import Money
 
 Document = dict[str, Any]
@@ -167,12 +168,6 @@ class UnreadLines(Sequence[StoredLine]):
 
 
 UNREAD_LINES = UnreadLines()
-
-
-def utc(moment: datetime) -> datetime:
-    """A MongoDB date as UTC: the cart store decodes them naive (commerce/cart/store.py),
-    the client's other readers (the change stream) aware; MongoDB stores UTC either way."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _line(document: Document) -> StoredLine:

@@ -27,6 +27,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from commerce.holds.model import HoldRefused, SkuHolds
+from commerce.mongo_dates import utc
 
 Document = dict[str, Any]
 COLLECTION = "stock_holds"
@@ -82,7 +83,7 @@ class HoldStore:
             carts = {
                 hold["cart_id"]: hold["quantity"]
                 for hold in doc.get("holds", ())
-                if _aware(hold["expires_at"]) > now
+                if utc(hold["expires_at"]) > now
             }
             if carts:
                 found.setdefault(doc["sku"], {})[doc["store_id"]] = carts
@@ -96,7 +97,7 @@ class HoldStore:
         held: dict[HoldKey, int] = {}
         async for doc in self.collection.find({"holds.cart_id": cart_id}, session=session):
             for hold in doc.get("holds", ()):
-                if hold["cart_id"] == cart_id and _aware(hold["expires_at"]) > now:
+                if hold["cart_id"] == cart_id and utc(hold["expires_at"]) > now:
                     held[(doc["store_id"], doc["sku"])] = hold["quantity"]
         return held
 
@@ -173,7 +174,7 @@ class HoldStore:
             held = sum(
                 hold["quantity"]
                 for hold in (current or {}).get("holds", ())
-                if hold["cart_id"] != cart_id and _aware(hold["expires_at"]) > now
+                if hold["cart_id"] != cart_id and utc(hold["expires_at"]) > now
             )
             raise HoldRefused(store_id, sku, quantity, max(shelf - held, 0))
 
@@ -191,8 +192,3 @@ class HoldStore:
             await self.collection.update_many(
                 {"_id": {"$in": ids}}, {"$pull": {"holds": {"cart_id": cart_id}}}, session=session
             )
-
-
-def _aware(moment: datetime) -> datetime:
-    # the client may be configured without tz_aware: MongoDB dates are UTC either way
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
