@@ -45,7 +45,7 @@ from pymongo import ReturnDocument
 
 from bench.lone_request import HOPS, _script, p50_ms
 from bench.products_load import QUERY
-from bench.stack import cpu_seconds, running_stack
+from bench.stack import _wait_until, cpu_seconds, running_stack
 from gateway.local_mongod import LocalMongod, free_port, stop_process
 from gateway.mongo import connect_mongo
 
@@ -73,15 +73,12 @@ def _floor_app(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
         env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/floor"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(url, content=b"{}")
-            return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    stop_process(process)
-    raise SystemExit("bench/floor_app.py did not start")
+    try:
+        _wait_until(url, process, timeout=30)  # a GET: 405 once it listens
+    except RuntimeError:
+        stop_process(process)
+        raise
+    return process, url
 
 
 def measure(seconds: int, tmp: Path) -> dict[str, dict[str, float]]:
